@@ -1,0 +1,182 @@
+package relay
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"io"
+	"net"
+	"runtime"
+	"testing"
+	"time"
+)
+
+// tcpPair returns the two ends of a loopback TCP connection.
+func tcpPair(t *testing.T) (a, b net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	ch := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			ch <- nil
+			return
+		}
+		ch <- c
+	}()
+	a, err = net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = <-ch
+	if b == nil {
+		t.Fatal("accept failed")
+	}
+	t.Cleanup(func() { a.Close(); b.Close() })
+	return a, b
+}
+
+// plain hides the concrete type so that relay takes its buffered path.
+type plain struct{ net.Conn }
+
+func (p plain) CloseWrite() error { return p.Conn.(*net.TCPConn).CloseWrite() }
+
+func TestRelayHalfCloseBothPaths(t *testing.T) {
+	for _, wrap := range []bool{false, true} {
+		name := "tcp"
+		if wrap {
+			name = "wrapped"
+		}
+		t.Run(name, func(t *testing.T) {
+			cli, relayCli := tcpPair(t)
+			relayUp, srv := tcpPair(t)
+			var rc, ru net.Conn = relayCli, relayUp
+			if wrap {
+				rc, ru = plain{relayCli}, plain{relayUp}
+			}
+			payload := make([]byte, 3<<20+17)
+			rand.Read(payload)
+			want := sha256.Sum256(payload)
+
+			// The server reads everything, then answers with its digest: the
+			// answer can only arrive if the client's EOF was passed on and
+			// the reverse direction stayed open.
+			go func() {
+				h := sha256.New()
+				io.Copy(h, srv)
+				srv.Write(h.Sum(nil))
+				srv.Close()
+			}()
+			done := make(chan Result, 1)
+			go func() { done <- Relay(context.Background(), rc, ru, Options{IdleTimeout: time.Minute}) }()
+
+			if _, err := cli.Write(payload); err != nil {
+				t.Fatal(err)
+			}
+			cli.(*net.TCPConn).CloseWrite()
+			got, err := io.ReadAll(cli)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want[:]) {
+				t.Fatalf("digest mismatch: got %x", got)
+			}
+			res := <-done
+			if res.Err != nil {
+				t.Fatalf("relay error: %v", res.Err)
+			}
+			if res.Up != int64(len(payload)) || res.Down != 32 {
+				t.Fatalf("counts up=%d down=%d", res.Up, res.Down)
+			}
+		})
+	}
+}
+
+func TestRelayIdleTimeout(t *testing.T) {
+	cli, rc := tcpPair(t)
+	ru, srv := tcpPair(t)
+	_ = cli
+	_ = srv
+	res := Relay(context.Background(), rc, ru, Options{IdleTimeout: 50 * time.Millisecond})
+	if !errors.Is(res.Err, ErrIdle) {
+		t.Fatalf("err = %v, want ErrIdle", res.Err)
+	}
+	// Both relay ends are closed: the outer peers see EOF.
+	cli.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := cli.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("client read after idle: %v", err)
+	}
+}
+
+func TestRelayIdleNotTriggeredByOneWayTraffic(t *testing.T) {
+	cli, rc := tcpPair(t)
+	ru, srv := tcpPair(t)
+	done := make(chan Result, 1)
+	go func() { done <- Relay(context.Background(), rc, ru, Options{IdleTimeout: 100 * time.Millisecond}) }()
+	// The server trickles data for several idle periods while the client
+	// sends nothing; the relay must not end.
+	go func() {
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for i := 0; i < 25; i++ {
+			<-tick.C
+			srv.Write([]byte("x"))
+		}
+		srv.Close()
+	}()
+	got, _ := io.ReadAll(cli)
+	if len(got) != 25 {
+		t.Fatalf("client got %d bytes, want 25", len(got))
+	}
+	cli.Close()
+	if res := <-done; res.Down != 25 {
+		t.Fatalf("down = %d", res.Down)
+	}
+}
+
+func TestRelayCancel(t *testing.T) {
+	_, rc := tcpPair(t)
+	ru, _ := tcpPair(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan Result, 1)
+	go func() { done <- Relay(ctx, rc, ru, Options{}) }()
+	cancel()
+	select {
+	case res := <-done:
+		if !errors.Is(res.Err, context.Canceled) {
+			t.Fatalf("err = %v", res.Err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("relay did not end after cancel")
+	}
+}
+
+func TestRelayLiveCounters(t *testing.T) {
+	cli, rc := tcpPair(t)
+	ru, srv := tcpPair(t)
+	var ctr Counters
+	done := make(chan Result, 1)
+	go func() { done <- Relay(context.Background(), rc, ru, Options{Counters: &ctr}) }()
+	cli.Write([]byte("hello"))
+	buf := make([]byte, 5)
+	if _, err := io.ReadFull(srv, buf); err != nil {
+		t.Fatal(err)
+	}
+	// The counter is bumped just after the write returns: wait for it.
+	deadline := time.Now().Add(5 * time.Second)
+	for ctr.Up.Load() != 5 {
+		if time.Now().After(deadline) {
+			t.Fatalf("live up counter = %d, want 5", ctr.Up.Load())
+		}
+		runtime.Gosched()
+	}
+	cli.Close()
+	srv.Close()
+	<-done
+}
