@@ -1,0 +1,37 @@
+package rules
+
+import "fmt"
+
+// Action is what socksd does with a matching request.
+type Action int
+
+// The actions a rule can take.
+const (
+	Block     Action = iota // refuse with "not allowed"
+	Direct                  // connect straight to the destination
+	Tunnel                  // carry the connection through an SSH tunnel
+	FTPTunnel               // FTP-aware tunnel: login capture, data brokering, policy
+)
+
+var actionNames = [...]string{"block", "direct", "tunnel", "ftp-tunnel"}
+
+// String returns the configuration name of the action.
+func (a Action) String() string {
+	if a >= 0 && int(a) < len(actionNames) {
+		return actionNames[a]
+	}
+	return fmt.Sprintf("action(%d)", int(a))
+}
+
+// ParseAction parses a configuration action name.
+func ParseAction(s string) (Action, error) {
+	for i, n := range actionNames {
+		if s == n {
+			return Action(i), nil
+		}
+	}
+	return 0, fmt.Errorf("rules: unknown action %q (want block, direct, tunnel or ftp-tunnel)", s)
+}
+
+// UsesTunnel reports whether the action needs an SSH profile.
+func (a Action) UsesTunnel() bool { return a == Tunnel || a == FTPTunnel }

@@ -1,0 +1,279 @@
+package rules
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+)
+
+// Spec is one rule as written in the configuration.
+type Spec struct {
+	Name            string
+	To              []string // exact name, *.domain, re:regexp, IP, CIDR; empty = any
+	Ports           []string // "21", "2100-2199"; empty = any
+	From            []string // client IPs and CIDRs; empty = any
+	Users           []string // SOCKS user ids (exact, or re:regexp); empty = any
+	Commands        []string // connect, bind, udp-associate; empty = any
+	Versions        []int    // 4, 5; empty = any
+	Action          string
+	Profile         string
+	FallbackToPlain bool
+}
+
+// Request is what a rule decides on.
+type Request struct {
+	Client  netip.Addr // the client's address
+	Version int        // SOCKS version, 4 or 5
+	Command string     // connect, bind, udp-associate
+	User    string     // SOCKS user id, "" if none
+	Host    string     // destination: an IP literal or an unresolved name
+	Port    uint16     // destination port
+}
+
+// Rule is one compiled rule.
+type Rule struct {
+	Index           int // position in the set, from 0
+	Name            string
+	Action          Action
+	Profile         string
+	FallbackToPlain bool
+
+	hosts    []hostMatcher
+	ports    []portRange
+	from     []netip.Prefix
+	users    []userMatcher
+	commands []string
+	versions []int
+}
+
+// Set is an ordered, immutable rule set; the first matching rule wins.
+type Set struct {
+	rules []*Rule
+}
+
+// Error reports a rule that does not compile. Field names the configuration
+// key at fault; Rule is the rule's index.
+type Error struct {
+	Rule  int
+	Name  string
+	Field string
+	Err   error
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("rules: rule %d (%s): %s: %v", e.Rule+1, e.Name, e.Field, e.Err)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+var validCommands = map[string]bool{"connect": true, "bind": true, "udp-associate": true}
+
+// Compile builds a rule set. Rule names must be unique and non-empty.
+func Compile(specs []Spec) (*Set, error) {
+	s := &Set{rules: make([]*Rule, 0, len(specs))}
+	seen := map[string]int{}
+	for i, sp := range specs {
+		r, err := compileOne(i, sp)
+		if err != nil {
+			return nil, err
+		}
+		if j, dup := seen[r.Name]; dup {
+			return nil, &Error{i, sp.Name, "name", fmt.Errorf("duplicate rule name, also rule %d", j+1)}
+		}
+		seen[r.Name] = i
+		s.rules = append(s.rules, r)
+	}
+	return s, nil
+}
+
+func compileOne(i int, sp Spec) (*Rule, error) {
+	fail := func(field string, err error) error { return &Error{i, sp.Name, field, err} }
+	if strings.TrimSpace(sp.Name) == "" {
+		return nil, fail("name", fmt.Errorf("every rule needs a name"))
+	}
+	r := &Rule{Index: i, Name: sp.Name, Profile: sp.Profile, FallbackToPlain: sp.FallbackToPlain}
+	var err error
+	if r.Action, err = ParseAction(sp.Action); err != nil {
+		return nil, fail("action", err)
+	}
+	if r.Action.UsesTunnel() && sp.Profile == "" {
+		return nil, fail("profile", fmt.Errorf("action %s needs a profile", r.Action))
+	}
+	if !r.Action.UsesTunnel() && sp.Profile != "" {
+		return nil, fail("profile", fmt.Errorf("action %s takes no profile", r.Action))
+	}
+	if sp.FallbackToPlain && !r.Action.UsesTunnel() {
+		return nil, fail("fallback_to_plain", fmt.Errorf("only tunnel actions can fall back"))
+	}
+	for _, h := range sp.To {
+		m, err := parseHost(strings.TrimSpace(h))
+		if err != nil {
+			return nil, fail("to", err)
+		}
+		r.hosts = append(r.hosts, m)
+	}
+	for _, p := range sp.Ports {
+		pr, err := parsePorts(p)
+		if err != nil {
+			return nil, fail("ports", err)
+		}
+		r.ports = append(r.ports, pr)
+	}
+	for _, f := range sp.From {
+		p, err := parsePrefix(strings.TrimSpace(f))
+		if err != nil {
+			return nil, fail("from", err)
+		}
+		r.from = append(r.from, p)
+	}
+	for _, u := range sp.Users {
+		m, err := parseUser(u)
+		if err != nil {
+			return nil, fail("users", err)
+		}
+		r.users = append(r.users, m)
+	}
+	for _, c := range sp.Commands {
+		c = strings.ToLower(c)
+		if !validCommands[c] {
+			return nil, fail("commands", fmt.Errorf("unknown command %q (want connect, bind or udp-associate)", c))
+		}
+		r.commands = append(r.commands, c)
+	}
+	for _, v := range sp.Versions {
+		if v != 4 && v != 5 {
+			return nil, fail("versions", fmt.Errorf("unknown SOCKS version %d (want 4 or 5)", v))
+		}
+		r.versions = append(r.versions, v)
+	}
+	return r, nil
+}
+
+// Match returns the first rule that matches req, or ok=false when none does
+// (the request is then blocked).
+func (s *Set) Match(req Request) (r *Rule, ok bool) {
+	name := normName(req.Host)
+	ip, err := netip.ParseAddr(strings.Trim(req.Host, "[]"))
+	isIP := err == nil
+	if isIP {
+		ip = ip.Unmap()
+	}
+	client := req.Client.Unmap()
+	for _, r := range s.rules {
+		if r.matches(req, client, name, ip, isIP) {
+			return r, true
+		}
+	}
+	return nil, false
+}
+
+func (r *Rule) matches(req Request, client netip.Addr, name string, ip netip.Addr, isIP bool) bool {
+	if len(r.versions) > 0 && !containsInt(r.versions, req.Version) {
+		return false
+	}
+	if len(r.commands) > 0 && !containsStr(r.commands, strings.ToLower(req.Command)) {
+		return false
+	}
+	if len(r.from) > 0 && !PrefixesContain(r.from, client) {
+		return false
+	}
+	if len(r.ports) > 0 {
+		hit := false
+		for _, p := range r.ports {
+			if req.Port >= p.lo && req.Port <= p.hi {
+				hit = true
+				break
+			}
+		}
+		if !hit {
+			return false
+		}
+	}
+	if len(r.users) > 0 {
+		hit := false
+		for _, u := range r.users {
+			if u.matchUser(req.User) {
+				hit = true
+				break
+			}
+		}
+		if !hit {
+			return false
+		}
+	}
+	if len(r.hosts) > 0 {
+		for _, h := range r.hosts {
+			if h.matchHost(name, ip, isIP) {
+				return true
+			}
+		}
+		return false
+	}
+	return true
+}
+
+// Rules returns the compiled rules in order.
+func (s *Set) Rules() []*Rule { return append([]*Rule(nil), s.rules...) }
+
+// Len returns the number of rules.
+func (s *Set) Len() int { return len(s.rules) }
+
+// String describes the rule as `socksd check` prints it.
+func (r *Rule) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d %s: %s", r.Index+1, r.Name, r.Action)
+	if r.Profile != "" {
+		fmt.Fprintf(&b, " profile=%s", r.Profile)
+	}
+	if r.FallbackToPlain {
+		b.WriteString(" fallback_to_plain")
+	}
+	b.WriteString(" when")
+	n := b.Len()
+	list := func(key string, items []string) {
+		if len(items) > 0 {
+			fmt.Fprintf(&b, " %s=%s", key, strings.Join(items, ","))
+		}
+	}
+	list("to", stringsOf(r.hosts))
+	list("ports", stringsOf(r.ports))
+	list("from", stringsOf(r.from))
+	list("users", stringsOf(r.users))
+	list("commands", r.commands)
+	var vs []string
+	for _, v := range r.versions {
+		vs = append(vs, strconv.Itoa(v))
+	}
+	list("versions", vs)
+	if b.Len() == n {
+		b.WriteString(" any")
+	}
+	return b.String()
+}
+
+func stringsOf[T fmt.Stringer](xs []T) []string {
+	out := make([]string, len(xs))
+	for i, x := range xs {
+		out[i] = x.String()
+	}
+	return out
+}
+
+func containsInt(xs []int, v int) bool {
+	for _, x := range xs {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func containsStr(xs []string, v string) bool {
+	for _, x := range xs {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
