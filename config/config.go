@@ -1,0 +1,123 @@
+package config
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Config is a whole socksd configuration file.
+type Config struct {
+	Server   Server              `toml:"server"`
+	Log      Log                 `toml:"log"`
+	Console  Console             `toml:"console"`
+	SSH      SSH                 `toml:"ssh"`
+	Profiles map[string]*Profile `toml:"profiles"`
+	Rules    []*Rule             `toml:"rules"`
+
+	// File is where the configuration came from ("(default)" for the
+	// embedded one).
+	File string `toml:"-"`
+	pos  positions
+}
+
+// Server configures the SOCKS listeners and session limits.
+type Server struct {
+	Listen           []string `toml:"listen"`
+	AllowClients     []string `toml:"allow_clients"`
+	SocksVersions    []int    `toml:"socks_versions"`
+	Socks5Auth       []string `toml:"socks5_auth"`
+	HandshakeTimeout Duration `toml:"handshake_timeout"`
+	IdleTimeout      Duration `toml:"idle_timeout"`
+	MaxSessions      int      `toml:"max_sessions"`
+	MaxPerClient     int      `toml:"max_sessions_per_client"` // 0 = no per-client limit
+	DrainTimeout     Duration `toml:"drain_timeout"`
+	BindTimeout      Duration `toml:"bind_timeout"` // how long a BIND waits for its peer
+}
+
+// Log configures logging and the transfer audit.
+type Log struct {
+	Level     string `toml:"level"`
+	Format    string `toml:"format"`
+	File      string `toml:"file"`
+	AuditFile string `toml:"audit_file"`
+}
+
+// Console configures the operator command transports.
+type Console struct {
+	Socket string `toml:"socket"`
+	Stdin  bool   `toml:"stdin"`
+}
+
+// SSH holds settings shared by every SSH connection.
+type SSH struct {
+	KnownHosts        []string `toml:"known_hosts"`
+	HostKeyPolicy     string   `toml:"host_key_policy"`
+	KeepaliveInterval Duration `toml:"keepalive_interval"`
+	KeepaliveMax      int      `toml:"keepalive_max"`
+	ConnectTimeout    Duration `toml:"connect_timeout"`
+	IdleClose         Duration `toml:"idle_close"`
+	RejectMemory      Duration `toml:"reject_memory"` // how long a rejected password is refused at once
+}
+
+// Profile says how to reach and log in to an SSH server.
+type Profile struct {
+	Host           string   `toml:"host"`
+	Port           int      `toml:"port"`
+	User           string   `toml:"user"`
+	Auth           []string `toml:"auth"`
+	IdentityFiles  []string `toml:"identity_files"`
+	PassphraseFile string   `toml:"passphrase_file"`
+	Agent          bool     `toml:"agent"`
+	Via            string   `toml:"via"`
+	Share          bool     `toml:"share"`
+	MaxChannels    int      `toml:"max_channels"`
+}
+
+// Rule is one filter rule.
+type Rule struct {
+	Name            string   `toml:"name"`
+	To              []string `toml:"to"`
+	Ports           []string `toml:"ports"`
+	From            []string `toml:"from"`
+	Users           []string `toml:"users"`
+	Commands        []string `toml:"commands"`
+	Versions        []int    `toml:"versions"`
+	Action          string   `toml:"action"`
+	Profile         string   `toml:"profile"`
+	FallbackToPlain bool     `toml:"fallback_to_plain"`
+	FTP             FTP      `toml:"ftp"`
+}
+
+// FTP holds a rule's FTP-aware settings (action ftp-tunnel).
+type FTP struct {
+	Data         string   `toml:"data"`
+	Active       string   `toml:"active"`
+	Encoding     string   `toml:"encoding"`
+	Deny         []string `toml:"deny"`
+	AllowAuthTLS bool     `toml:"allow_auth_tls"`
+}
+
+// Duration is a time.Duration written as a Go duration string ("15s").
+type Duration struct{ time.Duration }
+
+// UnmarshalText parses a duration such as "10s" or "5m".
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(strings.TrimSpace(string(b)))
+	if err != nil {
+		return fmt.Errorf("bad duration %q (want e.g. 10s, 5m, 1h)", b)
+	}
+	if v < 0 {
+		return fmt.Errorf("bad duration %q: negative", b)
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText writes the duration in Go syntax.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// Line returns the line of the file where the key path was written, or 0.
+// Path elements are keys and, for arrays of tables, decimal indexes:
+// Line("rules", "2", "action").
+func (c *Config) Line(path ...string) int { return c.pos.line(path) }
