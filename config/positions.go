@@ -15,8 +15,8 @@ func scanPositions(src string) positions {
 	pos := positions{}
 	arrays := map[string]int{} // array-of-tables path → count so far
 	prefix := ""
-	depth := 0       // open brackets of a multi-line array value
-	inMulti := ""    // the closing delimiter of a multi-line string
+	depth := 0    // open brackets of a multi-line array value
+	inMulti := "" // the closing delimiter of a multi-line string
 	lines := strings.Split(src, "\n")
 	for i, raw := range lines {
 		n := i + 1
