@@ -1,0 +1,156 @@
+package console
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+)
+
+// display answers DISPLAY commands.
+func (c *Console) display(cmd Command) Response {
+	switch cmd.Object {
+	case ObjSessions:
+		return ok(c.sessions()...)
+	case ObjSession:
+		return c.session(cmd.Session())
+	case ObjTunnels:
+		return ok(c.tunnels()...)
+	case ObjRules:
+		return ok(c.rules()...)
+	case ObjStats:
+		return ok(c.stats()...)
+	case ObjConfig:
+		lines := []string{Format("SOX0415I")}
+		for _, l := range c.t.ConfigSummary() {
+			lines = append(lines, " "+l)
+		}
+		return ok(lines...)
+	case ObjVersion:
+		return ok(Format("SOX0416I", c.t.Version()))
+	}
+	return failed(Format("SOX0402E", "unknown DISPLAY object "+cmd.Object))
+}
+
+func (c *Console) sessions() []string {
+	ss := c.t.Sessions()
+	sort.Slice(ss, func(i, j int) bool { return ss[i].ID < ss[j].ID })
+	now := c.now()
+	rows := make([][]string, 0, len(ss))
+	for _, s := range ss {
+		id := strconv.FormatUint(s.ID, 10)
+		if s.Trace {
+			id += "*"
+		}
+		rows = append(rows, []string{id, s.User, s.Client, s.Dest, s.Rule, s.Action,
+			s.SSHServer, bytesText(s.BytesIn), bytesText(s.BytesOut), ageText(now.Sub(s.Started)), s.State})
+	}
+	cols := []column{{"ID", true}, {"JOB/USER", false}, {"CLIENT", false}, {"DESTINATION", false},
+		{"RULE", false}, {"ACTION", false}, {"SSH-SERVER", false}, {"IN", true}, {"OUT", true},
+		{"AGE", true}, {"STATE", false}}
+	lines := append([]string{Format("SOX0410I", len(ss))}, table(cols, rows)...)
+	if len(ss) > 0 {
+		lines = append(lines, " * = traced")
+	}
+	return lines
+}
+
+func (c *Console) session(id uint64) Response {
+	for _, s := range c.t.Sessions() {
+		if s.ID != id {
+			continue
+		}
+		rows := [][]string{
+			{"user", s.User},
+			{"client", s.Client},
+			{"destination", s.Dest},
+			{"rule", s.Rule},
+			{"action", s.Action},
+			{"ssh server", s.SSHServer},
+			{"state", s.State},
+			{"bytes in", strconv.FormatInt(s.BytesIn, 10)},
+			{"bytes out", strconv.FormatInt(s.BytesOut, 10)},
+			{"started", timeText(s.Started)},
+			{"age", ageText(c.now().Sub(s.Started))},
+			{"trace", onOff(s.Trace)},
+		}
+		return ok(append([]string{Format("SOX0411I", id)}, keyValues(rows)...)...)
+	}
+	return failed(Format("SOX0403E", fmt.Sprintf("session %d not found", id)))
+}
+
+func (c *Console) tunnels() []string {
+	ts := c.t.Tunnels()
+	sort.Slice(ts, func(i, j int) bool { return ts[i].ID < ts[j].ID })
+	now := c.now()
+	rows := make([][]string, 0, len(ts))
+	for _, t := range ts {
+		idle := "-"
+		if !t.LastUsed.IsZero() {
+			idle = ageText(now.Sub(t.LastUsed))
+		}
+		rows = append(rows, []string{t.ID, t.Server, t.User, t.Profile,
+			strconv.Itoa(t.Channels), strconv.Itoa(t.TotalChannels), ageText(now.Sub(t.Opened)), idle})
+	}
+	cols := []column{{"ID", false}, {"SERVER", false}, {"USER", false}, {"PROFILE", false},
+		{"CHANNELS", true}, {"TOTAL", true}, {"AGE", true}, {"IDLE", true}}
+	return append([]string{Format("SOX0412I", len(ts))}, table(cols, rows)...)
+}
+
+func (c *Console) rules() []string {
+	rs := c.t.Rules()
+	rows := make([][]string, 0, len(rs))
+	for _, r := range rs {
+		rows = append(rows, []string{strconv.Itoa(r.Index), r.Name, r.Action,
+			strconv.FormatInt(r.Hits, 10), r.Summary})
+	}
+	cols := []column{{"#", true}, {"NAME", false}, {"ACTION", false}, {"HITS", true}, {"MATCHES", false}}
+	return append([]string{Format("SOX0413I", len(rs))}, table(cols, rows)...)
+}
+
+func (c *Console) stats() []string {
+	st := c.t.Stats()
+	maxS := "unlimited"
+	if st.MaxSessions > 0 {
+		maxS = strconv.Itoa(st.MaxSessions)
+	}
+	rows := [][]string{
+		{"started", timeText(st.Started)},
+		{"uptime", ageText(c.now().Sub(st.Started))},
+		{"state", map[bool]string{true: "QUIESCED", false: "ACTIVE"}[st.Quiesced]},
+		{"sessions active", fmt.Sprintf("%d of %s", st.Active, maxS)},
+		{"sessions total", strconv.FormatInt(st.Total, 10)},
+		{"refused", strconv.FormatInt(st.Refused, 10)},
+		{"blocked", strconv.FormatInt(st.Blocked, 10)},
+		{"failed", strconv.FormatInt(st.Failed, 10)},
+		{"bytes in", fmt.Sprintf("%d (%s)", st.BytesIn, bytesText(st.BytesIn))},
+		{"bytes out", fmt.Sprintf("%d (%s)", st.BytesOut, bytesText(st.BytesOut))},
+		{"ssh connections", strconv.Itoa(st.Tunnels)},
+		{"goroutines", strconv.Itoa(st.Goroutines)},
+		{"open files", strconv.Itoa(st.OpenFDs)},
+	}
+	return append([]string{Format("SOX0414I")}, keyValues(rows)...)
+}
+
+// keyValues renders "key: value" lines with the values aligned.
+func keyValues(rows [][]string) []string {
+	w := 0
+	for _, r := range rows {
+		w = max(w, len(r[0]))
+	}
+	out := make([]string, len(rows))
+	for i, r := range rows {
+		v := r[1]
+		if v == "" {
+			v = "-"
+		}
+		out[i] = fmt.Sprintf(" %-*s  %s", w+1, r[0]+":", sanitize(v))
+	}
+	return out
+}
+
+func onOff(b bool) string {
+	if b {
+		return "ON"
+	}
+	return "OFF"
+}

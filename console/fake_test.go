@@ -1,0 +1,139 @@
+package console
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+)
+
+// base is the fixed "now" of the tests.
+var base = time.Date(2026, 11, 21, 8, 0, 0, 0, time.UTC)
+
+// fakeTarget is a Target that records the calls made on it.
+type fakeTarget struct {
+	mu        sync.Mutex
+	calls     []string
+	reloadErr error
+	quiesced  bool
+	stopped   chan bool // receives Stop's argument
+}
+
+func newFake() *fakeTarget { return &fakeTarget{stopped: make(chan bool, 8)} }
+
+func (f *fakeTarget) record(format string, args ...any) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, fmt.Sprintf(format, args...))
+}
+
+// Calls returns the calls recorded so far, joined by "; ".
+func (f *fakeTarget) Calls() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return strings.Join(f.calls, "; ")
+}
+
+func (f *fakeTarget) Sessions() []SessionInfo {
+	return []SessionInfo{
+		{ID: 12, User: "PAYJOB1", Client: "127.0.0.1:40112", Dest: "ftp.partner.example:21",
+			Rule: "ftp-partner", Action: "ftp-tunnel", SSHServer: "ftp.partner.example:22", State: "relay",
+			BytesIn: 1536, BytesOut: 52428800, Started: base.Add(-125 * time.Second), Trace: true},
+		{ID: 3, User: "", Client: "[::1]:5000", Dest: "10.1.2.3:443", Rule: "direct-web",
+			Action: "direct", State: "relay", BytesIn: 99, BytesOut: 0, Started: base.Add(-3 * time.Hour)},
+	}
+}
+
+func (f *fakeTarget) Tunnels() []TunnelInfo {
+	return []TunnelInfo{{ID: "ssh-1", Server: "ftp.partner.example:22", User: "payjob1", Profile: "partner",
+		Channels: 2, TotalChannels: 17, Opened: base.Add(-10 * time.Minute), LastUsed: base.Add(-5 * time.Second)},
+		{ID: "ssh-2", Server: "10.20.0.5:2222", User: "batch", Profile: "default",
+			Channels: 0, TotalChannels: 1, Opened: base.Add(-26 * time.Hour)}}
+}
+
+func (f *fakeTarget) Rules() []RuleInfo {
+	return []RuleInfo{
+		{Index: 1, Name: "ftp-partner", Action: "ftp-tunnel", Summary: "to ftp.partner.example ports 21", Hits: 1042},
+		{Index: 2, Name: "everything-else", Action: "block", Summary: "any", Hits: 7},
+	}
+}
+
+func (f *fakeTarget) Stats() Stats {
+	return Stats{Started: base.Add(-50 * time.Hour), Active: 2, Total: 1049, Refused: 3, Blocked: 7,
+		Failed: 1, BytesIn: 5 << 30, BytesOut: 123456, Tunnels: 2, Goroutines: 41, OpenFDs: 19,
+		Quiesced: f.isQuiesced(), MaxSessions: 2048}
+}
+
+func (f *fakeTarget) isQuiesced() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.quiesced
+}
+
+func (f *fakeTarget) ConfigSummary() []string {
+	return []string{"listen 127.0.0.1:1080", "rules 2", "console socket /run/socksd/console.sock"}
+}
+
+func (f *fakeTarget) Version() string { return "1.0.0-test" }
+
+func (f *fakeTarget) Reload() error {
+	f.record("Reload")
+	return f.reloadErr
+}
+
+func (f *fakeTarget) SetLogLevel(level string) error {
+	f.record("SetLogLevel(%s)", level)
+	return nil
+}
+
+func (f *fakeTarget) Trace(on bool, session uint64) error {
+	f.record("Trace(%v,%d)", on, session)
+	if session == 404 {
+		return errors.New("socksd: session 404 not found")
+	}
+	return nil
+}
+
+func (f *fakeTarget) Cancel(session uint64) error {
+	f.record("Cancel(%d)", session)
+	if session != 12 && session != 3 {
+		return fmt.Errorf("socksd: session %d not found", session)
+	}
+	return nil
+}
+
+func (f *fakeTarget) DropTunnel(id string) error {
+	f.record("DropTunnel(%s)", id)
+	if id != "ssh-1" {
+		return fmt.Errorf("socksd: tunnel %s not found", id)
+	}
+	return nil
+}
+
+func (f *fakeTarget) Quiesce() error {
+	f.record("Quiesce")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.quiesced {
+		return errors.New("socksd: already quiesced")
+	}
+	f.quiesced = true
+	return nil
+}
+
+func (f *fakeTarget) Resume() error {
+	f.record("Resume")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.quiesced {
+		return errors.New("socksd: not quiesced")
+	}
+	f.quiesced = false
+	return nil
+}
+
+func (f *fakeTarget) Stop(immediate bool) {
+	f.record("Stop(%v)", immediate)
+	f.stopped <- immediate
+}

@@ -1,0 +1,271 @@
+package console
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Message is one entry of the operator message catalogue.
+type Message struct {
+	// ID is SOX, four digits and a severity letter: I (information),
+	// W (warning), E (error) or A (action needed).
+	ID string
+	// Text is the fmt format of the message text, without the ID.
+	Text string
+	// Explanation says what happened.
+	Explanation string
+	// Response says what the operator should do.
+	Response string
+}
+
+// catalogue is the message catalogue. It is the only global state of the
+// project and is never modified after initialisation.
+//
+// Ranges: SOX00xx daemon lifecycle, SOX01xx sessions and SOCKS, SOX02xx SSH
+// tunnels, SOX03xx FTP, SOX04xx console and commands, SOX05xx
+// configuration, SOX06xx JCL.
+var catalogue = []Message{
+	// Daemon lifecycle.
+	{"SOX0001I", "socksd %s starting, configuration %s",
+		"The daemon of the named version is starting with the named configuration file (or the embedded default).",
+		"None."},
+	{"SOX0002I", "socksd ready, listening on %s",
+		"All SOCKS listeners are open and the daemon accepts sessions.",
+		"None."},
+	{"SOX0003I", "configuration reloaded from %s, %d rules",
+		"A RELOAD command or SIGHUP read the configuration again. New sessions use the new rules; running sessions keep the rules they started with.",
+		"None."},
+	{"SOX0004E", "configuration rejected, old rules stay: %s",
+		"A RELOAD found an error in the configuration file. The message names the file and line. The daemon keeps running with the rules it had.",
+		"Correct the file at the line named, check it with socksd check -c FILE, and enter RELOAD again."},
+	{"SOX0005I", "quiesce: new sessions are refused, %d sessions running",
+		"The QUIESCE command took effect. New SOCKS requests get a failure reply; running sessions continue.",
+		"Enter RESUME to accept sessions again, or STOP to end the daemon once the running sessions are done."},
+	{"SOX0006I", "resume: accepting new sessions",
+		"The RESUME command ended a quiesce. New sessions are accepted again.",
+		"None."},
+	{"SOX0007I", "stop requested, draining %d sessions for up to %s",
+		"A STOP command or SIGTERM was received. The daemon accepts no new sessions and waits for running sessions to end, at most for the drain timeout shown.",
+		"None. To end at once, enter STOP IMMEDIATE."},
+	{"SOX0008I", "socksd ended",
+		"The daemon has closed its listeners and sessions and ends with return code 0.",
+		"None."},
+	{"SOX0009W", "drain timeout reached, %d sessions ended",
+		"A STOP waited for the drain timeout and then ended the sessions that were still running. Their transfers are incomplete.",
+		"Check the jobs whose sessions were ended and rerun their transfers. Raise drain_timeout if transfers regularly need longer."},
+	{"SOX0010E", "cannot listen on %s: %s",
+		"The daemon could not open a listener on the address shown. It ends with return code 1.",
+		"Make sure no other program uses the address and that the daemon's user may bind it, then start the daemon again."},
+	{"SOX0011I", "log level set to %s",
+		"The LOGLEVEL command changed the level of the daemon log.",
+		"None."},
+	{"SOX0012W", "%s is readable by other users; it holds secrets",
+		"A file that holds a password, passphrase or private key can be read by users other than the daemon's user.",
+		"Restrict the file, for example with chmod 600, and make the daemon's user its owner."},
+
+	// Sessions and SOCKS.
+	{"SOX0101I", "session %d start (details in fields)",
+		"A SOCKS session began. The log fields name the client, SOCKS user, destination, rule, action and SSH server.",
+		"None."},
+	{"SOX0102I", "session %d end",
+		"A SOCKS session ended. The log fields give the bytes each way, the duration and the result.",
+		"None."},
+	{"SOX0103W", "client %s refused by allow_clients",
+		"A connection came from an address that allow_clients does not list. It was closed before the SOCKS handshake.",
+		"If the client is legitimate, add its address to allow_clients and enter RELOAD."},
+	{"SOX0104W", "session limit %d reached, client %s refused",
+		"The number of running sessions reached max_sessions, so a new connection was refused.",
+		"Check for stuck sessions with D SESSIONS. Raise max_sessions if the load is expected."},
+	{"SOX0105I", "session %d blocked by rule %s",
+		"The request matched a rule whose action is block. The client got a SOCKS not-allowed reply.",
+		"None, unless the destination should be reachable: then change the rules and enter RELOAD."},
+	{"SOX0106W", "session %d refused: rule %s action %s is not available: %s",
+		"The request matched a rule whose action cannot be carried out, for example because its profile cannot be used. The client got a SOCKS failure reply.",
+		"Correct the rule or its profile and enter RELOAD."},
+	{"SOX0107I", "session %d cancelled by operator",
+		"A CANCEL command ended the session. Its transfer is incomplete.",
+		"Rerun the job's transfer if needed."},
+	{"SOX0108W", "session %d handshake failed: %s",
+		"The client did not complete a valid SOCKS handshake in time, or sent a malformed request.",
+		"Check the client's SOCKS settings (version, address, port)."},
+	{"SOX0109W", "session %d refused while quiesced",
+		"A new session arrived while the daemon was quiesced. The client got a SOCKS failure reply.",
+		"Enter RESUME when new sessions may run again."},
+
+	// SSH tunnels.
+	{"SOX0201I", "SSH connection %s to %s opened for user %s",
+		"An SSH connection to the server was authenticated and can carry tunnels.",
+		"None."},
+	{"SOX0202I", "SSH connection %s to %s closed: %s",
+		"An SSH connection was closed, for example because it was idle for idle_close.",
+		"None."},
+	{"SOX0203E", "host key for %s has changed: known %s, offered %s",
+		"The SSH server offered a host key that differs from the one recorded in known_hosts. This may be an attack or a reinstalled server. No connection was made.",
+		"Verify the new key with the server's administrator over a separate channel. If it is genuine, replace the entry in known_hosts with socksd hostkey add."},
+	{"SOX0204A", "host key for %s is unknown: %s; record it with socksd hostkey add",
+		"The SSH server's host key is not in known_hosts and host_key_policy is strict. No connection was made.",
+		"Verify the fingerprint shown with the server's administrator, then record it with socksd hostkey add HOST --known-hosts FILE."},
+	{"SOX0205E", "SSH authentication failed for user %s at %s",
+		"The SSH server rejected every authentication method that the profile allows.",
+		"Check the user's password or key at the SSH server and the profile's auth list."},
+	{"SOX0206W", "password for user %s at %s was rejected recently; not tried again",
+		"The same password was rejected a short time ago, so socksd did not send it again to avoid locking the account.",
+		"Correct the password the job sends, then rerun the job."},
+	{"SOX0207W", "SSH connection %s to %s lost: %d keepalives unanswered",
+		"The SSH server stopped answering keepalives. The connection and its tunnels were closed.",
+		"Check the network path and the SSH server. Affected jobs must rerun their transfers."},
+	{"SOX0208W", "tunnel to %s failed, connecting directly (fallback_to_plain): %s",
+		"The SSH tunnel could not be opened and the rule allows a direct, unencrypted connection instead.",
+		"Find out why the tunnel failed. Turn fallback_to_plain off if data must never travel unencrypted."},
+	{"SOX0209I", "SSH connection %s dropped by operator",
+		"A DROP TUNNEL command closed the SSH connection and the sessions it carried.",
+		"None."},
+	{"SOX0210I", "host key for %s recorded in %s (accept-new): %s",
+		"host_key_policy is accept-new and the server was not yet known, so its key was recorded.",
+		"Verify the fingerprint shown with the server's administrator."},
+
+	// FTP.
+	{"SOX0301I", "FTP session %d logged in as %s at %s through %s",
+		"The job's FTP login succeeded at the server through the SSH tunnel named.",
+		"None."},
+	{"SOX0302W", "FTP session %d command refused by policy: %s",
+		"The job sent an FTP command that the rule's deny list forbids. It got reply 550.",
+		"None, unless the command should be allowed: then change the rule's ftp.deny and enter RELOAD."},
+	{"SOX0303I", "FTP transfer (audit; details in fields)",
+		"A file transfer ended. The log fields name the session, user, command, file, bytes, duration and result.",
+		"None."},
+	{"SOX0304W", "FTP session %d PORT/EPRT to %s refused (bounce)",
+		"The job asked the server to connect to a host other than the job's own (an FTP bounce, RFC 2577).",
+		"Check the job's FTP client settings."},
+	{"SOX0305E", "FTP session %d control line too long, session closed",
+		"A control line exceeded the limit, so the session was ended.",
+		"Check the FTP client or server that sent the line."},
+	{"SOX0306W", "FTP session %d AUTH TLS refused",
+		"The job asked for TLS on the control connection, which the rule does not allow: socksd must read the control connection.",
+		"Turn off TLS in the job's FTP client; the SSH tunnel already encrypts the traffic."},
+	{"SOX0307E", "FTP session %d SSH login failed for user %s: %s",
+		"The credentials that the job sent were not accepted by the SSH server. The job got reply 530.",
+		"Check the user's password or key at the SSH server."},
+
+	// Console and commands.
+	{"SOX0401I", "command from %s: %s",
+		"An operator command arrived on the transport named. Its reply follows.",
+		"None."},
+	{"SOX0402E", "unknown or malformed command: %s",
+		"The command text is not a valid operator command. The lines after this message name the valid forms.",
+		"Enter the command again in one of the forms shown, or enter HELP."},
+	{"SOX0403E", "command failed: %s",
+		"The command was understood but could not be carried out, for the reason shown.",
+		"Correct the cause shown and enter the command again."},
+	{"SOX0404I", "command accepted: %s",
+		"The command was carried out.",
+		"None."},
+	{"SOX0405I", "trace %s for %s",
+		"The TRACE command switched detailed tracing on or off.",
+		"Switch tracing off when done; it makes the log large."},
+	{"SOX0406I", "session %d cancelled",
+		"The CANCEL command ended the session.",
+		"None."},
+	{"SOX0407I", "tunnel %s dropped",
+		"The DROP command closed the SSH connection and the sessions it carried.",
+		"None."},
+	{"SOX0408I", "signal %s received: %s",
+		"The daemon received a signal and runs the command it stands for: SIGHUP reloads, SIGTERM and SIGINT stop, SIGUSR1 writes statistics to the log.",
+		"None."},
+	{"SOX0409W", "command from uid %d refused: only root or uid %d may command",
+		"A user other than root or the daemon's own user sent a command on the control socket. It was not run.",
+		"Send commands as root or as the daemon's user."},
+	{"SOX0410I", "DISPLAY SESSIONS: %d active",
+		"The reply to D SESSIONS: one line per running session.",
+		"None."},
+	{"SOX0411I", "DISPLAY SESSION %d",
+		"The reply to D SESSION=n: the details of one session.",
+		"None."},
+	{"SOX0412I", "DISPLAY TUNNELS: %d open",
+		"The reply to D TUNNELS: one line per open SSH connection.",
+		"None."},
+	{"SOX0413I", "DISPLAY RULES: %d rules",
+		"The reply to D RULES: the rules in the order they are matched, with their hit counts.",
+		"None."},
+	{"SOX0414I", "DISPLAY STATS",
+		"The reply to D STATS: counters since the daemon started.",
+		"None."},
+	{"SOX0415I", "DISPLAY CONFIG",
+		"The reply to D CONFIG: a summary of the configuration in use. Secrets are never shown.",
+		"None."},
+	{"SOX0416I", "socksd version %s",
+		"The reply to D VERSION.",
+		"None."},
+	{"SOX0417I", "HELP: operator commands",
+		"The reply to HELP: the valid command forms and their abbreviations.",
+		"None."},
+	{"SOX0418I", "control socket listening on %s",
+		"The daemon accepts operator commands on the Unix socket named, for example from socksd cmd.",
+		"None."},
+	{"SOX0419W", "operator command input ended: %s",
+		"The transport that carried operator commands (stdin or the z/OS console) ended. Other transports still work.",
+		"None, unless commands are expected there: then restart the daemon."},
+	{"SOX0420E", "control socket %s: %s",
+		"The control socket could not be created, served or reached, for the reason shown.",
+		"If another daemon already answers on the socket, stop it or choose another socket path. Otherwise correct the cause shown."},
+	{"SOX0421E", "operator console: %s",
+		"The z/OS operator console interface failed, for the reason shown. MODIFY and STOP commands no longer reach the daemon.",
+		"Use the control socket, or restart the started task."},
+
+	// Configuration.
+	{"SOX0501E", "configuration error: %s",
+		"The configuration file has an error at the file and line named.",
+		"Correct the file and check it with socksd check -c FILE."},
+
+	// JCL.
+	{"SOX0601E", "JCL error: %s",
+		"A JCL member is not valid, for the reason shown.",
+		"Correct the member and check it with socksd jcl check."},
+}
+
+// index maps an ID to its position in catalogue; built once, never modified.
+var index = func() map[string]int {
+	m := make(map[string]int, len(catalogue))
+	for i, msg := range catalogue {
+		m[msg.ID] = i
+	}
+	return m
+}()
+
+// Lookup returns the message with the given ID. The ID is matched without
+// regard to case; "SOX0203" (without the severity letter) also matches.
+func Lookup(id string) (Message, bool) {
+	id = strings.ToUpper(strings.TrimSpace(id))
+	if i, ok := index[id]; ok {
+		return catalogue[i], true
+	}
+	if len(id) == 7 {
+		for _, msg := range catalogue {
+			if msg.ID[:7] == id {
+				return msg, true
+			}
+		}
+	}
+	return Message{}, false
+}
+
+// Messages returns a copy of the catalogue, sorted by ID.
+func Messages() []Message {
+	out := append([]Message(nil), catalogue...)
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// Format returns the message text with its ID in front, for example
+// Format("SOX0002I", "127.0.0.1:1080") is
+// "SOX0002I socksd ready, listening on 127.0.0.1:1080". An unknown ID gives
+// an obviously wrong text that still carries the arguments; a test makes
+// sure every ID used in the project exists.
+func Format(id string, args ...any) string {
+	i, ok := index[id]
+	if !ok {
+		return fmt.Sprintf("SOX9999E unknown message ID %q %v", id, args)
+	}
+	return id + " " + fmt.Sprintf(catalogue[i].Text, args...)
+}

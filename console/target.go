@@ -1,0 +1,93 @@
+package console
+
+import "time"
+
+// Target is what the console operates on; the daemon implements it.
+// Its methods may be called from several goroutines at once.
+type Target interface {
+	// Sessions returns the running sessions.
+	Sessions() []SessionInfo
+	// Tunnels returns the open SSH connections.
+	Tunnels() []TunnelInfo
+	// Rules returns the rules in the order they are matched.
+	Rules() []RuleInfo
+	// Stats returns the daemon's counters.
+	Stats() Stats
+	// ConfigSummary returns the lines DISPLAY CONFIG shows; never secrets.
+	ConfigSummary() []string
+	// Version returns the daemon's version.
+	Version() string
+	// Reload reads the configuration again. When the new configuration is
+	// bad, the error names FILE:LINE and the old rules stay.
+	Reload() error
+	// SetLogLevel sets the log level: "debug", "info", "warn" or "error".
+	SetLogLevel(level string) error
+	// Trace switches tracing on or off for one session, or for all
+	// sessions (present and future) when session is 0.
+	Trace(on bool, session uint64) error
+	// Cancel ends a running session.
+	Cancel(session uint64) error
+	// DropTunnel closes an SSH connection and the sessions it carries.
+	DropTunnel(id string) error
+	// Quiesce makes the daemon refuse new sessions; running ones go on.
+	Quiesce() error
+	// Resume ends a quiesce.
+	Resume() error
+	// Stop returns at once; the daemon then drains for drain_timeout (or,
+	// when immediate, ends the sessions now) and exits 0.
+	Stop(immediate bool)
+}
+
+// SessionInfo describes one running session.
+type SessionInfo struct {
+	ID        uint64
+	User      string // SOCKS or FTP user (on z/OS, the job's user)
+	Client    string // client address host:port
+	Dest      string // destination host:port as the client named it
+	Rule      string // name of the rule that matched
+	Action    string // block | direct | tunnel | ftp-tunnel
+	SSHServer string // host:port of the SSH server, "" when not tunnelled
+	State     string // for example "handshake", "relay", "draining"
+	BytesIn   int64  // bytes from the destination to the client
+	BytesOut  int64  // bytes from the client to the destination
+	Started   time.Time
+	Trace     bool
+}
+
+// TunnelInfo describes one open SSH connection.
+type TunnelInfo struct {
+	ID            string
+	Server        string // host:port
+	User          string
+	Profile       string
+	Channels      int // channels open now
+	TotalChannels int // channels opened since the connection was made
+	Opened        time.Time
+	LastUsed      time.Time
+}
+
+// RuleInfo describes one rule of the rule set in use.
+type RuleInfo struct {
+	Index   int // 1-based position in the rule set
+	Name    string
+	Action  string
+	Summary string // what the rule matches, in one line
+	Hits    int64
+}
+
+// Stats are the daemon's counters since it started.
+type Stats struct {
+	Started     time.Time
+	Active      int64 // sessions running now
+	Total       int64 // sessions accepted since start
+	Refused     int64 // refused by allow_clients, max_sessions or quiesce
+	Blocked     int64 // blocked by a rule
+	Failed      int64 // failed handshake or upstream
+	BytesIn     int64
+	BytesOut    int64
+	Tunnels     int // SSH connections open now
+	Goroutines  int
+	OpenFDs     int
+	Quiesced    bool
+	MaxSessions int
+}
