@@ -1,0 +1,87 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"socksd/config"
+	"socksd/rules"
+)
+
+// configPath picks the configuration file: the flag, else $SOCKSD_CONFIG,
+// else "" for the embedded default.
+func configPath(flagValue string) string {
+	if flagValue != "" {
+		return flagValue
+	}
+	return os.Getenv("SOCKSD_CONFIG")
+}
+
+// loadConfig loads path, or the embedded default when path is "".
+func loadConfig(path string) (*config.Config, error) {
+	if path == "" {
+		return config.Default()
+	}
+	return config.Load(path)
+}
+
+// printConfigErrors writes one FILE:LINE line per problem.
+func printConfigErrors(w io.Writer, err error) {
+	var list config.ErrorList
+	if errors.As(err, &list) {
+		for _, e := range list {
+			fmt.Fprintln(w, e.Error())
+		}
+		return
+	}
+	fmt.Fprintln(w, err)
+}
+
+func runCheck(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	file := fs.String("c", "", "configuration file")
+	if err := fs.Parse(args); err != nil || fs.NArg() != 0 {
+		fmt.Fprint(stderr, "usage: socksd check -c FILE\n")
+		return exitUsage
+	}
+	path := configPath(*file)
+	cfg, err := loadConfig(path)
+	if err != nil {
+		printConfigErrors(stderr, err)
+		return exitFail
+	}
+	specs := make([]rules.Spec, len(cfg.Rules))
+	for i, r := range cfg.Rules {
+		specs[i] = r.Spec()
+	}
+	set, err := rules.Compile(specs)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitFail
+	}
+	fmt.Fprintf(stdout, "%s: OK\n", cfg.File)
+	fmt.Fprintf(stdout, "listen %v, clients %v, SOCKS versions %v\n", cfg.Server.Listen, cfg.Server.AllowClients, cfg.Server.SocksVersions)
+	fmt.Fprintf(stdout, "rules (first match wins; no match = block):\n")
+	for _, r := range set.Rules() {
+		fmt.Fprintf(stdout, "  %s\n", r)
+		if r.Action == rules.FTPTunnel {
+			f := cfg.Rules[r.Index].FTP
+			fmt.Fprintf(stdout, "      ftp: data=%s active=%s encoding=%s deny=%q allow_auth_tls=%v\n",
+				f.Data, f.Active, f.Encoding, f.Deny, f.AllowAuthTLS)
+		}
+	}
+	return exitOK
+}
+
+func runConfig(args []string, stdout, stderr io.Writer) int {
+	if len(args) != 1 || args[0] != "default" {
+		fmt.Fprint(stderr, "usage: socksd config default\n")
+		return exitUsage
+	}
+	stdout.Write(config.DefaultText())
+	return exitOK
+}

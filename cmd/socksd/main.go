@@ -1,0 +1,75 @@
+// Command socksd is the socksd daemon and its tools: a SOCKS4/4a/5 proxy
+// that carries batch FTP transfers through SSH. See `socksd help`.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// Exit codes.
+const (
+	exitOK    = 0
+	exitFail  = 1
+	exitUsage = 2
+)
+
+// command is one subcommand's entry point.
+type command func(args []string, stdout, stderr io.Writer) int
+
+func commands() map[string]command {
+	return map[string]command{
+		"serve":   runServe,
+		"check":   runCheck,
+		"config":  runConfig,
+		"version": runVersion,
+	}
+}
+
+const usage = `usage:
+  socksd [serve] [-c FILE]          run the daemon (file, else $SOCKSD_CONFIG, else the default)
+  socksd check -c FILE              validate; print the compiled rules
+  socksd config default             print the embedded default configuration
+  socksd cmd [--socket P] 'TEXT'    send an operator command, print the reply
+  socksd hostkey scan HOST[:PORT]   print the server's host keys and fingerprints
+  socksd hostkey add HOST[:PORT] --known-hosts FILE [--yes]
+  socksd jcl render -c FILE --out DIR [--encoding ibm-1047]
+  socksd jcl check FILE...          validate JCL members
+  socksd demo                       self-contained demonstration on loopback
+  socksd msg ID                     explain a message
+  socksd version
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || (len(args[0]) > 0 && args[0][0] == '-' && args[0] != "-h" && args[0] != "--help" && args[0] != "-help") {
+		return runServe(args, stdout, stderr)
+	}
+	switch args[0] {
+	case "help", "-h", "--help", "-help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	}
+	cmd, ok := commands()[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "socksd: unknown command %q\n%s", args[0], usage)
+		return exitUsage
+	}
+	return cmd(args[1:], stdout, stderr)
+}
+
+func runVersion(args []string, stdout, stderr io.Writer) int {
+	if len(args) != 0 {
+		fmt.Fprint(stderr, "usage: socksd version\n")
+		return exitUsage
+	}
+	fmt.Fprintf(stdout, "socksd %s\n", version)
+	return exitOK
+}

@@ -1,0 +1,244 @@
+package socksd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"socksd/config"
+	"socksd/console"
+)
+
+// Options are the daemon's settings that do not come from the
+// configuration file.
+type Options struct {
+	// ConfigPath is the file Reload reads; "" means the embedded default,
+	// which Reload then keeps.
+	ConfigPath string
+	// Version is reported by DISPLAY VERSION and the start-up message.
+	Version string
+	// Logger receives the daemon's log; the caller builds it from the
+	// [log] settings (see NewLogger).
+	Logger zerolog.Logger
+	// Level, when set, is the level switch that LOGLEVEL changes.
+	Level *LevelSwitch
+	// Audit receives transfer audit records; nil writes them to the log.
+	Audit *AuditWriter
+}
+
+// Daemon is a running socksd.
+type Daemon struct {
+	opt     Options
+	log     zerolog.Logger
+	state   atomic.Pointer[state]
+	started time.Time
+
+	sessions *table
+	nextID   atomic.Uint64
+
+	quiesced  atomic.Bool
+	traceAll  atomic.Bool
+	stopOnce  sync.Once
+	stopping  chan struct{} // closed when a stop begins
+	immediate atomic.Bool
+	done      chan struct{} // closed when Run has returned
+
+	mu        sync.Mutex
+	listeners  []net.Listener
+	immediateC chan struct{} // closed by STOP IMMEDIATE
+
+	stats struct {
+		total, refused, blocked, failed atomic.Int64
+		bytesIn, bytesOut               atomic.Int64
+	}
+}
+
+// New builds a daemon from a validated configuration.
+func New(cfg *config.Config, opt Options) (*Daemon, error) {
+	st, err := build(cfg)
+	if err != nil {
+		return nil, err
+	}
+	d := &Daemon{
+		opt:      opt,
+		log:      opt.Logger,
+		started:  time.Now(),
+		sessions: newTable(),
+		stopping: make(chan struct{}),
+		done:     make(chan struct{}),
+	}
+	d.state.Store(st)
+	return d, nil
+}
+
+// Listen opens the SOCKS listeners of the configuration. It is separate
+// from Serve so that a caller knows the addresses before serving.
+func (d *Daemon) Listen() error {
+	st := d.state.Load()
+	var lns []net.Listener
+	for _, addr := range st.cfg.Server.Listen {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			for _, l := range lns {
+				l.Close()
+			}
+			d.log.Error().Err(err).Msg(console.Format("SOX0010E", addr, err))
+			return fmt.Errorf("socksd: listen %s: %w", addr, err)
+		}
+		lns = append(lns, ln)
+	}
+	d.mu.Lock()
+	d.listeners = lns
+	d.mu.Unlock()
+	return nil
+}
+
+// Addrs returns the addresses the daemon listens on.
+func (d *Daemon) Addrs() []net.Addr {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make([]net.Addr, len(d.listeners))
+	for i, l := range d.listeners {
+		out[i] = l.Addr()
+	}
+	return out
+}
+
+// Serve accepts sessions until Stop is called or ctx ends, then drains:
+// it waits for running sessions for drain_timeout (not at all after
+// STOP IMMEDIATE), ends the rest, and returns nil. Listen must have been
+// called.
+func (d *Daemon) Serve(ctx context.Context) error {
+	defer close(d.done)
+	d.mu.Lock()
+	lns := d.listeners
+	d.mu.Unlock()
+	if len(lns) == 0 {
+		return errors.New("socksd: Serve before Listen")
+	}
+	var names []string
+	for _, l := range lns {
+		names = append(names, l.Addr().String())
+	}
+	d.log.Info().Str("event", "ready").Strs("listen", names).Msg(console.Format("SOX0002I", strings.Join(names, ", ")))
+
+	sessCtx, cancelSessions := context.WithCancel(context.Background())
+	defer cancelSessions()
+	var accepting sync.WaitGroup
+	for _, ln := range lns {
+		accepting.Add(1)
+		go func() {
+			defer accepting.Done()
+			d.acceptLoop(sessCtx, ln)
+		}()
+	}
+	select {
+	case <-ctx.Done():
+		d.Stop(false)
+	case <-d.stopping:
+	}
+	for _, ln := range lns {
+		ln.Close()
+	}
+	accepting.Wait()
+	d.drain(cancelSessions)
+	d.log.Info().Str("event", "ended").Msg(console.Format("SOX0008I"))
+	return nil
+}
+
+// drain waits for running sessions, then cancels what is left.
+func (d *Daemon) drain(cancel context.CancelFunc) {
+	st := d.state.Load()
+	n := d.sessions.count()
+	if d.immediate.Load() || n == 0 {
+		cancel()
+		d.sessions.wait(context.Background())
+		return
+	}
+	ctx, stop := context.WithTimeout(context.Background(), st.drain)
+	defer stop()
+	// A STOP IMMEDIATE during the drain ends it at once.
+	go func() {
+		select {
+		case <-d.immediateCh():
+			stop()
+		case <-ctx.Done():
+		}
+	}()
+	if err := d.sessions.wait(ctx); err != nil {
+		left := d.sessions.count()
+		d.log.Warn().Int("sessions", left).Msg(console.Format("SOX0009W", left))
+		cancel()
+		d.sessions.wait(context.Background())
+	}
+}
+
+// immediateCh is closed when STOP IMMEDIATE arrives during a drain.
+func (d *Daemon) immediateCh() <-chan struct{} {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.immediateC == nil {
+		d.immediateC = make(chan struct{})
+		if d.immediate.Load() {
+			close(d.immediateC)
+		}
+	}
+	return d.immediateC
+}
+
+func (d *Daemon) acceptLoop(ctx context.Context, ln net.Listener) {
+	backoff := 5 * time.Millisecond
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Out of descriptors or a similar passing trouble: wait a
+			// little, so as not to spin, and go on.
+			d.log.Warn().Err(err).Msg("socksd: accept")
+			select {
+			case <-time.After(backoff):
+			case <-d.stopping:
+				return
+			}
+			backoff = min(2*backoff, time.Second)
+			continue
+		}
+		backoff = 5 * time.Millisecond
+		go d.handle(ctx, c)
+	}
+}
+
+// Stop begins a stop: the listeners close and running sessions drain.
+// With immediate, sessions end at once.
+func (d *Daemon) Stop(immediate bool) {
+	if immediate {
+		d.mu.Lock()
+		first := !d.immediate.Swap(true)
+		if first && d.immediateC != nil {
+			close(d.immediateC)
+		}
+		d.mu.Unlock()
+	}
+	d.stopOnce.Do(func() {
+		st := d.state.Load()
+		n := d.sessions.count()
+		wait := st.drain
+		if immediate {
+			wait = 0
+		}
+		d.log.Info().Str("event", "stop").Int("sessions", n).Msg(console.Format("SOX0007I", n, wait))
+		close(d.stopping)
+	})
+}
+
+// Done is closed when Serve has returned.
+func (d *Daemon) Done() <-chan struct{} { return d.done }

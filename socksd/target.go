@@ -1,0 +1,215 @@
+package socksd
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+
+	"socksd/config"
+	"socksd/console"
+)
+
+// The Daemon is what the operator console commands.
+var _ console.Target = (*Daemon)(nil)
+
+// Sessions lists the running sessions.
+func (d *Daemon) Sessions() []console.SessionInfo {
+	var out []console.SessionInfo
+	for _, s := range d.sessions.list() {
+		out = append(out, s.info())
+	}
+	return out
+}
+
+func (s *session) info() console.SessionInfo {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return console.SessionInfo{
+		ID: s.id, User: s.user, Client: s.client.String(), Dest: s.dest,
+		Rule: s.rule, Action: s.action, SSHServer: s.sshServer, State: s.phase,
+		BytesIn: s.bytes.Down.Load(), BytesOut: s.bytes.Up.Load(),
+		Started: s.started, Trace: s.trace.Load(),
+	}
+}
+
+// Rules lists the rules in use, with their hit counts.
+func (d *Daemon) Rules() []console.RuleInfo {
+	st := d.state.Load()
+	var out []console.RuleInfo
+	for _, r := range st.rules.Rules() {
+		summary := r.String()
+		if _, rest, ok := strings.Cut(summary, " when "); ok {
+			summary = rest
+		}
+		out = append(out, console.RuleInfo{
+			Index: r.Index + 1, Name: r.Name, Action: r.Action.String(),
+			Summary: summary, Hits: st.hits[r.Index].Load(),
+		})
+	}
+	return out
+}
+
+// Stats returns the daemon's counters.
+func (d *Daemon) Stats() console.Stats {
+	st := d.state.Load()
+	var in, out int64
+	for _, s := range d.sessions.list() {
+		in += s.bytes.Down.Load()
+		out += s.bytes.Up.Load()
+	}
+	return console.Stats{
+		Started:     d.started,
+		Active:      int64(d.sessions.count()),
+		Total:       d.stats.total.Load(),
+		Refused:     d.stats.refused.Load(),
+		Blocked:     d.stats.blocked.Load(),
+		Failed:      d.stats.failed.Load(),
+		BytesIn:     d.stats.bytesIn.Load() + in,
+		BytesOut:    d.stats.bytesOut.Load() + out,
+		Tunnels:     len(d.Tunnels()),
+		Goroutines:  runtime.NumGoroutine(),
+		OpenFDs:     openFDs(),
+		Quiesced:    d.quiesced.Load(),
+		MaxSessions: st.maxSess,
+	}
+}
+
+// openFDs counts the process's open file descriptors, -1 if unknown.
+func openFDs() int {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return -1
+	}
+	return len(ents)
+}
+
+// ConfigSummary describes the configuration in use, without secrets.
+func (d *Daemon) ConfigSummary() []string {
+	c := d.state.Load().cfg
+	lines := []string{
+		"FILE       " + c.File,
+		"LISTEN     " + strings.Join(c.Server.Listen, " "),
+		"CLIENTS    " + strings.Join(c.Server.AllowClients, " "),
+		fmt.Sprintf("SOCKS      versions %v, socks5 auth %v", c.Server.SocksVersions, c.Server.Socks5Auth),
+		fmt.Sprintf("LIMITS     max_sessions %d, per client %d, handshake %s, idle %s, drain %s",
+			c.Server.MaxSessions, c.Server.MaxPerClient, c.Server.HandshakeTimeout, c.Server.IdleTimeout, c.Server.DrainTimeout),
+		fmt.Sprintf("SSH        known_hosts %v, policy %s, keepalive %s x%d, connect %s, idle_close %s",
+			c.SSH.KnownHosts, c.SSH.HostKeyPolicy, c.SSH.KeepaliveInterval, c.SSH.KeepaliveMax, c.SSH.ConnectTimeout, c.SSH.IdleClose),
+		fmt.Sprintf("LOG        level %s, format %s, file %q, audit %q", d.logLevel(), c.Log.Format, c.Log.File, c.Log.AuditFile),
+		fmt.Sprintf("CONSOLE    socket %q, stdin %v", c.Console.Socket, c.Console.Stdin),
+	}
+	for name, p := range c.Profiles {
+		host := p.Host
+		if host == "" {
+			host = "(destination)"
+		}
+		user := p.User
+		if user == "" {
+			user = "(application)"
+		}
+		lines = append(lines, fmt.Sprintf("PROFILE    %s: %s:%d user %s auth %v share %v max_channels %d via %q",
+			name, host, p.Port, user, p.Auth, p.Share, p.MaxChannels, p.Via))
+	}
+	lines = append(lines, fmt.Sprintf("RULES      %d", len(c.Rules)))
+	return lines
+}
+
+func (d *Daemon) logLevel() string {
+	if d.opt.Level == nil {
+		return "?"
+	}
+	return d.opt.Level.Level().String()
+}
+
+// Version returns the daemon's version.
+func (d *Daemon) Version() string { return d.opt.Version }
+
+// Reload reads the configuration file again and swaps the rules in
+// atomically. A bad file is rejected with FILE:LINE and the old rules stay.
+func (d *Daemon) Reload() error {
+	var cfg *config.Config
+	var err error
+	if d.opt.ConfigPath == "" {
+		cfg, err = config.Default()
+	} else {
+		cfg, err = config.Load(d.opt.ConfigPath)
+	}
+	if err == nil {
+		var st *state
+		if st, err = build(cfg); err == nil {
+			old := d.state.Load()
+			if strings.Join(old.cfg.Server.Listen, ",") != strings.Join(cfg.Server.Listen, ",") {
+				d.log.Warn().Strs("listen", cfg.Server.Listen).
+					Msg("socksd: listen addresses changed; they take effect at the next start")
+			}
+			d.state.Store(st)
+			d.log.Info().Str("event", "reload").Str("file", cfg.File).Int("rules", st.rules.Len()).
+				Msg(console.Format("SOX0003I", cfg.File, st.rules.Len()))
+			return nil
+		}
+	}
+	d.log.Error().Str("event", "reload_rejected").Msg(console.Format("SOX0004E", err))
+	return err
+}
+
+// SetLogLevel changes the log level.
+func (d *Daemon) SetLogLevel(level string) error {
+	if d.opt.Level == nil {
+		return fmt.Errorf("socksd: the log level cannot be changed")
+	}
+	if err := d.opt.Level.Set(strings.ToLower(level)); err != nil {
+		return err
+	}
+	d.log.Info().Msg(console.Format("SOX0011I", strings.ToLower(level)))
+	return nil
+}
+
+// Trace switches per-session tracing; session 0 means all sessions,
+// present and future.
+func (d *Daemon) Trace(on bool, id uint64) error {
+	if id == 0 {
+		d.traceAll.Store(on)
+		for _, s := range d.sessions.list() {
+			s.trace.Store(on)
+		}
+		return nil
+	}
+	s := d.sessions.get(id)
+	if s == nil {
+		return fmt.Errorf("socksd: no session %d", id)
+	}
+	s.trace.Store(on)
+	return nil
+}
+
+// Cancel ends a running session.
+func (d *Daemon) Cancel(id uint64) error {
+	s := d.sessions.get(id)
+	if s == nil {
+		return fmt.Errorf("socksd: no session %d", id)
+	}
+	s.set(func(s *session) { s.phase = "cancelled" })
+	s.cancel()
+	d.log.Info().Uint64("session", id).Msg(console.Format("SOX0107I", id))
+	return nil
+}
+
+// Quiesce makes the daemon refuse new sessions with a SOCKS failure reply.
+func (d *Daemon) Quiesce() error {
+	d.quiesced.Store(true)
+	n := d.sessions.count()
+	d.log.Info().Str("event", "quiesce").Int("sessions", n).Msg(console.Format("SOX0005I", n))
+	return nil
+}
+
+// Resume accepts new sessions again.
+func (d *Daemon) Resume() error {
+	d.quiesced.Store(false)
+	d.log.Info().Str("event", "resume").Msg(console.Format("SOX0006I"))
+	return nil
+}
+
+// uptime is how long the daemon has run.
+func (d *Daemon) uptime() time.Duration { return time.Since(d.started) }
