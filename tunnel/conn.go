@@ -1,0 +1,160 @@
+package tunnel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// identity is what must be equal for two sessions to share a connection.
+type identity struct {
+	profile string
+	server  string
+	user    string
+	via     string
+	cred    digest // keyed hash of the password; zero when none is used
+}
+
+// tconn is one authenticated SSH connection. Its counters are guarded by
+// the pool's mutex.
+type tconn struct {
+	id      string
+	key     identity
+	server  string
+	user    string
+	profile string
+	method  string
+	share   bool
+	maxCh   int
+	client  *ssh.Client
+	opened  time.Time
+
+	// guarded by Pool.mu
+	leases    int
+	channels  int
+	total     int
+	lastUsed  time.Time
+	dead      bool
+	idleTimer *time.Timer
+	idleGen   int
+
+	bytesIn  atomic.Int64 // from the destination to the application
+	bytesOut atomic.Int64 // from the application to the destination
+
+	keepaliveReplies atomic.Int64
+
+	done      chan struct{}
+	closeOnce sync.Once
+}
+
+// close closes the SSH connection once.
+func (c *tconn) close() {
+	c.closeOnce.Do(func() {
+		close(c.done)
+		c.client.Close()
+	})
+}
+
+// full reports whether the connection can take no more leases or channels.
+func (c *tconn) full() bool {
+	return c.leases >= c.maxCh || c.channels >= c.maxCh
+}
+
+// keepalive sends keepalive@openssh.com every interval and closes the
+// connection after max requests whose reply did not arrive within an
+// interval. It returns when the connection closes.
+func (c *tconn) keepalive(interval time.Duration, max int, onDead func(reason string)) {
+	if interval <= 0 {
+		return
+	}
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	var outstanding atomic.Bool
+	missed := 0
+	for {
+		select {
+		case <-c.done:
+			return
+		case <-tick.C:
+		}
+		if outstanding.Load() {
+			missed++
+			if missed >= max {
+				onDead(fmt.Sprintf("%d keepalive replies missed", missed))
+				return
+			}
+			continue
+		}
+		missed = 0
+		outstanding.Store(true)
+		go func() {
+			_, _, err := c.client.SendRequest("keepalive@openssh.com", true, nil)
+			if err != nil {
+				onDead("keepalive: " + err.Error())
+				return
+			}
+			c.keepaliveReplies.Add(1)
+			outstanding.Store(false)
+		}()
+	}
+}
+
+// channel is a direct-tcpip channel as a net.Conn.
+type channel struct {
+	net.Conn
+	c       *tconn
+	release func()
+	once    sync.Once
+}
+
+func (ch *channel) Read(b []byte) (int, error) {
+	n, err := ch.Conn.Read(b)
+	ch.c.bytesIn.Add(int64(n))
+	return n, err
+}
+
+func (ch *channel) Write(b []byte) (int, error) {
+	n, err := ch.Conn.Write(b)
+	ch.c.bytesOut.Add(int64(n))
+	return n, err
+}
+
+// CloseWrite half-closes the channel (SSH EOF): the destination reads EOF
+// and can still send.
+func (ch *channel) CloseWrite() error {
+	if cw, ok := ch.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return errors.New("tunnel: channel cannot half-close")
+}
+
+// Close closes the channel and releases it from its connection.
+func (ch *channel) Close() error {
+	err := ch.Conn.Close()
+	ch.once.Do(ch.release)
+	return err
+}
+
+// openChannel opens a direct-tcpip channel and types its failure.
+func (c *tconn) openChannel(ctx context.Context, addr string) (net.Conn, error) {
+	nc, err := c.client.DialContext(ctx, "tcp", addr)
+	if err == nil {
+		return nc, nil
+	}
+	var oce *ssh.OpenChannelError
+	switch {
+	case errors.As(err, &oce):
+		return nil, &ChannelError{Addr: addr, Reason: oce.Reason, Message: oce.Message}
+	case ctx.Err() != nil:
+		return nil, fmt.Errorf("tunnel: channel to %s via %s: %w", addr, c.id, ctx.Err())
+	default:
+		// Anything but a refusal is the connection failing.
+		return nil, fmt.Errorf("tunnel: channel to %s via %s: %w: %w", addr, c.id, ErrTunnelClosed, err)
+	}
+}

@@ -1,0 +1,25 @@
+// Package tunnel carries TCP connections through authenticated SSH
+// connections (direct-tcpip channels), sharing one SSH connection among the
+// sessions of the same identity.
+//
+// A Pool holds the SSH connections. Pool.Open returns a Lease on a
+// connection for a Profile, a destination host and the application's
+// Credentials; Lease.Dial opens channels on it. Connections are shared when
+// the server, port, user and credential are the same (passwords are compared
+// by an HMAC whose key lives only in the Pool's memory), a new one opens
+// when a connection carries Profile.MaxChannels channels, and an unused
+// connection closes after Options.IdleClose.
+//
+// Host keys are checked against OpenSSH known_hosts files
+// (golang.org/x/crypto/ssh/knownhosts) with the policy "strict" or
+// "accept-new". Authentication follows the profile's order over password,
+// keyboard-interactive and publickey (identity files and ssh-agent); a
+// password is offered at most once per connection attempt, and a password
+// that a server rejected is refused at once, without contacting the server,
+// for Options.RejectMemory.
+//
+// Liveness: the TCP connect and SSH handshake share one deadline
+// (Options.ConnectTimeout); keepalive@openssh.com requests go out every
+// Options.KeepaliveInterval and a connection is dropped after
+// Options.KeepaliveMax replies that did not arrive within an interval.
+package tunnel

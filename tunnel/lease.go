@@ -1,0 +1,99 @@
+package tunnel
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Lease is a claim on one SSH connection. Channels opened through it ride
+// that connection. Close releases the claim; the connection stays open for
+// other sessions until it has been unused for Options.IdleClose.
+type Lease struct {
+	p    *Pool
+	c    *tconn
+	once sync.Once
+}
+
+// Server returns "host:port" of the SSH server.
+func (l *Lease) Server() string { return l.c.server }
+
+// ID returns the connection's id, e.g. "T0003".
+func (l *Lease) ID() string { return l.c.id }
+
+// User returns the SSH user the connection logged in as.
+func (l *Lease) User() string { return l.c.user }
+
+// Dial opens a direct-tcpip channel to addr ("host:port"; the host is
+// resolved by the SSH server). The conn supports CloseWrite (SSH EOF);
+// deadlines are not supported (x/crypto/ssh channels have none). A refused
+// channel is a *ChannelError.
+func (l *Lease) Dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	return l.dial(ctx, network, addr, false)
+}
+
+func (l *Lease) dial(ctx context.Context, network, addr string, ownsLease bool) (net.Conn, error) {
+	switch network {
+	case "tcp", "tcp4", "tcp6":
+	default:
+		return nil, fmt.Errorf("tunnel: network %q not supported (tcp only)", network)
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || host == "" {
+		return nil, fmt.Errorf("tunnel: address %q: want host:port", addr)
+	}
+	if n, err := strconv.ParseUint(port, 10, 16); err != nil || n == 0 {
+		return nil, fmt.Errorf("tunnel: address %q: bad port", addr)
+	}
+	c := l.c
+	p := l.p
+	p.mu.Lock()
+	if c.dead {
+		p.mu.Unlock()
+		return nil, fmt.Errorf("tunnel: %s: %w", c.id, ErrTunnelClosed)
+	}
+	c.channels++
+	c.total++
+	c.lastUsed = time.Now()
+	p.stopIdleLocked(c)
+	p.mu.Unlock()
+
+	release := func() {
+		p.mu.Lock()
+		c.channels--
+		closeNow := p.releaseLocked(c)
+		p.mu.Unlock()
+		if closeNow {
+			p.drop(c, "unshared connection no longer used")
+		}
+		if ownsLease {
+			l.Close()
+		}
+	}
+	nc, err := c.openChannel(ctx, addr)
+	if err != nil {
+		// The lease stays with the caller on failure.
+		ownsLease = false
+		release()
+		return nil, err
+	}
+	return &channel{Conn: nc, c: c, release: release}, nil
+}
+
+// Close releases the lease. It is safe to call more than once.
+func (l *Lease) Close() error {
+	l.once.Do(func() {
+		p, c := l.p, l.c
+		p.mu.Lock()
+		c.leases--
+		closeNow := p.releaseLocked(c)
+		p.mu.Unlock()
+		if closeNow {
+			p.drop(c, "unshared connection no longer used")
+		}
+	})
+	return nil
+}

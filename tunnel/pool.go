@@ -1,0 +1,474 @@
+package tunnel
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/crypto/ssh"
+)
+
+// maxOpenRounds bounds how often Open waits for another dial and retries.
+const maxOpenRounds = 1000
+
+// Pool holds the SSH connections and hands out leases on them.
+type Pool struct {
+	opts    Options
+	hk      *hostKeys
+	hmacKey []byte
+	rejects *rejectMemory
+	ctx     context.Context // canceled by Close; bounds every dial
+	cancel  context.CancelFunc
+
+	mu      sync.Mutex
+	closed  bool
+	nextID  int
+	conns   map[identity][]*tconn // shared connections by identity
+	byID    map[string]*tconn     // every live connection
+	pending map[identity]*pendingDial
+	wg      sync.WaitGroup
+}
+
+// pendingDial is a shared connection being set up; others with the same
+// identity wait for it instead of dialing too.
+type pendingDial struct {
+	done chan struct{}
+	err  error
+}
+
+// NewPool checks the options, fills in defaults and returns an empty pool.
+func NewPool(opts Options) (*Pool, error) {
+	switch opts.HostKeyPolicy {
+	case "":
+		opts.HostKeyPolicy = PolicyStrict
+	case PolicyStrict, PolicyAcceptNew:
+	default:
+		return nil, fmt.Errorf("tunnel: host_key_policy %q: want strict or accept-new", opts.HostKeyPolicy)
+	}
+	if opts.KeepaliveInterval == 0 {
+		opts.KeepaliveInterval = DefaultKeepaliveInterval
+	}
+	if opts.KeepaliveMax <= 0 {
+		opts.KeepaliveMax = DefaultKeepaliveMax
+	}
+	if opts.ConnectTimeout <= 0 {
+		opts.ConnectTimeout = DefaultConnectTimeout
+	}
+	if opts.IdleClose <= 0 {
+		opts.IdleClose = DefaultIdleClose
+	}
+	if opts.RejectMemory <= 0 {
+		opts.RejectMemory = DefaultRejectMemory
+	}
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return nil, fmt.Errorf("tunnel: hmac key: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Pool{
+		opts:    opts,
+		hk:      &hostKeys{files: slices.Clone(opts.KnownHosts), policy: opts.HostKeyPolicy, log: opts.Logger},
+		hmacKey: key,
+		rejects: newRejectMemory(opts.RejectMemory),
+		ctx:     ctx,
+		cancel:  cancel,
+		conns:   map[identity][]*tconn{},
+		byID:    map[string]*tconn{},
+		pending: map[identity]*pendingDial{},
+	}, nil
+}
+
+// request is one resolved Open call.
+type request struct {
+	prof     Profile
+	server   string
+	user     string
+	password string
+	key      identity
+	reject   digest
+}
+
+// resolve applies the profile to the destination and credentials.
+func (p *Pool) resolve(prof Profile, destHost string, cred Credentials) (request, error) {
+	if err := prof.Validate(); err != nil {
+		return request{}, err
+	}
+	prof = prof.withDefaults()
+	host := prof.Host
+	if host == "" {
+		host = destHost
+	}
+	if host == "" {
+		return request{}, fmt.Errorf("%w %q: no ssh host (profile host and destination are empty)", ErrBadProfile, prof.Name)
+	}
+	user := prof.User
+	if user == "" {
+		user = cred.User
+	}
+	if user == "" {
+		return request{}, fmt.Errorf("%w %q: no ssh user (profile user and application user are empty)", ErrBadProfile, prof.Name)
+	}
+	r := request{prof: prof, server: net.JoinHostPort(host, strconv.Itoa(prof.Port)), user: user}
+	if prof.usesPassword() {
+		r.password = cred.Password
+	}
+	r.key = identity{profile: prof.Name, server: r.server, user: user, via: prof.Via}
+	if r.password != "" {
+		r.key.cred = keyedHash(p.hmacKey, "cred", r.password)
+		r.reject = keyedHash(p.hmacKey, "reject", r.server, user, r.password)
+	}
+	return r, nil
+}
+
+// Open returns a lease on an authenticated SSH connection for the profile,
+// the destination host (used when Profile.Host is empty) and the
+// application's credentials. With Profile.Share it reuses a connection of
+// the same identity that has room; otherwise it connects. ctx bounds the
+// wait; the connect itself is bounded by Options.ConnectTimeout.
+func (p *Pool) Open(ctx context.Context, prof Profile, destHost string, cred Credentials) (*Lease, error) {
+	r, err := p.resolve(prof, destHost, cred)
+	if err != nil {
+		return nil, err
+	}
+	for round := 0; round < maxOpenRounds; round++ {
+		if r.password != "" && p.rejects.rejected(r.reject, time.Now()) {
+			err := &AuthError{Server: r.server, User: r.user, Err: ErrPasswordRejectedRecently}
+			p.opts.Logger.Warn().Str("server", r.server).Str("user", r.user).Str("profile", r.prof.Name).Msg(err.Error())
+			return nil, err
+		}
+		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			return nil, ErrPoolClosed
+		}
+		if r.prof.Share {
+			if c := p.pickLocked(r.key); c != nil {
+				p.mu.Unlock()
+				return &Lease{p: p, c: c}, nil
+			}
+			if pd := p.pending[r.key]; pd != nil {
+				p.mu.Unlock()
+				select {
+				case <-pd.done:
+				case <-ctx.Done():
+					return nil, fmt.Errorf("tunnel: waiting for connection to %s: %w", r.server, ctx.Err())
+				}
+				if pd.err != nil {
+					return nil, pd.err
+				}
+				continue
+			}
+		}
+		pd := &pendingDial{done: make(chan struct{})}
+		if r.prof.Share {
+			p.pending[r.key] = pd
+		}
+		p.wg.Add(1)
+		p.mu.Unlock()
+
+		c, err := p.connect(r)
+
+		p.mu.Lock()
+		if p.pending[r.key] == pd {
+			delete(p.pending, r.key)
+		}
+		pd.err = err
+		if err == nil && p.closed {
+			err = ErrPoolClosed
+			c.close()
+		}
+		if err == nil {
+			c.leases = 1
+			c.lastUsed = time.Now()
+			p.byID[c.id] = c
+			if c.share {
+				p.conns[r.key] = append(p.conns[r.key], c)
+			}
+			go p.watch(c)
+		}
+		p.mu.Unlock()
+		close(pd.done)
+		p.wg.Done()
+		if err != nil {
+			return nil, err
+		}
+		return &Lease{p: p, c: c}, nil
+	}
+	return nil, fmt.Errorf("tunnel: no connection to %s after %d rounds", r.server, maxOpenRounds)
+}
+
+// pickLocked takes a lease on the least loaded live connection of the
+// identity that has room.
+func (p *Pool) pickLocked(key identity) *tconn {
+	var best *tconn
+	for _, c := range p.conns[key] {
+		if c.dead || c.full() {
+			continue
+		}
+		if best == nil || c.leases+c.channels < best.leases+best.channels {
+			best = c
+		}
+	}
+	if best != nil {
+		best.leases++
+		best.lastUsed = time.Now()
+		p.stopIdleLocked(best)
+	}
+	return best
+}
+
+// connect dials, checks the host key and authenticates. It holds no lock.
+func (p *Pool) connect(r request) (*tconn, error) {
+	ctx, cancel := context.WithTimeout(p.ctx, p.opts.ConnectTimeout)
+	defer cancel()
+	log := p.opts.Logger.With().Str("server", r.server).Str("user", r.user).Str("profile", r.prof.Name).Logger()
+
+	raw, err := dialServer(ctx, r.prof.Via, r.server)
+	if err != nil {
+		err = fmt.Errorf("tunnel: connect %s: %w: %w", r.server, ErrServerUnreachable, err)
+		log.Warn().Err(err).Msg("tunnel: ssh connect failed")
+		return nil, err
+	}
+	auth, err := newAuthChain(r.prof, r.password, p.opts.AgentSocket, log)
+	if err != nil {
+		raw.Close()
+		return nil, &AuthError{Server: r.server, User: r.user, Err: ErrAuthFailed, Cause: errors.Unwrap(err)}
+	}
+	defer auth.close()
+	cfg := &ssh.ClientConfig{
+		User:              r.user,
+		AuthCallback:      auth.callback,
+		HostKeyCallback:   p.hk.callback(),
+		HostKeyAlgorithms: p.hk.algorithms(r.server),
+		BannerCallback: func(msg string) error {
+			log.Debug().Str("banner", msg).Msg("tunnel: ssh banner")
+			return nil
+		},
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		_ = raw.SetDeadline(dl)
+	}
+	stop := context.AfterFunc(ctx, func() { raw.Close() })
+	sc, chans, reqs, err := ssh.NewClientConn(raw, r.server, cfg)
+	stopped := stop()
+	if err == nil && !stopped {
+		sc.Close()
+		err = ctx.Err()
+	}
+	if err != nil {
+		raw.Close()
+		return nil, p.handshakeError(ctx, r, auth, err, log)
+	}
+	_ = raw.SetDeadline(time.Time{})
+	_, _, _, _, method := auth.result()
+	p.mu.Lock()
+	p.nextID++
+	id := fmt.Sprintf("T%04d", p.nextID)
+	p.mu.Unlock()
+	c := &tconn{
+		id: id, key: r.key, server: r.server, user: r.user, profile: r.prof.Name, method: method,
+		share: r.prof.Share, maxCh: r.prof.MaxChannels, client: ssh.NewClient(sc, chans, reqs),
+		opened: time.Now(), done: make(chan struct{}),
+	}
+	log.Info().Str("tunnel", id).Str("method", method).Bool("shared", c.share).Msg("tunnel: ssh connection open")
+	return c, nil
+}
+
+// handshakeError types a failed handshake and remembers a rejected password.
+func (p *Pool) handshakeError(ctx context.Context, r request, auth *authChain, err error, log zerolog.Logger) error {
+	var hk *HostKeyError
+	if errors.As(err, &hk) {
+		return hk
+	}
+	started, pwSent, pwRejected, tried, _ := auth.result()
+	if pwRejected {
+		p.rejects.add(r.reject, time.Now())
+	}
+	if started && ctx.Err() == nil && !isNetError(err) {
+		cause := err
+		if errors.Is(err, errNoMethods) || strings.Contains(err.Error(), "unable to authenticate") {
+			cause = nil
+		}
+		ae := &AuthError{Server: r.server, User: r.user, Tried: tried, PasswordRejected: pwRejected, Err: ErrAuthFailed, Cause: cause}
+		log.Warn().Strs("tried", tried).Bool("password_rejected", pwRejected).Msg(ae.Error())
+		return ae
+	}
+	if pwSent && !pwRejected {
+		log.Warn().Msg("tunnel: connection lost after the password was sent; outcome unknown")
+	}
+	if ctx.Err() != nil {
+		err = fmt.Errorf("tunnel: connect %s: %w: handshake timed out: %w", r.server, ErrServerUnreachable, ctx.Err())
+	} else {
+		err = fmt.Errorf("tunnel: connect %s: %w: %w", r.server, ErrServerUnreachable, err)
+	}
+	log.Warn().Err(err).Msg("tunnel: ssh handshake failed")
+	return err
+}
+
+// isNetError reports a transport failure (as opposed to an SSH-level refusal).
+func isNetError(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, net.ErrClosed) || strings.Contains(err.Error(), "EOF") ||
+		strings.Contains(err.Error(), "connection reset")
+}
+
+// watch removes the connection from the pool when it ends, and runs its
+// keepalive.
+func (p *Pool) watch(c *tconn) {
+	go c.keepalive(p.opts.KeepaliveInterval, p.opts.KeepaliveMax, func(reason string) { p.drop(c, reason) })
+	err := c.client.Wait()
+	reason := "closed"
+	if err != nil {
+		reason = err.Error()
+	}
+	p.drop(c, reason)
+}
+
+// drop takes the connection out of the pool and closes it.
+func (p *Pool) drop(c *tconn, reason string) {
+	p.mu.Lock()
+	already := c.dead
+	c.dead = true
+	p.stopIdleLocked(c)
+	delete(p.byID, c.id)
+	if list := p.conns[c.key]; list != nil {
+		list = slices.DeleteFunc(list, func(x *tconn) bool { return x == c })
+		if len(list) == 0 {
+			delete(p.conns, c.key)
+		} else {
+			p.conns[c.key] = list
+		}
+	}
+	channels, total := c.channels, c.total
+	p.mu.Unlock()
+	c.close()
+	if !already {
+		p.opts.Logger.Info().Str("tunnel", c.id).Str("server", c.server).Str("user", c.user).
+			Int("channels_open", channels).Int("channels_total", total).
+			Int64("bytes_in", c.bytesIn.Load()).Int64("bytes_out", c.bytesOut.Load()).
+			Str("reason", reason).Msg("tunnel: ssh connection closed")
+	}
+}
+
+// releaseLocked notes that a lease or channel ended and starts the idle
+// timer (or closes an unshared connection) when nothing uses it.
+func (p *Pool) releaseLocked(c *tconn) (closeNow bool) {
+	c.lastUsed = time.Now()
+	if c.dead || c.leases > 0 || c.channels > 0 {
+		return false
+	}
+	if !c.share {
+		return true
+	}
+	p.stopIdleLocked(c)
+	c.idleGen++
+	gen := c.idleGen
+	c.idleTimer = time.AfterFunc(p.opts.IdleClose, func() {
+		p.mu.Lock()
+		idle := !c.dead && c.idleGen == gen && c.leases == 0 && c.channels == 0
+		p.mu.Unlock()
+		if idle {
+			p.drop(c, "idle")
+		}
+	})
+	return false
+}
+
+func (p *Pool) stopIdleLocked(c *tconn) {
+	if c.idleTimer != nil {
+		c.idleTimer.Stop()
+		c.idleTimer = nil
+	}
+	c.idleGen++
+}
+
+// Dial opens a lease and a channel to addr in one step (for the tunnel
+// action); closing the returned conn releases the lease.
+func (p *Pool) Dial(ctx context.Context, prof Profile, destHost string, cred Credentials, addr string) (net.Conn, error) {
+	l, err := p.Open(ctx, prof, destHost, cred)
+	if err != nil {
+		return nil, err
+	}
+	nc, err := l.dial(ctx, "tcp", addr, true)
+	if err != nil {
+		l.Close()
+		return nil, err
+	}
+	return nc, nil
+}
+
+// TunnelInfo describes one SSH connection for DISPLAY TUNNELS.
+type TunnelInfo struct {
+	ID            string
+	Server        string
+	User          string
+	Profile       string
+	Method        string // the auth method that succeeded
+	Shared        bool
+	Leases        int
+	Channels      int // open now
+	TotalChannels int // opened since connect
+	Opened        time.Time
+	LastUsed      time.Time
+	BytesIn       int64 // destination to application
+	BytesOut      int64 // application to destination
+}
+
+// Snapshot lists the live connections ordered by id.
+func (p *Pool) Snapshot() []TunnelInfo {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]TunnelInfo, 0, len(p.byID))
+	for _, c := range p.byID {
+		out = append(out, TunnelInfo{
+			ID: c.id, Server: c.server, User: c.user, Profile: c.profile, Method: c.method, Shared: c.share,
+			Leases: c.leases, Channels: c.channels, TotalChannels: c.total,
+			Opened: c.opened, LastUsed: c.lastUsed, BytesIn: c.bytesIn.Load(), BytesOut: c.bytesOut.Load(),
+		})
+	}
+	slices.SortFunc(out, func(a, b TunnelInfo) int { return strings.Compare(a.ID, b.ID) })
+	return out
+}
+
+// Drop closes the connection with this id (operator DROP TUNNEL); its
+// channels end.
+func (p *Pool) Drop(id string) error {
+	p.mu.Lock()
+	c := p.byID[strings.ToUpper(id)]
+	p.mu.Unlock()
+	if c == nil {
+		return fmt.Errorf("%w: %q", ErrNoSuchTunnel, id)
+	}
+	p.drop(c, "dropped by operator")
+	return nil
+}
+
+// Close closes every connection, aborts dials in progress and makes later
+// Opens fail with ErrPoolClosed.
+func (p *Pool) Close() error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	p.closed = true
+	conns := make([]*tconn, 0, len(p.byID))
+	for _, c := range p.byID {
+		conns = append(conns, c)
+	}
+	p.mu.Unlock()
+	p.cancel()
+	for _, c := range conns {
+		p.drop(c, "pool closed")
+	}
+	p.wg.Wait()
+	return nil
+}

@@ -1,0 +1,540 @@
+package tunnel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestShareOneIdentity(t *testing.T) {
+	s := newTestServer(t)
+	p := testPool(t, s, nil)
+	echo := echoServer(t)
+	prof := testProfile(s)
+	cred := Credentials{User: "alice", Password: "s3cret"}
+	const n = 30
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	conns := make(chan net.Conn, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := p.Dial(context.Background(), prof, "ignored", cred, echo)
+			if err != nil {
+				errs <- err
+				return
+			}
+			conns <- c
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	close(conns)
+	for err := range errs {
+		t.Fatalf("dial: %v", err)
+	}
+	i := 0
+	for c := range conns {
+		echoOnce(t, c, fmt.Sprintf("hello %d", i))
+		i++
+	}
+	pw, _, sconns, chans := s.counts()
+	if sconns != 1 || pw != 1 || chans != n {
+		t.Fatalf("server saw %d connections, %d password attempts, %d channels; want 1, 1, %d", sconns, pw, chans, n)
+	}
+	snap := p.Snapshot()
+	if len(snap) != 1 || snap[0].Channels != n || snap[0].TotalChannels != n || snap[0].Method != AuthPassword {
+		t.Fatalf("snapshot = %+v", snap)
+	}
+	if snap[0].BytesOut == 0 || snap[0].BytesIn != snap[0].BytesOut {
+		t.Fatalf("byte counts in=%d out=%d", snap[0].BytesIn, snap[0].BytesOut)
+	}
+}
+
+func TestIdentitiesDoNotShare(t *testing.T) {
+	s := newTestServer(t)
+	s.authKeys = nil
+	p := testPool(t, s, nil)
+	echo := echoServer(t)
+	prof := testProfile(s)
+	good := Credentials{User: "alice", Password: "s3cret"}
+	l1, err := p.Open(context.Background(), prof, "", good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l1.Close()
+	l2, err := p.Open(context.Background(), prof, "", good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l2.Close()
+	if l1.ID() != l2.ID() {
+		t.Fatalf("same identity on %s and %s", l1.ID(), l2.ID())
+	}
+	// Another profile name is another identity.
+	other := prof
+	other.Name = "other"
+	l3, err := p.Open(context.Background(), other, "", good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l3.Close()
+	if l3.ID() == l1.ID() {
+		t.Fatal("another profile shared the connection")
+	}
+	// A wrong password for the same user never rides the good connection.
+	_, err = p.Open(context.Background(), prof, "", Credentials{User: "alice", Password: "guess"})
+	if !errors.Is(err, ErrAuthFailed) {
+		t.Fatalf("wrong password: err = %v, want ErrAuthFailed", err)
+	}
+	// Unshared profiles get their own connection each time.
+	unshared := prof
+	unshared.Share = false
+	l4, err := p.Open(context.Background(), unshared, "", good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l5, err := p.Open(context.Background(), unshared, "", good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l4.ID() == l5.ID() || l4.ID() == l1.ID() {
+		t.Fatalf("unshared leases on %s, %s (shared %s)", l4.ID(), l5.ID(), l1.ID())
+	}
+	c, err := l4.Dial(context.Background(), "tcp", echo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	echoOnce(t, c, "x")
+	c.Close()
+	l4.Close()
+	l5.Close()
+	// An unshared connection closes as soon as nothing uses it.
+	waitFor(t, "unshared connections to close", 10*time.Second, func() bool { return len(p.Snapshot()) == 2 })
+	_, _, conns, _ := s.counts()
+	if conns != 4 {
+		t.Fatalf("server saw %d authenticated connections, want 4", conns)
+	}
+}
+
+func TestMaxChannelsOpensNewConnection(t *testing.T) {
+	s := newTestServer(t)
+	p := testPool(t, s, nil)
+	echo := echoServer(t)
+	prof := testProfile(s)
+	prof.MaxChannels = 2
+	cred := Credentials{User: "alice", Password: "s3cret"}
+	var cs []net.Conn
+	for i := 0; i < 5; i++ {
+		c, err := p.Dial(context.Background(), prof, "", cred, echo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs = append(cs, c)
+	}
+	if n := len(p.Snapshot()); n != 3 {
+		t.Fatalf("%d connections for 5 channels with max 2, want 3", n)
+	}
+	for _, info := range p.Snapshot() {
+		if info.Channels > 2 {
+			t.Fatalf("%s carries %d channels", info.ID, info.Channels)
+		}
+	}
+	for _, c := range cs {
+		c.Close()
+	}
+	// A freed slot is reused instead of a new connection.
+	c, err := p.Dial(context.Background(), prof, "", cred, echo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	if _, _, conns, _ := s.counts(); conns != 3 {
+		t.Fatalf("server saw %d connections, want 3", conns)
+	}
+}
+
+func TestIdleClose(t *testing.T) {
+	s := newTestServer(t)
+	p := testPool(t, s, func(o *Options) { o.IdleClose = 50 * time.Millisecond })
+	echo := echoServer(t)
+	cred := Credentials{User: "alice", Password: "s3cret"}
+	l, err := p.Open(context.Background(), testProfile(s), "", cred)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := l.Dial(context.Background(), "tcp", echo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	// The open channel keeps the connection.
+	echoOnce(t, c, "still here")
+	c.Close()
+	waitFor(t, "idle connection to close", 10*time.Second, func() bool { return len(p.Snapshot()) == 0 })
+	// The next session reconnects.
+	c, err = p.Dial(context.Background(), testProfile(s), "", cred, echo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	echoOnce(t, c, "again")
+	c.Close()
+	if _, _, conns, _ := s.counts(); conns != 2 {
+		t.Fatalf("server saw %d connections, want 2", conns)
+	}
+}
+
+func TestKeepaliveDetectsFrozenServer(t *testing.T) {
+	s := newTestServer(t)
+	p := testPool(t, s, func(o *Options) {
+		o.KeepaliveInterval = 20 * time.Millisecond
+		o.KeepaliveMax = 3
+	})
+	echo := echoServer(t)
+	cred := Credentials{User: "alice", Password: "s3cret"}
+	l, err := p.Open(context.Background(), testProfile(s), "", cred)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	first := l.ID()
+	s.frozen.Store(true)
+	waitFor(t, "frozen connection to be dropped", 10*time.Second, func() bool { return len(p.Snapshot()) == 0 })
+	if _, err := l.Dial(context.Background(), "tcp", echo); !errors.Is(err, ErrTunnelClosed) {
+		t.Fatalf("dial on dropped connection: %v, want ErrTunnelClosed", err)
+	}
+	s.frozen.Store(false)
+	c, err := p.Dial(context.Background(), testProfile(s), "", cred, echo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	echoOnce(t, c, "reconnected")
+	snap := p.Snapshot()
+	if len(snap) != 1 || snap[0].ID == first {
+		t.Fatalf("snapshot after reconnect: %+v", snap)
+	}
+}
+
+func TestKeepaliveKeepsLiveServer(t *testing.T) {
+	s := newTestServer(t)
+	p := testPool(t, s, func(o *Options) {
+		o.KeepaliveInterval = 5 * time.Millisecond
+		o.KeepaliveMax = 2
+	})
+	l, err := p.Open(context.Background(), testProfile(s), "", Credentials{User: "alice", Password: "s3cret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	// Wait until the server has answered many keepalives; the connection
+	// must still be there.
+	c := p.byIDForTest(l.ID())
+	waitFor(t, "keepalives", 10*time.Second, func() bool { return c.keepaliveReplies.Load() >= 20 })
+	if len(p.Snapshot()) != 1 {
+		t.Fatal("a live connection was dropped")
+	}
+}
+
+func TestServerRestartReconnects(t *testing.T) {
+	s := newTestServer(t)
+	p := testPool(t, s, nil)
+	echo := echoServer(t)
+	cred := Credentials{User: "alice", Password: "s3cret"}
+	c, err := p.Dial(context.Background(), testProfile(s), "", cred, echo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	s.closeConns()
+	waitFor(t, "dead connection to leave the pool", 10*time.Second, func() bool { return len(p.Snapshot()) == 0 })
+	c, err = p.Dial(context.Background(), testProfile(s), "", cred, echo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	echoOnce(t, c, "back")
+	c.Close()
+}
+
+func TestPasswordOfferedOnce(t *testing.T) {
+	tests := []struct {
+		name        string
+		pw, kbd     bool
+		auth        []string
+		wantPW      int
+		wantKbd     int
+		kbdPrompt   string
+		wantTried   string
+		rejectAfter bool
+	}{
+		{name: "password then kbd", pw: true, kbd: true, auth: []string{"password", "keyboard-interactive"}, wantPW: 1, rejectAfter: true},
+		{name: "kbd then password", pw: true, kbd: true, auth: []string{"keyboard-interactive", "password"}, wantKbd: 1, rejectAfter: true},
+		{name: "kbd only server", kbd: true, auth: []string{"password", "keyboard-interactive"}, wantKbd: 1, rejectAfter: true},
+		{name: "password only server", pw: true, auth: []string{"keyboard-interactive", "password"}, wantPW: 1, rejectAfter: true},
+		{name: "kbd other prompt", kbd: true, kbdPrompt: "Verification code: ", auth: []string{"keyboard-interactive"}, rejectAfter: false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newTestServer(t, func(s *testServer) {
+				s.password_, s.kbd, s.pubkey = tc.pw, tc.kbd, false
+				if tc.kbdPrompt != "" {
+					s.kbdPrompt = tc.kbdPrompt
+				}
+			})
+			p := testPool(t, s, nil)
+			prof := testProfile(s)
+			prof.Auth = tc.auth
+			bad := Credentials{User: "alice", Password: "wrong"}
+			_, err := p.Open(context.Background(), prof, "", bad)
+			var ae *AuthError
+			if !errors.As(err, &ae) || !errors.Is(err, ErrAuthFailed) {
+				t.Fatalf("first attempt: %v, want *AuthError ErrAuthFailed", err)
+			}
+			if strings.Contains(err.Error(), "wrong") {
+				t.Fatalf("error shows the password: %v", err)
+			}
+			for i := 0; i < 3; i++ {
+				_, err = p.Open(context.Background(), prof, "", bad)
+				if tc.rejectAfter && !errors.Is(err, ErrPasswordRejectedRecently) {
+					t.Fatalf("retry %d: %v, want ErrPasswordRejectedRecently", i, err)
+				}
+			}
+			pw, kbd, _, _ := s.counts()
+			if tc.rejectAfter && (pw != tc.wantPW || kbd != tc.wantKbd) {
+				t.Fatalf("server saw %d password and %d keyboard-interactive attempts, want %d and %d", pw, kbd, tc.wantPW, tc.wantKbd)
+			}
+			if !tc.rejectAfter && (pw != 0 || kbd != 0) {
+				t.Fatalf("password sent to a non-password prompt: %d/%d", pw, kbd)
+			}
+			// The right password is not blocked by the wrong one's memory.
+			if tc.rejectAfter {
+				l, err := p.Open(context.Background(), prof, "", Credentials{User: "alice", Password: "s3cret"})
+				if err != nil {
+					t.Fatalf("good password after a bad one: %v", err)
+				}
+				l.Close()
+			}
+		})
+	}
+}
+
+func TestRejectMemoryExpires(t *testing.T) {
+	s := newTestServer(t, func(s *testServer) { s.kbd, s.pubkey = false, false })
+	p := testPool(t, s, func(o *Options) { o.RejectMemory = time.Millisecond })
+	prof := testProfile(s)
+	bad := Credentials{User: "alice", Password: "wrong"}
+	if _, err := p.Open(context.Background(), prof, "", bad); !errors.Is(err, ErrAuthFailed) {
+		t.Fatal(err)
+	}
+	waitFor(t, "memory to expire", 5*time.Second, func() bool {
+		return !p.rejects.rejected(keyedHash(p.hmacKey, "reject", s.addr, "alice", "wrong"), time.Now())
+	})
+	if _, err := p.Open(context.Background(), prof, "", bad); !errors.Is(err, ErrAuthFailed) || errors.Is(err, ErrPasswordRejectedRecently) {
+		t.Fatalf("after expiry: %v, want a fresh ErrAuthFailed", err)
+	}
+	if pw, _, _, _ := s.counts(); pw != 2 {
+		t.Fatalf("password attempts = %d, want 2", pw)
+	}
+}
+
+func TestChannelErrorsTyped(t *testing.T) {
+	s := newTestServer(t)
+	p := testPool(t, s, nil)
+	l, err := p.Open(context.Background(), testProfile(s), "", Credentials{User: "alice", Password: "s3cret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	closed := func() string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := ln.Addr().String()
+		ln.Close()
+		return a
+	}()
+	tests := []struct {
+		addr string
+		want error
+	}{
+		{"prohibited.invalid:21", ErrProhibited},
+		{"unreachable.invalid:21", ErrUnreachable},
+		{closed, ErrConnectFailed},
+	}
+	for _, tc := range tests {
+		_, err := l.Dial(context.Background(), "tcp", tc.addr)
+		var ce *ChannelError
+		if !errors.As(err, &ce) || !errors.Is(err, tc.want) {
+			t.Errorf("Dial(%s) = %v, want %v", tc.addr, err, tc.want)
+		}
+	}
+	for _, bad := range []string{"nohost", ":21", "h:0", "h:99999"} {
+		if _, err := l.Dial(context.Background(), "tcp", bad); err == nil {
+			t.Errorf("Dial(%q) succeeded", bad)
+		}
+	}
+	if _, err := l.Dial(context.Background(), "udp", "h:53"); err == nil {
+		t.Error("udp dial succeeded")
+	}
+	if info := p.Snapshot(); len(info) != 1 || info[0].Channels != 0 {
+		t.Fatalf("failed channels still counted: %+v", info)
+	}
+}
+
+func TestHalfClose(t *testing.T) {
+	s := newTestServer(t)
+	p := testPool(t, s, nil)
+	echo := echoServer(t)
+	c, err := p.Dial(context.Background(), testProfile(s), "", Credentials{User: "alice", Password: "s3cret"}, echo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte("last words")); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.(interface{ CloseWrite() error }).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(c)
+	if err != nil || string(b) != "last words" {
+		t.Fatalf("after CloseWrite read %q, %v", b, err)
+	}
+}
+
+func TestDropAndClose(t *testing.T) {
+	s := newTestServer(t)
+	p := testPool(t, s, nil)
+	echo := echoServer(t)
+	cred := Credentials{User: "alice", Password: "s3cret"}
+	c, err := p.Dial(context.Background(), testProfile(s), "", cred, echo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := p.Snapshot()[0].ID
+	if err := p.Drop("T9999"); !errors.Is(err, ErrNoSuchTunnel) {
+		t.Fatalf("Drop unknown: %v", err)
+	}
+	if err := p.Drop(strings.ToLower(id)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Read(make([]byte, 1)); err == nil {
+		t.Fatal("channel survived DROP")
+	}
+	c.Close()
+	if n := len(p.Snapshot()); n != 0 {
+		t.Fatalf("%d connections after drop", n)
+	}
+	if _, err := p.Dial(context.Background(), testProfile(s), "", cred, echo); err != nil {
+		t.Fatal(err)
+	}
+	p.Close()
+	if n := len(p.Snapshot()); n != 0 {
+		t.Fatalf("%d connections after Close", n)
+	}
+	if _, err := p.Open(context.Background(), testProfile(s), "", cred); !errors.Is(err, ErrPoolClosed) {
+		t.Fatalf("Open after Close: %v", err)
+	}
+}
+
+func TestConnectTimeout(t *testing.T) {
+	// A server that accepts TCP but never speaks SSH.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var held []net.Conn
+	var mu sync.Mutex
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c)
+			mu.Unlock()
+		}
+	}()
+	defer func() {
+		mu.Lock()
+		for _, c := range held {
+			c.Close()
+		}
+		mu.Unlock()
+	}()
+	p, err := NewPool(Options{ConnectTimeout: 100 * time.Millisecond, KeepaliveInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	_, err = p.Open(context.Background(), Profile{Name: "x", Host: "127.0.0.1", Port: port, Share: true}, "", Credentials{User: "u", Password: "p"})
+	if !errors.Is(err, ErrServerUnreachable) {
+		t.Fatalf("err = %v, want ErrServerUnreachable", err)
+	}
+}
+
+func TestOpenResolvesHostAndUser(t *testing.T) {
+	s := newTestServer(t)
+	p := testPool(t, s, nil)
+	prof := Profile{Name: "dest", Port: s.port, Share: true}
+	l, err := p.Open(context.Background(), prof, "127.0.0.1", Credentials{User: "alice", Password: "s3cret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Server() != s.addr || l.User() != "alice" {
+		t.Fatalf("server %s user %s", l.Server(), l.User())
+	}
+	l.Close()
+	prof.User = "alice"
+	l, err = p.Open(context.Background(), prof, "127.0.0.1", Credentials{User: "jobuser", Password: "s3cret"})
+	if err != nil {
+		t.Fatalf("profile user: %v", err)
+	}
+	l.Close()
+	bad := []struct {
+		prof Profile
+		dest string
+		cred Credentials
+	}{
+		{Profile{Name: "nohost", Port: s.port}, "", Credentials{User: "a"}},
+		{Profile{Name: "nouser", Port: s.port}, "127.0.0.1", Credentials{}},
+		{Profile{Name: "badauth", Port: s.port, Auth: []string{"hostbased"}}, "127.0.0.1", Credentials{User: "a"}},
+		{Profile{Name: "dupauth", Port: s.port, Auth: []string{"password", "password"}}, "127.0.0.1", Credentials{User: "a"}},
+		{Profile{Name: "badport", Port: 70000}, "127.0.0.1", Credentials{User: "a"}},
+		{Profile{Name: "badvia", Port: s.port, Via: "http://x:1"}, "127.0.0.1", Credentials{User: "a"}},
+	}
+	for _, b := range bad {
+		if _, err := p.Open(context.Background(), b.prof, b.dest, b.cred); !errors.Is(err, ErrBadProfile) {
+			t.Errorf("profile %s: err = %v, want ErrBadProfile", b.prof.Name, err)
+		}
+	}
+}
+
+func TestCredentialsHidePassword(t *testing.T) {
+	c := Credentials{User: "bob", Password: "hunter2"}
+	for _, s := range []string{fmt.Sprint(c), fmt.Sprintf("%v %+v %#v %s", c, c, c, c), fmt.Sprint(&c)} {
+		if strings.Contains(s, "hunter2") {
+			t.Fatalf("password shown: %s", s)
+		}
+	}
+	if b, _ := c.MarshalText(); strings.Contains(string(b), "hunter2") {
+		t.Fatal("MarshalText shows the password")
+	}
+}
+
+func (p *Pool) byIDForTest(id string) *tconn {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.byID[id]
+}

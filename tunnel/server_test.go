@@ -1,0 +1,335 @@
+package tunnel
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
+)
+
+// testServer is an in-process x/crypto/ssh server on loopback TCP that
+// counts what clients do.
+type testServer struct {
+	t        testing.TB
+	addr     string
+	port     int
+	hostKey  ssh.Signer
+	user     string
+	password string
+	// which methods are offered
+	password_ bool
+	kbd       bool
+	pubkey    bool
+	kbdPrompt string // prompt for keyboard-interactive; default "Password: "
+	authKeys  []ssh.PublicKey
+	hostCert  *ssh.Certificate
+
+	frozen atomic.Bool // stop answering global requests
+
+	mu          sync.Mutex
+	pwAttempts  int
+	kbdAttempts int
+	pkAccepted  int
+	conns       int // authenticated connections
+	channels    int // direct-tcpip channels opened
+	live        []ssh.Conn
+	ln          net.Listener
+}
+
+type serverOpt func(*testServer)
+
+func newTestServer(t testing.TB, opts ...serverOpt) *testServer {
+	t.Helper()
+	s := &testServer{t: t, user: "alice", password: "s3cret", password_: true, kbd: true, pubkey: true, kbdPrompt: "Password: "}
+	for _, o := range opts {
+		o(s)
+	}
+	if s.hostKey == nil {
+		s.hostKey = newSigner(t)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.ln = ln
+	s.addr = ln.Addr().String()
+	s.port = ln.Addr().(*net.TCPAddr).Port
+	go s.serve()
+	t.Cleanup(s.close)
+	return s
+}
+
+func newSigner(t testing.TB) ssh.Signer {
+	t.Helper()
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := ssh.NewSignerFromKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func (s *testServer) close() {
+	s.ln.Close()
+	s.mu.Lock()
+	live := s.live
+	s.mu.Unlock()
+	for _, c := range live {
+		c.Close()
+	}
+}
+
+// closeConns ends every live server connection (a server restart).
+func (s *testServer) closeConns() {
+	s.mu.Lock()
+	live := s.live
+	s.live = nil
+	s.mu.Unlock()
+	for _, c := range live {
+		c.Close()
+	}
+}
+
+func (s *testServer) counts() (pw, kbd, conns, channels int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pwAttempts, s.kbdAttempts, s.conns, s.channels
+}
+
+func (s *testServer) config() *ssh.ServerConfig {
+	cfg := &ssh.ServerConfig{}
+	if s.password_ {
+		cfg.PasswordCallback = func(c ssh.ConnMetadata, pw []byte) (*ssh.Permissions, error) {
+			s.mu.Lock()
+			s.pwAttempts++
+			s.mu.Unlock()
+			if c.User() == s.user && string(pw) == s.password {
+				return nil, nil
+			}
+			return nil, errors.New("wrong password")
+		}
+	}
+	if s.kbd {
+		cfg.KeyboardInteractiveCallback = func(c ssh.ConnMetadata, ch ssh.KeyboardInteractiveChallenge) (*ssh.Permissions, error) {
+			ans, err := ch("", "", []string{s.kbdPrompt}, []bool{false})
+			if err != nil {
+				return nil, err
+			}
+			s.mu.Lock()
+			s.kbdAttempts++
+			s.mu.Unlock()
+			if c.User() == s.user && len(ans) == 1 && ans[0] == s.password {
+				return nil, nil
+			}
+			return nil, errors.New("wrong answer")
+		}
+	}
+	if s.pubkey {
+		cfg.PublicKeyCallback = func(c ssh.ConnMetadata, k ssh.PublicKey) (*ssh.Permissions, error) {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			for _, a := range s.authKeys {
+				if string(a.Marshal()) == string(k.Marshal()) && c.User() == s.user {
+					return nil, nil
+				}
+			}
+			return nil, errors.New("unknown key")
+		}
+	}
+	if s.hostCert != nil {
+		cs, err := ssh.NewCertSigner(s.hostCert, s.hostKey)
+		if err != nil {
+			s.t.Error(err)
+		}
+		cfg.AddHostKey(cs)
+	} else {
+		cfg.AddHostKey(s.hostKey)
+	}
+	return cfg
+}
+
+func (s *testServer) serve() {
+	cfg := s.config()
+	for {
+		c, err := s.ln.Accept()
+		if err != nil {
+			return
+		}
+		go s.handle(c, cfg)
+	}
+}
+
+func (s *testServer) handle(c net.Conn, cfg *ssh.ServerConfig) {
+	sc, chans, reqs, err := ssh.NewServerConn(c, cfg)
+	if err != nil {
+		c.Close()
+		return
+	}
+	s.mu.Lock()
+	s.conns++
+	s.pkAccepted++
+	s.live = append(s.live, sc)
+	s.mu.Unlock()
+	go func() {
+		for r := range reqs {
+			if s.frozen.Load() {
+				continue // never reply: a hung server
+			}
+			if r.WantReply {
+				r.Reply(false, nil)
+			}
+		}
+	}()
+	for nc := range chans {
+		if nc.ChannelType() != "direct-tcpip" {
+			nc.Reject(ssh.UnknownChannelType, "no")
+			continue
+		}
+		var req struct {
+			Host       string
+			Port       uint32
+			OriginHost string
+			OriginPort uint32
+		}
+		if err := ssh.Unmarshal(nc.ExtraData(), &req); err != nil {
+			nc.Reject(ssh.ConnectionFailed, "bad request")
+			continue
+		}
+		if req.Host == "prohibited.invalid" {
+			nc.Reject(ssh.Prohibited, "administratively prohibited")
+			continue
+		}
+		if req.Host == "unreachable.invalid" {
+			nc.Reject(ssh.ConnectionFailed, "No route to host")
+			continue
+		}
+		target, err := net.Dial("tcp", net.JoinHostPort(req.Host, strconv.Itoa(int(req.Port))))
+		if err != nil {
+			nc.Reject(ssh.ConnectionFailed, "Connection refused")
+			continue
+		}
+		ch, creqs, err := nc.Accept()
+		if err != nil {
+			target.Close()
+			continue
+		}
+		s.mu.Lock()
+		s.channels++
+		s.mu.Unlock()
+		go ssh.DiscardRequests(creqs)
+		go func() {
+			io.Copy(target, ch)
+			target.(*net.TCPConn).CloseWrite()
+		}()
+		go func() {
+			io.Copy(ch, target)
+			ch.CloseWrite()
+			ch.Close()
+			target.Close()
+		}()
+	}
+}
+
+// knownHostsFor writes a known_hosts file trusting the server's key.
+func (s *testServer) knownHostsFor(t testing.TB) string {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), "known_hosts")
+	line := knownhosts.Line([]string{knownhosts.Normalize(s.addr)}, s.hostKey.PublicKey())
+	if err := os.WriteFile(f, []byte(line+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// echoServer accepts connections and echoes until EOF, then half-closes.
+func echoServer(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				io.Copy(c, c)
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// testPool returns a pool trusting the server, with short timers.
+func testPool(t testing.TB, s *testServer, mod func(*Options)) *Pool {
+	t.Helper()
+	o := Options{
+		KnownHosts:        []string{s.knownHostsFor(t)},
+		HostKeyPolicy:     PolicyStrict,
+		KeepaliveInterval: -1,
+		ConnectTimeout:    10 * time.Second,
+		IdleClose:         time.Minute,
+		Logger:            zerolog.New(zerolog.NewTestWriter(t)),
+	}
+	if mod != nil {
+		mod(&o)
+	}
+	p, err := NewPool(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
+func testProfile(s *testServer) Profile {
+	return Profile{Name: "test", Host: "127.0.0.1", Port: s.port, Share: true}
+}
+
+// waitFor waits for cond, bounded by timeout.
+func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		<-tick.C
+	}
+}
+
+// echoOnce writes msg through c and reads it back.
+func echoOnce(t testing.TB, c net.Conn, msg string) {
+	t.Helper()
+	if _, err := c.Write([]byte(msg)); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	buf := make([]byte, len(msg))
+	if _, err := io.ReadFull(c, buf); err != nil {
+		t.Fatalf("read: %v", err)
+	}
+	if string(buf) != msg {
+		t.Fatalf("echo = %q, want %q", buf, msg)
+	}
+}
