@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -35,7 +36,7 @@ func golden(t *testing.T, name string, got []byte) {
 	}
 }
 
-func newTestConsole(f Target, log *bytes.Buffer) *Console {
+func newTestConsole(f Target, log io.Writer) *Console {
 	w := zerolog.Nop()
 	if log != nil {
 		w = zerolog.New(log)

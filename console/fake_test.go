@@ -1,10 +1,12 @@
 package console
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 )
 
@@ -17,15 +19,79 @@ type fakeTarget struct {
 	calls     []string
 	reloadErr error
 	quiesced  bool
-	stopped   chan bool // receives Stop's argument
+	stopped   chan bool   // receives Stop's argument
+	events    chan string // receives every recorded call
 }
 
-func newFake() *fakeTarget { return &fakeTarget{stopped: make(chan bool, 8)} }
+func newFake() *fakeTarget {
+	return &fakeTarget{stopped: make(chan bool, 8), events: make(chan string, 64)}
+}
 
 func (f *fakeTarget) record(format string, args ...any) {
+	call := fmt.Sprintf(format, args...)
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.calls = append(f.calls, fmt.Sprintf(format, args...))
+	f.calls = append(f.calls, call)
+	f.mu.Unlock()
+	select {
+	case f.events <- call:
+	default:
+	}
+}
+
+// waitCall waits for the call want to be recorded, failing the test after
+// a generous deadline.
+func (f *fakeTarget) waitCall(t testing.TB, want string) {
+	t.Helper()
+	deadline := time.After(20 * time.Second)
+	for {
+		select {
+		case got := <-f.events:
+			if got == want {
+				return
+			}
+		case <-deadline:
+			t.Fatalf("call %s did not happen; calls so far: %s", want, f.Calls())
+		}
+	}
+}
+
+// syncBuffer is a log sink that tests can read while the console writes,
+// and wait on.
+type syncBuffer struct {
+	mu     sync.Mutex
+	buf    bytes.Buffer
+	writes chan struct{}
+}
+
+func newSyncBuffer() *syncBuffer { return &syncBuffer{writes: make(chan struct{}, 1)} }
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	select {
+	case b.writes <- struct{}{}:
+	default:
+	}
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// waitFor waits until the buffer contains want.
+func (b *syncBuffer) waitFor(t testing.TB, want string) {
+	t.Helper()
+	deadline := time.After(20 * time.Second)
+	for !strings.Contains(b.String(), want) {
+		select {
+		case <-b.writes:
+		case <-deadline:
+			t.Fatalf("log never contained %q:\n%s", want, b.String())
+		}
+	}
 }
 
 // Calls returns the calls recorded so far, joined by "; ".

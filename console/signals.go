@@ -1,0 +1,52 @@
+package console
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// HandleSignals installs handlers for the operator signals and returns at
+// once; the handlers stay until ctx ends.
+//
+//	SIGHUP           RELOAD
+//	SIGTERM, SIGINT  STOP (a second one: STOP IMMEDIATE)
+//	SIGUSR1          DISPLAY STATS, written to the log
+//
+// Every reply goes to the log.
+func (c *Console) HandleSignals(ctx context.Context) {
+	ch := make(chan os.Signal, 4)
+	signal.Notify(ch, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1)
+	go func() {
+		defer signal.Stop(ch)
+		stops := 0
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case sig := <-ch:
+				text := "DISPLAY STATS"
+				switch sig {
+				case syscall.SIGHUP:
+					text = "RELOAD"
+				case syscall.SIGTERM, syscall.SIGINT:
+					text = "STOP"
+					if stops++; stops > 1 {
+						text = "STOP IMMEDIATE"
+					}
+				}
+				c.runSignal(sig, text)
+			}
+		}
+	}()
+}
+
+// runSignal runs the command a signal stands for and logs its reply.
+func (c *Console) runSignal(sig os.Signal, text string) {
+	c.log.Info().Str("signal", sig.String()).Msg(Format("SOX0408I", sig.String(), text))
+	resp := c.execute("signal "+sig.String(), text)
+	for _, l := range resp.Lines[1:] {
+		c.log.Info().Msg(l)
+	}
+}

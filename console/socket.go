@@ -1,0 +1,211 @@
+package console
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+)
+
+const (
+	socketIOTimeout = 30 * time.Second // per connection, command and reply
+	probeTimeout    = 2 * time.Second  // asking a stale socket whether anyone answers
+	maxSocketConns  = 16               // commands served at the same time
+	lingerTimeout   = 2 * time.Second  // waiting for a client to go after the reply
+)
+
+// SocketInUseError reports that another process answers on the control
+// socket, so a second daemon must not take it over.
+type SocketInUseError struct{ Path string }
+
+func (e *SocketInUseError) Error() string {
+	return fmt.Sprintf("console: control socket %s: another daemon answers on it", e.Path)
+}
+
+// ListenSocket creates the Unix control socket at path with mode 0600.
+// A socket left behind by an ended daemon is removed; when another process
+// still answers on it, ListenSocket fails with a *SocketInUseError. A file
+// at path that is not a socket is never removed. The parent directory is
+// created (0755) when missing. Closing the listener removes the socket.
+func ListenSocket(path string) (net.Listener, error) {
+	if path == "" {
+		return nil, errors.New("console: control socket path is empty")
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("console: control socket %s: %w", path, err)
+	}
+	if err := removeStale(path); err != nil {
+		return nil, err
+	}
+	// Bind under a temporary name, restrict it, then rename it into place,
+	// so that the socket is never reachable with a wider mode.
+	tmp := filepath.Join(filepath.Dir(path), fmt.Sprintf(".%s.%d.tmp", filepath.Base(path), os.Getpid()))
+	if err := os.Remove(tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("console: control socket %s: %w", path, err)
+	}
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: tmp, Net: "unix"})
+	if err != nil {
+		return nil, fmt.Errorf("console: control socket %s: %w", path, err)
+	}
+	ln.SetUnlinkOnClose(false)
+	fail := func(err error) (net.Listener, error) {
+		ln.Close()
+		os.Remove(tmp)
+		return nil, fmt.Errorf("console: control socket %s: %w", path, err)
+	}
+	if err := os.Chmod(tmp, 0o600); err != nil {
+		return fail(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fail(err)
+	}
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return fail(err)
+	}
+	return &socketListener{UnixListener: ln, path: path, fi: fi}, nil
+}
+
+// removeStale removes a socket at path that nobody answers on.
+func removeStale(path string) error {
+	fi, err := os.Lstat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("console: control socket %s: %w", path, err)
+	}
+	if fi.Mode().Type() != os.ModeSocket {
+		return fmt.Errorf("console: control socket %s: exists and is not a socket", path)
+	}
+	conn, err := net.DialTimeout("unix", path, probeTimeout)
+	if err == nil {
+		conn.Close()
+		return &SocketInUseError{Path: path}
+	}
+	if !errors.Is(err, syscall.ECONNREFUSED) {
+		return fmt.Errorf("console: control socket %s: cannot tell whether it is in use: %w", path, err)
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("console: control socket %s: removing stale socket: %w", path, err)
+	}
+	return nil
+}
+
+// socketListener removes its socket file on Close, unless the file has
+// since been replaced by another.
+type socketListener struct {
+	*net.UnixListener
+	path string
+	fi   os.FileInfo
+	once sync.Once
+	err  error
+}
+
+// Addr returns the socket's final path.
+func (l *socketListener) Addr() net.Addr { return &net.UnixAddr{Name: l.path, Net: "unix"} }
+
+// Close closes the listener and removes the socket file.
+func (l *socketListener) Close() error {
+	l.once.Do(func() {
+		l.err = l.UnixListener.Close()
+		if fi, err := os.Lstat(l.path); err == nil && os.SameFile(fi, l.fi) {
+			os.Remove(l.path)
+		}
+	})
+	return l.err
+}
+
+// ServeSocket serves operator commands on ln until ctx ends, then closes
+// ln, waits for the commands in progress and returns nil. Each connection
+// carries one command. Only root and the daemon's own uid (see WithUID)
+// may command; the peer is identified by SO_PEERCRED.
+func (c *Console) ServeSocket(ctx context.Context, ln net.Listener) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(ctx, func() { ln.Close() })
+	defer stop()
+	c.log.Info().Msg(Format("SOX0418I", ln.Addr().String()))
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	sem := make(chan struct{}, maxSocketConns)
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			ln.Close() // idempotent for ListenSocket's listener; removes the socket
+			if ctx.Err() != nil {
+				return nil
+			}
+			c.log.Error().Err(err).Msg(Format("SOX0420E", ln.Addr().String(), err.Error()))
+			return fmt.Errorf("console: control socket %s: %w", ln.Addr(), err)
+		}
+		select {
+		case sem <- struct{}{}:
+		default:
+			conn.SetDeadline(time.Now().Add(time.Second))
+			writeReply(conn, failed(Format("SOX0403E", "too many commands at once; try again")))
+			conn.Close()
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			c.serveConn(conn)
+		}()
+	}
+}
+
+// serveConn reads one command from conn, checks the peer and answers.
+func (c *Console) serveConn(conn net.Conn) {
+	defer linger(conn)
+	conn.SetDeadline(time.Now().Add(socketIOTimeout))
+	br := bufio.NewReaderSize(conn, 1024)
+	line, err := readLine(br, maxRequestLine)
+	var tooLong *lineTooLongError
+	if err != nil && !errors.As(err, &tooLong) {
+		return // the client went away or sent nothing in time
+	}
+	source := "control socket"
+	uid, perr := peerUID(conn)
+	switch {
+	case perr == nil:
+		source = fmt.Sprintf("control socket uid %d", uid)
+		if uid != 0 && uid != c.uid {
+			msg := Format("SOX0409W", uid, c.uid)
+			c.log.Warn().Int("uid", uid).Msg(msg)
+			writeReply(conn, failed(msg))
+			return
+		}
+	case !errors.Is(perr, errors.ErrUnsupported):
+		c.log.Warn().Err(perr).Msg(Format("SOX0420E", conn.LocalAddr().String(), perr.Error()))
+		writeReply(conn, failed(Format("SOX0403E", "cannot identify the sender")))
+		return
+	}
+	if tooLong != nil {
+		resp := syntaxResponse(syntaxErr("(line too long)", "", "command longer than %d bytes", MaxCommandLen))
+		c.log.Warn().Str("source", source).Msg(resp.Lines[0])
+		writeReply(conn, resp)
+		return
+	}
+	writeReply(conn, c.execute(source, line))
+}
+
+// linger closes conn after the reply: it ends the sending side, then
+// reads and drops what the client still sends (bounded in bytes and time),
+// so that the client reads the whole reply instead of a connection reset.
+func linger(conn net.Conn) {
+	defer conn.Close()
+	if cw, ok := conn.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
+	conn.SetReadDeadline(time.Now().Add(lingerTimeout))
+	io.Copy(io.Discard, io.LimitReader(conn, maxDiscard))
+}
