@@ -35,6 +35,7 @@ type testServer struct {
 	kbdPrompt string // prompt for keyboard-interactive; default "Password: "
 	authKeys  []ssh.PublicKey
 	hostCert  *ssh.Certificate
+	extraKeys []ssh.Signer // more host keys
 
 	frozen atomic.Bool // stop answering global requests
 
@@ -159,6 +160,9 @@ func (s *testServer) config() *ssh.ServerConfig {
 		cfg.AddHostKey(cs)
 	} else {
 		cfg.AddHostKey(s.hostKey)
+	}
+	for _, k := range s.extraKeys {
+		cfg.AddHostKey(k)
 	}
 	return cfg
 }
