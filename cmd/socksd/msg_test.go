@@ -1,0 +1,72 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"socksd/console"
+)
+
+func TestRunMsg(t *testing.T) {
+	tests := []struct {
+		args   []string
+		code   int
+		stdout []string // parts of stdout
+		stderr string
+	}{
+		{[]string{"SOX0203E"}, 0, []string{"SOX0203E  host key for %s has changed: known %s, offered %s\n",
+			"Explanation:\n  The SSH server offered a host key", "Operator response:\n  Verify the new key"}, ""},
+		{[]string{"sox0204"}, 0, []string{"SOX0204A  host key for %s is unknown"}, ""},
+		{[]string{"SOX0002I", "SOX0004E"}, 0, []string{"SOX0002I  socksd ready", "\n\nSOX0004E  configuration rejected"}, ""},
+		{[]string{"SOX9998E"}, 1, nil, "no message SOX9998E"},
+		{[]string{"SOX0002I", "nope"}, 1, []string{"SOX0002I"}, "no message NOPE"},
+		{nil, 2, nil, "usage: socksd msg"},
+		{[]string{"--bogus"}, 2, nil, "unknown flag --bogus"},
+		{[]string{"--all", "x"}, 2, nil, "usage"},
+		{[]string{"--help"}, 0, []string{"usage: socksd msg"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			code := runMsg(tt.args, &out, &errOut)
+			ok := code == tt.code && strings.Contains(errOut.String(), tt.stderr)
+			for _, s := range tt.stdout {
+				ok = ok && strings.Contains(out.String(), s)
+			}
+			if !ok {
+				t.Errorf("runMsg(%q) = %d\nstdout: %s\nstderr: %s\nwant %d, stdout with %q, stderr with %q",
+					tt.args, code, out.String(), errOut.String(), tt.code, tt.stdout, tt.stderr)
+			}
+		})
+	}
+}
+
+func TestRunMsgAll(t *testing.T) {
+	var out bytes.Buffer
+	if code := runMsg([]string{"--all"}, &out, &out); code != 0 {
+		t.Fatalf("exit %d: %s", code, out.String())
+	}
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	if len(lines) != len(console.Messages()) {
+		t.Fatalf("%d lines for %d messages", len(lines), len(console.Messages()))
+	}
+	for i, m := range console.Messages() {
+		if lines[i] != m.ID+"  "+m.Text {
+			t.Errorf("line %d = %q", i, lines[i])
+		}
+	}
+}
+
+func TestWrap(t *testing.T) {
+	got := wrap("aaa bbb ccc dddddddddddd e", "  ", 10)
+	want := "  aaa bbb\n  ccc\n  dddddddddddd\n  e"
+	if got != want {
+		t.Errorf("wrap = %q, want %q", got, want)
+	}
+	for _, line := range strings.Split(wrap(strings.Repeat("word ", 50), "  ", 76), "\n") {
+		if len(line) > 76 {
+			t.Errorf("line longer than 76: %q", line)
+		}
+	}
+}
