@@ -136,7 +136,7 @@ func (c *Config) applyDefaults(md *toml.MetaData) {
 		s.SocksVersions = []int{4, 5}
 	}
 	if !set("server", "socks5_auth") {
-		s.Socks5Auth = []string{"none", "userpass"}
+		s.Socks5Auth = []string{"userpass", "none"}
 	}
 	durDefault(&s.HandshakeTimeout, set("server", "handshake_timeout"), 10*time.Second)
 	durDefault(&s.IdleTimeout, set("server", "idle_timeout"), 30*time.Minute)

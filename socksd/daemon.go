@@ -50,7 +50,7 @@ type Daemon struct {
 	immediate atomic.Bool
 	done      chan struct{} // closed when Run has returned
 
-	mu        sync.Mutex
+	mu         sync.Mutex
 	listeners  []net.Listener
 	immediateC chan struct{} // closed by STOP IMMEDIATE
 

@@ -86,6 +86,8 @@ func (d *Daemon) handle(ctx context.Context, c net.Conn) {
 		Str("dest", req.Dest.String()).Msg(console.Format("SOX0101I", s.id))
 
 	out := d.dispatch(ctx, st, s, c, req)
+	c.Close()
+	d.sessions.remove(s) // before the end event, so that its slot is free when the event is seen
 
 	up, down := s.bytes.Up.Load(), s.bytes.Down.Load()
 	d.stats.bytesOut.Add(up)

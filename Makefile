@@ -1,0 +1,64 @@
+# socksd — see README.md.
+GO        ?= go
+VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -s -w -X main.version=$(VERSION)
+BIN       := bin/socksd
+FUZZTIME  ?= 10s
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@latest
+
+.PHONY: all build test deps bench fuzz lint cross test-s390x demo reliability clean
+
+all: build
+
+build:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/socksd
+
+deps:
+	./scripts/install-deps.sh
+
+# Every test: unit, fuzz seeds, and end-to-end against real sshd, vsftpd,
+# curl and netcat (installed by `deps` when missing).
+test: deps
+	$(GO) test -race -timeout 60m ./...
+
+demo: build
+	./$(BIN) demo
+
+bench: deps build
+	$(GO) run ./tests/bench -out BENCHMARKS.md
+
+# Runs every fuzz target for FUZZTIME each.
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz' || true); do \
+	    echo "== $$pkg $$f"; \
+	    $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+lint:
+	@test -z "$$(gofmt -l . | tee /dev/stderr)" || (echo "gofmt: files above need formatting" && false)
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+
+cross:
+	GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/socksd-linux-amd64 ./cmd/socksd
+	GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/socksd-linux-arm64 ./cmd/socksd
+	GOOS=linux GOARCH=s390x $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/socksd-linux-s390x ./cmd/socksd
+
+# Unit tests of the byte-level packages on big-endian s390x under qemu.
+S390X_PKGS := ./socks/ ./ebcdic/ ./ftp/ ./jcl/ ./rules/
+test-s390x: deps
+	@mkdir -p bin/s390x
+	@set -e; for p in $(S390X_PKGS); do \
+	  n=$$(basename $$p); \
+	  GOOS=linux GOARCH=s390x CGO_ENABLED=0 $(GO) test -c -o bin/s390x/$$n.test $$p; \
+	  echo "== $$p (s390x)"; \
+	  (cd $$p && qemu-s390x-static ../bin/s390x/$$n.test -test.short -test.timeout 10m); \
+	done
+
+reliability: deps build
+	$(GO) run ./tests/reliability -out RELIABILITY.md
+
+clean:
+	rm -rf bin

@@ -1,0 +1,200 @@
+package testpeer
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// BuildSocksd builds the socksd binary into dir and returns its path.
+func BuildSocksd(dir string) (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("testpeer: go env GOMOD: %w", err)
+	}
+	root := filepath.Dir(strings.TrimSpace(string(out)))
+	bin := filepath.Join(dir, "socksd")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/socksd")
+	cmd.Dir = root
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("testpeer: build socksd: %v\n%s", err, b)
+	}
+	return bin, nil
+}
+
+// Socksd is a socksd daemon started from the built binary.
+type Socksd struct {
+	Bin        string
+	ConfigPath string
+	Addr       string // the first SOCKS listener, host:port
+	Socket     string // the console socket
+	Log        *LogBuffer
+
+	cmd  *exec.Cmd
+	done chan struct{}
+	err  error
+}
+
+// StartSocksd writes configTOML to a file and starts `socksd serve -c`
+// with it. The text may use {{SOCKET}} for a console socket path in the
+// test's directory. It returns once the daemon reports it is ready.
+func StartSocksd(t testing.TB, bin, configTOML string, env ...string) *Socksd {
+	t.Helper()
+	dir := t.TempDir()
+	d := &Socksd{Bin: bin, ConfigPath: filepath.Join(dir, "socksd.toml"), Socket: filepath.Join(dir, "console.sock"), Log: NewLogBuffer()}
+	configTOML = strings.ReplaceAll(configTOML, "{{SOCKET}}", d.Socket)
+	if err := os.WriteFile(d.ConfigPath, []byte(configTOML), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d.cmd = exec.Command(bin, "serve", "-c", d.ConfigPath)
+	d.cmd.Env = append(os.Environ(), env...)
+	d.cmd.Stdout = d.Log
+	d.cmd.Stderr = d.Log
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	d.done = make(chan struct{})
+	go func() { d.err = d.cmd.Wait(); close(d.done) }()
+	t.Cleanup(func() {
+		select {
+		case <-d.done:
+		default:
+			d.cmd.Process.Kill()
+			<-d.done
+		}
+		if t.Failed() {
+			t.Logf("socksd log:\n%s", d.Log.String())
+		}
+	})
+	line, ok := d.Log.WaitFor(readyRE, 30*time.Second, d.done)
+	if !ok {
+		t.Fatalf("socksd did not become ready:\n%s", d.Log.String())
+	}
+	d.Addr = strings.Split(readyRE.FindStringSubmatch(line)[1], ",")[0]
+	return d
+}
+
+var readyRE = regexp.MustCompile(`SOX0002I socksd ready, listening on ([^ "]+)`)
+
+// Signal sends sig to the daemon.
+func (d *Socksd) Signal(sig syscall.Signal) { d.cmd.Process.Signal(sig) }
+
+// Wait waits up to timeout for the daemon to exit and returns its exit
+// code, or -1 if it is still running.
+func (d *Socksd) Wait(timeout time.Duration) int {
+	select {
+	case <-d.done:
+		return d.cmd.ProcessState.ExitCode()
+	case <-time.After(timeout):
+		return -1
+	}
+}
+
+// Done is closed when the daemon has exited.
+func (d *Socksd) Done() <-chan struct{} { return d.done }
+
+// PID returns the daemon's process id.
+func (d *Socksd) PID() int { return d.cmd.Process.Pid }
+
+// LogBuffer collects a process's output and lets a test wait for a line.
+type LogBuffer struct {
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	changed chan struct{}
+}
+
+// NewLogBuffer returns an empty buffer.
+func NewLogBuffer() *LogBuffer { return &LogBuffer{changed: make(chan struct{})} }
+
+// Write appends p and wakes waiters.
+func (b *LogBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf.Write(p)
+	close(b.changed)
+	b.changed = make(chan struct{})
+	return len(p), nil
+}
+
+// String returns everything written so far.
+func (b *LogBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// Count returns how many lines contain substr.
+func (b *LogBuffer) Count(substr string) int {
+	n := 0
+	for _, l := range strings.Split(b.String(), "\n") {
+		if strings.Contains(l, substr) {
+			n++
+		}
+	}
+	return n
+}
+
+// WaitFor waits until a line matches re, up to timeout or until stop is
+// closed, and returns that line.
+func (b *LogBuffer) WaitFor(re *regexp.Regexp, timeout time.Duration, stop <-chan struct{}) (string, bool) {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for {
+		b.mu.Lock()
+		ch := b.changed
+		text := b.buf.String()
+		b.mu.Unlock()
+		for _, l := range strings.Split(text, "\n") {
+			if re.MatchString(l) {
+				return l, true
+			}
+		}
+		select {
+		case <-ch:
+		case <-deadline.C:
+			return "", false
+		case <-stop:
+			// One last look: the line may have come with the exit.
+			if l, ok := b.match(re); ok {
+				return l, true
+			}
+			return "", false
+		}
+	}
+}
+
+// WaitCount waits until at least n lines contain substr.
+func (b *LogBuffer) WaitCount(substr string, n int, timeout time.Duration) bool {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for {
+		b.mu.Lock()
+		ch := b.changed
+		b.mu.Unlock()
+		if b.Count(substr) >= n {
+			return true
+		}
+		select {
+		case <-ch:
+		case <-deadline.C:
+			return false
+		}
+	}
+}
+
+func (b *LogBuffer) match(re *regexp.Regexp) (string, bool) {
+	for _, l := range strings.Split(b.String(), "\n") {
+		if re.MatchString(l) {
+			return l, true
+		}
+	}
+	return "", false
+}
