@@ -2,9 +2,9 @@ package deps
 
 import (
 	_ "github.com/BurntSushi/toml"
+	_ "github.com/fclairamb/ftpserverlib"
 	_ "github.com/jlaffaye/ftp"
 	_ "github.com/rs/zerolog"
-	_ "github.com/fclairamb/ftpserverlib"
 	_ "golang.org/x/crypto/ssh"
 	_ "golang.org/x/crypto/ssh/agent"
 	_ "golang.org/x/crypto/ssh/knownhosts"
