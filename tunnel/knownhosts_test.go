@@ -69,7 +69,9 @@ func TestHostKeyPolicies(t *testing.T) {
 		{name: "hashed", lines: func(s *testServer) []string {
 			return []string{line(knownhosts.HashHostname(knownhosts.Normalize(s.addr)), hostKey.PublicKey())}
 		}},
-		{name: "wildcard", lines: func(s *testServer) []string { return []string{line("[127.0.0.*]:"+strconv.Itoa(s.port), hostKey.PublicKey())} }},
+		{name: "wildcard", lines: func(s *testServer) []string {
+			return []string{line("[127.0.0.*]:"+strconv.Itoa(s.port), hostKey.PublicKey())}
+		}},
 		{name: "several keys one matches", lines: func(s *testServer) []string {
 			return []string{line(bracket(s), other), line(bracket(s), hostKey.PublicKey())}
 		}},
