@@ -19,6 +19,7 @@ const (
 	probeTimeout    = 2 * time.Second  // asking a stale socket whether anyone answers
 	maxSocketConns  = 16               // commands served at the same time
 	lingerTimeout   = 2 * time.Second  // waiting for a client to go after the reply
+	maxSocketPath   = 108              // sun_path size on Linux, with its NUL
 )
 
 // SocketInUseError reports that another process answers on the control
@@ -45,10 +46,17 @@ func ListenSocket(path string) (net.Listener, error) {
 		return nil, err
 	}
 	// Bind under a temporary name, restrict it, then rename it into place,
-	// so that the socket is never reachable with a wider mode.
+	// so that the socket is never reachable with a wider mode. When the
+	// temporary name would be too long for a socket address, bind in
+	// place; the umask and the SO_PEERCRED check cover the short window.
 	tmp := filepath.Join(filepath.Dir(path), fmt.Sprintf(".%s.%d.tmp", filepath.Base(path), os.Getpid()))
-	if err := os.Remove(tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("console: control socket %s: %w", path, err)
+	if len(tmp) >= maxSocketPath {
+		tmp = path
+	}
+	if tmp != path {
+		if err := os.Remove(tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("console: control socket %s: %w", path, err)
+		}
 	}
 	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: tmp, Net: "unix"})
 	if err != nil {
@@ -63,8 +71,10 @@ func ListenSocket(path string) (net.Listener, error) {
 	if err := os.Chmod(tmp, 0o600); err != nil {
 		return fail(err)
 	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fail(err)
+	if tmp != path {
+		if err := os.Rename(tmp, path); err != nil {
+			return fail(err)
+		}
 	}
 	fi, err := os.Lstat(path)
 	if err != nil {

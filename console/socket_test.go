@@ -347,3 +347,27 @@ func TestSocketOtherUser(t *testing.T) {
 		t.Errorf("root refused: %+v %v", resp, err)
 	}
 }
+
+// TestListenSocketLongPath uses a path that fits a socket address but
+// leaves no room for the temporary name.
+func TestListenSocketLongPath(t *testing.T) {
+	dir := t.TempDir()
+	name := strings.Repeat("s", 100-len(dir))
+	path := filepath.Join(dir, name)
+	if len(path) >= maxSocketPath || len(path)+12 < maxSocketPath {
+		t.Fatalf("test path length %d is not in the window", len(path))
+	}
+	ln, err := ListenSocket(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	fi, err := os.Lstat(path)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("socket %v %v", fi, err)
+	}
+	path2 := filepath.Join(dir, strings.Repeat("x", 120))
+	if _, err := ListenSocket(path2); err == nil || !strings.HasPrefix(err.Error(), "console: control socket") {
+		t.Errorf("over-long path: %v", err)
+	}
+}
