@@ -15,11 +15,12 @@ import (
 )
 
 const (
-	socketIOTimeout = 30 * time.Second // per connection, command and reply
-	probeTimeout    = 2 * time.Second  // asking a stale socket whether anyone answers
-	maxSocketConns  = 16               // commands served at the same time
-	lingerTimeout   = 2 * time.Second  // waiting for a client to go after the reply
-	maxSocketPath   = 108              // sun_path size on Linux, with its NUL
+	socketIOTimeout   = 30 * time.Second // per connection, command and reply
+	probeTimeout      = 2 * time.Second  // asking a stale socket whether anyone answers
+	maxSocketConns    = 16               // commands served at the same time
+	lingerTimeout     = 2 * time.Second  // waiting for a client to go after the reply
+	maxSocketPath     = 108              // sun_path size on Linux, with its NUL
+	maxAcceptFailures = 100              // transient Accept errors in a row before giving up
 )
 
 // SocketInUseError reports that another process answers on the control
@@ -146,8 +147,22 @@ func (c *Console) ServeSocket(ctx context.Context, ln net.Listener) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	sem := make(chan struct{}, maxSocketConns)
+	failures := 0
 	for {
 		conn, err := ln.Accept()
+		if err != nil && ctx.Err() == nil && transient(err) && failures < maxAcceptFailures {
+			// Out of file descriptors and the like: wait a little and
+			// try again rather than lose the console.
+			failures++
+			c.log.Warn().Err(err).Msg(Format("SOX0420E", ln.Addr().String(), err.Error()))
+			t := time.NewTimer(time.Duration(failures) * 10 * time.Millisecond)
+			select {
+			case <-ctx.Done():
+			case <-t.C:
+			}
+			t.Stop()
+			continue
+		}
 		if err != nil {
 			ln.Close() // idempotent for ListenSocket's listener; removes the socket
 			if ctx.Err() != nil {
@@ -156,6 +171,7 @@ func (c *Console) ServeSocket(ctx context.Context, ln net.Listener) error {
 			c.log.Error().Err(err).Msg(Format("SOX0420E", ln.Addr().String(), err.Error()))
 			return fmt.Errorf("console: control socket %s: %w", ln.Addr(), err)
 		}
+		failures = 0
 		select {
 		case sem <- struct{}{}:
 		default:
@@ -171,6 +187,13 @@ func (c *Console) ServeSocket(ctx context.Context, ln net.Listener) error {
 			c.serveConn(conn)
 		}()
 	}
+}
+
+// transient reports whether an Accept error may go away by itself.
+func transient(err error) bool {
+	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) ||
+		errors.Is(err, syscall.ENOBUFS) || errors.Is(err, syscall.ENOMEM) ||
+		errors.Is(err, syscall.ECONNABORTED)
 }
 
 // serveConn reads one command from conn, checks the peer and answers.

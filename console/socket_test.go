@@ -371,3 +371,55 @@ func TestListenSocketLongPath(t *testing.T) {
 		t.Errorf("over-long path: %v", err)
 	}
 }
+
+// flakyListener fails its first Accept calls with err.
+type flakyListener struct {
+	net.Listener
+	fails int
+	err   error
+}
+
+func (l *flakyListener) Accept() (net.Conn, error) {
+	if l.fails > 0 {
+		l.fails--
+		return nil, &net.OpError{Op: "accept", Net: "unix", Err: l.err}
+	}
+	return l.Listener.Accept()
+}
+
+func TestServeSocketAcceptErrors(t *testing.T) {
+	c := newTestConsole(newFake(), nil)
+	dir := t.TempDir()
+
+	// Running out of file descriptors for a moment does not end the console.
+	path := filepath.Join(dir, "a.sock")
+	ln, err := ListenSocket(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.ServeSocket(ctx, &flakyListener{Listener: ln, fails: 3, err: syscall.EMFILE}) }()
+	resp, err := Send(context.Background(), path, "D V")
+	if err != nil || !resp.OK {
+		t.Errorf("after transient errors: %+v %v", resp, err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("ServeSocket = %v", err)
+	}
+
+	// Any other error ends ServeSocket with that error, and the socket goes.
+	path = filepath.Join(dir, "b.sock")
+	ln, err = ListenSocket(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.ServeSocket(context.Background(), &flakyListener{Listener: ln, fails: 1, err: syscall.EBADF})
+	if !errors.Is(err, syscall.EBADF) || !strings.HasPrefix(err.Error(), "console: control socket") {
+		t.Errorf("ServeSocket = %v, want EBADF", err)
+	}
+	if _, err := os.Lstat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("socket left behind: %v", err)
+	}
+}
