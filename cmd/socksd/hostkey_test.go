@@ -1,0 +1,149 @@
+package main
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
+
+	"socksd/tunnel"
+)
+
+// hostkeyServer runs an SSH server on loopback that only completes key
+// exchange, and returns its address and key.
+func hostkeyServer(t *testing.T) (string, ssh.PublicKey) {
+	t.Helper()
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := ssh.NewSignerFromKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := &ssh.ServerConfig{NoClientAuth: true}
+	cfg.AddHostKey(signer)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				ssh.NewServerConn(c, cfg) // ends when the scanner hangs up
+			}()
+		}
+	}()
+	return ln.Addr().String(), signer.PublicKey()
+}
+
+func TestHostkeyScan(t *testing.T) {
+	addr, key := hostkeyServer(t)
+	var out, errb bytes.Buffer
+	if code := hostkey([]string{"scan", addr}, strings.NewReader(""), &out, &errb); code != exitOK {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	want := knownhosts.Normalize(addr) + " ssh-ed25519 " + tunnel.Fingerprint(key) + "\n"
+	if out.String() != want {
+		t.Fatalf("output %q, want %q", out.String(), want)
+	}
+}
+
+func TestHostkeyAdd(t *testing.T) {
+	addr, key := hostkeyServer(t)
+	file := filepath.Join(t.TempDir(), "known_hosts")
+	tests := []struct {
+		name  string
+		args  []string
+		stdin string
+		code  int
+		lines int
+	}{
+		{"declined", []string{"add", addr, "--known-hosts", file}, "n\n", exitFail, 0},
+		{"no answer", []string{"add", addr, "--known-hosts", file}, "", exitFail, 0},
+		{"confirmed", []string{"add", addr, "--known-hosts", file}, "yes\n", exitOK, 1},
+		{"yes flag first, idempotent", []string{"add", "--yes", "--known-hosts", file, addr}, "", exitOK, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := hostkey(tc.args, strings.NewReader(tc.stdin), &out, &errb)
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d: %s", code, tc.code, errb.String())
+			}
+			if !strings.Contains(out.String(), tunnel.Fingerprint(key)) {
+				t.Fatalf("fingerprint not shown: %q", out.String())
+			}
+			b, _ := os.ReadFile(file)
+			if n := strings.Count(string(b), "\n"); n != tc.lines {
+				t.Fatalf("known_hosts has %d lines, want %d", n, tc.lines)
+			}
+		})
+	}
+	cb, err := knownhosts.New(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cb(addr, &net.TCPAddr{}, key); err != nil {
+		t.Fatalf("recorded key does not verify: %v", err)
+	}
+}
+
+func TestHostkeyUsage(t *testing.T) {
+	for _, args := range [][]string{
+		nil,
+		{"frob"},
+		{"scan"},
+		{"scan", "a", "b"},
+		{"add", "127.0.0.1:22"},
+		{"scan", "--bogus", "h"},
+		{"scan", "h:notaport"},
+		{"scan", "user@h"},
+		{"scan", "h", "--timeout", "-1s"},
+	} {
+		var out, errb bytes.Buffer
+		if code := hostkey(args, strings.NewReader(""), &out, &errb); code != exitUsage {
+			t.Errorf("%q: exit %d, want %d", args, code, exitUsage)
+		}
+	}
+	// An unreachable server is a failure, not a usage error.
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := ln.Addr().String()
+	ln.Close()
+	var out, errb bytes.Buffer
+	if code := hostkey([]string{"scan", addr, "--timeout", "2s"}, strings.NewReader(""), &out, &errb); code != exitFail {
+		t.Fatalf("closed port: exit %d", code)
+	}
+}
+
+func TestHostkeyTarget(t *testing.T) {
+	for in, want := range map[string]string{
+		"h": "h:22", "h:2222": "h:2222", "::1": "[::1]:22", "[::1]:2222": "[::1]:2222", "10.0.0.1": "10.0.0.1:22",
+	} {
+		got, err := hostkeyTarget(in)
+		if err != nil || got != want {
+			t.Errorf("hostkeyTarget(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+}
+
+func TestRunHostkeyEntryPoint(t *testing.T) {
+	addr, key := hostkeyServer(t)
+	var out, errb bytes.Buffer
+	if code := runHostkey([]string{"scan", addr}, &out, &errb); code != exitOK || !strings.Contains(out.String(), tunnel.Fingerprint(key)) {
+		t.Fatalf("exit %d out %q err %q", code, out.String(), errb.String())
+	}
+}
