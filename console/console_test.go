@@ -85,7 +85,7 @@ func TestExecuteResults(t *testing.T) {
 		{"D SESSION=12", true, "SOX0411I DISPLAY SESSION 12"},
 		{"D SESSION=99", false, "SOX0403E command failed: session 99 not found"},
 		{"D TUNNELS", true, "SOX0412I DISPLAY TUNNELS: 2 open"},
-		{"D RULES", true, "SOX0413I DISPLAY RULES: 2 rules"},
+		{"D RULES", true, "SOX0413I DISPLAY RULES: 2 defined"},
 		{"D STATS", true, "SOX0414I"},
 		{"D CONFIG", true, "SOX0415I"},
 		{"D VERSION", true, "SOX0416I socksd version 1.0.0-test"},

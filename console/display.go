@@ -36,10 +36,12 @@ func (c *Console) sessions() []string {
 	sort.Slice(ss, func(i, j int) bool { return ss[i].ID < ss[j].ID })
 	now := c.now()
 	rows := make([][]string, 0, len(ss))
+	traced := false
 	for _, s := range ss {
 		id := strconv.FormatUint(s.ID, 10)
 		if s.Trace {
 			id += "*"
+			traced = true
 		}
 		rows = append(rows, []string{id, s.User, s.Client, s.Dest, s.Rule, s.Action,
 			s.SSHServer, bytesText(s.BytesIn), bytesText(s.BytesOut), ageText(now.Sub(s.Started)), s.State})
@@ -48,7 +50,7 @@ func (c *Console) sessions() []string {
 		{"RULE", false}, {"ACTION", false}, {"SSH-SERVER", false}, {"IN", true}, {"OUT", true},
 		{"AGE", true}, {"STATE", false}}
 	lines := append([]string{Format("SOX0410I", len(ss))}, table(cols, rows)...)
-	if len(ss) > 0 {
+	if traced {
 		lines = append(lines, " * = traced")
 	}
 	return lines

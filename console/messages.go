@@ -185,7 +185,7 @@ var catalogue = []Message{
 	{"SOX0412I", "DISPLAY TUNNELS: %d open",
 		"The reply to D TUNNELS: one line per open SSH connection.",
 		"None."},
-	{"SOX0413I", "DISPLAY RULES: %d rules",
+	{"SOX0413I", "DISPLAY RULES: %d defined",
 		"The reply to D RULES: the rules in the order they are matched, with their hit counts.",
 		"None."},
 	{"SOX0414I", "DISPLAY STATS",
