@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,8 +39,13 @@ func (l *LevelSwitch) Set(name string) error {
 // Level returns the current level.
 func (l *LevelSwitch) Level() zerolog.Level { return zerolog.Level(l.level.Load()) }
 
-// Run implements zerolog.Hook.
-func (l *LevelSwitch) Run(e *zerolog.Event, level zerolog.Level, _ string) {
+// Run implements zerolog.Hook. Daemon lifecycle messages (SOX00xx: start,
+// ready, reload, quiesce, stop) always pass, so that an operator sees them
+// at any level.
+func (l *LevelSwitch) Run(e *zerolog.Event, level zerolog.Level, msg string) {
+	if strings.HasPrefix(msg, "SOX00") {
+		return
+	}
 	if level < l.Level() && level != zerolog.NoLevel {
 		e.Discard()
 	}

@@ -45,41 +45,58 @@ type Socksd struct {
 
 // StartSocksd writes configTOML to a file and starts `socksd serve -c`
 // with it. The text may use {{SOCKET}} for a console socket path in the
-// test's directory. It returns once the daemon reports it is ready.
+// test's directory. It returns once the daemon reports it is ready; the
+// daemon is killed at the end of the test if it still runs.
 func StartSocksd(t testing.TB, bin, configTOML string, env ...string) *Socksd {
 	t.Helper()
-	dir := t.TempDir()
+	d, err := LaunchSocksd(bin, t.TempDir(), configTOML, env...)
+	if d != nil {
+		t.Cleanup(func() {
+			d.Kill()
+			if t.Failed() {
+				t.Logf("socksd log:\n%s", d.Log.String())
+			}
+		})
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// LaunchSocksd is StartSocksd for programs that are not tests (the
+// benchmarks): the caller must Kill the daemon.
+func LaunchSocksd(bin, dir, configTOML string, env ...string) (*Socksd, error) {
 	d := &Socksd{Bin: bin, ConfigPath: filepath.Join(dir, "socksd.toml"), Socket: filepath.Join(dir, "console.sock"), Log: NewLogBuffer()}
 	configTOML = strings.ReplaceAll(configTOML, "{{SOCKET}}", d.Socket)
 	if err := os.WriteFile(d.ConfigPath, []byte(configTOML), 0o600); err != nil {
-		t.Fatal(err)
+		return nil, fmt.Errorf("testpeer: %w", err)
 	}
 	d.cmd = exec.Command(bin, "serve", "-c", d.ConfigPath)
 	d.cmd.Env = append(os.Environ(), env...)
 	d.cmd.Stdout = d.Log
 	d.cmd.Stderr = d.Log
 	if err := d.cmd.Start(); err != nil {
-		t.Fatal(err)
+		return nil, fmt.Errorf("testpeer: start socksd: %w", err)
 	}
 	d.done = make(chan struct{})
 	go func() { d.err = d.cmd.Wait(); close(d.done) }()
-	t.Cleanup(func() {
-		select {
-		case <-d.done:
-		default:
-			d.cmd.Process.Kill()
-			<-d.done
-		}
-		if t.Failed() {
-			t.Logf("socksd log:\n%s", d.Log.String())
-		}
-	})
 	line, ok := d.Log.WaitFor(readyRE, 30*time.Second, d.done)
 	if !ok {
-		t.Fatalf("socksd did not become ready:\n%s", d.Log.String())
+		return d, fmt.Errorf("testpeer: socksd did not become ready:\n%s", d.Log.String())
 	}
 	d.Addr = strings.Split(readyRE.FindStringSubmatch(line)[1], ",")[0]
-	return d
+	return d, nil
+}
+
+// Kill ends the daemon at once if it still runs, and waits for it.
+func (d *Socksd) Kill() {
+	select {
+	case <-d.done:
+	default:
+		d.cmd.Process.Kill()
+		<-d.done
+	}
 }
 
 var readyRE = regexp.MustCompile(`SOX0002I socksd ready, listening on ([^ "]+)`)
