@@ -101,6 +101,9 @@ type ReplyReader struct {
 	CP ebcdic.CodePage
 	// Term is the line end of the last line read.
 	Term ebcdic.Terminator
+	// Detect, when set, makes the next reply's first line decide CP (see
+	// ebcdic.Detect; ASCII when undecided) and is then cleared.
+	Detect bool
 }
 
 // ReadReply reads one complete reply. A multi-line reply starts with
@@ -118,6 +121,10 @@ func (rr *ReplyReader) ReadReply() (*Reply, error) {
 			return nil, err
 		}
 		rr.Term = term
+		if rr.Detect {
+			rr.CP, _ = ebcdic.Detect(b)
+			rr.Detect = false
+		}
 		r.raw = append(r.raw, b...)
 		r.raw = append(r.raw, term.Bytes()...)
 		line := ebcdic.Decode(rr.CP, b)

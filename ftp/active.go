@@ -1,0 +1,175 @@
+package ftp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+)
+
+// onActive handles PORT and EPRT from the job.
+//
+// With active = "refuse" the answer is 502. Otherwise the address must be
+// either the address of a PendingBind of this session (the z/OS client's
+// SOCKS BIND) or the job's own address with a port of 1024 or more; any
+// other host is refused with 504 (RFC 2577 bounce protection). The command
+// is converted: socksd sends PASV (EPSV for EPRT, the other one as a
+// fallback) to the server, opens the data channel to the control host with
+// that port through the tunnel, connects it to the job (completing the
+// BIND, or connecting to the PORT address itself), and only then answers
+// the job "200 PORT command successful". The job's RETR/STOR/LIST that
+// follows therefore finds the data channel already open, and the server's
+// 150 comes after it.
+func (s *session) onActive(cmd Command) error {
+	if s.opt.Active == ActiveRefuse {
+		s.log.Warn().Str("command", cmd.String()).Msg("active mode refused by policy")
+		return s.localReply(502, cmd.Verb+" refused by socksd policy: use passive mode (PASV).")
+	}
+	var ap netip.AddrPort
+	var err error
+	if cmd.Verb == "PORT" {
+		ap, err = ParsePORT(cmd.Args)
+	} else {
+		ap, err = ParseEPRT(cmd.Args)
+	}
+	if err != nil {
+		return s.localReply(501, "Syntax error in "+cmd.Verb+" parameters.")
+	}
+	ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	pb := s.findBind(ap)
+	if pb == nil && (ap.Addr() != s.clientIP || ap.Port() < 1024) {
+		s.log.Warn().Str("address", ap.String()).Str("command", cmd.Verb).
+			Msgf("SOX0304W FTP session %d PORT/EPRT to %s refused (bounce)", s.cfg.ID, ap)
+		return s.localReply(504, cmd.Verb+" to "+ap.String()+" refused: only the client's own address is allowed (RFC 2577).")
+	}
+	s.setData(nil)
+	port, peer, err := s.askPassive(cmd.Verb == "EPRT")
+	if err != nil {
+		var re *Reply
+		if errors.As(err, &re) {
+			return s.localReply(425, "Cannot convert "+cmd.Verb+" to passive mode: the server answered "+strconv.Itoa(re.Code)+".")
+		}
+		return err
+	}
+	target := net.JoinHostPort(s.controlHost, strconv.Itoa(int(port)))
+	d := s.newDataSetup("active", target)
+	d.claim()
+	s.setData(d)
+	up, err := d.open(s.ctx)
+	if err != nil {
+		return s.localReply(425, "Cannot open the data channel through SSH: "+sanitize(err.Error(), nil))
+	}
+	d.mu.Lock()
+	d.tconn = up
+	d.mu.Unlock()
+	if pb != nil {
+		pb.complete(d, peer)
+	} else {
+		ctx, cancel := context.WithTimeout(s.ctx, dialTimeout)
+		var dialer net.Dialer
+		jc, err := dialer.DialContext(ctx, "tcp", ap.String())
+		cancel()
+		if err != nil {
+			up.Close()
+			d.finish(err)
+			return s.localReply(425, "Cannot open data connection to "+ap.String()+".")
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			_ = d.serve(s.ctx, jc, up)
+		}()
+	}
+	s.log.Debug().Str("command", cmd.Verb).Str("job_address", ap.String()).Str("target", target).Bool("bind", pb != nil).
+		Msg("active data connection converted to passive through the tunnel")
+	return s.localReply(200, cmd.Verb+" command successful.")
+}
+
+// askPassive sends PASV or EPSV (the other one if the first is refused) to
+// the server and returns the data port and the server's data address (for
+// a BIND reply). A refusal by the server is returned as a *Reply error.
+func (s *session) askPassive(preferEPSV bool) (uint16, netip.AddrPort, error) {
+	order := []string{"PASV", "EPSV"}
+	if preferEPSV {
+		order[0], order[1] = order[1], order[0]
+	}
+	var last *Reply
+	for _, verb := range order {
+		p := &pendingCmd{cmd: Command{Verb: verb}, internal: true}
+		s.pending = append(s.pending, p)
+		if err := s.srv.writeLines(verb); err != nil {
+			return 0, netip.AddrPort{}, err
+		}
+		if err := s.await(p); err != nil {
+			return 0, netip.AddrPort{}, err
+		}
+		r := p.reply
+		if r == nil {
+			return 0, netip.AddrPort{}, errors.New("ftp: no reply to " + verb)
+		}
+		last = r
+		switch r.Code {
+		case 227:
+			ap, err := Parse227(r.Text())
+			if err != nil {
+				continue
+			}
+			peer := ap
+			if ap.Addr().IsUnspecified() && s.controlIP.IsValid() {
+				peer = netip.AddrPortFrom(s.controlIP, ap.Port())
+			}
+			return ap.Port(), peer, nil
+		case 229:
+			port, err := Parse229(r.Text())
+			if err != nil {
+				continue
+			}
+			ip := s.controlIP
+			if !ip.IsValid() {
+				ip = netip.IPv4Unspecified()
+			}
+			return port, netip.AddrPortFrom(ip, port), nil
+		}
+	}
+	if last == nil {
+		return 0, netip.AddrPort{}, fmt.Errorf("ftp: server refused passive mode")
+	}
+	return 0, netip.AddrPort{}, last
+}
+
+// findBind returns the PendingBind of this session listening at ap (the
+// address the daemon gave in the first BIND reply), or nil.
+func (s *session) findBind(ap netip.AddrPort) *PendingBind {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := len(s.binds) - 1; i >= 0; i-- {
+		p := s.binds[i]
+		la := p.listenAddr()
+		if !la.IsValid() || la.Port() != ap.Port() || p.isReady() {
+			continue
+		}
+		if la.Addr() == ap.Addr() || la.Addr().IsUnspecified() || ap.Addr() == s.cfg.LocalAddr.Unmap() {
+			return p
+		}
+	}
+	return nil
+}
+
+func (s *session) addBind(p *PendingBind) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.binds = append(s.binds, p)
+}
+
+func (s *session) removeBind(p *PendingBind) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, q := range s.binds {
+		if q == p {
+			s.binds = append(s.binds[:i], s.binds[i+1:]...)
+			return
+		}
+	}
+}

@@ -1,0 +1,106 @@
+package ftp
+
+import (
+	"time"
+)
+
+// Transfer is one audit record: one RETR, STOR, STOU, APPE, LIST, NLST or
+// MLSD and its data connection. It never holds a password.
+type Transfer struct {
+	Session   uint64        `json:"session"`
+	Client    string        `json:"client"`
+	User      string        `json:"user"`
+	Server    string        `json:"server"`
+	SSHServer string        `json:"ssh_server"`
+	Command   string        `json:"command"`
+	Path      string        `json:"path,omitempty"`
+	Mode      string        `json:"mode"` // "passive", "active", or "" without a data connection
+	Bytes     int64         `json:"bytes"`
+	Duration  time.Duration `json:"duration_ns"`
+	Code      int           `json:"code"` // the final reply the job got; 0 if the session ended first
+	Start     time.Time     `json:"start"`
+	Rule      string        `json:"rule"`
+	Error     string        `json:"error,omitempty"`
+}
+
+// transfer is a transfer command waiting for its final reply.
+type transfer struct {
+	cmd   Command
+	start time.Time
+	data  *dataSetup
+}
+
+// newTransfer starts a transfer that uses the current data setup.
+func (s *session) newTransfer(cmd Command) *transfer {
+	t := &transfer{cmd: cmd, start: time.Now(), data: s.data}
+	s.data = nil // the transfer owns it now
+	return t
+}
+
+// onTransferReply checks the final reply of a transfer against its data
+// connection and audits it. A 2xx from the server is turned into 426 when
+// the data connection through socksd failed, so that a job never takes a
+// short file for a complete one.
+func (s *session) onTransferReply(t *transfer, r *Reply) *Reply {
+	d := t.data
+	note := ""
+	if d != nil && r.Code/100 == 2 {
+		if d.claimed.Load() {
+			timer := time.NewTimer(dataGrace)
+			select {
+			case <-d.done:
+			case <-timer.C:
+				note = "data connection still open after the final reply"
+			case <-s.ctx.Done():
+			}
+			timer.Stop()
+		} else {
+			note = "no data connection passed through socksd"
+			s.log.Warn().Str("command", t.cmd.Verb).Msg("transfer completed without a data connection through socksd")
+		}
+		if _, err, finished := d.result(); finished && err != nil && err != errDataUnused {
+			note = sanitize(err.Error(), nil)
+			r = &Reply{Code: 426, Lines: FormatReply(426, "Data connection failed through socksd; transfer aborted (server said: "+shortText(r)+").")}
+		}
+	}
+	if d != nil {
+		d.close()
+	}
+	s.finishTransfer(t, r.Code, note)
+	return r
+}
+
+// finishTransfer writes the audit record and the SOX0303I log line.
+func (s *session) finishTransfer(t *transfer, code int, note string) {
+	rec := Transfer{
+		Session:   s.cfg.ID,
+		Client:    s.cfg.ClientAddr.String(),
+		User:      s.user,
+		Server:    s.cfg.Server,
+		SSHServer: s.sshServer,
+		Command:   t.cmd.Verb,
+		Path:      t.cmd.Path(),
+		Start:     t.start,
+		Duration:  time.Since(t.start),
+		Code:      code,
+		Rule:      s.cfg.Rule,
+		Error:     note,
+	}
+	if d := t.data; d != nil {
+		rec.Mode = d.mode
+		rec.Bytes, _, _ = d.result()
+	}
+	if code == 0 && rec.Error == "" {
+		rec.Error = "session ended before the final reply"
+	}
+	ev := s.log.Info()
+	if code == 0 || code >= 400 {
+		ev = s.log.Warn()
+	}
+	ev.Str("user", rec.User).Str("ssh_server", rec.SSHServer).Str("command", rec.Command).Str("path", rec.Path).
+		Str("mode", rec.Mode).Int64("bytes", rec.Bytes).Dur("duration", rec.Duration).Int("code", code).
+		Str("error", rec.Error).Msg("SOX0303I FTP transfer")
+	if s.cfg.Audit != nil {
+		s.cfg.Audit(rec)
+	}
+}

@@ -1,0 +1,374 @@
+package ftp
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"socksd/ebcdic"
+	"socksd/internal/relay"
+)
+
+// pendingCmd is a command whose reply the job has not seen yet, in the
+// order the replies are due.
+type pendingCmd struct {
+	cmd      Command
+	internal bool      // sent by socksd itself: the reply is kept, not relayed
+	local    []string  // a reply socksd gives itself when its turn comes
+	xfer     *transfer // set for RETR, STOR, LIST...
+	auth     bool      // AUTH: a 234 switches to raw relaying
+	passive  bool      // PASV/EPSV from the job
+	answered bool
+	reply    *Reply
+}
+
+type jobEvent struct {
+	line []byte
+	term ebcdic.Terminator
+	err  error
+}
+
+type srvEvent struct {
+	r   *Reply
+	err error
+}
+
+// loop holds the channels between the control readers and the session.
+// Each reader delivers one event and then waits for an ack: true to read
+// on, false to stop (before raw relaying).
+type loop struct {
+	jobCh  chan jobEvent
+	jobAck chan bool
+	srvCh  chan srvEvent
+	srvAck chan bool
+	done   chan struct{}
+}
+
+// run is the control relay after login.
+func (s *session) run() error {
+	if s.rawMode {
+		return s.raw()
+	}
+	l := &loop{
+		jobCh: make(chan jobEvent), jobAck: make(chan bool),
+		srvCh: make(chan srvEvent), srvAck: make(chan bool),
+		done: make(chan struct{}),
+	}
+	s.loop = l
+	readers := make(chan struct{}, 2)
+	go func() { s.readJob(l); readers <- struct{}{} }()
+	go func() { s.readServer(l); readers <- struct{}{} }()
+	defer func() {
+		close(l.done)
+		if !s.rawMode {
+			s.closeConns()
+		}
+		<-readers
+		<-readers
+	}()
+	for {
+		select {
+		case ev := <-l.jobCh:
+			if err := s.onJob(ev); err != nil {
+				return err
+			}
+			if s.rawMode {
+				l.jobAck <- false
+				return s.rawAfterReaders(readers)
+			}
+			l.jobAck <- true
+		case ev := <-l.srvCh:
+			cont, err := s.onServer(ev)
+			if err != nil {
+				return err
+			}
+			l.srvAck <- cont
+		case <-s.ctx.Done():
+			return s.ctx.Err()
+		}
+	}
+}
+
+// rawAfterReaders waits for both readers to stop, then relays raw bytes.
+func (s *session) rawAfterReaders(readers chan struct{}) error {
+	<-readers
+	<-readers
+	readers <- struct{}{} // the deferred wait in run expects two
+	readers <- struct{}{}
+	return s.raw()
+}
+
+func (s *session) readJob(l *loop) {
+	for {
+		line, term, err := s.job.lr.ReadLine()
+		ev := jobEvent{line: append([]byte(nil), line...), term: term, err: err}
+		select {
+		case l.jobCh <- ev:
+		case <-l.done:
+			return
+		}
+		if err != nil {
+			return
+		}
+		select {
+		case ok := <-l.jobAck:
+			if !ok {
+				return
+			}
+		case <-l.done:
+			return
+		}
+	}
+}
+
+func (s *session) readServer(l *loop) {
+	for {
+		r, err := s.rr.ReadReply()
+		select {
+		case l.srvCh <- srvEvent{r: r, err: err}:
+		case <-l.done:
+			return
+		}
+		if err != nil {
+			return
+		}
+		select {
+		case ok := <-l.srvAck:
+			if !ok {
+				return
+			}
+		case <-l.done:
+			return
+		}
+	}
+}
+
+// raw relays bytes untouched in both directions (after AUTH TLS).
+func (s *session) raw() error {
+	s.log.Info().Msg("AUTH accepted by the server: relaying the control connection without inspection")
+	if b := s.job.lr.Buffered(); len(b) > 0 {
+		if err := s.srv.writeRaw(b); err != nil {
+			return err
+		}
+	}
+	if b := s.srv.lr.Buffered(); len(b) > 0 {
+		if err := s.job.writeRaw(b); err != nil {
+			return err
+		}
+	}
+	res := relay.Relay(s.ctx, s.job.conn, s.srv.conn, relay.Options{Counters: s.cfg.Counters})
+	if res.Err != nil {
+		return fmt.Errorf("ftp: raw control relay: %w", res.Err)
+	}
+	return nil
+}
+
+// await processes server replies until p is answered, bounded by replyWait.
+func (s *session) await(p *pendingCmd) error {
+	timer := time.NewTimer(replyWait)
+	defer timer.Stop()
+	for !p.answered {
+		select {
+		case ev := <-s.loop.srvCh:
+			cont, err := s.onServer(ev)
+			if err != nil {
+				return err
+			}
+			s.loop.srvAck <- cont
+			if !cont {
+				return nil
+			}
+		case <-timer.C:
+			return fmt.Errorf("ftp: no reply from the server to %s within %v", p.cmd.Verb, replyWait)
+		case <-s.ctx.Done():
+			return s.ctx.Err()
+		}
+	}
+	return nil
+}
+
+// push queues p and sends any local replies that are now due.
+func (s *session) push(p *pendingCmd) error {
+	s.pending = append(s.pending, p)
+	return s.flushLocal()
+}
+
+// localReply queues a reply socksd gives itself, in order with the
+// replies still due from the server.
+func (s *session) localReply(code int, lines ...string) error {
+	return s.push(&pendingCmd{local: FormatReply(code, lines...)})
+}
+
+// flushLocal sends local replies at the head of the queue.
+func (s *session) flushLocal() error {
+	for len(s.pending) > 0 && s.pending[0].local != nil {
+		p := s.pending[0]
+		s.pending = s.pending[1:]
+		if err := s.job.writeLines(p.local...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// forward sends the job's line to the server (translated if needed) and
+// queues p for its reply.
+func (s *session) forward(ev jobEvent, p *pendingCmd) error {
+	s.pending = append(s.pending, p)
+	if p.cmd.Quoted != "" {
+		return s.srv.writeLines(p.cmd.Wire())
+	}
+	return s.srv.relayLine(s.job.cp, ev.line, ev.term)
+}
+
+// onJob handles one line from the job.
+func (s *session) onJob(ev jobEvent) error {
+	if ev.err != nil {
+		if isTooLong(ev.err) {
+			return s.jobTooLong()
+		}
+		if errors.Is(ev.err, io.EOF) || errors.Is(ev.err, io.ErrUnexpectedEOF) || s.ctx.Err() != nil {
+			return errJobGone
+		}
+		return fmt.Errorf("ftp: read from job: %w", ev.err)
+	}
+	if ev.term != ebcdic.TermNone {
+		s.job.term = ev.term
+	}
+	if verb, _ := splitVerb(s.job.cp, ev.line); verb == "PASS" || verb == "ACCT" {
+		// A new login on the open session: relay it without decoding.
+		err := s.forward(ev, &pendingCmd{cmd: Command{Verb: verb}})
+		clear(ev.line)
+		s.job.lr.Wipe()
+		return err
+	}
+	cmd, err := ParseCommand(ebcdic.Decode(s.job.cp, ev.line))
+	if err != nil {
+		// Not a command we understand: the server answers it.
+		return s.forward(ev, &pendingCmd{})
+	}
+	if pattern, denied := s.policy.match(cmd); denied {
+		s.log.Warn().Str("command", cmd.String()).Str("pattern", pattern).
+			Msgf("SOX0302W FTP session %d command refused by policy: %s", s.cfg.ID, cmd.String())
+		return s.localReply(550, cmd.Verb+": refused by policy.")
+	}
+	switch cmd.Verb {
+	case "AUTH":
+		if !s.opt.AllowAuthTLS {
+			return s.localReplyErr(s.refuseAuthLocal(cmd))
+		}
+		p := &pendingCmd{cmd: cmd, auth: true}
+		if err := s.forward(ev, p); err != nil {
+			return err
+		}
+		return s.await(p)
+	case "PORT", "EPRT":
+		return s.onActive(cmd)
+	case "LPRT", "LPSV":
+		return s.localReply(502, cmd.Verb+" is not supported through socksd; use PASV or EPSV.")
+	case "PASV", "EPSV":
+		s.setData(nil)
+		return s.forward(ev, &pendingCmd{cmd: cmd, passive: true})
+	case "QUIT":
+		s.quitSent = true
+	}
+	p := &pendingCmd{cmd: cmd}
+	if cmd.IsTransfer() {
+		p.xfer = s.newTransfer(cmd)
+	}
+	return s.forward(ev, p)
+}
+
+func (s *session) localReplyErr(code int, text string) error { return s.localReply(code, text) }
+
+// refuseAuthLocal logs a refused AUTH and returns the reply for it.
+func (s *session) refuseAuthLocal(cmd Command) (int, string) {
+	s.log.Warn().Str("command", cmd.Normalized()).Msgf("SOX0306W FTP session %d AUTH TLS refused", s.cfg.ID)
+	return 534, "AUTH refused by socksd policy: the session is already encrypted by SSH."
+}
+
+// onServer handles one reply from the server. cont is false when the
+// server reader must stop (raw relaying follows).
+func (s *session) onServer(ev srvEvent) (cont bool, err error) {
+	if ev.err != nil {
+		return false, s.serverGone(ev.err)
+	}
+	r := ev.r
+	var head *pendingCmd
+	if len(s.pending) > 0 {
+		head = s.pending[0]
+	}
+	if r.Preliminary() {
+		if head != nil && head.internal {
+			return true, nil
+		}
+		return true, s.job.relayReply(s.srv.cp, r)
+	}
+	if head == nil {
+		// Unsolicited, e.g. 421 before the server closes an idle session.
+		return true, s.job.relayReply(s.srv.cp, r)
+	}
+	s.pending = s.pending[1:]
+	head.answered, head.reply = true, r
+	switch {
+	case head.internal:
+		return true, s.flushLocal()
+	case head.passive && (r.Code == 227 || r.Code == 229):
+		r = s.onPassiveReply(head.cmd, r)
+	case head.xfer != nil:
+		r = s.onTransferReply(head.xfer, r)
+	case head.auth && r.Code == 234:
+		cont = false
+		s.rawMode = true
+		if err := s.job.relayReply(s.srv.cp, r); err != nil {
+			return false, err
+		}
+		return false, nil
+	}
+	if err := s.job.relayReply(s.srv.cp, r); err != nil {
+		return false, err
+	}
+	return true, s.flushLocal()
+}
+
+// serverGone handles the end of the server's control connection: a QUIT
+// ends the session normally; otherwise the job gets 426 (a transfer was
+// running) or 421, never a silent success.
+func (s *session) serverGone(err error) error {
+	if s.quitSent && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)) {
+		return errQuit
+	}
+	if s.ctx.Err() != nil {
+		return s.ctx.Err()
+	}
+	if isTooLong(err) {
+		s.log.Error().Int("max", s.opt.MaxLine).Msgf("SOX0305E FTP session %d control line too long, session closed", s.cfg.ID)
+		_ = s.job.writeReply(421, "Server reply line too long; closing.")
+		return fmt.Errorf("ftp: server line: %w", err)
+	}
+	inTransfer := false
+	for _, p := range s.pending {
+		if p.xfer != nil {
+			inTransfer = true
+		}
+	}
+	via := s.sshServer
+	if via == "" {
+		via = "SSH"
+	}
+	if inTransfer {
+		_ = s.job.writeReply(426, "Connection to "+s.cfg.Server+" through "+via+" lost; transfer aborted.")
+	} else {
+		_ = s.job.writeReply(421, "Connection to "+s.cfg.Server+" through "+via+" lost; closing.")
+	}
+	s.log.Warn().Err(err).Bool("in_transfer", inTransfer).Msg("FTP server control connection ended")
+	return fmt.Errorf("ftp: server control connection: %w", err)
+}
+
+// shortText is the first line of a reply's text, for messages.
+func shortText(r *Reply) string {
+	t, _, _ := strings.Cut(r.Text(), "\n")
+	return sanitize(t, nil)
+}

@@ -1,0 +1,274 @@
+package ftp
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"socksd/internal/relay"
+	"socksd/internal/testpeer"
+)
+
+// fakeTunnel dials loopback directly and counts the dials, standing in for
+// an SSH connection. Kill closes every connection it made, like a dying
+// SSH connection.
+type fakeTunnel struct {
+	dials  atomic.Int32
+	closed atomic.Bool
+	mu     sync.Mutex
+	conns  []net.Conn
+	// failDial makes Dial fail for targets other than the control port.
+	failData atomic.Bool
+	control  string
+}
+
+func (f *fakeTunnel) Dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	f.dials.Add(1)
+	if f.failData.Load() && addr != f.control {
+		return nil, errors.New("fake: channel open failed")
+	}
+	var d net.Dialer
+	c, err := d.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	f.conns = append(f.conns, c)
+	f.mu.Unlock()
+	return c, nil
+}
+
+func (f *fakeTunnel) Server() string { return "127.0.0.1:22" }
+func (f *fakeTunnel) ID() string     { return "fake-1" }
+func (f *fakeTunnel) Close() error   { f.closed.Store(true); return nil }
+
+// Kill closes every connection dialed so far.
+func (f *fakeTunnel) Kill() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, c := range f.conns {
+		c.Close()
+	}
+}
+
+// harness runs sessions against one vsftpd.
+type harness struct {
+	t      *testing.T
+	v      *testpeer.VSFTPD
+	broker *Broker
+	opts   Options
+
+	openErr  error
+	mu       sync.Mutex
+	opens    []string // "user/password-given"
+	tunnels  []*fakeTunnel
+	audits   []Transfer
+	counters relay.Counters
+	logBuf   syncBuffer
+	errs     chan error
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func newHarness(t *testing.T, vc testpeer.VSFTPDConfig, opts Options) *harness {
+	t.Helper()
+	v := testpeer.StartVSFTPD(t, vc)
+	return &harness{t: t, v: v, broker: NewBroker(), opts: opts, errs: make(chan error, 16)}
+}
+
+func (h *harness) open(ctx context.Context, user, password string) (Tunnel, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.opens = append(h.opens, user+"/"+strconv.FormatBool(password != ""))
+	if password != "" && password != h.v.Password {
+		return nil, fmt.Errorf("fake: ssh: unable to authenticate, password %s rejected", password)
+	}
+	if h.openErr != nil {
+		return nil, h.openErr
+	}
+	ft := &fakeTunnel{control: h.v.Addr}
+	h.tunnels = append(h.tunnels, ft)
+	return ft, nil
+}
+
+func (h *harness) tunnel(i int) *fakeTunnel {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.tunnels[i]
+}
+
+func (h *harness) auditList() []Transfer {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]Transfer(nil), h.audits...)
+}
+
+// serve starts a session for a new loopback control connection and returns
+// the job's end. The session's error goes to h.errs.
+func (h *harness) serve(ctx context.Context) net.Conn {
+	h.t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer ln.Close()
+	job, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	srv, err := ln.Accept()
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	cfg := SessionConfig{
+		ID:         1,
+		Client:     srv,
+		ClientAddr: job.LocalAddr().(*net.TCPAddr).AddrPort(),
+		LocalAddr:  netip.MustParseAddr("127.0.0.1"),
+		Server:     h.v.Addr,
+		Rule:       "test-rule",
+		Options:    h.opts,
+		Open:       h.open,
+		Broker:     h.broker,
+		Audit: func(tr Transfer) {
+			h.mu.Lock()
+			h.audits = append(h.audits, tr)
+			h.mu.Unlock()
+		},
+		Log:      zerolog.New(&h.logBuf),
+		Counters: &h.counters,
+	}
+	go func() { h.errs <- Serve(ctx, cfg) }()
+	return job
+}
+
+// waitServe returns the session's result, bounded.
+func (h *harness) waitServe() error {
+	h.t.Helper()
+	select {
+	case err := <-h.errs:
+		return err
+	case <-time.After(30 * time.Second):
+		h.t.Fatal("session did not end")
+		return nil
+	}
+}
+
+// socksDial is a jlaffaye DialFunc: the first call is the control
+// connection (to a new session); later calls are data connections that
+// come back through the broker, like a SOCKS client's, unless direct is
+// set, in which case they are dialed as they are (a client that does not
+// use SOCKS for data).
+func (h *harness) socksDial(ctx context.Context, direct bool) func(network, address string) (net.Conn, error) {
+	first := true
+	return func(network, address string) (net.Conn, error) {
+		if first {
+			first = false
+			return h.serve(ctx), nil
+		}
+		host, ps, err := net.SplitHostPort(address)
+		if err != nil {
+			return nil, err
+		}
+		port, _ := strconv.Atoi(ps)
+		dc, ok := h.broker.Connect(netip.MustParseAddr("127.0.0.1"), host, uint16(port))
+		if !ok {
+			if direct {
+				return net.Dial(network, address)
+			}
+			return nil, fmt.Errorf("broker: no passive reply matches %s", address)
+		}
+		if err := dc.Open(ctx); err != nil {
+			return nil, err
+		}
+		a, b, err := tcpPair()
+		if err != nil {
+			return nil, err
+		}
+		go dc.Serve(ctx, b)
+		return a, nil
+	}
+}
+
+// tcpPair returns two ends of a loopback TCP connection.
+func tcpPair() (net.Conn, net.Conn, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, nil, err
+	}
+	defer ln.Close()
+	a, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := ln.Accept()
+	if err != nil {
+		a.Close()
+		return nil, nil, err
+	}
+	return a, b, nil
+}
+
+// randomData returns n bytes from a seeded PRNG.
+func randomData(n int, seed uint64) []byte {
+	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	b := make([]byte, n)
+	for i := 0; i+8 <= n; i += 8 {
+		v := r.Uint64()
+		for j := 0; j < 8; j++ {
+			b[i+j] = byte(v >> (8 * j))
+		}
+	}
+	return b
+}
+
+// seededReader streams n bytes from a seeded PRNG without holding them.
+type seededReader struct {
+	r *rand.Rand
+	n int64
+}
+
+func newSeededReader(n int64, seed uint64) *seededReader {
+	return &seededReader{r: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), n: n}
+}
+
+func (s *seededReader) Read(p []byte) (int, error) {
+	if s.n <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > s.n {
+		p = p[:s.n]
+	}
+	for i := range p {
+		p[i] = byte(s.r.Uint32())
+	}
+	s.n -= int64(len(p))
+	return len(p), nil
+}

@@ -1,0 +1,276 @@
+package ftp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"socksd/ebcdic"
+	"socksd/internal/relay"
+)
+
+// Tunnel is one lease on an authenticated SSH connection.
+type Tunnel interface {
+	// Dial opens a direct-tcpip channel to addr, an unresolved "host:port"
+	// as the SSH server sees it.
+	Dial(ctx context.Context, network, addr string) (net.Conn, error)
+	// Server returns the SSH server's host:port, for logs and audit.
+	Server() string
+	// ID returns the SSH connection's id, for logs.
+	ID() string
+	// Close releases the lease.
+	Close() error
+}
+
+// Opener opens the tunnel for the credentials captured from the job.
+// password == "" means none: the profile's public key is used.
+type Opener func(ctx context.Context, user, password string) (Tunnel, error)
+
+// Options are the FTP settings of the rule that sent a session here.
+type Options struct {
+	Data         string        // "auto" | "socks" | "rewrite"; "" = auto
+	Active       string        // "convert" | "refuse"; "" = convert
+	Encoding     string        // "auto" | "ascii" | "ibm-1047" | "ibm-037": the job's control code page; "" = auto
+	Deny         []string      // command patterns refused with 550 (see the package documentation)
+	AllowAuthTLS bool          // relay AUTH TLS/SSL and stop inspecting
+	MaxLine      int           // longest control line; default 4096
+	IdleTimeout  time.Duration // idle timeout of data connections; 0 = none
+}
+
+// The data modes of Options.Data and active modes of Options.Active.
+const (
+	DataAuto      = "auto"
+	DataSocks     = "socks"
+	DataRewrite   = "rewrite"
+	ActiveConvert = "convert"
+	ActiveRefuse  = "refuse"
+)
+
+// normalize fills in defaults and checks the values.
+func (o Options) normalize() (Options, error) {
+	if o.Data == "" {
+		o.Data = DataAuto
+	}
+	if o.Active == "" {
+		o.Active = ActiveConvert
+	}
+	if o.Encoding == "" {
+		o.Encoding = "auto"
+	}
+	if o.MaxLine <= 0 {
+		o.MaxLine = ebcdic.DefaultMaxLine
+	}
+	o.Data = strings.ToLower(o.Data)
+	o.Active = strings.ToLower(o.Active)
+	switch o.Data {
+	case DataAuto, DataSocks, DataRewrite:
+	default:
+		return o, fmt.Errorf("ftp: unknown data mode %q (want auto, socks or rewrite)", o.Data)
+	}
+	switch o.Active {
+	case ActiveConvert, ActiveRefuse:
+	default:
+		return o, fmt.Errorf("ftp: unknown active mode %q (want convert or refuse)", o.Active)
+	}
+	if !strings.EqualFold(o.Encoding, "auto") {
+		if _, err := ebcdic.ParseCodePage(o.Encoding); err != nil {
+			return o, fmt.Errorf("ftp: encoding: %w", err)
+		}
+	}
+	return o, nil
+}
+
+// SessionConfig is everything one FTP session needs from the daemon.
+type SessionConfig struct {
+	ID         uint64
+	Client     net.Conn       // the job's control connection; the SOCKS CONNECT has been answered
+	ClientAddr netip.AddrPort // the job's address
+	LocalAddr  netip.Addr     // the daemon's address on the client's connection
+	Server     string         // "host:port" the job asked for, unresolved
+	Rule       string
+	Options    Options
+	Open       Opener
+	Broker     *Broker // nil: a private broker (data connections cannot come back through SOCKS)
+	Audit      func(Transfer)
+	Log        zerolog.Logger
+	Counters   *relay.Counters // control+data bytes of the session; may be nil
+}
+
+// Limits of one session.
+const (
+	maxPreLoginCommands = 50
+	replyWait           = 60 * time.Second // longest wait for a reply socksd asked for itself
+	dialTimeout         = 30 * time.Second
+	dataGrace           = 30 * time.Second // wait for a data relay to end after the server's 2xx
+	listenTimeout       = 2 * time.Minute  // how long a rewrite listener waits for the job
+)
+
+// errQuit ends a session normally.
+var errQuit = errors.New("ftp: session ended by QUIT")
+
+// session is the state of one control connection.
+type session struct {
+	cfg    SessionConfig
+	opt    Options
+	log    zerolog.Logger
+	ctx    context.Context
+	cancel context.CancelFunc
+	broker *Broker
+	policy policy
+
+	job *side
+	srv *side
+	tun Tunnel
+
+	clientIP    netip.Addr
+	controlHost string // the host part of cfg.Server
+	controlIP   netip.Addr
+	user        string
+	sshServer   string
+
+	// Touched only by the goroutine running Serve.
+	pending  []*pendingCmd
+	data     *dataSetup // the data connection prepared by the last PASV/EPSV/PORT/EPRT
+	quitSent bool
+	rawMode  bool
+	rr       *ReplyReader // the server's replies
+	loop     *loop
+	ready    atomic.Bool // logged in (or relaying after AUTH): data requests may join
+
+	mu    sync.Mutex
+	binds []*PendingBind
+
+	wg sync.WaitGroup // data connection goroutines
+}
+
+// Serve runs one FTP control session: it greets the job, captures its login,
+// opens the tunnel, logs in to the server through it and relays the control
+// connection until either side ends, ctx ends (then its data connections
+// end too) or a fatal error occurs. It closes cfg.Client before returning. A
+// session that ends with QUIT or the job's disconnect returns nil.
+func Serve(ctx context.Context, cfg SessionConfig) error {
+	if cfg.Client == nil {
+		return errors.New("ftp: no client connection")
+	}
+	defer cfg.Client.Close()
+	if cfg.Open == nil {
+		return errors.New("ftp: no tunnel opener")
+	}
+	opt, err := cfg.Options.normalize()
+	if err != nil {
+		return err
+	}
+	host, _, err := net.SplitHostPort(cfg.Server)
+	if err != nil || host == "" {
+		return fmt.Errorf("ftp: server address %q: want host:port", cfg.Server)
+	}
+	pol, err := compilePolicy(opt.Deny)
+	if err != nil {
+		return err
+	}
+	s := &session{
+		cfg:         cfg,
+		opt:         opt,
+		broker:      cfg.Broker,
+		policy:      pol,
+		controlHost: host,
+		clientIP:    cfg.ClientAddr.Addr().Unmap(),
+	}
+	if ip, err := netip.ParseAddr(host); err == nil {
+		s.controlIP = ip.Unmap()
+	}
+	if s.broker == nil {
+		s.broker = NewBroker()
+	}
+	s.log = cfg.Log.With().Uint64("session", cfg.ID).Str("client", cfg.ClientAddr.String()).
+		Str("server", cfg.Server).Str("rule", cfg.Rule).Logger()
+	s.ctx, s.cancel = context.WithCancel(ctx)
+	defer s.cancel()
+	stop := context.AfterFunc(s.ctx, s.closeConns)
+	defer stop()
+	s.broker.addSession(s)
+	defer s.broker.removeSession(s)
+	defer s.shutdown()
+
+	s.job = newSide("job", cfg.Client, opt.MaxLine, cfg.Counters, true)
+	if err := s.login(); err != nil {
+		if errors.Is(err, errQuit) {
+			return nil
+		}
+		return err
+	}
+	err = s.run()
+	if errors.Is(err, errQuit) || errors.Is(err, errJobGone) {
+		return nil
+	}
+	if err != nil && s.ctx.Err() != nil {
+		return fmt.Errorf("ftp: session ended: %w", s.ctx.Err())
+	}
+	return err
+}
+
+// closeConns closes both control connections and the tunnel lease; used
+// when ctx ends, to unblock every read.
+func (s *session) closeConns() {
+	s.cfg.Client.Close()
+	if srv := s.serverSide(); srv != nil {
+		srv.conn.Close()
+	}
+}
+
+func (s *session) serverSide() *side {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.srv
+}
+
+// shutdown ends the session's data connections and releases the tunnel.
+func (s *session) shutdown() {
+	s.cancel()
+	if s.data != nil {
+		s.data.close()
+	}
+	s.mu.Lock()
+	binds := append([]*PendingBind(nil), s.binds...)
+	srv := s.srv
+	s.mu.Unlock()
+	for _, p := range binds {
+		p.Close()
+	}
+	s.broker.dropSession(s)
+	s.wg.Wait()
+	if srv != nil {
+		srv.conn.Close()
+	}
+	for _, p := range s.pending {
+		if p.xfer != nil {
+			if p.xfer.data != nil {
+				p.xfer.data.close()
+			}
+			s.finishTransfer(p.xfer, 0, "session ended before the final reply")
+		}
+	}
+	s.pending = nil
+	if s.tun != nil {
+		s.tun.Close()
+	}
+}
+
+// dial opens a connection to addr through the tunnel, bounded by dialTimeout.
+func (s *session) dial(addr string) (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(s.ctx, dialTimeout)
+	defer cancel()
+	c, err := s.tun.Dial(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("ftp: dial %s through %s: %w", addr, s.sshServer, err)
+	}
+	return c, nil
+}
