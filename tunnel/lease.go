@@ -6,6 +6,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -13,9 +14,10 @@ import (
 // that connection. Close releases the claim; the connection stays open for
 // other sessions until it has been unused for Options.IdleClose.
 type Lease struct {
-	p    *Pool
-	c    *tconn
-	once sync.Once
+	p      *Pool
+	c      *tconn
+	once   sync.Once
+	closed atomic.Bool
 }
 
 // Server returns "host:port" of the SSH server.
@@ -47,6 +49,9 @@ func (l *Lease) dial(ctx context.Context, network, addr string, ownsLease bool) 
 	}
 	if n, err := strconv.ParseUint(port, 10, 16); err != nil || n == 0 {
 		return nil, fmt.Errorf("tunnel: address %q: bad port", addr)
+	}
+	if l.closed.Load() {
+		return nil, fmt.Errorf("tunnel: %s: lease already released", l.c.id)
 	}
 	c := l.c
 	p := l.p
@@ -86,6 +91,7 @@ func (l *Lease) dial(ctx context.Context, network, addr string, ownsLease bool) 
 // Close releases the lease. It is safe to call more than once.
 func (l *Lease) Close() error {
 	l.once.Do(func() {
+		l.closed.Store(true)
 		p, c := l.p, l.c
 		p.mu.Lock()
 		c.leases--

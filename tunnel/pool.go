@@ -335,7 +335,15 @@ func (p *Pool) watch(c *tconn) {
 // drop takes the connection out of the pool and closes it.
 func (p *Pool) drop(c *tconn, reason string) {
 	p.mu.Lock()
-	already := c.dead
+	already := p.removeLocked(c)
+	p.mu.Unlock()
+	p.finish(c, already, reason)
+}
+
+// removeLocked marks the connection dead and takes it out of the maps; it
+// reports whether that had already happened.
+func (p *Pool) removeLocked(c *tconn) (already bool) {
+	already = c.dead
 	c.dead = true
 	p.stopIdleLocked(c)
 	delete(p.byID, c.id)
@@ -347,15 +355,22 @@ func (p *Pool) drop(c *tconn, reason string) {
 			p.conns[c.key] = list
 		}
 	}
+	return already
+}
+
+// finish closes a removed connection and logs it once.
+func (p *Pool) finish(c *tconn, already bool, reason string) {
+	c.close()
+	if already {
+		return
+	}
+	p.mu.Lock()
 	channels, total := c.channels, c.total
 	p.mu.Unlock()
-	c.close()
-	if !already {
-		p.opts.Logger.Info().Str("tunnel", c.id).Str("server", c.server).Str("user", c.user).
-			Int("channels_open", channels).Int("channels_total", total).
-			Int64("bytes_in", c.bytesIn.Load()).Int64("bytes_out", c.bytesOut.Load()).
-			Str("reason", reason).Msg("tunnel: ssh connection closed")
-	}
+	p.opts.Logger.Info().Str("tunnel", c.id).Str("server", c.server).Str("user", c.user).
+		Int("channels_open", channels).Int("channels_total", total).
+		Int64("bytes_in", c.bytesIn.Load()).Int64("bytes_out", c.bytesOut.Load()).
+		Str("reason", reason).Msg("tunnel: ssh connection closed")
 }
 
 // releaseLocked notes that a lease or channel ended and starts the idle
@@ -372,11 +387,17 @@ func (p *Pool) releaseLocked(c *tconn) (closeNow bool) {
 	c.idleGen++
 	gen := c.idleGen
 	c.idleTimer = time.AfterFunc(p.opts.IdleClose, func() {
+		// Check and remove under one lock, so that no Open can pick the
+		// connection in between.
 		p.mu.Lock()
 		idle := !c.dead && c.idleGen == gen && c.leases == 0 && c.channels == 0
+		already := true
+		if idle {
+			already = p.removeLocked(c)
+		}
 		p.mu.Unlock()
 		if idle {
-			p.drop(c, "idle")
+			p.finish(c, already, "idle")
 		}
 	})
 	return false

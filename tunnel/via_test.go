@@ -1,0 +1,178 @@
+package tunnel
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"socksd/socks"
+)
+
+// socksProxy is a minimal SOCKS4/5 CONNECT proxy on loopback that records
+// the requests it served.
+type socksProxy struct {
+	addr   string
+	refuse bool
+	mu     sync.Mutex
+	seen   []socks.Request
+}
+
+func newSOCKSProxy(t *testing.T, refuse bool) *socksProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	sp := &socksProxy{addr: ln.Addr().String(), refuse: refuse}
+	cfg := socks.ServerConfig{Methods: []socks.Method{socks.MethodUserPass, socks.MethodNone}}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				req, err := socks.ReadRequest(c, cfg)
+				if err != nil {
+					return
+				}
+				sp.mu.Lock()
+				sp.seen = append(sp.seen, *req)
+				sp.mu.Unlock()
+				if sp.refuse {
+					socks.WriteReply(c, req.Version, socks.RepNotAllowed, socks.Addr{})
+					return
+				}
+				up, err := net.Dial("tcp", req.Dest.String())
+				if err != nil {
+					socks.WriteReply(c, req.Version, socks.RepConnectionRefused, socks.Addr{})
+					return
+				}
+				defer up.Close()
+				socks.WriteReply(c, req.Version, socks.RepSucceeded, socks.AddrFromNet(up.LocalAddr()))
+				go io.Copy(up, c)
+				io.Copy(c, up)
+			}()
+		}
+	}()
+	return sp
+}
+
+func (sp *socksProxy) requests() []socks.Request {
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	return append([]socks.Request(nil), sp.seen...)
+}
+
+func TestVia(t *testing.T) {
+	s := newTestServer(t)
+	echo := echoServer(t)
+	tests := []struct {
+		name     string
+		via      func(proxy string) string
+		host     string // ssh host as named in the profile
+		version  int
+		user     string
+		password string
+	}{
+		{"socks5", func(p string) string { return "socks5://" + p }, "127.0.0.1", 5, "", ""},
+		{"socks5 auth", func(p string) string { return "socks5://relay:pw@" + p }, "127.0.0.1", 5, "relay", "pw"},
+		{"socks5 hostname", func(p string) string { return "socks5://" + p }, "localhost", 5, "", ""},
+		{"socks4", func(p string) string { return "socks4://job1@" + p }, "127.0.0.1", 4, "job1", ""},
+		{"socks4a hostname", func(p string) string { return "socks4a://" + p }, "localhost", 4, "", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			sp := newSOCKSProxy(t, false)
+			p := testPool(t, s, func(o *Options) {
+				// Trust the key under both names.
+				o.KnownHosts = []string{writeFile(t,
+					line("[127.0.0.1]:"+strconv.Itoa(s.port), s.hostKey.PublicKey()),
+					line("[localhost]:"+strconv.Itoa(s.port), s.hostKey.PublicKey()))}
+			})
+			prof := Profile{Name: "via", Host: tc.host, Port: s.port, Via: tc.via(sp.addr), Share: true}
+			c, err := p.Dial(context.Background(), prof, "", Credentials{User: "alice", Password: "s3cret"}, echo)
+			if err != nil {
+				t.Fatalf("dial via %s: %v", prof.Via, err)
+			}
+			echoOnce(t, c, "via proxy")
+			c.Close()
+			reqs := sp.requests()
+			if len(reqs) != 1 {
+				t.Fatalf("proxy saw %d requests, want 1", len(reqs))
+			}
+			r := reqs[0]
+			want := net.JoinHostPort(tc.host, strconv.Itoa(s.port))
+			if r.Version != tc.version || r.Dest.String() != want || r.User != tc.user || r.Password != tc.password {
+				t.Fatalf("proxy saw version %d dest %s user %q (password set %v); want %d %s %q",
+					r.Version, r.Dest, r.User, r.Password != "", tc.version, want, tc.user)
+			}
+		})
+	}
+}
+
+func TestViaFailures(t *testing.T) {
+	s := newTestServer(t)
+	closed := func() string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := ln.Addr().String()
+		ln.Close()
+		return a
+	}()
+	refusing := newSOCKSProxy(t, true)
+	for _, via := range []string{"socks5://" + closed, "socks4://" + closed, "socks5://" + refusing.addr, "socks4://" + refusing.addr} {
+		p := testPool(t, s, nil)
+		prof := testProfile(s)
+		prof.Via = via
+		_, err := p.Open(context.Background(), prof, "", Credentials{User: "alice", Password: "s3cret"})
+		if !errors.Is(err, ErrServerUnreachable) {
+			t.Errorf("via %s: %v, want ErrServerUnreachable", via, err)
+		}
+	}
+	if _, _, conns, _ := s.counts(); conns != 0 {
+		t.Fatalf("server saw %d connections", conns)
+	}
+}
+
+func TestParseVia(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    Via
+		wantErr bool
+	}{
+		{in: "socks5://h:1080", want: Via{Version: 5, Addr: "h:1080"}},
+		{in: "SOCKS5H://h:1080", want: Via{Version: 5, Addr: "h:1080"}},
+		{in: "socks5://u:p@h:1", want: Via{Version: 5, Addr: "h:1", User: "u", Password: "p"}},
+		{in: "socks4://job@10.0.0.1:1080", want: Via{Version: 4, Addr: "10.0.0.1:1080", User: "job"}},
+		{in: "socks4a://[::1]:1080", want: Via{Version: 4, Addr: "[::1]:1080"}},
+		{in: "socks4://u:p@h:1", wantErr: true},
+		{in: "http://h:1", wantErr: true},
+		{in: "socks5://h", wantErr: true},
+		{in: "socks5://h:0", wantErr: true},
+		{in: "socks5://h:65536", wantErr: true},
+		{in: "socks5://:1080", wantErr: true},
+		{in: "socks5://h:1/path", wantErr: true},
+		{in: "socks5://h:1?x=1", wantErr: true},
+		{in: "socks5:h:1", wantErr: true},
+		{in: "", wantErr: true},
+	}
+	for _, tc := range tests {
+		got, err := ParseVia(tc.in)
+		if (err != nil) != tc.wantErr || (!tc.wantErr && got != tc.want) {
+			t.Errorf("ParseVia(%q) = %+v, %v; want %+v, err %v", tc.in, got, err, tc.want, tc.wantErr)
+		}
+	}
+	if _, err := ParseVia("socks5://u:topsecret@h:bad"); err == nil || strings.Contains(err.Error(), "topsecret") {
+		t.Fatalf("error shows the proxy password: %v", err)
+	}
+}
