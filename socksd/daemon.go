@@ -14,6 +14,7 @@ import (
 
 	"socksd/config"
 	"socksd/console"
+	"socksd/tunnel"
 )
 
 // Options are the daemon's settings that do not come from the
@@ -41,6 +42,7 @@ type Daemon struct {
 	started time.Time
 
 	sessions *table
+	pool     *tunnel.Pool
 	nextID   atomic.Uint64
 
 	quiesced  atomic.Bool
@@ -73,6 +75,9 @@ func New(cfg *config.Config, opt Options) (*Daemon, error) {
 		sessions: newTable(),
 		stopping: make(chan struct{}),
 		done:     make(chan struct{}),
+	}
+	if d.pool, err = newPool(cfg, d); err != nil {
+		return nil, err
 	}
 	d.state.Store(st)
 	return d, nil
@@ -149,6 +154,7 @@ func (d *Daemon) Serve(ctx context.Context) error {
 	}
 	accepting.Wait()
 	d.drain(cancelSessions)
+	d.pool.Close()
 	d.log.Info().Str("event", "ended").Msg(console.Format("SOX0008I"))
 	return nil
 }

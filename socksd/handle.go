@@ -144,8 +144,14 @@ func (d *Daemon) dispatch(ctx context.Context, st *state, s *session, c net.Conn
 	switch rule.Action {
 	case rules.Direct:
 		return d.direct(ctx, st, s, c, req)
-	case rules.Tunnel, rules.FTPTunnel:
-		return d.unavailable(st, s, c, req, rule, "SSH tunnels are not built into this daemon yet")
+	case rules.Tunnel:
+		if req.Command != socks.CmdConnect {
+			d.reply(c, st, req.Version, socks.RepCommandNotSupported, socks.Addr{})
+			return outcome{"refused", errors.New("socksd: the tunnel action carries CONNECT only")}
+		}
+		return d.tunnelConnect(ctx, st, s, c, req, rule.Name, st.profiles[rule.Profile], rule.FallbackToPlain)
+	case rules.FTPTunnel:
+		return d.unavailable(st, s, c, req, rule, "the FTP-aware tunnel is not built into this daemon yet")
 	default:
 		return d.block(st, s, c, req, rule.Name)
 	}

@@ -9,6 +9,7 @@ import (
 	"socksd/config"
 	"socksd/rules"
 	"socksd/socks"
+	"socksd/tunnel"
 )
 
 // state is an immutable runtime snapshot of one configuration.
@@ -26,6 +27,7 @@ type state struct {
 	perClient int
 	drain     time.Duration
 	hits      []atomic.Int64 // matches per rule, by index
+	profiles  map[string]tunnel.Profile
 }
 
 // build turns a validated configuration into runtime objects.
@@ -55,6 +57,7 @@ func build(cfg *config.Config) (*state, error) {
 		perClient: cfg.Server.MaxPerClient,
 		drain:     cfg.Server.DrainTimeout.Duration,
 		hits:      make([]atomic.Int64, set.Len()),
+		profiles:  profiles(cfg),
 	}
 	for _, m := range cfg.Server.Socks5Auth {
 		sm, err := socks.ParseMethod(m)
