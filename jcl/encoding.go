@@ -231,3 +231,11 @@ func encodeLines(lines []string, enc string) ([]byte, error) {
 	}
 	return out.Bytes(), nil
 }
+
+// DecodeLines splits data into lines as [Check] reads it: ASCII or EBCDIC
+// (named, or detected for "auto"), newline-delimited or fixed 80-byte
+// records. It fails only for an unknown encoding name.
+func DecodeLines(data []byte, enc string) ([]string, error) {
+	lines, _, err := decodeLines(data, enc)
+	return lines, err
+}

@@ -191,10 +191,11 @@ func (s *scanner) readStatement(i int) (*stmt, int) {
 		st.name, st.nameAt = string(f[k:j]), pos{i + 1, k + 1}
 		k = j
 	}
+	afterName := k
 	k = firstNonBlank(f, k)
 	if k >= len(f) {
-		st.end = pos{i + 1, len(f) + 1}
-		s.errorf(pos{i + 1, min(len(f)+2, lastTextColumn)}, "missing operation after the name field")
+		st.end = pos{i + 1, afterName + 1}
+		s.errorf(pos{i + 1, min(afterName+2, lastTextColumn+1)}, "missing operation after the name field")
 		return st, i + 1
 	}
 	j := k
