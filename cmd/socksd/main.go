@@ -27,6 +27,10 @@ func commands() map[string]command {
 		"check":   runCheck,
 		"config":  runConfig,
 		"version": runVersion,
+		"cmd":     runCmd,
+		"msg":     runMsg,
+		"hostkey": runHostkey,
+		"jcl":     runJCL,
 	}
 }
 

@@ -6,8 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
+	"net"
+	"path/filepath"
+	"sync"
 
 	"socksd/config"
 	"socksd/console"
@@ -57,7 +58,30 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go handleSignals(ctx, d)
+	con := console.New(d, log)
+	con.HandleSignals(ctx)
+	go func() {
+		// A STOP from any transport ends the console transports too.
+		<-d.Done()
+		cancel()
+	}()
+	var transports sync.WaitGroup
+	defer transports.Wait()
+	if cfg.Console.Socket != "" {
+		ln, err := listenConsole(cfg.Console.Socket)
+		if err != nil {
+			// The daemon still serves; the operator has signals and stdin.
+			log.Error().Err(err).Msg(console.Format("SOX0420E", cfg.Console.Socket, err))
+		} else {
+			transports.Add(1)
+			go func() { defer transports.Done(); con.ServeSocket(ctx, ln) }()
+		}
+	}
+	if cfg.Console.Stdin {
+		// Not waited for: a read from stdin cannot be interrupted.
+		go con.ServeReader(ctx, os.Stdin, stdout)
+	}
+	startOperatorConsole(ctx, con, &transports)
 	if err := d.Serve(ctx); err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitFail
@@ -65,21 +89,10 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-// handleSignals maps SIGHUP to RELOAD and SIGTERM/SIGINT to STOP.
-func handleSignals(ctx context.Context, d *socksd.Daemon) {
-	ch := make(chan os.Signal, 4)
-	signal.Notify(ch, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
-	defer signal.Stop(ch)
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case sig := <-ch:
-			if sig == syscall.SIGHUP {
-				d.Reload()
-				continue
-			}
-			d.Stop(false)
-		}
+// listenConsole creates the control socket, and its directory if missing.
+func listenConsole(path string) (net.Listener, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("socksd: console socket: %w", err)
 	}
+	return console.ListenSocket(path)
 }
