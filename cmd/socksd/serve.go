@@ -5,8 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"net"
+	"os"
 	"path/filepath"
 	"sync"
 
