@@ -14,6 +14,7 @@ import (
 
 	"socksd/config"
 	"socksd/console"
+	"socksd/ftp"
 	"socksd/tunnel"
 )
 
@@ -43,6 +44,7 @@ type Daemon struct {
 
 	sessions *table
 	pool     *tunnel.Pool
+	broker   *ftp.Broker
 	nextID   atomic.Uint64
 
 	quiesced  atomic.Bool
@@ -75,6 +77,7 @@ func New(cfg *config.Config, opt Options) (*Daemon, error) {
 		sessions: newTable(),
 		stopping: make(chan struct{}),
 		done:     make(chan struct{}),
+		broker:   ftp.NewBroker(),
 	}
 	if d.pool, err = newPool(cfg, d); err != nil {
 		return nil, err

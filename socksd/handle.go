@@ -126,6 +126,10 @@ func (d *Daemon) dispatch(ctx context.Context, st *state, s *session, c net.Conn
 		d.reply(c, st, req.Version, socks.RepCommandNotSupported, socks.Addr{})
 		return outcome{"refused", errors.New("socksd: UDP ASSOCIATE is not supported")}
 	}
+	// A data connection of a live FTP session joins it, whatever the rules.
+	if out, ok := d.ftpData(ctx, st, s, c, req); ok {
+		return out
+	}
 	rreq := rules.Request{
 		Client:  s.client.Addr(),
 		Version: req.Version,
@@ -151,7 +155,7 @@ func (d *Daemon) dispatch(ctx context.Context, st *state, s *session, c net.Conn
 		}
 		return d.tunnelConnect(ctx, st, s, c, req, rule.Name, st.profiles[rule.Profile], rule.FallbackToPlain)
 	case rules.FTPTunnel:
-		return d.unavailable(st, s, c, req, rule, "the FTP-aware tunnel is not built into this daemon yet")
+		return d.ftpTunnel(ctx, st, s, c, req, rule.Index, rule.Name, st.profiles[rule.Profile])
 	default:
 		return d.block(st, s, c, req, rule.Name)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"socksd/config"
+	"socksd/ftp"
 	"socksd/rules"
 	"socksd/socks"
 	"socksd/tunnel"
@@ -28,6 +29,7 @@ type state struct {
 	drain     time.Duration
 	hits      []atomic.Int64 // matches per rule, by index
 	profiles  map[string]tunnel.Profile
+	ftp       []ftp.Options // by rule index
 }
 
 // build turns a validated configuration into runtime objects.
@@ -58,6 +60,7 @@ func build(cfg *config.Config) (*state, error) {
 		drain:     cfg.Server.DrainTimeout.Duration,
 		hits:      make([]atomic.Int64, set.Len()),
 		profiles:  profiles(cfg),
+		ftp:       ftpOptions(cfg),
 	}
 	for _, m := range cfg.Server.Socks5Auth {
 		sm, err := socks.ParseMethod(m)
