@@ -86,6 +86,13 @@ func TestCheckBroken(t *testing.T) {
 		{"exec dup keyword", job + "//S1 EXEC PGM=IEFBR14,REGION=0M,REGION=4M\n", 2, 33, "coded twice"},
 		{"missing dd value", job + "//S1 EXEC PGM=IEFBR14\n//DD1 DD DSN=,DISP=SHR\n", 3, 13, "missing value for DSN"},
 		{"dlm wrong length", job + "//S1 EXEC PGM=IEFBR14\n//DD1 DD *,DLM=ABC\nABC\n", 3, 16, "exactly two"},
+		{"lower-case operation", job + "//S1 exec PGM=IEFBR14\n", 2, 6, "must be in capitals"},
+		{"symbol split in quotes", job + "// SET SYMBOL=VALUE\n//S1 EXEC PGM=IEFBR14,PARM='" + strings.Repeat("A", 39) + "&SYM\n//" + strings.Repeat(" ", 13) + "BOL'\n", 3, 68, "split across lines"},
+		{"bad region", job + "//S1 EXEC PGM=IEFBR14,REGION=0G\n", 2, 30, "REGION must be"},
+		{"bad time", job + "//S1 EXEC PGM=IEFBR14,TIME=FOREVER\n", 2, 28, "TIME must be"},
+		{"bad job region", "//J JOB (A),'X',REGION=4\n", 1, 24, "REGION must be"},
+		{"bad space unit", job + "//S1 EXEC PGM=IEFBR14\n//DD1 DD DSN=A.B,DISP=NEW,SPACE=(BLK,(1,1))\n", 3, 33, "SPACE unit"},
+		{"bad space quantity", job + "//S1 EXEC PGM=IEFBR14\n//DD1 DD DSN=A.B,DISP=NEW,SPACE=(TRK,(A,1))\n", 3, 33, "SPACE quantities"},
 		{"bad recfm", job + "//S1 EXEC PGM=IEFBR14\n//DD1 DD DUMMY,RECFM=FX\n", 3, 22, "RECFM"},
 	}
 	for _, tc := range tests {
@@ -137,6 +144,7 @@ func TestCheckValid(t *testing.T) {
 		{"output statement", job + "//OUT1 OUTPUT CLASS=A,DEST=LOCAL\n//S1 EXEC PGM=IEFBR14\n//SYSPRINT DD SYSOUT=(A,,STD),OUTPUT=*.OUT1\n"},
 		{"null statement and second job", job + "//S1 EXEC PGM=IEFBR14\n//\n" + job + "//S1 EXEC PGM=IEFBR14\n"},
 		{"joblib", job + "//JOBLIB DD DSN=USER.LOAD,DISP=SHR\n//S1 EXEC PGM=MYPGM\n"},
+		{"region time space", job + "//S1 EXEC PGM=IEFBR14,REGION=4096K,TIME=(1,30)\n//DD1 DD DSN=A.B,DISP=(NEW,CATLG),SPACE=(CYL,(10,5,20),RLSE)\n//DD2 DD DSN=A.C,DISP=NEW,SPACE=(80,(100,,10))\n"},
 		{"gdg", job + "//S1 EXEC PGM=IEFBR14\n//DD1 DD DSN=A.GDG(+1),DISP=(NEW,CATLG)\n"},
 		{"trailing blank lines", job + "//S1 EXEC PGM=IEFBR14\n\n\n"},
 		{"crlf", strings.ReplaceAll(job+"//S1 EXEC PGM=IEFBR14\n", "\n", "\r\n")},

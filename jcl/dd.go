@@ -152,6 +152,10 @@ func (c *checker) ddValue(p param, name, v string) {
 				return
 			}
 		}
+	case "SPACE":
+		if why := spaceProblem(v); why != "" {
+			c.errorf(at, "%s", why)
+		}
 	case "FILEDATA":
 		if !oneOf(v, "TEXT", "BINARY", "RECORD") {
 			c.errorf(at, "FILEDATA must be TEXT, BINARY or RECORD")

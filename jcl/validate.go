@@ -150,6 +150,10 @@ func (c *checker) statement(st *stmt) {
 		return
 	}
 	if !knownOperation(st.op) {
+		if knownOperation(strings.ToUpper(st.op)) {
+			c.errorf(st.opAt, "operation %q must be in capitals: %s", st.op, strings.ToUpper(st.op))
+			return
+		}
 		c.errorf(st.opAt, "unknown operation %q (want JOB, EXEC, DD, PROC, PEND, SET, JCLLIB, INCLUDE, IF, ELSE, ENDIF or OUTPUT)", st.op)
 		return
 	}
@@ -241,6 +245,10 @@ func (c *checker) symbols(st *stmt) map[int]string {
 		refs := findSymbols(p.val, p.at, func(at pos, msg string) { c.errorf(at, "%s", msg) })
 		for _, r := range refs {
 			if r.quoted && !inQuotes {
+				continue
+			}
+			if r.quoted && p.at[r.start].line != p.at[r.end-1].line {
+				c.errorf(r.at, "symbol &%s in apostrophes is split across lines: the system would not substitute it", r.name)
 				continue
 			}
 			if c.lookup(r.name).defined {
@@ -338,6 +346,14 @@ func (c *checker) jobStmt(st *stmt) {
 				len(subs) == 2 && !oneOf(string(subs[1].val), "", "0", "1") {
 				c.errorf(p.valAt(), "MSGLEVEL must be (statements,messages) with statements 0-2 and messages 0-1")
 			}
+		case "REGION":
+			if why := regionProblem(v); why != "" {
+				c.errorf(p.valAt(), "%s", why)
+			}
+		case "TIME":
+			if why := timeProblem(v); why != "" {
+				c.errorf(p.valAt(), "%s", why)
+			}
 		case "TYPRUN":
 			if !oneOf(v, "HOLD", "JCLHOLD", "SCAN", "COPY") {
 				c.errorf(p.valAt(), "TYPRUN must be HOLD, JCLHOLD, SCAN or COPY")
@@ -425,6 +441,16 @@ func (c *checker) execStmt(st *stmt) {
 			if v, ok := resolved[i]; ok {
 				if n := parmLength(v); n > maxParm {
 					c.errorf(p.valAt(), "PARM is %d characters long after substitution; the limit is %d", n, maxParm)
+				}
+			}
+		case base == "REGION" || base == "TIME":
+			if v, ok := resolved[i]; ok && len(v) > 0 {
+				why := regionProblem(v)
+				if base == "TIME" {
+					why = timeProblem(v)
+				}
+				if why != "" {
+					c.errorf(p.valAt(), "%s", why)
 				}
 			}
 		}
