@@ -67,12 +67,37 @@ func StartSocksd(t testing.TB, bin, configTOML string, env ...string) *Socksd {
 // LaunchSocksd is StartSocksd for programs that are not tests (the
 // benchmarks): the caller must Kill the daemon.
 func LaunchSocksd(bin, dir, configTOML string, env ...string) (*Socksd, error) {
+	return launchSocksd(nil, bin, dir, configTOML, env...)
+}
+
+// StartSocksdIn is StartSocksd inside network namespace ns.
+func StartSocksdIn(t testing.TB, ns, bin, configTOML string, env ...string) *Socksd {
+	t.Helper()
+	d, err := launchSocksd([]string{"ip", "netns", "exec", ns}, bin, t.TempDir(), configTOML, env...)
+	if d != nil {
+		t.Cleanup(func() {
+			d.Kill()
+			if t.Failed() {
+				t.Logf("socksd log:\n%s", d.Log.String())
+			}
+		})
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// launchSocksd starts the daemon, behind a command prefix such as
+// "ip netns exec NS" (which execs, so the PID stays socksd's).
+func launchSocksd(prefix []string, bin, dir, configTOML string, env ...string) (*Socksd, error) {
 	d := &Socksd{Bin: bin, ConfigPath: filepath.Join(dir, "socksd.toml"), Socket: filepath.Join(dir, "console.sock"), Log: NewLogBuffer()}
 	configTOML = strings.ReplaceAll(configTOML, "{{SOCKET}}", d.Socket)
 	if err := os.WriteFile(d.ConfigPath, []byte(configTOML), 0o600); err != nil {
 		return nil, fmt.Errorf("testpeer: %w", err)
 	}
-	d.cmd = exec.Command(bin, "serve", "-c", d.ConfigPath)
+	args := append(append(append([]string(nil), prefix...), bin), "serve", "-c", d.ConfigPath)
+	d.cmd = exec.Command(args[0], args[1:]...)
 	d.cmd.Env = append(os.Environ(), env...)
 	d.cmd.Stdout = d.Log
 	d.cmd.Stderr = d.Log
