@@ -252,3 +252,30 @@ func TestRenderErrors(t *testing.T) {
 		t.Error("auto accepted as an output encoding")
 	}
 }
+
+// TestRenderIBM037 renders in code page 037 and reads every member back.
+func TestRenderIBM037(t *testing.T) {
+	ascii, err := Render(DefaultSite(), "ascii")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := Render(DefaultSite(), "ibm-037")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, b := range e {
+		if errs, err := CheckEncoding(name, b, "ibm-037"); err != nil || len(errs) > 0 {
+			t.Errorf("%s: %v %v", name, err, errs)
+		}
+		lines, err := DecodeLines(b, "ibm-037")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range lines {
+			lines[i] = strings.TrimRight(lines[i], " ")
+		}
+		if got := strings.Join(lines, "\n") + "\n"; got != string(ascii[name]) {
+			t.Errorf("%s: IBM-037 member does not decode to the ASCII member", name)
+		}
+	}
+}
