@@ -1,0 +1,172 @@
+package tests
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jlaffaye/ftp"
+	"golang.org/x/net/proxy"
+
+	"socksd/internal/testpeer"
+)
+
+// testData returns n bytes from a seeded generator.
+func testData(n int, seed uint64) []byte {
+	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	b := make([]byte, n)
+	for i := 0; i+8 <= n; i += 8 {
+		v := r.Uint64()
+		for j := 0; j < 8; j++ {
+			b[i+j] = byte(v >> (8 * j))
+		}
+	}
+	return b
+}
+
+// ftpTunnelConfig sends FTP on ftpPort through SSH. sshHost "" means the
+// SSH server on the FTP host itself.
+func ftpTunnelConfig(s *testpeer.SSHD, sshHost string, ftpPort int, auditFile string, ftpExtra string) string {
+	return fmt.Sprintf(`
+[server]
+listen = ["127.0.0.1:0"]
+[log]
+audit_file = %q
+[console]
+socket = ""
+[ssh]
+known_hosts = [%q]
+[profiles.ftphost]
+host = %q
+port = %d
+auth = ["password", "publickey"]
+identity_files = [%q]
+[[rules]]
+name = "ftp"
+ports = ["%d"]
+action = "ftp-tunnel"
+profile = "ftphost"
+[rules.ftp]
+%s
+[[rules]]
+name = "rest"
+action = "block"
+`, auditFile, s.KnownHostsFile, sshHost, s.Port, s.ClientKeyFile, ftpPort, ftpExtra)
+}
+
+// socksDial returns a dial function through socksd's SOCKS5 listener.
+func socksDial(t *testing.T, socksAddr string, forward proxy.Dialer) func(network, address string) (net.Conn, error) {
+	d, err := proxy.SOCKS5("tcp", socksAddr, nil, forward)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.Dial
+}
+
+// roundTrip stores data as name, reads it back and checks SHA-256 both ways.
+func roundTrip(t *testing.T, c *ftp.ServerConn, v *testpeer.VSFTPD, name string, data []byte) {
+	t.Helper()
+	want := sha256.Sum256(data)
+	if err := c.Stor(name, bytes.NewReader(data)); err != nil {
+		t.Fatalf("STOR %s: %v", name, err)
+	}
+	if v != nil {
+		got, err := os.ReadFile(filepath.Join(v.Root, name))
+		if err != nil || sha256.Sum256(got) != want {
+			t.Fatalf("STOR %s: the server's file differs (%d bytes, %v)", name, len(got), err)
+		}
+	}
+	r, err := c.Retr(name)
+	if err != nil {
+		t.Fatalf("RETR %s: %v", name, err)
+	}
+	h := sha256.New()
+	n, err := io.Copy(h, r)
+	if err != nil {
+		t.Fatalf("RETR %s: %v after %d bytes", name, err, n)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatalf("RETR %s: final reply: %v", name, err)
+	}
+	if n != int64(len(data)) || !bytes.Equal(h.Sum(nil), want[:]) {
+		t.Fatalf("RETR %s: %d bytes, digest differs", name, n)
+	}
+}
+
+func TestFTPTunnelPassiveOnLoopback(t *testing.T) {
+	s := testpeer.StartSSHD(t, testpeer.SSHDConfig{PasswordAuth: true, PubkeyAuth: true})
+	v := testpeer.StartVSFTPD(t, testpeer.VSFTPDConfig{WriteEnable: true})
+	audit := filepath.Join(t.TempDir(), "audit.jsonl")
+	d := testpeer.StartSocksd(t, socksdBin, ftpTunnelConfig(s, "", v.Port, audit, `data = "socks"`))
+
+	c, err := ftp.Dial(v.Addr, ftp.DialWithDialFunc(socksDial(t, d.Addr, proxy.Direct)), ftp.DialWithTimeout(30*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Quit()
+	if err := c.Login(v.User, v.Password); err != nil {
+		t.Fatalf("login through socksd: %v", err)
+	}
+	data := testData(64<<20, 1)
+	roundTrip(t, c, v, "big.bin", data)
+	entries, err := c.List("")
+	if err != nil {
+		t.Fatalf("LIST: %v", err)
+	}
+	if len(entries) != 1 || entries[0].Name != "big.bin" || entries[0].Size != uint64(len(data)) {
+		t.Errorf("LIST = %+v", entries)
+	}
+	c.Quit()
+
+	// Every connection to vsftpd came through sshd: control + 3 data.
+	if n := s.WaitLog("server_request_direct_tcpip", 4, 10*time.Second); n < 4 {
+		t.Errorf("sshd opened %d channels, want at least 4", n)
+	}
+	if s.CountLog("Accepted password for "+s.User) != 1 {
+		t.Errorf("SSH logins: %d, want 1 shared connection", s.CountLog("Accepted password"))
+	}
+	// One audit record per transfer, without the password.
+	if !d.Log.WaitCount("session_end", 4, 20*time.Second) {
+		t.Errorf("sessions did not end")
+	}
+	b, _ := os.ReadFile(audit)
+	if bytes.Contains(b, []byte(v.Password)) || strings.Contains(d.Log.String(), v.Password) {
+		t.Fatal("password in the audit file or the log")
+	}
+	var recs []map[string]any
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("audit line %q: %v", l, err)
+		}
+		recs = append(recs, m)
+	}
+	cmds := map[string]map[string]any{}
+	for _, r := range recs {
+		cmds[fmt.Sprint(r["command"])] = r
+	}
+	for _, cmd := range []string{"STOR", "RETR", "LIST"} {
+		r, ok := cmds[cmd]
+		if !ok {
+			t.Errorf("no audit record for %s in %s", cmd, b)
+			continue
+		}
+		if r["code"] != float64(226) || r["mode"] != "passive" || r["user"] != v.User {
+			t.Errorf("%s audit record: %v", cmd, r)
+		}
+	}
+	if r := cmds["RETR"]; r != nil && (r["bytes"] != float64(len(data)) || r["path"] != "big.bin") {
+		t.Errorf("RETR audit: %v", r)
+	}
+	_ = context.Background
+}
