@@ -26,7 +26,6 @@ type ifFrame struct {
 }
 
 type jobState struct {
-	at      pos
 	sawExec bool
 	jcllib  bool
 	steps   map[string]pos
@@ -138,7 +137,7 @@ func (c *checker) run() {
 
 func (c *checker) statement(st *stmt) {
 	if st.null {
-		c.endJob(pos{st.line, 1})
+		c.endJob()
 		c.ended = true
 		return
 	}
@@ -276,7 +275,7 @@ func (c *checker) symbols(st *stmt) map[int]string {
 
 // endJob closes the current job: open IF constructs and in-stream
 // procedures are errors.
-func (c *checker) endJob(at pos) {
+func (c *checker) endJob() {
 	if c.proc != nil && c.proc.instream {
 		c.errorf(c.proc.at, "PROC %s has no PEND", c.proc.name)
 		c.proc = nil
@@ -287,7 +286,6 @@ func (c *checker) endJob(at pos) {
 	c.ifs = nil
 	c.job = nil
 	c.set = map[string]symValue{}
-	_ = at
 }
 
 func (c *checker) closeAll() {
@@ -298,7 +296,7 @@ func (c *checker) closeAll() {
 		c.ifs = c.ifs[:c.proc.ifBase]
 		c.proc = nil
 	}
-	c.endJob(pos{})
+	c.endJob()
 }
 
 func (c *checker) jobStmt(st *stmt) {
@@ -311,10 +309,10 @@ func (c *checker) jobStmt(st *stmt) {
 		return
 	}
 	if c.job != nil || c.proc != nil {
-		c.endJob(st.opAt)
+		c.endJob()
 	}
 	c.ended = false
-	c.job = &jobState{at: st.opAt, steps: map[string]pos{}}
+	c.job = &jobState{steps: map[string]pos{}}
 	c.symbols(st)
 	positional := 0
 	for _, p := range st.params {
