@@ -105,42 +105,6 @@ func (c *tconn) keepalive(interval time.Duration, max int, onDead func(reason st
 	}
 }
 
-// channel is a direct-tcpip channel as a net.Conn.
-type channel struct {
-	net.Conn
-	c       *tconn
-	release func()
-	once    sync.Once
-}
-
-func (ch *channel) Read(b []byte) (int, error) {
-	n, err := ch.Conn.Read(b)
-	ch.c.bytesIn.Add(int64(n))
-	return n, err
-}
-
-func (ch *channel) Write(b []byte) (int, error) {
-	n, err := ch.Conn.Write(b)
-	ch.c.bytesOut.Add(int64(n))
-	return n, err
-}
-
-// CloseWrite half-closes the channel (SSH EOF): the destination reads EOF
-// and can still send.
-func (ch *channel) CloseWrite() error {
-	if cw, ok := ch.Conn.(interface{ CloseWrite() error }); ok {
-		return cw.CloseWrite()
-	}
-	return errors.New("tunnel: channel cannot half-close")
-}
-
-// Close closes the channel and releases it from its connection.
-func (ch *channel) Close() error {
-	err := ch.Conn.Close()
-	ch.once.Do(ch.release)
-	return err
-}
-
 // openChannel opens a direct-tcpip channel and types its failure.
 func (c *tconn) openChannel(ctx context.Context, addr string) (net.Conn, error) {
 	nc, err := c.client.DialContext(ctx, "tcp", addr)

@@ -31,8 +31,8 @@ func (l *Lease) User() string { return l.c.user }
 
 // Dial opens a direct-tcpip channel to addr ("host:port"; the host is
 // resolved by the SSH server). The conn supports CloseWrite (SSH EOF);
-// deadlines are not supported (x/crypto/ssh channels have none). A refused
-// channel is a *ChannelError.
+// read deadlines work as on a TCP conn, a write deadline is checked when a
+// Write starts. A refused channel is a *ChannelError.
 func (l *Lease) Dial(ctx context.Context, network, addr string) (net.Conn, error) {
 	return l.dial(ctx, network, addr, false)
 }
@@ -85,7 +85,7 @@ func (l *Lease) dial(ctx context.Context, network, addr string, ownsLease bool) 
 		release()
 		return nil, err
 	}
-	return &channel{Conn: nc, c: c, release: release}, nil
+	return newChannel(nc, c, release), nil
 }
 
 // Close releases the lease. It is safe to call more than once.

@@ -1,0 +1,175 @@
+package tunnel
+
+import (
+	"errors"
+	"net"
+	"os"
+	"sync"
+	"time"
+)
+
+// readChunk is the most a background read (used while a read deadline is
+// set) takes from the channel at once.
+const readChunk = 32 << 10
+
+// channel is a direct-tcpip channel as a net.Conn. It counts bytes for its
+// connection and supports read deadlines (x/crypto/ssh channels have none):
+// while a deadline is set, the read runs in a goroutine and Read waits for
+// it or for the deadline; data read after a timeout is kept for the next
+// Read, so nothing is lost.
+type channel struct {
+	net.Conn
+	c       *tconn
+	release func()
+	once    sync.Once
+
+	rmu      sync.Mutex // one Read at a time
+	pending  chan readResult
+	leftover []byte
+	leftErr  error
+
+	dmu        sync.Mutex
+	rDeadline  time.Time
+	wDeadline  time.Time
+	rDeadlineC chan struct{} // closed when the read deadline changes
+}
+
+type readResult struct {
+	buf []byte
+	err error
+}
+
+func newChannel(nc net.Conn, c *tconn, release func()) *channel {
+	return &channel{Conn: nc, c: c, release: release, rDeadlineC: make(chan struct{})}
+}
+
+// Read reads from the channel, honoring the read deadline.
+func (ch *channel) Read(b []byte) (int, error) {
+	ch.rmu.Lock()
+	defer ch.rmu.Unlock()
+	n, err := ch.read(b)
+	ch.c.bytesIn.Add(int64(n))
+	return n, err
+}
+
+func (ch *channel) read(b []byte) (int, error) {
+	if len(ch.leftover) > 0 {
+		n := copy(b, ch.leftover)
+		ch.leftover = ch.leftover[n:]
+		if len(ch.leftover) == 0 && ch.leftErr != nil {
+			err := ch.leftErr
+			ch.leftErr = nil
+			return n, err
+		}
+		return n, nil
+	}
+	if ch.leftErr != nil {
+		err := ch.leftErr
+		ch.leftErr = nil
+		return 0, err
+	}
+	if len(b) == 0 {
+		return 0, nil
+	}
+	for round := 0; ; round++ {
+		ch.dmu.Lock()
+		dl, changed := ch.rDeadline, ch.rDeadlineC
+		ch.dmu.Unlock()
+		if ch.pending == nil && dl.IsZero() {
+			return ch.Conn.Read(b)
+		}
+		if !dl.IsZero() && !time.Now().Before(dl) {
+			return 0, os.ErrDeadlineExceeded
+		}
+		if ch.pending == nil {
+			ch.pending = make(chan readResult, 1)
+			size := min(len(b), readChunk)
+			go func(out chan<- readResult) {
+				buf := make([]byte, size)
+				n, err := ch.Conn.Read(buf)
+				out <- readResult{buf: buf[:n], err: err}
+			}(ch.pending)
+		}
+		var timeout <-chan time.Time
+		var timer *time.Timer
+		if !dl.IsZero() {
+			timer = time.NewTimer(time.Until(dl))
+			timeout = timer.C
+		}
+		select {
+		case r := <-ch.pending:
+			stopTimer(timer)
+			ch.pending = nil
+			n := copy(b, r.buf)
+			if n < len(r.buf) {
+				ch.leftover, ch.leftErr = r.buf[n:], r.err
+				return n, nil
+			}
+			return n, r.err
+		case <-timeout:
+			return 0, os.ErrDeadlineExceeded
+		case <-changed:
+			stopTimer(timer)
+		}
+	}
+}
+
+func stopTimer(t *time.Timer) {
+	if t != nil {
+		t.Stop()
+	}
+}
+
+// Write writes to the channel. A write deadline is checked when Write
+// starts; a Write already waiting for the SSH window is not interrupted.
+func (ch *channel) Write(b []byte) (int, error) {
+	ch.dmu.Lock()
+	dl := ch.wDeadline
+	ch.dmu.Unlock()
+	if !dl.IsZero() && !time.Now().Before(dl) {
+		return 0, os.ErrDeadlineExceeded
+	}
+	n, err := ch.Conn.Write(b)
+	ch.c.bytesOut.Add(int64(n))
+	return n, err
+}
+
+// SetReadDeadline sets the read deadline; zero means none.
+func (ch *channel) SetReadDeadline(t time.Time) error {
+	ch.dmu.Lock()
+	defer ch.dmu.Unlock()
+	ch.rDeadline = t
+	close(ch.rDeadlineC)
+	ch.rDeadlineC = make(chan struct{})
+	return nil
+}
+
+// SetWriteDeadline sets the write deadline (see Write).
+func (ch *channel) SetWriteDeadline(t time.Time) error {
+	ch.dmu.Lock()
+	defer ch.dmu.Unlock()
+	ch.wDeadline = t
+	return nil
+}
+
+// SetDeadline sets both deadlines.
+func (ch *channel) SetDeadline(t time.Time) error {
+	ch.SetReadDeadline(t)
+	return ch.SetWriteDeadline(t)
+}
+
+// CloseWrite half-closes the channel (SSH EOF): the destination reads EOF
+// and can still send.
+func (ch *channel) CloseWrite() error {
+	if cw, ok := ch.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return errors.New("tunnel: channel cannot half-close")
+}
+
+// Close closes the channel and releases it from its connection.
+func (ch *channel) Close() error {
+	err := ch.Conn.Close()
+	ch.once.Do(ch.release)
+	return err
+}
