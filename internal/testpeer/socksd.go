@@ -3,6 +3,7 @@ package testpeer
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -37,6 +38,11 @@ type Socksd struct {
 	Addr       string // the first SOCKS listener, host:port
 	Socket     string // the console socket
 	Log        *LogBuffer
+	// Stdout is the daemon's standard output: the same buffer as Log,
+	// except for a daemon started by StartSocksdWithStdin, whose standard
+	// output (where the replies to stdin commands go) is kept apart.
+	Stdout *LogBuffer
+	stdin  io.WriteCloser // the pipe to the daemon's standard input, if any
 
 	cmd  *exec.Cmd
 	done chan struct{}
@@ -67,13 +73,44 @@ func StartSocksd(t testing.TB, bin, configTOML string, env ...string) *Socksd {
 // LaunchSocksd is StartSocksd for programs that are not tests (the
 // benchmarks): the caller must Kill the daemon.
 func LaunchSocksd(bin, dir, configTOML string, env ...string) (*Socksd, error) {
-	return launchSocksd(nil, bin, dir, configTOML, env...)
+	return launchSocksd(launchOptions{}, bin, dir, configTOML, env...)
+}
+
+// StartSocksdWithStdin is StartSocksd with a pipe as the daemon's
+// standard input, for `[console] stdin = true`: the test writes operator
+// commands to the returned writer; closing it ends the daemon's input.
+// The daemon's standard output goes to d.Stdout, apart from d.Log.
+func StartSocksdWithStdin(t testing.TB, bin, configTOML string, env ...string) (*Socksd, io.WriteCloser) {
+	t.Helper()
+	d, err := launchSocksd(launchOptions{stdin: true}, bin, t.TempDir(), configTOML, env...)
+	if d != nil {
+		t.Cleanup(func() {
+			d.Kill()
+			if t.Failed() {
+				t.Logf("socksd log:\n%s\nsocksd stdout:\n%s", d.Log.String(), d.Stdout.String())
+			}
+		})
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d, d.stdin
+}
+
+// launchOptions adjust launchSocksd.
+type launchOptions struct {
+	// prefix is a command prefix such as "ip netns exec NS" (which execs,
+	// so the PID stays socksd's).
+	prefix []string
+	// stdin gives the daemon a standard input pipe (Socksd.stdin) and a
+	// standard output buffer of its own (Socksd.Stdout).
+	stdin bool
 }
 
 // StartSocksdIn is StartSocksd inside network namespace ns.
 func StartSocksdIn(t testing.TB, ns, bin, configTOML string, env ...string) *Socksd {
 	t.Helper()
-	d, err := launchSocksd([]string{"ip", "netns", "exec", ns}, bin, t.TempDir(), configTOML, env...)
+	d, err := launchSocksd(launchOptions{prefix: []string{"ip", "netns", "exec", ns}}, bin, t.TempDir(), configTOML, env...)
 	if d != nil {
 		t.Cleanup(func() {
 			d.Kill()
@@ -88,19 +125,28 @@ func StartSocksdIn(t testing.TB, ns, bin, configTOML string, env ...string) *Soc
 	return d
 }
 
-// launchSocksd starts the daemon, behind a command prefix such as
-// "ip netns exec NS" (which execs, so the PID stays socksd's).
-func launchSocksd(prefix []string, bin, dir, configTOML string, env ...string) (*Socksd, error) {
+// launchSocksd starts the daemon as opt says.
+func launchSocksd(opt launchOptions, bin, dir, configTOML string, env ...string) (*Socksd, error) {
 	d := &Socksd{Bin: bin, ConfigPath: filepath.Join(dir, "socksd.toml"), Socket: filepath.Join(dir, "console.sock"), Log: NewLogBuffer()}
+	d.Stdout = d.Log
+	if opt.stdin {
+		d.Stdout = NewLogBuffer()
+	}
 	configTOML = strings.ReplaceAll(configTOML, "{{SOCKET}}", d.Socket)
 	if err := os.WriteFile(d.ConfigPath, []byte(configTOML), 0o600); err != nil {
 		return nil, fmt.Errorf("testpeer: %w", err)
 	}
-	args := append(append(append([]string(nil), prefix...), bin), "serve", "-c", d.ConfigPath)
+	args := append(append(append([]string(nil), opt.prefix...), bin), "serve", "-c", d.ConfigPath)
 	d.cmd = exec.Command(args[0], args[1:]...)
 	d.cmd.Env = append(os.Environ(), env...)
-	d.cmd.Stdout = d.Log
+	d.cmd.Stdout = d.Stdout
 	d.cmd.Stderr = d.Log
+	if opt.stdin {
+		var err error
+		if d.stdin, err = d.cmd.StdinPipe(); err != nil {
+			return nil, fmt.Errorf("testpeer: socksd stdin: %w", err)
+		}
+	}
 	if err := d.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("testpeer: start socksd: %w", err)
 	}
