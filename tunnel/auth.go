@@ -82,9 +82,9 @@ func newAuthChain(prof Profile, password, agentSock string, log zerolog.Logger) 
 	if len(a.candidates) == 0 {
 		a.close()
 		if password == "" {
-			return nil, fmt.Errorf("%w: no password given and no usable public key (profile %q)", ErrAuthFailed, prof.Name)
+			return nil, fmt.Errorf("no password given and no usable public key in profile %q", prof.Name)
 		}
-		return nil, fmt.Errorf("%w: profile %q has no usable authentication method", ErrAuthFailed, prof.Name)
+		return nil, fmt.Errorf("profile %q has no usable authentication method", prof.Name)
 	}
 	return a, nil
 }

@@ -82,6 +82,7 @@ type AuthError struct {
 	User             string   // the SSH user
 	Tried            []string // methods the server rejected, in order
 	PasswordRejected bool     // the server rejected the password
+	Detail           string   // why no method could be tried, may be empty
 	Err              error    // ErrAuthFailed or ErrPasswordRejectedRecently
 	Cause            error    // the underlying error, may be nil
 }
@@ -93,6 +94,9 @@ func (e *AuthError) Error() string {
 	msg := fmt.Sprintf("tunnel: authentication as %s at %s failed", e.User, e.Server)
 	if len(e.Tried) > 0 {
 		msg += " (tried " + strings.Join(e.Tried, ", ") + ")"
+	}
+	if e.Detail != "" {
+		msg += ": " + e.Detail
 	}
 	if e.PasswordRejected {
 		msg += "; the password was rejected and will not be tried again for a while"

@@ -231,18 +231,20 @@ func (p *Pool) connect(r request) (*tconn, error) {
 	defer cancel()
 	log := p.opts.Logger.With().Str("server", r.server).Str("user", r.user).Str("profile", r.prof.Name).Logger()
 
+	// Without a usable method there is nothing to offer: do not connect.
+	auth, err := newAuthChain(r.prof, r.password, p.opts.AgentSocket, log)
+	if err != nil {
+		ae := &AuthError{Server: r.server, User: r.user, Err: ErrAuthFailed, Detail: err.Error()}
+		log.Warn().Msg(ae.Error())
+		return nil, ae
+	}
+	defer auth.close()
 	raw, err := dialServer(ctx, r.prof.Via, r.server)
 	if err != nil {
 		err = fmt.Errorf("tunnel: connect %s: %w: %w", r.server, ErrServerUnreachable, err)
 		log.Warn().Err(err).Msg("tunnel: ssh connect failed")
 		return nil, err
 	}
-	auth, err := newAuthChain(r.prof, r.password, p.opts.AgentSocket, log)
-	if err != nil {
-		raw.Close()
-		return nil, &AuthError{Server: r.server, User: r.user, Err: ErrAuthFailed, Cause: errors.Unwrap(err)}
-	}
-	defer auth.close()
 	cfg := &ssh.ClientConfig{
 		User:              r.user,
 		AuthCallback:      auth.callback,

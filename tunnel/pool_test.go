@@ -538,3 +538,27 @@ func (p *Pool) byIDForTest(id string) *tconn {
 	defer p.mu.Unlock()
 	return p.byID[id]
 }
+
+func TestNoUsableMethodDoesNotConnect(t *testing.T) {
+	s := newTestServer(t)
+	p := testPool(t, s, nil)
+	prof := testProfile(s)
+	prof.IdentityFiles = []string{"/nonexistent/id_ed25519"}
+	_, err := p.Open(context.Background(), prof, "", Credentials{User: "alice"})
+	var ae *AuthError
+	if !errors.As(err, &ae) || !errors.Is(err, ErrAuthFailed) || !strings.Contains(err.Error(), "no password given") {
+		t.Fatalf("err = %v", err)
+	}
+	prof.Auth = []string{AuthPassword}
+	if _, err := p.Open(context.Background(), prof, "", Credentials{User: "alice"}); !errors.Is(err, ErrAuthFailed) {
+		t.Fatalf("password-only profile without a password: %v", err)
+	}
+	if _, _, conns, _ := s.counts(); conns != 0 {
+		t.Fatalf("server saw %d connections", conns)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.accepted != 0 {
+		t.Fatalf("server accepted %d TCP connections", s.accepted)
+	}
+}

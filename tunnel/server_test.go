@@ -42,8 +42,8 @@ type testServer struct {
 	mu          sync.Mutex
 	pwAttempts  int
 	kbdAttempts int
-	pkAccepted  int
 	conns       int // authenticated connections
+	accepted    int // TCP connections
 	channels    int // direct-tcpip channels opened
 	live        []ssh.Conn
 	ln          net.Listener
@@ -174,6 +174,9 @@ func (s *testServer) serve() {
 		if err != nil {
 			return
 		}
+		s.mu.Lock()
+		s.accepted++
+		s.mu.Unlock()
 		go s.handle(c, cfg)
 	}
 }
@@ -186,7 +189,6 @@ func (s *testServer) handle(c net.Conn, cfg *ssh.ServerConfig) {
 	}
 	s.mu.Lock()
 	s.conns++
-	s.pkAccepted++
 	s.live = append(s.live, sc)
 	s.mu.Unlock()
 	go func() {
