@@ -152,6 +152,23 @@ func (c *checker) ddValue(p param, name, v string) {
 				return
 			}
 		}
+	case "DCB":
+		if len(r) == 0 || r[0] != '(' {
+			return // a data set name or a backward reference
+		}
+		for _, s := range subparams(r, make([]pos, len(r)), at) {
+			k, sv, ok := strings.Cut(string(s.val), "=")
+			if !ok {
+				continue // a positional data set name
+			}
+			if !isDCBSubparameter(k) {
+				c.errorf(at, "unknown DCB subparameter %s", k)
+				return
+			}
+			if k == "RECFM" || k == "LRECL" || k == "BLKSIZE" {
+				c.ddValue(p, k, sv)
+			}
+		}
 	case "SPACE":
 		if why := spaceProblem(v); why != "" {
 			c.errorf(at, "%s", why)

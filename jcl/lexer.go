@@ -124,9 +124,38 @@ func (s *scanner) checkStatementLine(i int) {
 			break
 		}
 	}
-	if len(l) > lastTextColumn && l[lastTextColumn] != ' ' {
-		s.errorf(pos{i + 1, lastTextColumn + 1}, "text in column 72: statement text must end by column 71")
+}
+
+// col72 looks at column 72 of statement line i. When the statement's text
+// runs to column 71 (full), a character there is text past the limit;
+// otherwise it marks a comment continued on the next line, and col72
+// reports true.
+func (s *scanner) col72(i int, full bool) bool {
+	l := s.lines[i]
+	if len(l) <= lastTextColumn || l[lastTextColumn] == ' ' {
+		return false
 	}
+	if full {
+		s.errorf(pos{i + 1, lastTextColumn + 1}, "text in column 72: statement text must end by column 71")
+		return false
+	}
+	return true
+}
+
+// endStatement finishes a statement whose last line is i: it consumes the
+// lines of a comment continued by column 72 and returns the index of the
+// line after the statement.
+func (s *scanner) endStatement(i int, full bool) int {
+	for s.col72(i, full) {
+		next := i + 1
+		if next >= len(s.lines) || !hasPrefix(s.lines[next], "// ") {
+			s.errorf(pos{i + 1, lastTextColumn + 1}, "column 72 continues the comment, but the next line is not // and a blank")
+			return next
+		}
+		s.checkStatementLine(next)
+		i, full = next, false
+	}
+	return i + 1
 }
 
 // scan reads all lines and returns the statements in order.
@@ -145,7 +174,7 @@ func (s *scanner) scan() []*stmt {
 		case hasPrefix(l, "//") && blankFrom(l, 2):
 			s.checkStatementLine(i)
 			out = append(out, &stmt{line: i + 1, null: true})
-			i++
+			i = s.endStatement(i, false)
 		case hasPrefix(l, "//"):
 			st, next := s.readStatement(i)
 			out = append(out, st)
@@ -196,7 +225,7 @@ func (s *scanner) readStatement(i int) (*stmt, int) {
 	if k >= len(f) {
 		st.end = pos{i + 1, afterName + 1}
 		s.errorf(pos{i + 1, min(afterName+2, lastTextColumn+1)}, "missing operation after the name field")
-		return st, i + 1
+		return st, s.endStatement(i, afterName >= lastTextColumn)
 	}
 	j := k
 	for j < len(f) && f[j] != ' ' {
@@ -206,7 +235,8 @@ func (s *scanner) readStatement(i int) (*stmt, int) {
 	st.end = pos{i + 1, j + 1}
 	switch st.op {
 	case "PEND", "ELSE", "ENDIF":
-		return st, i + 1 // anything after the operation is a comment
+		// Anything after the operation is a comment.
+		return st, s.endStatement(i, j >= lastTextColumn)
 	case "IF":
 		return s.readIf(st, i, j)
 	}
@@ -247,8 +277,12 @@ func (s *scanner) readOperands(st *stmt, i, k int) (*stmt, int) {
 		if j > k {
 			st.end = pos{li + 1, j + 1}
 		}
+		full := j >= lastTextColumn
 		if !inQuote && (j == k || last != ',') {
-			return st, li + 1
+			return st, s.endStatement(li, full)
+		}
+		if full {
+			s.col72(li, true)
 		}
 		next := li + 1
 		for next < len(s.lines) && isComment(s.lines[next]) {
@@ -290,10 +324,11 @@ func (s *scanner) readIf(st *stmt, i, k int) (*stmt, int) {
 		start := k
 		for j := k; j < len(f); j++ {
 			if isThenAt(f, j, start) {
-				return st, li + 1
+				return st, s.endStatement(li, j+4 >= lastTextColumn)
 			}
 			st.text, st.at = append(st.text, f[j]), append(st.at, pos{li + 1, j + 1})
 		}
+		s.col72(li, true)
 		// A line end separates tokens like a blank.
 		st.text, st.at = append(st.text, ' '), append(st.at, pos{li + 1, len(f) + 1})
 		next := li + 1

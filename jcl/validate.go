@@ -51,9 +51,10 @@ type checker struct {
 	calls    map[string]map[string]bool // symbols that EXEC statements pass to procedures
 	set      map[string]symValue
 	ifs      []ifFrame
-	ended    bool // a null statement ended the job
-	prevDD   bool // the previous statement was a DD
-	procSeen bool // a member of kind memberProc had its PROC
+	ended    bool           // a null statement ended the job
+	prevDD   bool           // the previous statement was a DD
+	stepDDs  map[string]pos // DD names of the current step
+	procSeen bool           // a member of kind memberProc had its PROC
 }
 
 func newChecker(s *scanner, stmts []*stmt) *checker {
@@ -136,6 +137,20 @@ func (c *checker) run() {
 }
 
 func (c *checker) statement(st *stmt) {
+	if st.op != "DD" {
+		if st.op != "" && st.op != "IF" && st.op != "ELSE" && st.op != "ENDIF" && st.op != "SET" && st.op != "INCLUDE" && st.op != "OUTPUT" {
+			c.stepDDs = map[string]pos{}
+		}
+	} else if st.name != "" {
+		if c.stepDDs == nil {
+			c.stepDDs = map[string]pos{}
+		}
+		if first, dup := c.stepDDs[st.name]; dup {
+			c.errorf(st.nameAt, "DD name %s is already used in this step at line %d", st.name, first.line)
+		} else {
+			c.stepDDs[st.name] = st.nameAt
+		}
+	}
 	if st.null {
 		c.endJob()
 		c.ended = true
@@ -266,6 +281,11 @@ func (c *checker) symbols(st *stmt) map[int]string {
 				c.errorf(r.at, "symbol &%s is not defined (no SET before it)", r.name)
 			}
 		}
+		for _, r := range refs {
+			if v := c.lookup(r.name); !r.quoted && v.known && strings.ContainsRune(v.text, ' ') {
+				c.errorf(r.at, "the value of &%s contains a blank: after substitution the rest of the statement would be a comment", r.name)
+			}
+		}
 		if v, ok := substitute(p.val, refs, c.lookup, inQuotes); ok {
 			resolved[i] = v
 		}
@@ -352,6 +372,10 @@ func (c *checker) jobStmt(st *stmt) {
 			if why := timeProblem(v); why != "" {
 				c.errorf(p.valAt(), "%s", why)
 			}
+		case "COND":
+			if why := condProblem(v, false); why != "" {
+				c.errorf(p.valAt(), "%s", why)
+			}
 		case "TYPRUN":
 			if !oneOf(v, "HOLD", "JCLHOLD", "SCAN", "COPY") {
 				c.errorf(p.valAt(), "TYPRUN must be HOLD, JCLHOLD, SCAN or COPY")
@@ -416,6 +440,10 @@ func (c *checker) execStmt(st *stmt) {
 		c.errorf(first.start, "EXEC must start with PGM=, PROC= or a procedure name")
 		return
 	}
+	program := ""
+	if !callsProc {
+		program = resolved[0]
+	}
 	seen := map[string]bool{}
 	for i, p := range st.params[1:] {
 		i++
@@ -440,6 +468,15 @@ func (c *checker) execStmt(st *stmt) {
 				if n := parmLength(v); n > maxParm {
 					c.errorf(p.valAt(), "PARM is %d characters long after substitution; the limit is %d", n, maxParm)
 				}
+				if why := bpxbatchParmProblem(program, v); why != "" {
+					c.errorf(p.valAt(), "%s", why)
+				}
+			}
+		case base == "COND":
+			if v, ok := resolved[i]; ok && len(v) > 0 {
+				if why := condProblem(v, true); why != "" {
+					c.errorf(p.valAt(), "%s", why)
+				}
 			}
 		case base == "REGION" || base == "TIME":
 			if v, ok := resolved[i]; ok && len(v) > 0 {
@@ -460,6 +497,25 @@ func (c *checker) execStmt(st *stmt) {
 	if seen["PARM"] && seen["PARMDD"] {
 		c.errorf(st.opAt, "PARM and PARMDD cannot both be coded")
 	}
+}
+
+// bpxbatchParmProblem checks the PARM of the BPXBATCH programs, which must
+// start with SH or PGM.
+func bpxbatchParmProblem(program, parm string) string {
+	switch program {
+	case "BPXBATCH", "BPXBATSL", "BPXBATA2", "BPXBATA8":
+	default:
+		return ""
+	}
+	text := unquote(parm)
+	word, rest, _ := strings.Cut(text, " ")
+	switch {
+	case word != "SH" && word != "PGM":
+		return program + " PARM must start with SH or PGM"
+	case word == "PGM" && strings.TrimSpace(rest) == "":
+		return program + " PARM='PGM ...' must name the program to run"
+	}
+	return ""
 }
 
 // parmLength is the length of the PARM text a program receives.
