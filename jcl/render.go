@@ -19,6 +19,22 @@ import (
 //go:embed templates/*
 var templateFS embed.FS
 
+// sampleFS holds the shipped samples: the templates rendered with
+// DefaultSite (kept in sync by the tests).
+//
+//go:embed samples/*
+var sampleFS embed.FS
+
+// Sample returns the shipped sample member name (ASCII, rendered with
+// DefaultSite), as in the samples directory.
+func Sample(name string) ([]byte, error) {
+	b, err := sampleFS.ReadFile("samples/" + name)
+	if err != nil {
+		return nil, fmt.Errorf("jcl: no sample member %q: %w", name, err)
+	}
+	return b, nil
+}
+
 // Members returns the names of the sample members, sorted.
 func Members() []string {
 	entries, err := fs.ReadDir(templateFS, "templates")

@@ -247,6 +247,33 @@ func jobCardProblems(card []string) []string {
 	return out
 }
 
+// SetListener sets ListenHost and Port from the [server] listen addresses
+// of the socksd configuration: the first IPv4 listener, a wildcard or
+// localhost address replaced by 127.0.0.1. The z/OS FTP client reaches SOCKS
+// servers only over IPv4, so a list without one is an error.
+func (s *Site) SetListener(listen []string) error {
+	for _, l := range listen {
+		host, p, err := net.SplitHostPort(l)
+		if err != nil {
+			return fmt.Errorf("jcl: listen address %q: %w", l, err)
+		}
+		port, err := strconv.Atoi(p)
+		if err != nil || port < 1 || port > 65535 {
+			return fmt.Errorf("jcl: listen address %q: bad port", l)
+		}
+		switch host {
+		case "", "0.0.0.0", "localhost":
+			s.ListenHost, s.Port = "127.0.0.1", port
+			return nil
+		}
+		if ip := net.ParseIP(host); ip != nil && ip.To4() != nil {
+			s.ListenHost, s.Port = ip.String(), port
+			return nil
+		}
+	}
+	return fmt.Errorf("jcl: no IPv4 listen address in %q; the z/OS FTP client reaches SOCKS servers only over IPv4", listen)
+}
+
 // sshTarget is HOST or HOST:PORT of the SSH server, as socksd hostkey takes it.
 func (s Site) sshTarget() string {
 	h := s.SSHHost

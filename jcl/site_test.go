@@ -66,3 +66,32 @@ func TestSiteValidate(t *testing.T) {
 		}
 	}
 }
+
+func TestSetListener(t *testing.T) {
+	tests := []struct {
+		listen []string
+		host   string
+		port   int
+		ok     bool
+	}{
+		{[]string{"127.0.0.1:1080"}, "127.0.0.1", 1080, true},
+		{[]string{"[::1]:1080", "0.0.0.0:1081"}, "127.0.0.1", 1081, true},
+		{[]string{"localhost:2000"}, "127.0.0.1", 2000, true},
+		{[]string{":3000"}, "127.0.0.1", 3000, true},
+		{[]string{"10.1.2.3:1080"}, "10.1.2.3", 1080, true},
+		{[]string{"[::1]:1080"}, "", 0, false},
+		{[]string{"127.0.0.1"}, "", 0, false},
+		{[]string{"127.0.0.1:0"}, "", 0, false},
+		{nil, "", 0, false},
+	}
+	for _, tc := range tests {
+		s := DefaultSite()
+		err := s.SetListener(tc.listen)
+		if (err == nil) != tc.ok || tc.ok && (s.ListenHost != tc.host || s.Port != tc.port) {
+			t.Errorf("%q: got %s:%d, %v", tc.listen, s.ListenHost, s.Port, err)
+		}
+		if err != nil && !strings.HasPrefix(err.Error(), "jcl: ") {
+			t.Errorf("%q: error %q", tc.listen, err)
+		}
+	}
+}

@@ -174,6 +174,23 @@ func (c *checker) statement(st *stmt) {
 	c.checkName(st)
 	c.checkOrder(st)
 	if st.syntaxErr {
+		// Keep the structure (jobs, steps, procedures) without looking
+		// at the parameters, which are not reliable.
+		saved := st.params
+		st.params = nil
+		switch st.op {
+		case "JOB":
+			c.jobStmt(st)
+		case "EXEC":
+			c.execStructure(st)
+		case "DD":
+			c.ddStmt(st)
+		case "PROC":
+			c.procStmt(st)
+		case "PEND":
+			c.pendStmt(st)
+		}
+		st.params = saved
 		return
 	}
 	switch st.op {
@@ -408,7 +425,9 @@ func (c *checker) steps() map[string]pos {
 	return nil
 }
 
-func (c *checker) execStmt(st *stmt) {
+// execStructure records a step: the job has begun its steps, and step
+// names are unique in a job or procedure.
+func (c *checker) execStructure(st *stmt) {
 	if c.job != nil && c.proc == nil {
 		c.job.sawExec = true
 	}
@@ -419,6 +438,10 @@ func (c *checker) execStmt(st *stmt) {
 			steps[st.name] = st.nameAt
 		}
 	}
+}
+
+func (c *checker) execStmt(st *stmt) {
+	c.execStructure(st)
 	resolved := c.symbols(st)
 	if len(st.params) == 0 {
 		c.errorf(st.end, "EXEC needs PGM=, PROC= or a procedure name")

@@ -5,11 +5,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/BurntSushi/toml"
@@ -188,34 +186,9 @@ func loadJCLSite(path string) (jcl.Site, error) {
 	site := cfg.Site
 	site.FTPPassword = jcl.DefaultSite().FTPPassword
 	if len(cfg.Server.Listen) > 0 {
-		host, port, err := ftpListener(cfg.Server.Listen)
-		if err != nil {
+		if err := site.SetListener(cfg.Server.Listen); err != nil {
 			return jcl.Site{}, fmt.Errorf("%s: [server] listen: %w", path, err)
 		}
-		site.ListenHost, site.Port = host, port
 	}
 	return site, nil
-}
-
-// ftpListener picks the listener the z/OS FTP client should use: the first
-// IPv4 one, with a wildcard address replaced by the loopback address.
-func ftpListener(listen []string) (string, int, error) {
-	for _, l := range listen {
-		host, p, err := net.SplitHostPort(l)
-		if err != nil {
-			return "", 0, fmt.Errorf("%q: %w", l, err)
-		}
-		port, err := strconv.Atoi(p)
-		if err != nil || port < 1 || port > 65535 {
-			return "", 0, fmt.Errorf("%q: bad port", l)
-		}
-		switch host {
-		case "", "0.0.0.0", "localhost":
-			return "127.0.0.1", port, nil
-		}
-		if ip := net.ParseIP(host); ip != nil && ip.To4() != nil {
-			return ip.String(), port, nil
-		}
-	}
-	return "", 0, fmt.Errorf("no IPv4 listener; the z/OS FTP client reaches SOCKS servers only over IPv4")
 }

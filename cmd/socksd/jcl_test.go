@@ -177,7 +177,7 @@ func TestJCLRenderErrors(t *testing.T) {
 	tests := []struct{ name, text, want string }{
 		{"bad hlq", "[jcl]\nhlq = \"1X\"\n", "[jcl] hlq"},
 		{"bad toml", "[jcl]\nhlq = \n", "bad.toml:2:"},
-		{"ipv6 only", "[server]\nlisten = [\"[::1]:1080\"]\n", "no IPv4 listener"},
+		{"ipv6 only", "[server]\nlisten = [\"[::1]:1080\"]\n", "no IPv4 listen address"},
 		{"bad listen", "[server]\nlisten = [\"nohostport\"]\n", "nohostport"},
 		{"too long for PARM", "[jcl]\ninstall_dir = \"/" + strings.Repeat("i", 43) + "\"\nconfig_path = \"/" + strings.Repeat("c", 43) + "\"\n", "PARM is"},
 	}
