@@ -2,13 +2,14 @@ package testpeer
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"runtime"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -33,7 +34,13 @@ type Topology struct {
 	FTPNSPath     string
 }
 
-var topologySeq atomic.Int64
+// Host names that programs started with Command (and socksd started with
+// StartSocksdIn) resolve inside a Topology.
+const (
+	ClientHost  = "client.sxtest"
+	GatewayHost = "gw.sxtest"
+	FTPHost     = "ftp.sxtest"
+)
 
 // NewTopology builds the namespaces; they are deleted when the test ends.
 // It needs root and iproute2.
@@ -43,7 +50,9 @@ func NewTopology(t testing.TB) *Topology {
 	if os.Geteuid() != 0 {
 		missing(t, "testpeer: network namespaces need root")
 	}
-	id := fmt.Sprintf("sx%d%d", os.Getpid()%100000, topologySeq.Add(1))
+	var rnd [3]byte
+	rand.Read(rnd[:])
+	id := "sx" + hex.EncodeToString(rnd[:])
 	n := &Topology{
 		Client: id + "c", Gateway: id + "g", FTP: id + "f",
 		ClientIP: "10.77.1.1", GatewayIP: "10.77.1.2", GatewayFTPIP: "10.77.2.1", FTPIP: "10.77.2.2",
@@ -54,8 +63,21 @@ func NewTopology(t testing.TB) *Topology {
 	t.Cleanup(func() {
 		for _, ns := range []string{n.Client, n.Gateway, n.FTP} {
 			exec.Command("ip", "netns", "del", ns).Run()
+			os.RemoveAll("/etc/netns/" + ns)
 		}
 	})
+	// Host names for the namespaces: `ip netns exec` bind-mounts
+	// /etc/netns/NS/hosts over /etc/hosts for the programs it starts.
+	hosts := fmt.Sprintf("127.0.0.1 localhost\n%s %s\n%s %s\n%s %s\n",
+		n.ClientIP, ClientHost, n.GatewayIP, GatewayHost, n.FTPIP, FTPHost)
+	for _, ns := range []string{n.Client, n.Gateway, n.FTP} {
+		if err := os.MkdirAll("/etc/netns/"+ns, 0o755); err != nil {
+			t.Fatalf("testpeer: %v", err)
+		}
+		if err := os.WriteFile("/etc/netns/"+ns+"/hosts", []byte(hosts), 0o644); err != nil {
+			t.Fatalf("testpeer: %v", err)
+		}
+	}
 	steps := [][]string{
 		{"netns", "add", n.Client},
 		{"netns", "add", n.Gateway},
