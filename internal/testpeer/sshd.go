@@ -414,21 +414,37 @@ func (s *SSHD) signalAll(sig syscall.Signal) {
 	if cmd == nil || cmd.Process == nil {
 		return
 	}
-	pids := append([]int{cmd.Process.Pid}, descendants(cmd.Process.Pid)...)
-	for _, pid := range pids {
-		_ = syscall.Kill(pid, sig)
-	}
-	if sig != syscall.SIGSTOP {
-		return
-	}
-	// Signals are delivered asynchronously: wait (bounded) until every
-	// process shows the stopped state.
+	// A process may fork while we signal: repeat until a fresh listing holds
+	// no process we have not signalled (bounded).
+	signalled := map[int]bool{}
 	deadline := time.Now().Add(5 * time.Second)
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
-	for _, pid := range pids {
-		for st := ProcState(pid); st != "T" && st != "Z" && st != "" && time.Now().Before(deadline); st = ProcState(pid) {
-			<-tick.C
+	for round := 0; round < 100 && time.Now().Before(deadline); round++ {
+		pids := append([]int{cmd.Process.Pid}, descendants(cmd.Process.Pid)...)
+		fresh := 0
+		for _, pid := range pids {
+			if !signalled[pid] {
+				signalled[pid] = true
+				fresh++
+				_ = syscall.Kill(pid, sig)
+			}
+		}
+		if sig != syscall.SIGSTOP {
+			if fresh == 0 {
+				return
+			}
+			continue
+		}
+		// Signals are delivered asynchronously: wait until every process
+		// shows the stopped state.
+		for _, pid := range pids {
+			for st := ProcState(pid); st != "T" && st != "Z" && st != "" && time.Now().Before(deadline); st = ProcState(pid) {
+				<-tick.C
+			}
+		}
+		if fresh == 0 {
+			return
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package testpeer
 
 import (
+	"context"
 	"net"
 	"os"
 	"os/exec"
@@ -111,4 +112,28 @@ func TestFreePort(t *testing.T) {
 		t.Fatalf("port %d not free: %v", p, err)
 	}
 	l.Close()
+}
+
+func TestSSHDInNamespace(t *testing.T) {
+	topo := NewTopology(t)
+	s := StartSSHD(t, SSHDConfig{PasswordAuth: true, NetNS: topo.Gateway, ListenAddr: topo.GatewayIP})
+	// Reach it from the client namespace only.
+	c, err := DialIn(context.Background(), topo.ClientNSPath, "tcp", s.Addr)
+	if err != nil {
+		t.Fatalf("dial in namespace: %v", err)
+	}
+	cb, err := knownhosts.New(s.KnownHostsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, chans, reqs, err := ssh.NewClientConn(c, s.Addr, &ssh.ClientConfig{
+		User: s.User, Auth: []ssh.AuthMethod{ssh.Password(s.Password)}, HostKeyCallback: cb, Timeout: 10 * time.Second,
+	})
+	if err != nil {
+		t.Fatalf("login in namespace: %v\n%s", err, s.Log())
+	}
+	ssh.NewClient(sc, chans, reqs).Close()
+	if n := s.WaitLog("Accepted password for "+s.User, 1, 10*time.Second); n != 1 {
+		t.Fatalf("%d logins in log", n)
+	}
 }
