@@ -140,7 +140,7 @@ func (j *zosJob) expect(line string, class int) (string, error) {
 		return text, err
 	}
 	if code/100 != class {
-		return text, fmt.Errorf("job: %q answered %q", strings.Fields(line+" x")[0], text)
+		return text, fmt.Errorf("job: %q answered %q", strings.Fields(line + " x")[0], text)
 	}
 	return text, nil
 }
