@@ -162,6 +162,7 @@ func TestCheckValid(t *testing.T) {
 		{"bpxbatch sh", job + "//S1 EXEC PGM=BPXBATCH,PARM='SH ls -l'\n"},
 		{"gdg", job + "//S1 EXEC PGM=IEFBR14\n//DD1 DD DSN=A.GDG(+1),DISP=(NEW,CATLG)\n"},
 		{"trailing blank lines", job + "//S1 EXEC PGM=IEFBR14\n\n\n"},
+		{"utf-8 byte order mark", "\ufeff" + job + "//S1 EXEC PGM=IEFBR14\n"},
 		{"crlf", strings.ReplaceAll(job+"//S1 EXEC PGM=IEFBR14\n", "\n", "\r\n")},
 		{"override nullifies", job + "//S1 EXEC P\n//PS.DD1 DD DSN=\n"},
 	}

@@ -112,6 +112,9 @@ func decodeLines(data []byte, enc string) ([]string, string, error) {
 		enc = DetectEncoding(data)
 	}
 	cm := charmapFor(enc)
+	if cm == nil {
+		data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")) // a UTF-8 byte order mark
+	}
 	var raw [][]byte
 	switch {
 	case cm == nil && bytes.IndexByte(data, '\n') >= 0:
