@@ -72,6 +72,47 @@ func DefaultSite() Site {
 	}
 }
 
+// WithDefaults returns s with every empty field (and every zero port) set
+// from DefaultSite, for a [jcl] table that names only some keys. UID and
+// GID stay 0 (AUTOUID, AUTOGID).
+func (s Site) WithDefaults() Site {
+	d := DefaultSite()
+	str := func(v *string, def string) {
+		if *v == "" {
+			*v = def
+		}
+	}
+	num := func(v *int, def int) {
+		if *v == 0 {
+			*v = def
+		}
+	}
+	str(&s.HLQ, d.HLQ)
+	if len(s.JobCard) == 0 {
+		s.JobCard = d.JobCard
+	}
+	str(&s.InstallDir, d.InstallDir)
+	str(&s.ConfigPath, d.ConfigPath)
+	str(&s.EnvPath, d.EnvPath)
+	str(&s.ConsoleSocket, d.ConsoleSocket)
+	str(&s.HomeDir, d.HomeDir)
+	str(&s.KeyDir, d.KeyDir)
+	str(&s.KnownHosts, d.KnownHosts)
+	str(&s.FTPSocksConf, d.FTPSocksConf)
+	str(&s.UploadDir, d.UploadDir)
+	str(&s.ProcName, d.ProcName)
+	str(&s.User, d.User)
+	str(&s.Group, d.Group)
+	str(&s.FTPHost, d.FTPHost)
+	num(&s.FTPPort, d.FTPPort)
+	num(&s.SSHPort, d.SSHPort)
+	str(&s.FTPUser, d.FTPUser)
+	str(&s.FTPPassword, d.FTPPassword)
+	str(&s.ListenHost, d.ListenHost)
+	num(&s.Port, d.Port)
+	return s
+}
+
 // SiteError is one invalid Site field. Msg never contains the password.
 type SiteError struct {
 	Field string // the TOML key, e.g. install_dir

@@ -2,6 +2,7 @@ package jcl
 
 import (
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -93,5 +94,18 @@ func TestSetListener(t *testing.T) {
 		if err != nil && !strings.HasPrefix(err.Error(), "jcl: ") {
 			t.Errorf("%q: error %q", tc.listen, err)
 		}
+	}
+}
+
+func TestWithDefaults(t *testing.T) {
+	if got := (Site{}).WithDefaults(); !reflect.DeepEqual(got, DefaultSite()) {
+		t.Errorf("empty site: got %+v", got)
+	}
+	s := Site{HLQ: "PROD", FTPPort: 2121, UID: 42}.WithDefaults()
+	if s.HLQ != "PROD" || s.FTPPort != 2121 || s.UID != 42 || s.InstallDir != "/usr/lpp/socksd" || s.SSHPort != 22 {
+		t.Errorf("partial site: got %+v", s)
+	}
+	if err := s.Validate(); err != nil {
+		t.Error(err)
 	}
 }

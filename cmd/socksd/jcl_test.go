@@ -195,3 +195,12 @@ func TestJCLRenderErrors(t *testing.T) {
 		t.Errorf("missing config: exit %d", code)
 	}
 }
+
+// TestJCLWired runs `socksd jcl` through the command table.
+func TestJCLWired(t *testing.T) {
+	var out, errb bytes.Buffer
+	args := append([]string{"jcl", "check"}, sampleFiles(t)...)
+	if code := run(args, &out, &errb); code != exitOK {
+		t.Fatalf("socksd jcl check samples: exit %d\n%s", code, errb.String())
+	}
+}
