@@ -155,11 +155,20 @@ func (d *DataConn) Open(ctx context.Context) error {
 }
 
 // Serve relays between the job's connection and the data channel, accounts
-// the bytes to the transfer, and closes both.
+// the bytes to the transfer, and closes both. A nil client (the daemon
+// could not send its SOCKS reply) just releases the data channel.
 func (d *DataConn) Serve(ctx context.Context, client net.Conn) error {
 	if d == nil || d.up == nil {
-		client.Close()
+		if client != nil {
+			client.Close()
+		}
 		return errors.New("ftp: data connection not open")
+	}
+	if client == nil {
+		d.up.Close()
+		err := errors.New("ftp: data connection abandoned before use")
+		d.d.finish(err)
+		return err
 	}
 	return d.d.serve(ctx, client, d.up)
 }
@@ -261,12 +270,20 @@ func (p *PendingBind) Serve(ctx context.Context, client net.Conn) error {
 	d := p.d
 	p.mu.Unlock()
 	if d == nil {
-		client.Close()
+		if client != nil {
+			client.Close()
+		}
 		return errors.New("ftp: BIND not accepted")
 	}
 	d.mu.Lock()
 	up := d.tconn
 	d.mu.Unlock()
+	if client == nil {
+		up.Close()
+		err := errors.New("ftp: BIND abandoned before use")
+		d.finish(err)
+		return err
+	}
 	return d.serve(ctx, client, up)
 }
 

@@ -198,7 +198,7 @@ func (h *harness) socksDial(ctx context.Context, direct bool) func(network, addr
 			return nil, err
 		}
 		port, _ := strconv.Atoi(ps)
-		dc, ok := h.broker.Connect(netip.MustParseAddr("127.0.0.1"), host, uint16(port))
+		dc, ok := h.broker.Connect(loopback, host, uint16(port))
 		if !ok {
 			if direct {
 				return net.Dial(network, address)
@@ -272,3 +272,5 @@ func (s *seededReader) Read(p []byte) (int, error) {
 	s.n -= int64(len(p))
 	return len(p), nil
 }
+
+var loopback = netip.MustParseAddr("127.0.0.1")
