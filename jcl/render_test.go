@@ -39,6 +39,7 @@ func testSite() Site {
 	s.UID = 4711
 	s.GID = 815
 	s.FTPHost = "ftp.bank.example"
+	s.FTPAddresses = []string{"198.51.100.7", "203.0.113.0/28"}
 	s.FTPPort = 2121
 	s.SSHHost = "ssh.bank.example"
 	s.SSHPort = 2222

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"path"
 	"strconv"
 	"strings"
@@ -31,6 +32,7 @@ type Site struct {
 	UID           int      `toml:"uid"`            // OMVS UID; 0 means AUTOUID
 	GID           int      `toml:"gid"`            // OMVS GID; 0 means AUTOGID
 	FTPHost       string   `toml:"ftp_host"`       // the partner FTP server
+	FTPAddresses  []string `toml:"ftp_addresses"`  // its IP addresses or networks (CIDR)
 	FTPPort       int      `toml:"ftp_port"`       // its port
 	SSHHost       string   `toml:"ssh_host"`       // the SSH server; "" = the FTP host
 	SSHPort       int      `toml:"ssh_port"`       // its port
@@ -63,6 +65,7 @@ func DefaultSite() Site {
 		User:          "SOCKSD",
 		Group:         "SOCKSGRP",
 		FTPHost:       "ftp.partner.example",
+		FTPAddresses:  []string{"192.0.2.10"},
 		FTPPort:       21,
 		SSHPort:       22,
 		FTPUser:       "FTPUSER",
@@ -104,6 +107,9 @@ func (s Site) WithDefaults() Site {
 	str(&s.User, d.User)
 	str(&s.Group, d.Group)
 	str(&s.FTPHost, d.FTPHost)
+	if s.FTPAddresses == nil {
+		s.FTPAddresses = d.FTPAddresses
+	}
 	num(&s.FTPPort, d.FTPPort)
 	num(&s.SSHPort, d.SSHPort)
 	str(&s.FTPUser, d.FTPUser)
@@ -167,6 +173,13 @@ func (s Site) Validate() error {
 	}
 	if why := hostProblem(s.FTPHost); why != "" {
 		bad("ftp_host", "%s", why)
+	}
+	for _, a := range s.FTPAddresses {
+		if _, err := netip.ParsePrefix(a); err != nil {
+			if _, err := netip.ParseAddr(a); err != nil {
+				bad("ftp_addresses", "%q is not an IP address or CIDR network", a)
+			}
+		}
 	}
 	if s.SSHHost != "" {
 		if why := hostProblem(s.SSHHost); why != "" {

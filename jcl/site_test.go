@@ -39,6 +39,8 @@ func TestSiteValidate(t *testing.T) {
 		{"uid", func(s *Site) { s.UID = -1 }},
 		{"ftp_host", func(s *Site) { s.FTPHost = "ftp partner" }},
 		{"ssh_host", func(s *Site) { s.SSHHost = "ssh/host" }},
+		{"ftp_addresses", func(s *Site) { s.FTPAddresses = []string{"10.0.0.0/33"} }},
+		{"ftp_addresses", func(s *Site) { s.FTPAddresses = []string{"ftp.example"} }},
 		{"ftp_port", func(s *Site) { s.FTPPort = 0 }},
 		{"ssh_port", func(s *Site) { s.SSHPort = 70000 }},
 		{"port (from [server] listen)", func(s *Site) { s.Port = 0 }},
