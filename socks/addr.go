@@ -109,7 +109,7 @@ func ParseAddr(hostport string) (Addr, error) {
 	}
 	h, err := checkHost([]byte(host))
 	if err != nil {
-		return Addr{}, err
+		return Addr{}, fmt.Errorf("socks: address %q: %w", hostport, err)
 	}
 	return Addr{Host: h, Port: uint16(p)}, nil
 }

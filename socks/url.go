@@ -52,6 +52,9 @@ func ParseProxyURL(s string) (version int, hostport, user, pass string, err erro
 	if strings.Contains(host, "%") {
 		return 0, "", "", "", fmt.Errorf("socks: proxy URL: host %q: zones are not supported", host)
 	}
+	if _, err := checkHost([]byte(host)); err != nil {
+		return 0, "", "", "", fmt.Errorf("socks: proxy URL: host %q: %w", host, err)
+	}
 	if port == "" {
 		port = strconv.Itoa(DefaultPort)
 	} else if p, err := strconv.ParseUint(port, 10, 16); err != nil || p == 0 {
