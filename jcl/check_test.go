@@ -103,6 +103,8 @@ func TestCheckBroken(t *testing.T) {
 		{"duplicate dd", job + "//S1 EXEC PGM=IEFBR14\n//DD1 DD DUMMY\n//DD1 DD DUMMY\n", 4, 3, "already used in this step at line 3"},
 		{"bpxbatch parm", job + "//S1 EXEC PGM=BPXBATCH,PARM='ls -l'\n", 2, 29, "must start with SH or PGM"},
 		{"bpxbatsl parm without program", job + "//S1 EXEC PGM=BPXBATSL,PARM='PGM'\n", 2, 29, "must name the program"},
+		{"continuation without comma", job + "//S1 EXEC PGM=IEFBR14\n//DD1 DD DSN=A.B\n//             DISP=SHR\n", 4, 16, "end that line with a comma"},
+		{"name not in column 3", job + "// STEP1 EXEC PGM=IEFBR14\n", 2, 4, "must start in column 3"},
 		{"bad recfm", job + "//S1 EXEC PGM=IEFBR14\n//DD1 DD DUMMY,RECFM=FX\n", 3, 22, "RECFM"},
 	}
 	for _, tc := range tests {

@@ -165,6 +165,14 @@ func (c *checker) statement(st *stmt) {
 			c.errorf(st.opAt, "operation %q must be in capitals: %s", st.op, strings.ToUpper(st.op))
 			return
 		}
+		if st.name == "" && validName(st.op) && knownOperation(string(st.text)) {
+			c.errorf(st.opAt, "%s looks like a name: the name field must start in column 3, right after //", st.op)
+			return
+		}
+		if st.name == "" && strings.ContainsAny(st.op, "=,(") {
+			c.errorf(st.opAt, "%q is not an operation: if this line continues the statement before, end that line with a comma", st.op)
+			return
+		}
 		c.errorf(st.opAt, "unknown operation %q (want JOB, EXEC, DD, PROC, PEND, SET, JCLLIB, INCLUDE, IF, ELSE, ENDIF or OUTPUT)", st.op)
 		return
 	}
