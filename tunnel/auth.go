@@ -47,6 +47,13 @@ type authChain struct {
 	last        string // label of the method now running
 	tried       []string
 	closers     []func()
+
+	// transportFailed reports a read or write error on the connection: a
+	// method that ended that way was not answered by the server, so a
+	// password it carried was not (knowingly) rejected.
+	transportFailed func() bool
+	// sawTransportFailure is transportFailed as of the last method choice.
+	sawTransportFailure bool
 }
 
 // newAuthChain builds the chain for a profile. With no password, only
@@ -156,12 +163,13 @@ func (a *authChain) callback(ctx *ssh.ClientAuthContext) (ssh.AuthMethod, error)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	// The method that ran before this call did not succeed.
+	a.sawTransportFailure = a.transportFailed != nil && a.transportFailed()
 	if a.started {
 		partial := len(ctx.PartialSuccessMethods) > a.partialSeen
 		a.partialSeen = len(ctx.PartialSuccessMethods)
 		if !partial {
 			a.tried = append(a.tried, a.last)
-			if a.pendingPW {
+			if a.pendingPW && !a.sawTransportFailure {
 				a.pwRejected = true
 			}
 		}
@@ -189,6 +197,27 @@ func (a *authChain) result() (started, pwSent, pwRejected bool, tried []string, 
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.started, a.pwSent, a.pwRejected, slices.Clone(a.tried), a.last
+}
+
+// transportWasFailing reports a transport failure seen when the last
+// method was chosen.
+func (a *authChain) transportWasFailing() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.sawTransportFailure
+}
+
+// disconnectedOnPassword marks the password rejected when the server
+// answered the password attempt by disconnecting (OpenSSH does so instead
+// of a failure message once MaxAuthTries is reached).
+func (a *authChain) disconnectedOnPassword(err error) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.pendingPW && !a.pwRejected && err != nil && strings.Contains(err.Error(), "ssh: disconnect, reason") {
+		a.pwRejected = true
+		a.tried = append(a.tried, a.last)
+	}
+	return a.pwRejected
 }
 
 // loadSigners reads the profile's identity files. Files that cannot be read

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -239,12 +240,14 @@ func (p *Pool) connect(r request) (*tconn, error) {
 		return nil, ae
 	}
 	defer auth.close()
-	raw, err := dialServer(ctx, r.prof.Via, r.server)
+	nc, err := dialServer(ctx, r.prof.Via, r.server)
 	if err != nil {
 		err = fmt.Errorf("tunnel: connect %s: %w: %w", r.server, ErrServerUnreachable, err)
 		log.Warn().Err(err).Msg("tunnel: ssh connect failed")
 		return nil, err
 	}
+	raw := &watchConn{Conn: nc}
+	auth.transportFailed = raw.failed.Load
 	cfg := &ssh.ClientConfig{
 		User:              r.user,
 		AuthCallback:      auth.callback,
@@ -284,17 +287,44 @@ func (p *Pool) connect(r request) (*tconn, error) {
 	return c, nil
 }
 
+// watchConn notes whether a read or write on the connection failed.
+type watchConn struct {
+	net.Conn
+	failed atomic.Bool
+}
+
+func (w *watchConn) Read(b []byte) (int, error) {
+	n, err := w.Conn.Read(b)
+	if err != nil {
+		w.failed.Store(true)
+	}
+	return n, err
+}
+
+func (w *watchConn) Write(b []byte) (int, error) {
+	n, err := w.Conn.Write(b)
+	if err != nil {
+		w.failed.Store(true)
+	}
+	return n, err
+}
+
 // handshakeError types a failed handshake and remembers a rejected password.
 func (p *Pool) handshakeError(ctx context.Context, r request, auth *authChain, err error, log zerolog.Logger) error {
 	var hk *HostKeyError
 	if errors.As(err, &hk) {
 		return hk
 	}
+	auth.disconnectedOnPassword(err)
 	started, pwSent, pwRejected, tried, _ := auth.result()
 	if pwRejected {
 		p.rejects.add(r.reject, time.Now())
 	}
-	if started && ctx.Err() == nil && !isNetError(err) {
+	// The server refused every method (as opposed to the connection failing
+	// or timing out in the middle of one).
+	refused := started && !auth.transportWasFailing() &&
+		(errors.Is(err, errNoMethods) || (ctx.Err() == nil && !isNetError(err)))
+	if pwRejected || refused {
 		cause := err
 		if errors.Is(err, errNoMethods) || strings.Contains(err.Error(), "unable to authenticate") {
 			cause = nil

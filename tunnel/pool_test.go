@@ -226,8 +226,9 @@ func TestKeepaliveDetectsFrozenServer(t *testing.T) {
 func TestKeepaliveKeepsLiveServer(t *testing.T) {
 	s := newTestServer(t)
 	p := testPool(t, s, func(o *Options) {
-		o.KeepaliveInterval = 5 * time.Millisecond
-		o.KeepaliveMax = 2
+		// Generous: a loaded machine must not look like a dead server.
+		o.KeepaliveInterval = 50 * time.Millisecond
+		o.KeepaliveMax = 20
 	})
 	l, err := p.Open(context.Background(), testProfile(s), "", Credentials{User: "alice", Password: "s3cret"})
 	if err != nil {
@@ -237,7 +238,7 @@ func TestKeepaliveKeepsLiveServer(t *testing.T) {
 	// Wait until the server has answered many keepalives; the connection
 	// must still be there.
 	c := p.byIDForTest(l.ID())
-	waitFor(t, "keepalives", 10*time.Second, func() bool { return c.keepaliveReplies.Load() >= 20 })
+	waitFor(t, "keepalives", 10*time.Second, func() bool { return c.keepaliveReplies.Load() >= 5 })
 	if len(p.Snapshot()) != 1 {
 		t.Fatal("a live connection was dropped")
 	}
@@ -560,5 +561,41 @@ func TestNoUsableMethodDoesNotConnect(t *testing.T) {
 	defer s.mu.Unlock()
 	if s.accepted != 0 {
 		t.Fatalf("server accepted %d TCP connections", s.accepted)
+	}
+}
+
+func TestPasswordOutcomeUnknownIsNotRemembered(t *testing.T) {
+	stall := make(chan struct{})
+	s := newTestServer(t, func(s *testServer) { s.kbd, s.pubkey, s.stall = false, false, stall })
+	p := testPool(t, s, func(o *Options) { o.ConnectTimeout = 200 * time.Millisecond })
+	prof := testProfile(s)
+	good := Credentials{User: "alice", Password: "s3cret"}
+	// The server does not answer the password before connect_timeout.
+	_, err := p.Open(context.Background(), prof, "", good)
+	if !errors.Is(err, ErrServerUnreachable) || errors.Is(err, ErrAuthFailed) {
+		t.Fatalf("stalled password check: %v, want ErrServerUnreachable", err)
+	}
+	close(stall)
+	// Not remembered as rejected: the next attempt goes to the server.
+	l, err := p.Open(context.Background(), prof, "", good)
+	if err != nil {
+		t.Fatalf("after the stall: %v", err)
+	}
+	l.Close()
+}
+
+func TestPasswordAnsweredByDisconnectIsRemembered(t *testing.T) {
+	s := newTestServer(t, func(s *testServer) { s.kbd, s.pubkey, s.maxTries = false, false, 1 })
+	p := testPool(t, s, nil)
+	prof := testProfile(s)
+	bad := Credentials{User: "alice", Password: "wrong"}
+	if _, err := p.Open(context.Background(), prof, "", bad); !errors.Is(err, ErrAuthFailed) {
+		t.Fatalf("first: %v, want ErrAuthFailed", err)
+	}
+	if _, err := p.Open(context.Background(), prof, "", bad); !errors.Is(err, ErrPasswordRejectedRecently) {
+		t.Fatalf("second: %v, want ErrPasswordRejectedRecently", err)
+	}
+	if pw, _, _, _ := s.counts(); pw != 1 {
+		t.Fatalf("%d password attempts, want 1", pw)
 	}
 }

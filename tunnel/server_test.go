@@ -35,7 +35,9 @@ type testServer struct {
 	kbdPrompt string // prompt for keyboard-interactive; default "Password: "
 	authKeys  []ssh.PublicKey
 	hostCert  *ssh.Certificate
-	extraKeys []ssh.Signer // more host keys
+	extraKeys []ssh.Signer  // more host keys
+	maxTries  int           // ServerConfig.MaxAuthTries
+	stall     chan struct{} // password checks wait for this to close
 
 	frozen atomic.Bool // stop answering global requests
 
@@ -113,12 +115,16 @@ func (s *testServer) counts() (pw, kbd, conns, channels int) {
 }
 
 func (s *testServer) config() *ssh.ServerConfig {
-	cfg := &ssh.ServerConfig{}
+	cfg := &ssh.ServerConfig{MaxAuthTries: s.maxTries}
 	if s.password_ {
 		cfg.PasswordCallback = func(c ssh.ConnMetadata, pw []byte) (*ssh.Permissions, error) {
 			s.mu.Lock()
 			s.pwAttempts++
+			stall := s.stall
 			s.mu.Unlock()
+			if stall != nil {
+				<-stall
+			}
 			if c.User() == s.user && string(pw) == s.password {
 				return nil, nil
 			}
