@@ -5,8 +5,9 @@
 // configuration, a batch FTP job and its FTP.DATA and SOCKS files, operator
 // and host-key jobs, installation and RACF jobs) live as text/template files
 // under templates/ and are rendered for a site with [Render]. The files under
-// samples/ are the same templates rendered with [DefaultSite]; a test keeps
-// them in sync.
+// samples/ are the same templates rendered with [DefaultSite] (embedded too,
+// see [Sample]); a test keeps them in sync: after changing a template, run
+// go test ./jcl -update and review the diff of samples/ and testdata/golden/.
 //
 // [Check] validates JCL: statement and field syntax, names, the 71-column
 // limit, continuation rules, in-stream data, symbolic parameters, IF/ENDIF
