@@ -52,6 +52,7 @@ type HostKeyError struct {
 	Err         error    // ErrHostKeyUnknown, ErrHostKeyChanged or ErrHostKeyRevoked
 }
 
+// Error describes the refusal with the fingerprints.
 func (e *HostKeyError) Error() string {
 	var b strings.Builder
 	switch {
@@ -87,6 +88,7 @@ type AuthError struct {
 	Cause            error    // the underlying error, may be nil
 }
 
+// Error describes the failure without any secret.
 func (e *AuthError) Error() string {
 	if errors.Is(e.Err, ErrPasswordRejectedRecently) {
 		return fmt.Sprintf("tunnel: password for %s@%s was rejected recently; not tried again to protect the user id", e.User, e.Server)
@@ -122,6 +124,7 @@ type ChannelError struct {
 	Message string              // the server's message
 }
 
+// Error shows the destination, the reason and the server's message.
 func (e *ChannelError) Error() string {
 	return fmt.Sprintf("tunnel: channel to %s refused: %s: %q", e.Addr, e.Reason, e.Message)
 }

@@ -293,6 +293,7 @@ type watchConn struct {
 	failed atomic.Bool
 }
 
+// Read reads and notes a failure.
 func (w *watchConn) Read(b []byte) (int, error) {
 	n, err := w.Conn.Read(b)
 	if err != nil {
@@ -301,6 +302,7 @@ func (w *watchConn) Read(b []byte) (int, error) {
 	return n, err
 }
 
+// Write writes and notes a failure.
 func (w *watchConn) Write(b []byte) (int, error) {
 	n, err := w.Conn.Write(b)
 	if err != nil {
