@@ -189,9 +189,8 @@ func readAddr5(r *wireReader, atyp byte) (Addr, error) {
 		if err != nil {
 			return Addr{}, err
 		}
-		var buf [maxDomainLen]byte
-		name := buf[:n]
-		if err := r.full(name); err != nil {
+		name, err := r.field(n)
+		if err != nil {
 			return Addr{}, err
 		}
 		if host, err = checkHost(name); err != nil {

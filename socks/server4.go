@@ -25,15 +25,14 @@ func readRequest4(r *wireReader, w io.Writer, cfg *ServerConfig) (*Request, erro
 	port := binary.BigEndian.Uint16(hdr[1:3])
 	ip := [4]byte(hdr[3:7])
 
-	var ubuf [255]byte
-	user, err := r.cstring(ubuf[:], limit(cfg.MaxUserLen), "user id")
+	u, err := r.cstring(limit(cfg.MaxUserLen), "user id")
 	if err != nil {
 		return nil, refuse4(w, phase, err)
 	}
+	user := string(u)
 	dest := Addr{Host: netip.AddrFrom4(ip).String(), Port: port}
 	if ip[0] == 0 && ip[1] == 0 && ip[2] == 0 && ip[3] != 0 {
-		var hbuf [255]byte
-		name, err := r.cstring(hbuf[:], limit(cfg.MaxHostLen), "socks4a host name")
+		name, err := r.cstring(limit(cfg.MaxHostLen), "socks4a host name")
 		if err != nil {
 			return nil, refuse4(w, "socks4a request", err)
 		}
@@ -47,7 +46,7 @@ func readRequest4(r *wireReader, w io.Writer, cfg *ServerConfig) (*Request, erro
 	if cmd != CmdConnect && cmd != CmdBind {
 		return nil, refuse4(w, phase, errorf(ErrCommand, "command %d", byte(cmd)))
 	}
-	return &Request{Version: 4, Command: cmd, Dest: dest, User: string(user), Method: MethodNone}, nil
+	return &Request{Version: 4, Command: cmd, Dest: dest, User: user, Method: MethodNone}, nil
 }
 
 // refuse4 sends CD 91 when err is a protocol error (not an I/O error, where

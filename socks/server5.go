@@ -42,9 +42,8 @@ func negotiate5(r *wireReader, w io.Writer, cfg *ServerConfig) (Method, error) {
 	if err != nil {
 		return 0, wrap(phase, err)
 	}
-	var buf [255]byte
-	offered := buf[:n]
-	if err := r.full(offered); err != nil {
+	offered, err := r.field(n)
+	if err != nil {
 		return 0, wrap(phase, err)
 	}
 	chosen := MethodNoAcceptable
@@ -87,22 +86,25 @@ func auth5(r *wireReader, w io.Writer, cfg *ServerConfig) (user, password string
 		// The rest of the message has an unknown layout: refuse at once.
 		return "", "", authStatus(w, phase, errorf(ErrMalformed, "subnegotiation version 0x%02x (want 0x01)", ver))
 	}
-	var ubuf, pbuf [255]byte
-	defer clear(pbuf[:])
 	ulen, err := r.byte()
 	if err != nil {
 		return "", "", wrap(phase, err)
 	}
-	uname := ubuf[:ulen]
-	if err := r.full(uname); err != nil {
+	uname, err := r.field(ulen)
+	if err != nil {
 		return "", "", wrap(phase, err)
 	}
+	user = string(uname)
 	plen, err := r.byte()
 	if err != nil {
 		return "", "", wrap(phase, err)
 	}
-	passwd := pbuf[:plen]
-	if err := r.full(passwd); err != nil {
+	passwd, err := r.field(plen)
+	if err == nil {
+		password = string(passwd)
+	}
+	clear(passwd) // no copy of the password stays in the scratch buffer
+	if err != nil {
 		return "", "", wrap(phase, err)
 	}
 	switch {
@@ -113,7 +115,6 @@ func auth5(r *wireReader, w io.Writer, cfg *ServerConfig) (user, password string
 	case int(plen) > limit(cfg.MaxPasswordLen):
 		return "", "", authStatus(w, phase, errorf(ErrTooLong, "password of %d bytes (limit %d)", plen, limit(cfg.MaxPasswordLen)))
 	}
-	user, password = string(uname), string(passwd)
 	if cfg.Authenticate != nil {
 		if aerr := cfg.Authenticate(user, password); aerr != nil {
 			return "", "", authStatus(w, phase, &protoError{kind: ErrAuth, msg: fmt.Sprintf("user %q", user), cause: aerr})
