@@ -140,7 +140,8 @@ func DatasetName(s string) (name, member string, quoted bool, err error) {
 	if len(s) >= 2 && s[0] == '\'' && s[len(s)-1] == '\'' {
 		quoted = true
 		s = s[1 : len(s)-1]
-	} else if strings.ContainsRune(s, '\'') {
+	}
+	if strings.ContainsRune(s, '\'') {
 		return "", "", false, fmt.Errorf("ftp: data set name %q: unbalanced quote", s)
 	}
 	name = s
@@ -187,8 +188,8 @@ func ParseSite(args string) ([]SiteParam, error) {
 		tok := s[:end]
 		s = strings.TrimLeft(s[end:], " ")
 		k, v, hasEq := strings.Cut(tok, "=")
-		if k == "" {
-			return nil, fmt.Errorf("ftp: SITE parameter %q: empty key", tok)
+		if k == "" || strings.ContainsAny(k, "' ") {
+			return nil, fmt.Errorf("ftp: SITE parameter %q: bad key", tok)
 		}
 		out = append(out, SiteParam{Key: strings.ToUpper(k), Value: v, Flag: !hasEq})
 	}

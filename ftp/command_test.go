@@ -214,3 +214,51 @@ func FuzzParseCommand(f *testing.F) {
 		_, _, _, _ = DatasetName(c.Path())
 	})
 }
+
+func FuzzParseSite(f *testing.F) {
+	f.Add("RECFM=FB LRECL=80 BLKSIZE=27920 FILETYPE=JES")
+	f.Add("JESJOBNAME='A B' TRAILING")
+	f.Fuzz(func(t *testing.T, s string) {
+		params, err := ParseSite(s)
+		if err != nil {
+			return
+		}
+		for _, p := range params {
+			if p.Key == "" || p.Key != strings.ToUpper(p.Key) || strings.Contains(p.Key, " ") {
+				t.Fatalf("bad key %q", p.Key)
+			}
+			if p.Flag && p.Value != "" {
+				t.Fatalf("flag with value %+v", p)
+			}
+			if strings.Count(p.Value, "'")%2 != 0 {
+				t.Fatalf("unbalanced value %q", p.Value)
+			}
+		}
+	})
+}
+
+func FuzzDatasetName(f *testing.F) {
+	f.Add("'HLQ.DATA(MEMBER)'")
+	f.Add("DATA")
+	f.Fuzz(func(t *testing.T, s string) {
+		name, member, quoted, err := DatasetName(s)
+		if err != nil {
+			return
+		}
+		if name == "" || strings.ContainsAny(name, "'(") || strings.ContainsAny(member, "()") {
+			t.Fatalf("DatasetName(%q) = %q %q", s, name, member)
+		}
+		// Formatting the parts again gives the same parts.
+		again := name
+		if member != "" {
+			again += "(" + member + ")"
+		}
+		if quoted {
+			again = "'" + again + "'"
+		}
+		n2, m2, q2, err := DatasetName(again)
+		if err != nil || n2 != name || m2 != member || q2 != quoted {
+			t.Fatalf("round trip %q -> %q %q %v %v", again, n2, m2, q2, err)
+		}
+	})
+}

@@ -4,8 +4,123 @@
 // control connection line by line while it carries the data connections
 // through the same SSH connection.
 //
-// The parsers (ParseCommand, ParseReply and ReplyReader, ParsePORT,
-// ParseEPRT, Parse227, Parse229 and their Format counterparts) follow RFC 959
-// and RFC 2428 and accept the z/OS forms: quoted data set names
-// ('HLQ.DATA(MEMBER)'), SITE parameters, TYPE A/E/I/L, STRU and MODE.
+// # Session
+//
+// [Serve] greets the job with 220 (in the job's code page; with encoding
+// "auto" in ASCII, and the job's code page is then detected from its first
+// command), answers USER with 331 itself and, on PASS, calls the [Opener]
+// with the user and password. Anonymous users ("anonymous", "ftp") and an
+// empty password open the tunnel with an empty password, that is with the
+// profile's public key; the FTP server still gets the job's PASS.
+//
+// If the opener fails, the job gets "530 SSH login to HOST failed: reason"
+// and the session closes: the opener is called exactly once per session and
+// the same password is never tried again (a job that wants another try
+// connects again, which is what z/OS FTP does). Before login, NOOP, FEAT and
+// QUIT are answered locally and other commands get 530.
+//
+// Once the tunnel is open, socksd dials the server through it, reads the
+// greeting (single or multi-line; it sets the server's code page), sends
+// USER and PASS translated to the server's code page and relays the
+// server's real final reply (230, 332 for ACCT, or 530) to the job. The
+// password is kept in a byte slice that is overwritten once the login is
+// done; the string handed to the Opener is the only copy that cannot be
+// wiped. A password never reaches a log line, a reply or an error text.
+//
+// # Control relay
+//
+// After login, both directions are relayed line by line: commands are
+// parsed and checked, replies are read whole (multi-line replies "ddd-" ...
+// "ddd ") and matched in order to the commands that caused them. Lines are
+// bounded (Options.MaxLine, default 4096 bytes): an oversized line from the
+// job gets 500, one from the server 421, the session closes and SOX0305E is
+// logged. When the job's and the server's code pages are equal, lines go
+// through byte for byte; otherwise each line is translated, and gets the
+// receiver's line end. Every line socksd writes itself is in the receiver's
+// code page, with the receiver's line end (for the job: the one it used
+// last). Data connections are never translated.
+//
+// # Passive data connections
+//
+// The data channel for a 227/229 reply is always dialed to the control host
+// (the host the job named) with the reply's port, through the same SSH
+// connection: a 227 address of 0.0.0.0, a private address the SSH server
+// may not reach, or any third host is never dialed. What the job gets
+// depends on Options.Data:
+//
+//   - "socks": the reply is relayed unchanged and the job's data connection
+//     must come back through SOCKS ([Broker.Connect]) to the 227 address or
+//     to the control host with the reply's port (curl's default).
+//   - "rewrite": the reply is rewritten to a listener of socksd on
+//     LocalAddr (227 with LocalAddr when it is IPv4, 229 with the port);
+//     the job connects there, directly or through SOCKS to exactly that
+//     address. Only connections from the job's address are accepted.
+//   - "auto" (the default): rewritten as for "rewrite", and the broker also
+//     accepts a SOCKS CONNECT to the control host or the 227 address with
+//     the listener's port. Whichever comes first is the data connection, so
+//     clients that use SOCKS for data and clients that do not both work,
+//     and none reaches the server outside the tunnel.
+//
+// A 227 cannot carry an IPv6 LocalAddr; then the reply is left unchanged
+// and the session behaves as in "socks" mode.
+//
+// # Active data connections
+//
+// PORT and EPRT are never sent to the server. If the address is that of a
+// [PendingBind] of this session (the z/OS client's SOCKS BIND: BIND, then
+// PORT naming the BIND address), or the job's own address with a port of
+// 1024 or more (curl --ftp-port, without BIND), socksd sends PASV (EPSV for
+// EPRT; the other as a fallback) to the server, opens the data channel
+// through the tunnel, joins it to the BIND socket or connects to the job's
+// PORT address itself, and only then answers "200 PORT command
+// successful". Any other address is refused with 504 and SOX0304W (RFC 2577
+// bounce protection); with Options.Active "refuse" the answer is 502. LPRT
+// and LPSV get 502.
+//
+// # Policy
+//
+// Options.Deny lists command patterns refused with "550 <verb>: refused by
+// policy." and SOX0302W. A pattern is a command as the job would send it,
+// compared case-insensitively with runs of blanks as one blank. The verb
+// must equal the command's verb (a z/OS "QUOTE" or "LITERAL" prefix is
+// removed first). For SITE, every parameter of the pattern must appear among
+// the command's parameters in any order ("SITE FILETYPE=JES" refuses "SITE
+// RECFM=FB FILETYPE=JES"; a key without "=" matches any value; a SITE that
+// cannot be parsed is refused by any SITE pattern with parameters). For
+// other verbs the pattern's arguments must be a prefix of the command's
+// ("DELE" refuses every DELE, "RETR 'SYS1." refuses RETR 'SYS1.PARMLIB').
+//
+// AUTH (TLS, SSL, ...) is refused with 534 and SOX0306W unless
+// Options.AllowAuthTLS. When allowed, AUTH is relayed; once the server
+// accepts it with 234 the session relays raw bytes both ways without
+// inspection (no policy, no data brokering, no audit from then on). An
+// allowed AUTH before login opens the tunnel with an empty user and
+// password: the profile's user and key.
+//
+// # Audit
+//
+// Each RETR, STOR, STOU, APPE, LIST, NLST and MLSD produces one
+// [Transfer], passed to SessionConfig.Audit and logged as SOX0303I when its
+// final reply arrives (or with code 0 and an error note when the session
+// ends first). A 2xx final reply is passed on only if the data connection
+// through socksd ended cleanly; if it failed (the job's side broke, the
+// tunnel died, an idle timeout), the job gets 426 instead, and if the
+// server's control connection is lost during a transfer the job gets 426,
+// so that a job never takes a short file for a complete one.
+//
+// # Parsers
+//
+// [ParseCommand], [ParseReply] and [ReplyReader], [ParsePORT], [ParseEPRT],
+// [Parse227], [Parse229] and their Format counterparts follow RFC 959 and
+// RFC 2428, with typed errors ([CommandError], [ReplyError], [AddrError]).
+// z/OS forms are understood: quoted data set names ('HLQ.DATA(MEMBER)',
+// [DatasetName]), SITE parameters ([ParseSite]), TYPE A/E/I/L
+// ([ParseType]), STRU and MODE.
+//
+// # Trust
+//
+// The broker matches data connections by the job's IP address, the host
+// and the port. Jobs on one host share its address, so a local process that
+// races the job to a passive port could take its data connection; the
+// window is one reply, and every claim is single-use.
 package ftp

@@ -3,7 +3,6 @@ package ftp
 import (
 	"context"
 	"net"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -110,6 +109,8 @@ func TestEBCDICServer(t *testing.T) {
 			case strings.HasPrefix(cmd, "USER"):
 				send("331 Send password please.")
 			case strings.HasPrefix(cmd, "PASS"):
+				send("332 Send account for IBMUSER.")
+			case strings.HasPrefix(cmd, "ACCT"):
 				send("230 IBMUSER is logged on.  Working directory is \"IBMUSER.\".")
 			case strings.HasPrefix(cmd, "QUIT"):
 				send("221 Quit command received. Goodbye.")
@@ -125,7 +126,8 @@ func TestEBCDICServer(t *testing.T) {
 	defer cancel()
 	j := newRawJob(t, h.serve(ctx), ebcdic.ASCII, ebcdic.TermCRLF, ebcdic.ASCII)
 	j.cmd("USER ibmuser", 331)
-	r := j.cmd("PASS pw[1]", 230)
+	j.cmd("PASS pw[1]", 332)
+	r := j.cmd("ACCT D123", 230)
 	if !strings.Contains(r.Lines[0], `"IBMUSER."`) {
 		t.Errorf("230 %q", r.Lines)
 	}
@@ -137,11 +139,10 @@ func TestEBCDICServer(t *testing.T) {
 	if err := h.waitServe(); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"USER ibmuser", "PASS pw[1]", "SITE X[1]", "QUIT"}
+	want := []string{"USER ibmuser", "PASS pw[1]", "ACCT D123", "SITE X[1]", "QUIT"}
 	for i, w := range want {
 		if got := <-seen; got != w {
 			t.Errorf("server got %q, want %q (command %d)", got, w, i)
 		}
 	}
-	_ = strconv.Itoa
 }

@@ -183,15 +183,17 @@ func (h *harness) waitServe() error {
 
 // socksDial is a jlaffaye DialFunc: the first call is the control
 // connection (to a new session); later calls are data connections that
-// come back through the broker, like a SOCKS client's, unless direct is
-// set, in which case they are dialed as they are (a client that does not
-// use SOCKS for data).
+// come back through the broker, like a SOCKS client's, or, with direct,
+// are dialed as they are (a client that does not use SOCKS for data).
 func (h *harness) socksDial(ctx context.Context, direct bool) func(network, address string) (net.Conn, error) {
 	first := true
 	return func(network, address string) (net.Conn, error) {
 		if first {
 			first = false
 			return h.serve(ctx), nil
+		}
+		if direct {
+			return net.Dial(network, address)
 		}
 		host, ps, err := net.SplitHostPort(address)
 		if err != nil {
@@ -200,9 +202,6 @@ func (h *harness) socksDial(ctx context.Context, direct bool) func(network, addr
 		port, _ := strconv.Atoi(ps)
 		dc, ok := h.broker.Connect(loopback, host, uint16(port))
 		if !ok {
-			if direct {
-				return net.Dial(network, address)
-			}
 			return nil, fmt.Errorf("broker: no passive reply matches %s", address)
 		}
 		if err := dc.Open(ctx); err != nil {

@@ -96,11 +96,15 @@ func (s *side) relayLine(fromCP ebcdic.CodePage, line []byte, term ebcdic.Termin
 			term = s.term
 		}
 		b = append(b, term.Bytes()...)
-		return s.writeRaw(b)
+		err := s.writeRaw(b)
+		clear(b) // the line may be a PASS
+		return err
 	}
 	b := ebcdic.Translate(make([]byte, 0, len(line)+2), fromCP, s.cp, line)
 	b = append(b, s.term.Bytes()...)
-	return s.writeRaw(b)
+	err := s.writeRaw(b)
+	clear(b) // the line may be a PASS
+	return err
 }
 
 // relayReply sends a reply read from the server side to s (the job).

@@ -134,4 +134,7 @@ func TestLargeBinaryBothWays(t *testing.T) {
 	if up, down := h.counters.Up.Load(), h.counters.Down.Load(); up < size || down < size {
 		t.Errorf("session counters up=%d down=%d", up, down)
 	}
+	if n := h.tunnel(0).dials.Load(); n != 3 {
+		t.Errorf("tunnel dials = %d, want 3: data must go through the rewrite listener and the tunnel", n)
+	}
 }
