@@ -8,6 +8,10 @@ import (
 	"time"
 )
 
+// maxDeadlineRounds bounds how often one Read re-arms after the deadline
+// was changed while it waited.
+const maxDeadlineRounds = 1 << 20
+
 // readChunk is the most a background read (used while a read deadline is
 // set) takes from the channel at once.
 const readChunk = 32 << 10
@@ -71,7 +75,7 @@ func (ch *channel) read(b []byte) (int, error) {
 	if len(b) == 0 {
 		return 0, nil
 	}
-	for round := 0; ; round++ {
+	for round := 0; round < maxDeadlineRounds; round++ {
 		ch.dmu.Lock()
 		dl, changed := ch.rDeadline, ch.rDeadlineC
 		ch.dmu.Unlock()
@@ -112,6 +116,7 @@ func (ch *channel) read(b []byte) (int, error) {
 			stopTimer(timer)
 		}
 	}
+	return 0, os.ErrDeadlineExceeded
 }
 
 func stopTimer(t *time.Timer) {

@@ -448,24 +448,27 @@ func (p *Pool) stopIdleLocked(c *tconn) {
 // Dial opens a lease and a channel to addr in one step (for the tunnel
 // action); closing the returned conn releases the lease.
 func (p *Pool) Dial(ctx context.Context, prof Profile, destHost string, cred Credentials, addr string) (net.Conn, error) {
-	for attempt := 0; ; attempt++ {
-		l, err := p.Open(ctx, prof, destHost, cred)
+	var err error
+	for attempt := 0; attempt < 2; attempt++ {
+		var l *Lease
+		l, err = p.Open(ctx, prof, destHost, cred)
 		if err != nil {
 			return nil, err
 		}
-		nc, err := l.dial(ctx, "tcp", addr, true)
+		var nc net.Conn
+		nc, err = l.dial(ctx, "tcp", addr, true)
 		if err == nil {
 			return nc, nil
 		}
 		l.Close()
 		// A shared connection can die between Open and the channel (server
 		// restarted, not yet noticed): drop it and connect once more.
-		if attempt == 0 && errors.Is(err, ErrTunnelClosed) && ctx.Err() == nil {
-			p.drop(l.c, "channel open failed: "+err.Error())
-			continue
+		if !errors.Is(err, ErrTunnelClosed) || ctx.Err() != nil {
+			return nil, err
 		}
-		return nil, err
+		p.drop(l.c, "channel open failed: "+err.Error())
 	}
+	return nil, err
 }
 
 // TunnelInfo describes one SSH connection for DISPLAY TUNNELS.

@@ -44,7 +44,7 @@ type testServer struct {
 	mu          sync.Mutex
 	pwAttempts  int
 	kbdAttempts int
-	conns       int // authenticated connections
+	conns       int // successful logins
 	accepted    int // TCP connections
 	channels    int // direct-tcpip channels opened
 	live        []ssh.Conn
@@ -108,6 +108,14 @@ func (s *testServer) closeConns() {
 	}
 }
 
+// authed counts a successful login; it runs before the server tells the
+// client, so a client that saw success always finds it counted.
+func (s *testServer) authed() {
+	s.mu.Lock()
+	s.conns++
+	s.mu.Unlock()
+}
+
 func (s *testServer) counts() (pw, kbd, conns, channels int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -126,6 +134,7 @@ func (s *testServer) config() *ssh.ServerConfig {
 				<-stall
 			}
 			if c.User() == s.user && string(pw) == s.password {
+				s.authed()
 				return nil, nil
 			}
 			return nil, errors.New("wrong password")
@@ -141,6 +150,7 @@ func (s *testServer) config() *ssh.ServerConfig {
 			s.kbdAttempts++
 			s.mu.Unlock()
 			if c.User() == s.user && len(ans) == 1 && ans[0] == s.password {
+				s.authed()
 				return nil, nil
 			}
 			return nil, errors.New("wrong answer")
@@ -152,6 +162,7 @@ func (s *testServer) config() *ssh.ServerConfig {
 			defer s.mu.Unlock()
 			for _, a := range s.authKeys {
 				if string(a.Marshal()) == string(k.Marshal()) && c.User() == s.user {
+					s.conns++ // called once per key and connection; our client always signs
 					return nil, nil
 				}
 			}
@@ -194,7 +205,6 @@ func (s *testServer) handle(c net.Conn, cfg *ssh.ServerConfig) {
 		return
 	}
 	s.mu.Lock()
-	s.conns++
 	s.live = append(s.live, sc)
 	s.mu.Unlock()
 	go func() {
@@ -235,14 +245,15 @@ func (s *testServer) handle(c net.Conn, cfg *ssh.ServerConfig) {
 			nc.Reject(ssh.ConnectionFailed, "Connection refused")
 			continue
 		}
+		// Count before accepting, so the client never sees an uncounted channel.
+		s.mu.Lock()
+		s.channels++
+		s.mu.Unlock()
 		ch, creqs, err := nc.Accept()
 		if err != nil {
 			target.Close()
 			continue
 		}
-		s.mu.Lock()
-		s.channels++
-		s.mu.Unlock()
 		go ssh.DiscardRequests(creqs)
 		go func() {
 			io.Copy(target, ch)
