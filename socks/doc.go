@@ -8,8 +8,8 @@
 // [Addr.Host], to be resolved on the far side of a tunnel.
 //
 // The client side ([ClientHandshake], [ClientBind], [ReadBindSecond],
-// [ParseProxyURL]) is the small part needed to reach a server through an
-// upstream SOCKS proxy.
+// [ParseProxyURL], and [Dialer] built on them) is the small part needed to
+// reach a server through an upstream SOCKS proxy.
 //
 // Reads are exact: nothing after a request or reply is consumed, so the
 // connection can be handed to a relay afterwards. Every length read from

@@ -74,7 +74,8 @@ type ServerConfig struct {
 	Versions []int
 	// Methods lists the accepted SOCKS5 authentication methods in order of
 	// preference; nil means {MethodNone}. The first one the client also
-	// offers is chosen.
+	// offers is chosen. Only MethodNone and MethodUserPass are
+	// implemented; other values are ignored.
 	Methods []Method
 	// MaxUserLen bounds the SOCKS4 USERID and the RFC 1929 user name;
 	// 0 (or more than 255) means 255.

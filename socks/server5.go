@@ -52,7 +52,7 @@ func negotiate5(r *wireReader, w io.Writer, cfg *ServerConfig) (Method, error) {
 		refusal = errorf(ErrVersion, "socks5 is not enabled")
 	} else {
 		for _, m := range cfg.methods() {
-			if m != MethodNoAcceptable && slices.Contains(offered, byte(m)) {
+			if supported(m) && slices.Contains(offered, byte(m)) {
 				chosen = m
 				break
 			}
@@ -184,6 +184,9 @@ func refuse5(w io.Writer, phase string, err error) error {
 	}
 	return wrap(phase, err)
 }
+
+// supported reports whether the server side implements method.
+func supported(m Method) bool { return m == MethodNone || m == MethodUserPass }
 
 // methodBytes converts methods to their wire bytes.
 func methodBytes(ms []Method) []byte {

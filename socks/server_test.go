@@ -315,6 +315,13 @@ var requestCases = []requestCase{
 		written: sel5NoAccep,
 	},
 	{
+		name:    "socks5 gssapi configured but not implemented",
+		cfg:     ServerConfig{Methods: []Method{1, MethodUserPass}},
+		in:      cat(5, 1, 1),
+		wantErr: ErrMethod,
+		written: sel5NoAccep,
+	},
+	{
 		name:    "socks5 unknown command",
 		cfg:     bothCfg,
 		in:      cat(5, 1, 0, 5, 9, 0, 1, 10, 0, 0, 1, uint16(21)),
