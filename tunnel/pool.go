@@ -35,7 +35,11 @@ type Pool struct {
 	conns   map[identity][]*tconn // shared connections by identity
 	byID    map[string]*tconn     // every live connection
 	pending map[identity]*pendingDial
-	wg      sync.WaitGroup
+	// pwBusy holds a channel per (server, user, password) whose login is
+	// under way: a second attempt with the same password waits for the
+	// outcome instead of offering the password in parallel.
+	pwBusy map[digest]chan struct{}
+	wg     sync.WaitGroup
 }
 
 // pendingDial is a shared connection being set up; others with the same
@@ -84,6 +88,7 @@ func NewPool(opts Options) (*Pool, error) {
 		conns:   map[identity][]*tconn{},
 		byID:    map[string]*tconn{},
 		pending: map[identity]*pendingDial{},
+		pwBusy:  map[digest]chan struct{}{},
 	}, nil
 }
 
@@ -168,6 +173,20 @@ func (p *Pool) Open(ctx context.Context, prof Profile, destHost string, cred Cre
 				continue
 			}
 		}
+		var busy chan struct{}
+		if r.password != "" {
+			if other := p.pwBusy[r.reject]; other != nil {
+				p.mu.Unlock()
+				select {
+				case <-other:
+				case <-ctx.Done():
+					return nil, fmt.Errorf("tunnel: waiting for another login to %s: %w", r.server, ctx.Err())
+				}
+				continue
+			}
+			busy = make(chan struct{})
+			p.pwBusy[r.reject] = busy
+		}
 		pd := &pendingDial{done: make(chan struct{})}
 		if r.prof.Share {
 			p.pending[r.key] = pd
@@ -180,6 +199,10 @@ func (p *Pool) Open(ctx context.Context, prof Profile, destHost string, cred Cre
 		p.mu.Lock()
 		if p.pending[r.key] == pd {
 			delete(p.pending, r.key)
+		}
+		if busy != nil {
+			delete(p.pwBusy, r.reject)
+			close(busy)
 		}
 		pd.err = err
 		if err == nil && p.closed {

@@ -606,3 +606,33 @@ func TestPasswordAnsweredByDisconnectIsRemembered(t *testing.T) {
 		t.Fatalf("%d password attempts, want 1", pw)
 	}
 }
+
+func TestConcurrentWrongPasswordOnce(t *testing.T) {
+	s := newTestServer(t, func(s *testServer) { s.pubkey = false })
+	p := testPool(t, s, nil)
+	bad := Credentials{User: "alice", Password: "wrong"}
+	const n = 10
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			prof := testProfile(s)
+			prof.Share = i%2 == 0 // unshared and other profile names too
+			prof.Name = fmt.Sprintf("p%d", i%3)
+			_, err := p.Open(context.Background(), prof, "", bad)
+			errs <- err
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if !errors.Is(err, ErrAuthFailed) && !errors.Is(err, ErrPasswordRejectedRecently) {
+			t.Fatalf("err = %v", err)
+		}
+	}
+	if pw, kbd, _, _ := s.counts(); pw+kbd != 1 {
+		t.Fatalf("server saw %d password and %d keyboard-interactive attempts for %d concurrent sessions, want 1 in all", pw, kbd, n)
+	}
+}
