@@ -67,13 +67,16 @@ func (r Request) GoString() string {
 }
 
 // ServerConfig controls [ReadRequest]. The zero value accepts SOCKS4,
-// SOCKS4a and SOCKS5 without authentication.
+// SOCKS4a and SOCKS5 without authentication. ReadRequest only reads it,
+// so one ServerConfig may serve many connections at once.
 type ServerConfig struct {
 	// Versions lists the enabled protocol versions (4 covers SOCKS4a);
-	// nil means {4, 5}. Other values are ignored.
+	// nil means {4, 5}, an empty non-nil slice enables none. Other values
+	// are ignored.
 	Versions []int
 	// Methods lists the accepted SOCKS5 authentication methods in order of
-	// preference; nil means {MethodNone}. The first one the client also
+	// preference; nil means {MethodNone}, an empty non-nil slice refuses
+	// every SOCKS5 client. The first one the client also
 	// offers is chosen. Only MethodNone and MethodUserPass are
 	// implemented; other values are ignored.
 	Methods []Method

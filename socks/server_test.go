@@ -315,6 +315,20 @@ var requestCases = []requestCase{
 		written: sel5NoAccep,
 	},
 	{
+		name:    "empty version list enables nothing",
+		cfg:     ServerConfig{Versions: []int{}},
+		in:      cat(5, 1, 0),
+		wantErr: ErrVersion,
+		written: sel5NoAccep,
+	},
+	{
+		name:    "empty method list refuses socks5",
+		cfg:     ServerConfig{Methods: []Method{}},
+		in:      cat(5, 2, 0, 2),
+		wantErr: ErrMethod,
+		written: sel5NoAccep,
+	},
+	{
 		name:    "socks5 gssapi configured but not implemented",
 		cfg:     ServerConfig{Methods: []Method{1, MethodUserPass}},
 		in:      cat(5, 1, 1),
