@@ -268,3 +268,33 @@ func TestDataConnNilClient(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestJobLeavesDuringTransfer: the job disconnects while a transfer waits
+// for its data connection on a rewrite listener. The session must end
+// promptly, release the tunnel and audit the transfer with code 0.
+func TestJobLeavesDuringTransfer(t *testing.T) {
+	h := newHarness(t, testpeer.VSFTPDConfig{}, Options{Data: DataRewrite})
+	h.v.WriteFile(t, "f.txt", []byte("data\n"))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	j := newRawJob(t, h.serve(ctx), ebcdic.ASCII, ebcdic.TermCRLF, ebcdic.ASCII)
+	j.login(h.v.User, h.v.Password)
+	j.cmd("PASV", 227)
+	j.send("RETR f.txt")
+	j.conn.Close()
+	select {
+	case err := <-h.errs:
+		if err != nil {
+			t.Errorf("Serve = %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("session did not end after the job left")
+	}
+	if !h.tunnel(0).closed.Load() {
+		t.Error("tunnel lease not released")
+	}
+	a := h.auditList()
+	if len(a) != 1 || a[0].Code != 0 || a[0].Command != "RETR" {
+		t.Errorf("audit = %+v", a)
+	}
+}

@@ -134,6 +134,12 @@ func (h *harness) auditList() []Transfer {
 // the job's end. The session's error goes to h.errs.
 func (h *harness) serve(ctx context.Context) net.Conn {
 	h.t.Helper()
+	return h.serveWith(ctx, h.open)
+}
+
+// serveWith is serve with another Opener.
+func (h *harness) serveWith(ctx context.Context, open Opener) net.Conn {
+	h.t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		h.t.Fatal(err)
@@ -155,7 +161,7 @@ func (h *harness) serve(ctx context.Context) net.Conn {
 		Server:     h.v.Addr,
 		Rule:       "test-rule",
 		Options:    h.opts,
-		Open:       h.open,
+		Open:       open,
 		Broker:     h.broker,
 		Audit: func(tr Transfer) {
 			h.mu.Lock()
@@ -187,11 +193,19 @@ func (h *harness) waitServe() error {
 // are dialed as they are (a client that does not use SOCKS for data).
 func (h *harness) socksDial(ctx context.Context, direct bool) func(network, address string) (net.Conn, error) {
 	first := true
+	data := h.dataDial(ctx, direct)
 	return func(network, address string) (net.Conn, error) {
 		if first {
 			first = false
 			return h.serve(ctx), nil
 		}
+		return data(network, address)
+	}
+}
+
+// dataDial opens data connections for socksDial.
+func (h *harness) dataDial(ctx context.Context, direct bool) func(network, address string) (net.Conn, error) {
+	return func(network, address string) (net.Conn, error) {
 		if direct {
 			return net.Dial(network, address)
 		}

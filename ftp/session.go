@@ -238,6 +238,11 @@ func (s *session) shutdown() {
 	if s.data != nil {
 		s.data.close()
 	}
+	for _, p := range s.pending {
+		if p.xfer != nil && p.xfer.data != nil {
+			p.xfer.data.close()
+		}
+	}
 	s.mu.Lock()
 	binds := append([]*PendingBind(nil), s.binds...)
 	srv := s.srv
@@ -252,9 +257,6 @@ func (s *session) shutdown() {
 	}
 	for _, p := range s.pending {
 		if p.xfer != nil {
-			if p.xfer.data != nil {
-				p.xfer.data.close()
-			}
 			s.finishTransfer(p.xfer, 0, "session ended before the final reply")
 		}
 	}
