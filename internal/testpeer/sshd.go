@@ -436,10 +436,11 @@ func (s *SSHD) signalAll(sig syscall.Signal) {
 			}
 			continue
 		}
-		// Signals are delivered asynchronously: wait until every process
-		// shows the stopped state.
+		// Signals are delivered asynchronously: wait until no process can
+		// run user code any more (stopped, zombie, gone, or in the kernel
+		// with the stop pending, e.g. a vfork parent whose child we stopped).
 		for _, pid := range pids {
-			for st := ProcState(pid); st != "T" && st != "Z" && st != "" && time.Now().Before(deadline); st = ProcState(pid) {
+			for !frozenState(ProcState(pid)) && time.Now().Before(deadline) {
 				<-tick.C
 			}
 		}
@@ -447,6 +448,16 @@ func (s *SSHD) signalAll(sig syscall.Signal) {
 			return
 		}
 	}
+}
+
+// frozenState reports a /proc state in which a SIGSTOPped process runs no
+// more user code.
+func frozenState(st string) bool {
+	switch st {
+	case "T", "t", "Z", "D", "":
+		return true
+	}
+	return false
 }
 
 // ProcState returns the one-letter state of a process from /proc (R, S, T,

@@ -72,7 +72,7 @@ func TestSSHDFreezeRestart(t *testing.T) {
 		reply <- err
 	}()
 	for _, pid := range append([]int{s.PID()}, descendants(s.PID())...) {
-		if st := ProcState(pid); st != "T" && st != "Z" {
+		if st := ProcState(pid); !frozenState(st) {
 			out, _ := exec.Command("ps", "-eo", "pid,ppid,pgid,stat,args").Output()
 			t.Fatalf("pid %d state %q after Freeze, want T\n%s", pid, st, out)
 		}
