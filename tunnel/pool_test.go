@@ -2,14 +2,21 @@ package tunnel
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/ssh"
 )
 
 func TestShareOneIdentity(t *testing.T) {
@@ -634,5 +641,107 @@ func TestConcurrentWrongPasswordOnce(t *testing.T) {
 	}
 	if pw, kbd, _, _ := s.counts(); pw+kbd != 1 {
 		t.Fatalf("server saw %d password and %d keyboard-interactive attempts for %d concurrent sessions, want 1 in all", pw, kbd, n)
+	}
+}
+
+// writeKey writes an OpenSSH private key file for a new ed25519 key and
+// returns its path and signer.
+func writeKey(t *testing.T, passphrase string) (string, ssh.Signer) {
+	t.Helper()
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var block *pem.Block
+	if passphrase == "" {
+		block, err = ssh.MarshalPrivateKey(priv, "test")
+	} else {
+		block, err = ssh.MarshalPrivateKeyWithPassphrase(priv, "test", []byte(passphrase))
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := filepath.Join(t.TempDir(), "id_ed25519")
+	if err := os.WriteFile(f, pem.EncodeToMemory(block), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := ssh.NewSignerFromKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f, s
+}
+
+func TestAuthOrder(t *testing.T) {
+	keyFile, signer := writeKey(t, "")
+	tests := []struct {
+		auth       []string
+		cred       Credentials
+		wantMethod string
+		wantPW     int
+	}{
+		{[]string{"publickey", "password"}, Credentials{User: "alice", Password: "s3cret"}, "publickey(identity files)", 0},
+		{[]string{"password", "publickey"}, Credentials{User: "alice", Password: "s3cret"}, "password", 1},
+		{[]string{"keyboard-interactive", "publickey"}, Credentials{User: "alice", Password: "s3cret"}, "keyboard-interactive", 0},
+		// No password from the application: straight to the key.
+		{[]string{"password", "keyboard-interactive", "publickey"}, Credentials{User: "alice"}, "publickey(identity files)", 0},
+		// A wrong password falls through to the key, and is remembered.
+		{[]string{"password", "publickey"}, Credentials{User: "alice", Password: "wrong"}, "publickey(identity files)", 1},
+	}
+	for _, tc := range tests {
+		t.Run(strings.Join(tc.auth, ",")+"/"+tc.cred.String(), func(t *testing.T) {
+			s := newTestServer(t, func(s *testServer) { s.authKeys = []ssh.PublicKey{signer.PublicKey()} })
+			p := testPool(t, s, nil)
+			prof := testProfile(s)
+			prof.Auth = tc.auth
+			prof.IdentityFiles = []string{keyFile}
+			l, err := p.Open(context.Background(), prof, "", tc.cred)
+			if err != nil {
+				t.Fatal(err)
+			}
+			l.Close()
+			if snap := p.Snapshot(); len(snap) != 1 || snap[0].Method != tc.wantMethod {
+				t.Fatalf("method %+v, want %s", snap, tc.wantMethod)
+			}
+			if pw, _, _, _ := s.counts(); pw != tc.wantPW {
+				t.Fatalf("%d password attempts, want %d", pw, tc.wantPW)
+			}
+			if tc.cred.Password == "wrong" {
+				if _, err := p.Open(context.Background(), prof, "", tc.cred); !errors.Is(err, ErrPasswordRejectedRecently) {
+					t.Fatalf("rejected password used again: %v", err)
+				}
+			}
+		})
+	}
+}
+
+func TestEncryptedIdentityFile(t *testing.T) {
+	keyFile, signer := writeKey(t, "open sesame")
+	passFile := filepath.Join(t.TempDir(), "pass")
+	os.WriteFile(passFile, []byte("open sesame\r\n"), 0o600)
+	wrongFile := filepath.Join(t.TempDir(), "wrong")
+	os.WriteFile(wrongFile, []byte("nope\n"), 0o600)
+	s := newTestServer(t, func(s *testServer) { s.authKeys = []ssh.PublicKey{signer.PublicKey()} })
+	for _, tc := range []struct {
+		name, pass string
+		ok         bool
+	}{{"right passphrase", passFile, true}, {"wrong passphrase", wrongFile, false}, {"no passphrase file", "", false}, {"missing passphrase file", "/nonexistent/pass", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := testPool(t, s, nil)
+			prof := testProfile(s)
+			prof.IdentityFiles = []string{keyFile}
+			prof.PassphraseFile = tc.pass
+			l, err := p.Open(context.Background(), prof, "", Credentials{User: "alice"})
+			if tc.ok {
+				if err != nil {
+					t.Fatal(err)
+				}
+				l.Close()
+				return
+			}
+			if !errors.Is(err, ErrAuthFailed) || strings.Contains(err.Error(), "open sesame") || strings.Contains(err.Error(), "nope") {
+				t.Fatalf("err = %v", err)
+			}
+		})
 	}
 }
