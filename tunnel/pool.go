@@ -296,7 +296,12 @@ func (p *Pool) connect(r request) (*tconn, error) {
 		return nil, p.handshakeError(ctx, r, auth, err, log)
 	}
 	_ = raw.SetDeadline(time.Time{})
-	_, _, _, _, method := auth.result()
+	_, _, pwRejected, _, method := auth.result()
+	if pwRejected {
+		// Logged in by another method, but the password itself was wrong.
+		p.rejects.add(r.reject, time.Now())
+		log.Warn().Str("method", method).Msg("tunnel: password rejected (logged in by another method); it will not be tried again for a while")
+	}
 	p.mu.Lock()
 	p.nextID++
 	id := fmt.Sprintf("T%04d", p.nextID)
