@@ -59,13 +59,28 @@ func (h *hostKeys) load() (ssh.HostKeyCallback, error) {
 }
 
 // known returns the plain keys known_hosts holds for hostport.
+// (knownhosts also lists @cert-authority lines there; they are left out.)
 func known(cb ssh.HostKeyCallback, hostport string) []knownhosts.KnownKey {
 	err := cb(hostport, probeAddr, probeKey)
 	var ke *knownhosts.KeyError
-	if errors.As(err, &ke) {
-		return ke.Want
+	if !errors.As(err, &ke) {
+		return nil
 	}
-	return nil
+	lines := map[string][][]byte{}
+	var out []knownhosts.KnownKey
+	for _, k := range ke.Want {
+		ls, ok := lines[k.Filename]
+		if !ok {
+			b, _ := os.ReadFile(k.Filename)
+			ls = bytes.Split(b, []byte("\n"))
+			lines[k.Filename] = ls
+		}
+		if k.Line >= 1 && k.Line <= len(ls) && bytes.HasPrefix(bytes.TrimSpace(ls[k.Line-1]), []byte("@cert-authority")) {
+			continue
+		}
+		out = append(out, k)
+	}
+	return out
 }
 
 var probeAddr = &net.TCPAddr{IP: net.IPv4zero, Port: 0}

@@ -327,3 +327,22 @@ func TestAddKnownHostsAndScan(t *testing.T) {
 		t.Fatal("scan of a closed port succeeded")
 	}
 }
+
+func TestKnownKeys(t *testing.T) {
+	a, b := newSigner(t).PublicKey(), newSigner(t).PublicKey()
+	f := writeFile(t, line("[h]:2222", a), line("h", b), line("@cert-authority [h]:2222", b))
+	got, err := KnownKeys([]string{f, filepath.Join(t.TempDir(), "missing")}, "h:2222")
+	if err != nil || len(got) != 1 || Fingerprint(got[0]) != Fingerprint(a) {
+		t.Fatalf("KnownKeys = %v, %v", got, err)
+	}
+	if got, _ := KnownKeys([]string{f}, "h"); len(got) != 1 || Fingerprint(got[0]) != Fingerprint(b) {
+		t.Fatalf("port 22: %v", got)
+	}
+	if got, _ := KnownKeys([]string{f}, "other:22"); len(got) != 0 {
+		t.Fatalf("other host: %v", got)
+	}
+	bad := writeFile(t, "h ssh-ed25519 !!!notbase64")
+	if _, err := KnownKeys([]string{bad}, "h"); err == nil {
+		t.Fatal("malformed known_hosts accepted")
+	}
+}

@@ -103,3 +103,21 @@ func AddKnownHosts(file string, hostport string, keys []ssh.PublicKey) error {
 	_, err := appendKnownHosts(file, hostport, keys, nil)
 	return err
 }
+
+// KnownKeys returns the plain keys the known_hosts files hold for hostport
+// (not @cert-authority or @revoked lines). Missing files count as empty.
+func KnownKeys(files []string, hostport string) ([]ssh.PublicKey, error) {
+	if _, _, err := net.SplitHostPort(hostport); err != nil {
+		hostport = net.JoinHostPort(hostport, "22")
+	}
+	h := &hostKeys{files: files}
+	cb, err := h.load()
+	if err != nil {
+		return nil, err
+	}
+	var out []ssh.PublicKey
+	for _, k := range known(cb, hostport) {
+		out = append(out, k.Key)
+	}
+	return out, nil
+}

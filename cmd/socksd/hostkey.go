@@ -95,6 +95,19 @@ func hostkey(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if sub == "scan" {
 		return exitOK
 	}
+	// Keys recorded earlier that the server no longer offers mean a changed
+	// (or impersonated) server: never add silently next to them.
+	old, err := tunnel.KnownKeys([]string{*file}, hostport)
+	if err != nil {
+		fmt.Fprintf(stderr, "socksd hostkey add: %v\n", err)
+		return exitFail
+	}
+	if len(old) > 0 && !anySame(old, keys) {
+		fmt.Fprintf(stderr, "socksd hostkey add: %s already holds other keys for %s:\n", *file, name)
+		printKeys(stderr, name, old)
+		fmt.Fprintf(stderr, "the server's keys changed (or it is not the same server); check with its administrator, then remove the old lines (ssh-keygen -R '%s' -f %s)\n", name, *file)
+		return exitFail
+	}
 	if !*yes {
 		fmt.Fprintf(stdout, "Add %d key(s) for %s to %s? [y/N] ", len(keys), name, *file)
 		answer, _ := bufio.NewReader(stdin).ReadString('\n')
@@ -138,4 +151,16 @@ func printKeys(w io.Writer, name string, keys []ssh.PublicKey) {
 	for _, k := range keys {
 		fmt.Fprintf(w, "%s %s %s\n", name, k.Type(), tunnel.Fingerprint(k))
 	}
+}
+
+// anySame reports whether a key appears in both lists.
+func anySame(a, b []ssh.PublicKey) bool {
+	for _, x := range a {
+		for _, y := range b {
+			if string(x.Marshal()) == string(y.Marshal()) {
+				return true
+			}
+		}
+	}
+	return false
 }

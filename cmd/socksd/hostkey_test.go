@@ -147,3 +147,28 @@ func TestRunHostkeyEntryPoint(t *testing.T) {
 		t.Fatalf("exit %d out %q err %q", code, out.String(), errb.String())
 	}
 }
+
+func TestHostkeyAddRefusesChangedKey(t *testing.T) {
+	addr, _ := hostkeyServer(t)
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	oldKey, err := ssh.NewPublicKey(priv.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "known_hosts")
+	if err := tunnel.AddKnownHosts(file, addr, []ssh.PublicKey{oldKey}); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(file)
+	var out, errb bytes.Buffer
+	if code := hostkey([]string{"add", addr, "--known-hosts", file, "--yes"}, strings.NewReader(""), &out, &errb); code != exitFail {
+		t.Fatalf("exit %d, want %d", code, exitFail)
+	}
+	if !strings.Contains(errb.String(), tunnel.Fingerprint(oldKey)) || !strings.Contains(errb.String(), "ssh-keygen -R") {
+		t.Fatalf("message: %s", errb.String())
+	}
+	after, _ := os.ReadFile(file)
+	if string(before) != string(after) {
+		t.Fatal("known_hosts changed")
+	}
+}
