@@ -36,8 +36,11 @@ type srvEvent struct {
 }
 
 // loop holds the channels between the control readers and the session.
-// Each reader delivers one event and then waits for an ack: true to read
-// on, false to stop (before raw relaying).
+// The job reader delivers one line and then waits for an ack: true to read
+// on, false to stop (before raw relaying). The server reader reads ahead
+// (up to srvQueue replies) and waits for an ack only after a 234.
+const srvQueue = 256
+
 type loop struct {
 	jobCh  chan jobEvent
 	jobAck chan bool
@@ -53,7 +56,7 @@ func (s *session) run() error {
 	}
 	l := &loop{
 		jobCh: make(chan jobEvent), jobAck: make(chan bool),
-		srvCh: make(chan srvEvent), srvAck: make(chan bool),
+		srvCh: make(chan srvEvent, srvQueue), srvAck: make(chan bool),
 		done: make(chan struct{}),
 	}
 	s.loop = l
@@ -84,7 +87,7 @@ func (s *session) run() error {
 			if err != nil {
 				return err
 			}
-			l.srvAck <- cont
+			s.ackServer(ev, cont)
 		case <-s.ctx.Done():
 			return s.ctx.Err()
 		}
@@ -123,6 +126,10 @@ func (s *session) readJob(l *loop) {
 	}
 }
 
+// readServer reads replies ahead into a buffered channel, so that the
+// server can always send while the session is busy writing to it. It stops
+// for an ack only after a 234 (AUTH accepted), where raw relaying may
+// begin.
 func (s *session) readServer(l *loop) {
 	for {
 		r, err := s.rr.ReadReply()
@@ -134,6 +141,9 @@ func (s *session) readServer(l *loop) {
 		if err != nil {
 			return
 		}
+		if r.Code != 234 {
+			continue
+		}
 		select {
 		case ok := <-l.srvAck:
 			if !ok {
@@ -142,6 +152,13 @@ func (s *session) readServer(l *loop) {
 		case <-l.done:
 			return
 		}
+	}
+}
+
+// ackServer answers the server reader when it waits (after a 234).
+func (s *session) ackServer(ev srvEvent, cont bool) {
+	if ev.err == nil && ev.r.Code == 234 {
+		s.loop.srvAck <- cont
 	}
 }
 
@@ -176,7 +193,7 @@ func (s *session) await(p *pendingCmd) error {
 			if err != nil {
 				return err
 			}
-			s.loop.srvAck <- cont
+			s.ackServer(ev, cont)
 			if !cont {
 				return nil
 			}
@@ -229,7 +246,7 @@ func (s *session) onJob(ev jobEvent) error {
 		if isTooLong(ev.err) {
 			return s.jobTooLong()
 		}
-		if errors.Is(ev.err, io.EOF) || errors.Is(ev.err, io.ErrUnexpectedEOF) || s.ctx.Err() != nil {
+		if jobGone(ev.err) || s.quitSent || s.ctx.Err() != nil {
 			return errJobGone
 		}
 		return fmt.Errorf("ftp: read from job: %w", ev.err)

@@ -24,12 +24,18 @@ func TestEBCDICJob(t *testing.T) {
 		{"auto 0D25", "auto", ebcdic.TermCR25},
 		{"auto NL", "auto", ebcdic.TermNL},
 		{"fixed 1047 0D25", "ibm-1047", ebcdic.TermCR25},
+		{"fixed 1047 NL rewrite", "ibm-1047", ebcdic.TermNL},
 	}
 	h := newHarness(t, testpeer.VSFTPDConfig{WriteEnable: true}, Options{Data: DataSocks})
 	h.v.WriteFile(t, "text.txt", []byte(text))
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			h.opts.Encoding = tc.encoding
+			h.opts.Data = DataSocks
+			rewrite := strings.HasSuffix(tc.name, "rewrite")
+			if rewrite {
+				h.opts.Data = DataRewrite
+			}
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			greet := ebcdic.ASCII
@@ -48,13 +54,29 @@ func TestEBCDICJob(t *testing.T) {
 			if err != nil {
 				t.Fatalf("227 in EBCDIC not parsed: %q %v", r.Lines, err)
 			}
-			data := h.socksData(ctx, hostOf(h.v.Addr), ap.Port())
-			j.cmd("RETR 'text.txt'", 550) // a z/OS data set name, relayed as it is
-			data.Close()
+			if !rewrite {
+				data := h.socksData(ctx, hostOf(h.v.Addr), ap.Port())
+				j.cmd("RETR 'text.txt'", 550) // a z/OS data set name, relayed as it is
+				data.Close()
+			} else {
+				j.cmd("RETR 'text.txt'", 550)
+			}
+			var data net.Conn
 			j.cmd("SITE RECFM=FB LRECL=80", 500)
 			r = j.cmd("PASV", 227)
 			ap, _ = Parse227(r.Lines[0])
-			data = h.socksData(ctx, hostOf(h.v.Addr), ap.Port())
+			if rewrite {
+				// socksd's own 227, in EBCDIC, naming its listener.
+				if int(ap.Port()) >= h.v.PasvMin && int(ap.Port()) <= h.v.PasvMax {
+					t.Fatalf("227 not rewritten: %q", r.Lines)
+				}
+				data, err = net.Dial("tcp", ap.String())
+				if err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				data = h.socksData(ctx, hostOf(h.v.Addr), ap.Port())
+			}
 			j.send("RETR text.txt")
 			if r := j.reply(); r.Code != 150 {
 				t.Fatalf("RETR: %d %q", r.Code, r.Lines)

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"strings"
+	"syscall"
 
 	"socksd/ebcdic"
 )
@@ -27,6 +29,14 @@ func (e *LoginError) Unwrap() error { return e.Err }
 
 // errJobGone reports that the job closed its control connection.
 var errJobGone = errors.New("ftp: job closed the control connection")
+
+// jobGone reports read errors that mean the job has left: end of input or
+// a reset (clients such as jlaffaye/ftp close right after QUIT, and unread
+// replies make the kernel send a reset).
+func jobGone(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, net.ErrClosed)
+}
 
 // anonymousUser reports the FTP user names that log in without a password.
 func anonymousUser(u string) bool {
@@ -100,7 +110,7 @@ func (s *session) login() error {
 			if isTooLong(err) {
 				return s.jobTooLong()
 			}
-			if err == io.EOF || err == io.ErrUnexpectedEOF || s.ctx.Err() != nil {
+			if jobGone(err) || s.ctx.Err() != nil {
 				return errJobGone
 			}
 			return fmt.Errorf("ftp: read from job: %w", err)

@@ -202,17 +202,20 @@ func Serve(ctx context.Context, cfg SessionConfig) error {
 
 	s.job = newSide("job", cfg.Client, opt.MaxLine, cfg.Counters, true)
 	if err := s.login(); err != nil {
-		if errors.Is(err, errQuit) {
+		if ctx.Err() != nil {
+			return fmt.Errorf("ftp: session ended: %w", ctx.Err())
+		}
+		if errors.Is(err, errQuit) || errors.Is(err, errJobGone) {
 			return nil
 		}
 		return err
 	}
 	err = s.run()
+	if ctx.Err() != nil {
+		return fmt.Errorf("ftp: session ended: %w", ctx.Err())
+	}
 	if errors.Is(err, errQuit) || errors.Is(err, errJobGone) {
 		return nil
-	}
-	if err != nil && s.ctx.Err() != nil {
-		return fmt.Errorf("ftp: session ended: %w", s.ctx.Err())
 	}
 	return err
 }
