@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"socksd/jcl"
 )
 
 // Config is a whole socksd configuration file.
@@ -14,6 +16,8 @@ type Config struct {
 	SSH      SSH                 `toml:"ssh"`
 	Profiles map[string]*Profile `toml:"profiles"`
 	Rules    []*Rule             `toml:"rules"`
+	// JCL holds the site's values for `socksd jcl render`.
+	JCL jcl.Site `toml:"jcl"`
 
 	// File is where the configuration came from ("(default)" for the
 	// embedded one).

@@ -15,6 +15,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"socksd/jcl"
 	"socksd/rules"
 )
 
@@ -45,7 +46,7 @@ func Load(path string) (*Config, error) {
 // the key; the returned error is then an ErrorList.
 func Parse(name string, data []byte) (*Config, error) {
 	text := string(data)
-	c := &Config{File: name, pos: scanPositions(text)}
+	c := &Config{File: name, pos: scanPositions(text), JCL: jcl.DefaultSite()}
 	md, err := toml.Decode(text, c)
 	if err != nil {
 		return nil, c.decodeError(err)
@@ -58,7 +59,11 @@ func Parse(name string, data []byte) (*Config, error) {
 		return nil, errs
 	}
 	c.applyDefaults(&md)
-	if errs := c.validate(); len(errs) > 0 {
+	errs = c.validate()
+	if md.IsDefined("jcl") {
+		errs = append(errs, c.validateJCL()...)
+	}
+	if len(errs) > 0 {
 		return nil, errs
 	}
 	c.expandHome()
@@ -337,6 +342,33 @@ func (c *Config) validateRule(i int, r *Rule) ErrorList {
 		}
 	}
 	return errs
+}
+
+// validateJCL checks the [jcl] table against the listener it renders.
+func (c *Config) validateJCL() ErrorList {
+	var errs ErrorList
+	if err := c.JCL.SetListener(c.Server.Listen); err != nil {
+		errs = append(errs, c.errAt([]string{"server", "listen"}, "%v", err))
+	}
+	if err := c.JCL.Validate(); err != nil {
+		for _, e := range flatten(err) {
+			var se *jcl.SiteError
+			if errors.As(e, &se) {
+				errs = append(errs, c.errAt([]string{"jcl", se.Field}, "%s", se.Msg))
+			} else {
+				errs = append(errs, c.errAt([]string{"jcl"}, "%v", e))
+			}
+		}
+	}
+	return errs
+}
+
+// flatten unpacks errors.Join.
+func flatten(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }
 
 // Spec converts the rule to the rules package's input.

@@ -32,6 +32,9 @@ type zosJob struct {
 	cp      ebcdic.CodePage
 	end     []byte // line end the job sends
 	server  socks.Addr
+	// asciiGreeting: the greeting comes in ASCII (the rule's encoding is
+	// auto, and socksd has not yet seen the job's first command).
+	asciiGreeting bool
 
 	ctrl net.Conn
 	r    *bufio.Reader
@@ -58,7 +61,12 @@ func (j *zosJob) open(ctx context.Context) error {
 		return fmt.Errorf("job: SOCKS CONNECT: %w", err)
 	}
 	j.ctrl, j.r = c, bufio.NewReader(c)
+	cp := j.cp
+	if j.asciiGreeting {
+		j.cp = ebcdic.ASCII
+	}
 	code, text, err := j.reply()
+	j.cp = cp
 	if err != nil || code != 220 {
 		return fmt.Errorf("job: greeting %d %q: %v", code, text, err)
 	}
@@ -79,7 +87,7 @@ func (j *zosJob) line() (string, error) {
 		if err != nil {
 			return "", err
 		}
-		if j.cp.IsEBCDIC() && (c == 0x15 || c == 0x25) || !j.cp.IsEBCDIC() && c == '\n' {
+		if c == 0x0a || j.cp.IsEBCDIC() && (c == 0x15 || c == 0x25) {
 			b = bytes.TrimSuffix(b, []byte{0x0d})
 			s := ebcdic.Decode(j.cp, b)
 			j.log = append(j.log, "< "+s)
@@ -92,7 +100,7 @@ func (j *zosJob) line() (string, error) {
 
 // reply reads a whole (possibly multi-line) reply.
 func (j *zosJob) reply() (int, string, error) {
-	j.ctrl.SetReadDeadline(time.Now().Add(2 * time.Minute))
+	j.ctrl.SetReadDeadline(time.Now().Add(30 * time.Second))
 	first, err := j.line()
 	if err != nil {
 		return 0, "", err
