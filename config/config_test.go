@@ -126,3 +126,19 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// The site configuration shipped with the JCL samples must load.
+func TestJCLSampleConfigLoads(t *testing.T) {
+	c, err := Load("../jcl/samples/SOCKSCFG")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.JCL.HLQ == "" || c.JCL.Port == 0 {
+		t.Errorf("[jcl] not decoded: %+v", c.JCL)
+	}
+	_, err = Parse("bad.toml", []byte("[jcl]\nhlq = \"TOO.MANY.CHARS.IN.QUALIFIER\"\n"))
+	var e *Error
+	if !errors.As(err, &e) || e.Line != 2 || !strings.HasPrefix(e.Key, "jcl.") {
+		t.Errorf("bad [jcl] value: %v", err)
+	}
+}
