@@ -194,39 +194,65 @@ func (p *Pool) Open(ctx context.Context, prof Profile, destHost string, cred Cre
 		p.wg.Add(1)
 		p.mu.Unlock()
 
-		c, err := p.connect(r)
-
-		p.mu.Lock()
-		if p.pending[r.key] == pd {
-			delete(p.pending, r.key)
-		}
-		if busy != nil {
-			delete(p.pwBusy, r.reject)
-			close(busy)
-		}
-		pd.err = err
-		if err == nil && p.closed {
-			err = ErrPoolClosed
-			c.close()
-		}
-		if err == nil {
-			c.leases = 1
-			c.lastUsed = time.Now()
-			p.byID[c.id] = c
-			if c.share {
-				p.conns[r.key] = append(p.conns[r.key], c)
+		// The dial runs on its own (bounded by connect_timeout and Close),
+		// so a caller that gives up does not abort a connection others wait
+		// for; the lease reserved for it is then released.
+		res := make(chan *tconn, 1)
+		go func() {
+			defer p.wg.Done()
+			c, err := p.connect(r)
+			res <- p.register(r, c, err, pd, busy)
+		}()
+		select {
+		case c := <-res:
+			if c == nil {
+				return nil, pd.err
 			}
-			go p.watch(c)
+			return &Lease{p: p, c: c}, nil
+		case <-ctx.Done():
+			go func() {
+				if c := <-res; c != nil {
+					(&Lease{p: p, c: c}).Close()
+				}
+			}()
+			return nil, fmt.Errorf("tunnel: connecting to %s: %w", r.server, ctx.Err())
 		}
-		p.mu.Unlock()
-		close(pd.done)
-		p.wg.Done()
-		if err != nil {
-			return nil, err
-		}
-		return &Lease{p: p, c: c}, nil
 	}
 	return nil, fmt.Errorf("tunnel: no connection to %s after %d rounds", r.server, maxOpenRounds)
+}
+
+// register puts a new connection into the pool with one lease reserved
+// for the caller, ends the pending dial and returns the connection (nil on
+// failure, with the error in pd.err).
+func (p *Pool) register(r request, c *tconn, err error, pd *pendingDial, busy chan struct{}) *tconn {
+	p.mu.Lock()
+	if p.pending[r.key] == pd {
+		delete(p.pending, r.key)
+	}
+	if busy != nil {
+		delete(p.pwBusy, r.reject)
+		close(busy)
+	}
+	if err == nil && p.closed {
+		err = ErrPoolClosed
+		c.close()
+	}
+	pd.err = err
+	if err == nil {
+		c.leases = 1
+		c.lastUsed = time.Now()
+		p.byID[c.id] = c
+		if c.share {
+			p.conns[r.key] = append(p.conns[r.key], c)
+		}
+		go p.watch(c)
+	}
+	p.mu.Unlock()
+	close(pd.done)
+	if err != nil {
+		return nil
+	}
+	return c
 }
 
 // pickLocked takes a lease on the least loaded live connection of the

@@ -745,3 +745,36 @@ func TestEncryptedIdentityFile(t *testing.T) {
 		})
 	}
 }
+
+func TestOpenCanceledWhileConnecting(t *testing.T) {
+	stall := make(chan struct{})
+	s := newTestServer(t, func(s *testServer) { s.kbd, s.pubkey, s.stall = false, false, stall })
+	p := testPool(t, s, nil)
+	prof := testProfile(s)
+	cred := Credentials{User: "alice", Password: "s3cret"}
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() {
+		_, err := p.Open(ctx, prof, "", cred)
+		errc <- err
+	}()
+	waitFor(t, "the password to reach the server", 10*time.Second, func() bool { pw, _, _, _ := s.counts(); return pw == 1 })
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Open = %v, want context.Canceled", err)
+	}
+	close(stall)
+	// The connection completes anyway and waits, unleased, for the next session.
+	waitFor(t, "the abandoned connection to join the pool", 10*time.Second, func() bool {
+		snap := p.Snapshot()
+		return len(snap) == 1 && snap[0].Leases == 0
+	})
+	l, err := p.Open(context.Background(), prof, "", cred)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	if pw, _, conns, _ := s.counts(); pw != 1 || conns != 1 {
+		t.Fatalf("server saw %d password attempts and %d logins, want 1 and 1", pw, conns)
+	}
+}
