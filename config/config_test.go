@@ -1,7 +1,10 @@
 package config
 
 import (
+	"bytes"
+
 	"errors"
+	"golang.org/x/text/encoding/charmap"
 	"os"
 	"path/filepath"
 	"strings"
@@ -140,5 +143,44 @@ func TestJCLSampleConfigLoads(t *testing.T) {
 	var e *Error
 	if !errors.As(err, &e) || e.Line != 2 || !strings.HasPrefix(e.Key, "jcl.") {
 		t.Errorf("bad [jcl] value: %v", err)
+	}
+}
+
+func TestEBCDICConfig(t *testing.T) {
+	text := "[server]\nlisten = [\"127.0.0.1:1080\"]\n[[rules]]\nname = \"ftp\"\nports = [\"21\"]\naction = \"direct\"\n"
+	enc := charmap.CodePage1047.NewEncoder()
+	var lines, records []byte
+	for _, l := range strings.Split(strings.TrimSuffix(text, "\n"), "\n") {
+		e, err := enc.Bytes([]byte(l))
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines = append(append(lines, e...), 0x15)
+		rec := append(e, bytes.Repeat([]byte{0x40}, 80-len(e))...)
+		records = append(records, rec...)
+	}
+	for name, data := range map[string][]byte{"nl": lines, "records": records} {
+		dir := t.TempDir()
+		p := filepath.Join(dir, "cfg")
+		os.WriteFile(p, data, 0o600)
+		c, err := Load(p)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if c.Rules[0].Name != "ftp" || c.Server.Listen[0] != "127.0.0.1:1080" {
+			t.Errorf("%s: decoded %+v", name, c.Rules[0])
+		}
+		if _, err := LoadEncoded(p, "ibm-1047"); err != nil {
+			t.Errorf("%s named: %v", name, err)
+		}
+	}
+	// An EBCDIC error still names the line.
+	b1, _ := enc.Bytes([]byte("[server]"))
+	b2, _ := enc.Bytes([]byte("bogus = 1"))
+	bad := append(append(append(b1, 0x15), b2...), 0x15)
+	_, err := ParseEncoded("e.toml", bad, "auto")
+	var e *Error
+	if !errors.As(err, &e) || e.Line != 2 {
+		t.Errorf("EBCDIC error: %v", err)
 	}
 }

@@ -32,13 +32,41 @@ func DefaultText() []byte { return append([]byte(nil), defaultTOML...) }
 // Default returns the embedded default configuration.
 func Default() (*Config, error) { return Parse(DefaultFile, defaultTOML) }
 
-// Load reads and validates a configuration file.
-func Load(path string) (*Config, error) {
+// Load reads and validates a configuration file, in ASCII (UTF-8) or, as
+// detected, in EBCDIC.
+func Load(path string) (*Config, error) { return LoadEncoded(path, "auto") }
+
+// LoadEncoded is Load for a file in a named encoding: "auto" (detect),
+// "ascii", "ibm-1047" or "ibm-037". An EBCDIC file may have line ends or be
+// fixed 80-byte records, as uploaded in binary from a z/OS data set.
+func LoadEncoded(path, enc string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	return Parse(path, data)
+	return ParseEncoded(path, data, enc)
+}
+
+// ParseEncoded is Parse for data in a named encoding (see LoadEncoded).
+func ParseEncoded(name string, data []byte, enc string) (*Config, error) {
+	e, err := jcl.NormalizeEncoding(enc)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if e == jcl.EncodingAuto {
+		e = jcl.DetectEncoding(data)
+	}
+	if e == jcl.EncodingASCII {
+		return Parse(name, data)
+	}
+	lines, err := jcl.DecodeLines(data, e)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	for i, l := range lines {
+		lines[i] = strings.TrimRight(l, " ")
+	}
+	return Parse(name, []byte(strings.Join(lines, "\n")+"\n"))
 }
 
 // Parse decodes and validates a configuration. name is used in errors.

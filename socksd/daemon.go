@@ -24,6 +24,8 @@ type Options struct {
 	// ConfigPath is the file Reload reads; "" means the embedded default,
 	// which Reload then keeps.
 	ConfigPath string
+	// ConfigEncoding is the file's encoding for Reload; "" detects it.
+	ConfigEncoding string
 	// Version is reported by DISPLAY VERSION and the start-up message.
 	Version string
 	// Logger receives the daemon's log; the caller builds it from the
@@ -43,6 +45,7 @@ type Daemon struct {
 	started time.Time
 
 	sessions *table
+	handlers sync.WaitGroup // running handle calls; Serve waits for them
 	pool     *tunnel.Pool
 	broker   *ftp.Broker
 	nextID   atomic.Uint64
@@ -157,6 +160,11 @@ func (d *Daemon) Serve(ctx context.Context) error {
 	}
 	accepting.Wait()
 	d.drain(cancelSessions)
+	// A session leaves the table just before its end is logged, and a
+	// connection still in its handshake is in no table: wait for every
+	// handler, so that no session_end is lost when the process exits.
+	cancelSessions()
+	d.handlers.Wait()
 	d.pool.Close()
 	d.log.Info().Str("event", "ended").Msg(console.Format("SOX0008I"))
 	return nil
@@ -222,7 +230,11 @@ func (d *Daemon) acceptLoop(ctx context.Context, ln net.Listener) {
 			continue
 		}
 		backoff = 5 * time.Millisecond
-		go d.handle(ctx, c)
+		d.handlers.Add(1)
+		go func() {
+			defer d.handlers.Done()
+			d.handle(ctx, c)
+		}()
 	}
 }
 

@@ -134,7 +134,11 @@ func (d *Daemon) Reload() error {
 	if d.opt.ConfigPath == "" {
 		cfg, err = config.Default()
 	} else {
-		cfg, err = config.Load(d.opt.ConfigPath)
+		enc := d.opt.ConfigEncoding
+		if enc == "" {
+			enc = "auto"
+		}
+		cfg, err = config.LoadEncoded(d.opt.ConfigPath, enc)
 	}
 	if err == nil {
 		var st *state

@@ -20,12 +20,13 @@ func configPath(flagValue string) string {
 	return os.Getenv("SOCKSD_CONFIG")
 }
 
-// loadConfig loads path, or the embedded default when path is "".
-func loadConfig(path string) (*config.Config, error) {
+// loadConfig loads path, or the embedded default when path is "". enc
+// names the file's encoding ("auto" detects ASCII or EBCDIC).
+func loadConfig(path, enc string) (*config.Config, error) {
 	if path == "" {
 		return config.Default()
 	}
-	return config.Load(path)
+	return config.LoadEncoded(path, enc)
 }
 
 // printConfigErrors writes one FILE:LINE line per problem.
@@ -44,12 +45,13 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	file := fs.String("c", "", "configuration file")
+	enc := fs.String("encoding", "auto", "the file's encoding: auto, ascii, ibm-1047, ibm-037")
 	if err := fs.Parse(args); err != nil || fs.NArg() != 0 {
-		fmt.Fprint(stderr, "usage: socksd check -c FILE\n")
+		fmt.Fprint(stderr, "usage: socksd check -c FILE [--encoding E]\n")
 		return exitUsage
 	}
 	path := configPath(*file)
-	cfg, err := loadConfig(path)
+	cfg, err := loadConfig(path, *enc)
 	if err != nil {
 		printConfigErrors(stderr, err)
 		return exitFail

@@ -19,12 +19,13 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	file := fs.String("c", "", "configuration file (default $SOCKSD_CONFIG, else the embedded default)")
+	enc := fs.String("encoding", "auto", "the file's encoding: auto, ascii, ibm-1047, ibm-037")
 	if err := fs.Parse(args); err != nil || fs.NArg() != 0 {
 		fmt.Fprint(stderr, "usage: socksd [serve] [-c FILE]\n")
 		return exitUsage
 	}
 	path := configPath(*file)
-	cfg, err := loadConfig(path)
+	cfg, err := loadConfig(path, *enc)
 	if err != nil {
 		printConfigErrors(stderr, err)
 		return exitFail
@@ -48,7 +49,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	log.Info().Str("event", "start").Str("version", version).Str("config", name).
 		Msg(console.Format("SOX0001I", version, name))
 
-	d, err := socksd.New(cfg, socksd.Options{ConfigPath: path, Version: version, Logger: log, Level: level, Audit: audit})
+	d, err := socksd.New(cfg, socksd.Options{ConfigPath: path, ConfigEncoding: *enc, Version: version, Logger: log, Level: level, Audit: audit})
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitFail
