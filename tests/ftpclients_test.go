@@ -14,6 +14,7 @@ import (
 	"github.com/jlaffaye/ftp"
 
 	"socksd/ebcdic"
+	"socksd/internal/ftpjob"
 	"socksd/internal/testpeer"
 	"socksd/socks"
 )
@@ -27,13 +28,13 @@ func gatewaySite(t *testing.T, extraFTP string) (*site, *testpeer.Socksd) {
 	return s, d
 }
 
-func (s *site) job(d *testpeer.Socksd, version int, cp ebcdic.CodePage, end []byte) *zosJob {
-	return &zosJob{
-		dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+func (s *site) job(d *testpeer.Socksd, version int, cp ebcdic.CodePage, end []byte) *ftpjob.Job {
+	return &ftpjob.Job{
+		Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			return testpeer.DialIn(ctx, s.topo.ClientNSPath, network, addr)
 		},
-		proxy: d.Addr, version: version, user: "JOB1", cp: cp, end: end,
-		server: socks.Addr{Host: s.ftpIP, Port: uint16(s.ftpd.Port)},
+		Proxy: d.Addr, Version: version, User: "JOB1", CP: cp, End: end,
+		Server: socks.Addr{Host: s.ftpIP, Port: uint16(s.ftpd.Port)},
 	}
 }
 
@@ -54,36 +55,36 @@ func TestEBCDICJob(t *testing.T) {
 			}
 			t.Run(fmt.Sprintf("%s/%s/active=%v", name, encoding, active), func(t *testing.T) {
 				job := s.job(d, 4, ebcdic.IBM1047, end)
-				job.asciiGreeting = encoding == "auto"
+				job.ASCIIGreeting = encoding == "auto"
 				ctx := context.Background()
-				if err := job.open(ctx); err != nil {
+				if err := job.Open(ctx); err != nil {
 					t.Fatal(err)
 				}
-				defer job.close()
-				if err := job.login(s.ftpd.User, s.ftpd.Password); err != nil {
-					t.Fatalf("%v\n%s", err, strings.Join(job.log, "\n"))
+				defer job.Close()
+				if err := job.Login(s.ftpd.User, s.ftpd.Password); err != nil {
+					t.Fatalf("%v\n%s", err, strings.Join(job.Log, "\n"))
 				}
 				// z/OS command forms pass through: SITE parameters, TYPE.
-				if _, err := job.expect("SITE RECFM=FB LRECL=80 BLKSIZE=27920", 2); err != nil {
+				if _, err := job.Expect("SITE RECFM=FB LRECL=80 BLKSIZE=27920", 2); err != nil {
 					t.Logf("SITE (vsftpd answers what it can): %v", err)
 				}
-				if _, err := job.expect("TYPE I", 2); err != nil {
-					t.Fatalf("%v\n%s", err, strings.Join(job.log, "\n"))
+				if _, err := job.Expect("TYPE I", 2); err != nil {
+					t.Fatalf("%v\n%s", err, strings.Join(job.Log, "\n"))
 				}
 				file := "EBC" + strings.Trim(name, "X'") + fmt.Sprint(active) + ".BIN"
-				if err := job.put(ctx, file, data, active); err != nil {
-					t.Fatalf("%v\n%s", err, strings.Join(job.log, "\n"))
+				if err := job.Put(ctx, file, data, active); err != nil {
+					t.Fatalf("%v\n%s", err, strings.Join(job.Log, "\n"))
 				}
-				sum, n, err := job.get(ctx, file, active)
+				sum, n, err := job.Get(ctx, file, active)
 				if err != nil || sum != want {
-					t.Fatalf("GET %d bytes: %v\n%s", n, err, strings.Join(job.log, "\n"))
+					t.Fatalf("GET %d bytes: %v\n%s", n, err, strings.Join(job.Log, "\n"))
 				}
 				// ASCII-mode text travels untranslated on the data connection.
 				text := []byte("HELLO FROM Z/OS\r\nLINE 2\r\n")
-				if _, err := job.expect("TYPE A", 2); err != nil {
+				if _, err := job.Expect("TYPE A", 2); err != nil {
 					t.Fatal(err)
 				}
-				if err := job.put(ctx, "TEXT.TXT", text, active); err != nil {
+				if err := job.Put(ctx, "TEXT.TXT", text, active); err != nil {
 					t.Fatal(err)
 				}
 				got, _ := os.ReadFile(filepath.Join(s.ftpd.Root, "TEXT.TXT"))
@@ -91,7 +92,7 @@ func TestEBCDICJob(t *testing.T) {
 					t.Fatalf("ASCII text stored as %q", got)
 				}
 				os.Remove(filepath.Join(s.ftpd.Root, file))
-				job.expect("QUIT", 2)
+				job.Expect("QUIT", 2)
 			})
 		}
 	}
@@ -102,23 +103,23 @@ func TestPolicyAndAuthTLS(t *testing.T) {
 	s, d := gatewaySite(t, `deny = ["SITE FILETYPE=JES", "DELE"]`)
 	job := s.job(d, 5, ebcdic.ASCII, []byte("\r\n"))
 	ctx := context.Background()
-	if err := job.open(ctx); err != nil {
+	if err := job.Open(ctx); err != nil {
 		t.Fatal(err)
 	}
-	defer job.close()
-	if code, text, _ := job.cmd("AUTH TLS"); code/100 != 5 {
+	defer job.Close()
+	if code, text, _ := job.Cmd("AUTH TLS"); code/100 != 5 {
 		t.Errorf("AUTH TLS before login: %q", text)
 	}
-	if err := job.login(s.ftpd.User, s.ftpd.Password); err != nil {
+	if err := job.Login(s.ftpd.User, s.ftpd.Password); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []string{"SITE FILETYPE=JES", "site filetype=jes", "DELE X.BIN"} {
-		code, text, err := job.cmd(c)
+		code, text, err := job.Cmd(c)
 		if err != nil || code != 550 {
 			t.Errorf("%s: %d %q %v", c, code, text, err)
 		}
 	}
-	if _, err := job.expect("NOOP", 2); err != nil {
+	if _, err := job.Expect("NOOP", 2); err != nil {
 		t.Errorf("session unusable after refusals: %v", err)
 	}
 	if n := s.ftpd.CountLog("FILETYPE") + s.ftpd.CountLog(`"DELE`); n != 0 {

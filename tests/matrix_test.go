@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"socksd/ebcdic"
+	"socksd/internal/ftpjob"
 	"socksd/internal/testpeer"
 	"socksd/socks"
 )
@@ -135,49 +136,49 @@ func TestMatrix(t *testing.T) {
 					}
 					name := fmt.Sprintf("%s/%s/%s/%s", s.name, auth, m.name, mode)
 					t.Run(name, func(t *testing.T) {
-						job := &zosJob{
-							dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+						job := &ftpjob.Job{
+							Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
 								return testpeer.DialIn(ctx, s.topo.ClientNSPath, network, addr)
 							},
-							proxy: d.Addr, version: m.version, user: m.user, pass: m.pass,
-							cp: ebcdic.ASCII, end: []byte("\r\n"),
-							server: socks.Addr{Host: s.ftpIP, Port: uint16(s.ftpd.Port)},
+							Proxy: d.Addr, Version: m.version, User: m.user, Pass: m.pass,
+							CP: ebcdic.ASCII, End: []byte("\r\n"),
+							Server: socks.Addr{Host: s.ftpIP, Port: uint16(s.ftpd.Port)},
 						}
 						if m.byName {
-							job.server.Host = s.ftpHost
+							job.Server.Host = s.ftpHost
 						}
 						ctx := context.Background()
-						if err := job.open(ctx); err != nil {
+						if err := job.Open(ctx); err != nil {
 							t.Fatal(err)
 						}
-						defer job.close()
-						if err := job.login(s.ftpd.User, s.ftpd.Password); err != nil {
-							t.Fatalf("%v\n%s", err, strings.Join(job.log, "\n"))
+						defer job.Close()
+						if err := job.Login(s.ftpd.User, s.ftpd.Password); err != nil {
+							t.Fatalf("%v\n%s", err, strings.Join(job.Log, "\n"))
 						}
-						if _, err := job.expect("SITE UMASK 022", 2); err != nil {
+						if _, err := job.Expect("SITE UMASK 022", 2); err != nil {
 							t.Logf("SITE: %v", err)
 						}
-						if _, err := job.expect("TYPE I", 2); err != nil {
+						if _, err := job.Expect("TYPE I", 2); err != nil {
 							t.Fatal(err)
 						}
 						file := strings.ReplaceAll(name, "/", "_") + ".bin"
-						if err := job.put(ctx, file, data, active); err != nil {
-							t.Fatalf("%v\n%s", err, strings.Join(job.log, "\n"))
+						if err := job.Put(ctx, file, data, active); err != nil {
+							t.Fatalf("%v\n%s", err, strings.Join(job.Log, "\n"))
 						}
 						got, err := os.ReadFile(filepath.Join(s.ftpd.Root, file))
 						if err != nil || sha256.Sum256(got) != want {
 							t.Fatalf("PUT: the server's copy differs (%d bytes): %v", len(got), err)
 						}
-						sum, n, err := job.get(ctx, file, active)
+						sum, n, err := job.Get(ctx, file, active)
 						if err != nil || n != int64(size) || sum != want {
-							t.Fatalf("GET: %d bytes, digest equal %v: %v\n%s", n, sum == want, err, strings.Join(job.log, "\n"))
+							t.Fatalf("GET: %d bytes, digest equal %v: %v\n%s", n, sum == want, err, strings.Join(job.Log, "\n"))
 						}
-						listing, err := job.list(ctx, active)
+						listing, err := job.List(ctx, active)
 						if err != nil || !strings.Contains(listing, file) {
 							t.Fatalf("LIST: %v %q", err, listing)
 						}
 						os.Remove(filepath.Join(s.ftpd.Root, file))
-						job.expect("QUIT", 2)
+						job.Expect("QUIT", 2)
 					})
 				}
 			}
