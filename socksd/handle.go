@@ -207,6 +207,12 @@ func (d *Daemon) relay(ctx context.Context, st *state, s *session, c, up net.Con
 		if errors.Is(res.Err, context.Canceled) {
 			return outcome{"cancelled", res.Err}
 		}
+		if err := ctx.Err(); err != nil {
+			// CANCEL or a drain's end closed the client connection (see
+			// handle) before the relay saw ctx end: the relay's error is
+			// then a read on a closed connection, but the cause is ctx.
+			return outcome{"cancelled", fmt.Errorf("socksd: relay: %w", err)}
+		}
 		return outcome{"failed", res.Err}
 	}
 	return outcome{result: "ok"}
