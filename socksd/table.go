@@ -29,6 +29,7 @@ type session struct {
 	rule      string
 	action    string
 	sshServer string
+	tunnel    string // id of the SSH connection carrying the session, if any
 	phase     string
 }
 

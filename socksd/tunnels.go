@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 
 	"socksd/config"
 	"socksd/console"
@@ -52,7 +53,7 @@ func (d *Daemon) openTunnel(ctx context.Context, s *session, prof tunnel.Profile
 		d.logTunnelError(s, prof, destHost, err)
 		return nil, err
 	}
-	s.set(func(s *session) { s.sshServer = lease.Server() })
+	s.set(func(s *session) { s.sshServer, s.tunnel = lease.Server(), lease.ID() })
 	return lease, nil
 }
 
@@ -154,5 +155,17 @@ func (d *Daemon) DropTunnel(id string) error {
 		return fmt.Errorf("socksd: %w", err)
 	}
 	d.log.Info().Str("tunnel", id).Msg(console.Format("SOX0209I", id))
+	// The closed connection only ends each channel with an EOF, which the
+	// relay passes on as a half-close: a client that does not close its
+	// side would hold its session (and its slot) for ever. End the
+	// sessions themselves.
+	for _, s := range d.sessions.list() {
+		s.mu.Lock()
+		carried := s.tunnel != "" && strings.EqualFold(s.tunnel, id)
+		s.mu.Unlock()
+		if carried {
+			s.cancel()
+		}
+	}
 	return nil
 }
