@@ -207,3 +207,45 @@ func TestJlaffayeInNamespaces(t *testing.T) {
 	}
 	roundTrip(t, c, s.ftpd, "jl.bin", testData(64<<20, 9))
 }
+
+// TestLftpUnderProxychains runs lftp in the client namespace with
+// proxychains4 sending its connections to socksd (passive mode: proxychains
+// hooks connect only, so it cannot do active mode).
+func TestLftpUnderProxychains(t *testing.T) {
+	testpeer.RequireTool(t, "lftp")
+	testpeer.RequireTool(t, "proxychains4")
+	s, d := gatewaySite(t, `data = "auto"`)
+	host, port, _ := net.SplitHostPort(d.Addr)
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "proxychains.conf")
+	os.WriteFile(conf, []byte(fmt.Sprintf("strict_chain\nquiet_mode\ntcp_read_time_out 60000\ntcp_connect_time_out 15000\n[ProxyList]\nsocks5 %s %s\n", host, port)), 0o644)
+	data := testData(64<<20, 11)
+	want := sha256.Sum256(data)
+	src := filepath.Join(dir, "up.bin")
+	os.WriteFile(src, data, 0o644)
+	dst := filepath.Join(dir, "down.bin")
+	script := fmt.Sprintf("set ftp:passive-mode on; set net:max-retries 1; set net:timeout 60; put %s -o lftp.bin; get lftp.bin -o %s; bye", src, dst)
+	cmd := s.topo.Command(s.topo.Client, "proxychains4", "-f", conf, "lftp", "-u", s.ftpd.User+","+s.ftpd.Password,
+		"-e", script, fmt.Sprintf("ftp://%s:%d", s.ftpIP, s.ftpd.Port))
+	done := make(chan struct{})
+	var out []byte
+	var err error
+	go func() { out, err = cmd.CombinedOutput(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(3 * time.Minute):
+		cmd.Process.Kill()
+		<-done
+		t.Fatalf("lftp did not finish: %s", out)
+	}
+	if err != nil {
+		t.Fatalf("lftp: %v\n%s", err, out)
+	}
+	got, err := os.ReadFile(dst)
+	if err != nil || sha256.Sum256(got) != want {
+		t.Fatalf("lftp round trip differs (%d bytes): %v", len(got), err)
+	}
+	if n := s.ftpd.CountLog(`Client "` + s.clientIP + `"`); n != 0 {
+		t.Errorf("vsftpd saw the client host directly")
+	}
+}
