@@ -8,8 +8,6 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/rs/zerolog"
-
 	"socksd/console"
 	"socksd/internal/relay"
 	"socksd/rules"
@@ -169,16 +167,6 @@ func (d *Daemon) block(st *state, s *session, c net.Conn, req *socks.Request, ru
 	return outcome{result: "blocked"}
 }
 
-// unavailable refuses a request whose rule needs something this daemon
-// cannot do, saying why.
-func (d *Daemon) unavailable(st *state, s *session, c net.Conn, req *socks.Request, rule *rules.Rule, why string) outcome {
-	d.stats.blocked.Add(1)
-	d.reply(c, st, req.Version, socks.RepNotAllowed, socks.Addr{})
-	d.log.Warn().Uint64("session", s.id).Str("rule", rule.Name).Str("action", rule.Action.String()).
-		Msg(console.Format("SOX0106W", s.id, rule.Name, rule.Action, why))
-	return outcome{"refused", errors.New("socksd: " + why)}
-}
-
 // direct carries out the direct action: CONNECT dials the destination,
 // BIND listens for it.
 func (d *Daemon) direct(ctx context.Context, st *state, s *session, c net.Conn, req *socks.Request) outcome {
@@ -270,5 +258,3 @@ func addrPortOf(a net.Addr) netip.AddrPort {
 	ap, _ := netip.ParseAddrPort(a.String())
 	return ap
 }
-
-var _ = zerolog.Nop

@@ -5,7 +5,6 @@ import (
 	"os"
 	"runtime"
 	"strings"
-	"time"
 
 	"socksd/config"
 	"socksd/console"
@@ -214,6 +213,3 @@ func (d *Daemon) Resume() error {
 	d.log.Info().Str("event", "resume").Msg(console.Format("SOX0006I"))
 	return nil
 }
-
-// uptime is how long the daemon has run.
-func (d *Daemon) uptime() time.Duration { return time.Since(d.started) }
