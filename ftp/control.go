@@ -175,6 +175,9 @@ func (s *session) raw() error {
 			return err
 		}
 	}
+	// The relay has no write deadlines of its own: clear the control ones.
+	_ = s.job.conn.SetWriteDeadline(time.Time{})
+	_ = s.srv.conn.SetWriteDeadline(time.Time{})
 	res := relay.Relay(s.ctx, s.job.conn, s.srv.conn, relay.Options{Counters: s.cfg.Counters})
 	if res.Err != nil {
 		return fmt.Errorf("ftp: raw control relay: %w", res.Err)

@@ -7,6 +7,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"socksd/ebcdic"
 	"socksd/internal/relay"
@@ -71,10 +72,12 @@ func (s *side) writeLines(lines ...string) error {
 	return s.writeRaw(b)
 }
 
-// writeRaw writes bytes as they are.
+// writeRaw writes bytes as they are, bounded by writeTimeout so that a
+// peer that stops reading cannot hold the session forever.
 func (s *side) writeRaw(b []byte) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
+	_ = s.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
 	if _, err := s.conn.Write(b); err != nil {
 		return fmt.Errorf("ftp: write to %s: %w", s.name, err)
 	}

@@ -111,6 +111,7 @@ const (
 	dialTimeout         = 30 * time.Second
 	dataGrace           = 30 * time.Second // wait for a data relay to end after the server's 2xx
 	listenTimeout       = 2 * time.Minute  // how long a rewrite listener waits for the job
+	writeTimeout        = 5 * time.Minute  // longest a control write may block
 )
 
 // errQuit ends a session normally.
