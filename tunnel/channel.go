@@ -2,6 +2,7 @@ package tunnel
 
 import (
 	"errors"
+	"io"
 	"net"
 	"os"
 	"sync"
@@ -53,6 +54,13 @@ func (ch *channel) Read(b []byte) (int, error) {
 	defer ch.rmu.Unlock()
 	n, err := ch.read(b)
 	ch.c.bytesIn.Add(int64(n))
+	if err == io.EOF {
+		// x/crypto ends every channel with EOF when the connection goes;
+		// that is not the destination finishing its stream.
+		if gone := ch.c.goneErr.Load(); gone != nil {
+			err = *gone
+		}
+	}
 	return n, err
 }
 

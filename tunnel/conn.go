@@ -49,6 +49,10 @@ type tconn struct {
 
 	keepaliveReplies atomic.Int64
 
+	// goneErr is set before the pool closes the connection, so that channel
+	// reads can tell a dropped connection from the destination's EOF.
+	goneErr atomic.Pointer[error]
+
 	done      chan struct{}
 	closeOnce sync.Once
 }

@@ -420,19 +420,29 @@ func (p *Pool) watch(c *tconn) {
 	p.drop(c, reason)
 }
 
-// drop takes the connection out of the pool and closes it.
+// drop takes the connection out of the pool and closes it. Reads on its
+// channels then fail with an error wrapping ErrTunnelClosed.
 func (p *Pool) drop(c *tconn, reason string) {
+	p.dropWith(c, reason, fmt.Errorf("tunnel: %s closed (%s): %w", c.id, reason, ErrTunnelClosed))
+}
+
+// dropWith is drop with the error that reads on the channels return.
+func (p *Pool) dropWith(c *tconn, reason string, cause error) {
 	p.mu.Lock()
-	already := p.removeLocked(c)
+	already := p.removeLocked(c, cause)
 	p.mu.Unlock()
 	p.finish(c, already, reason)
 }
 
 // removeLocked marks the connection dead and takes it out of the maps; it
-// reports whether that had already happened.
-func (p *Pool) removeLocked(c *tconn) (already bool) {
+// reports whether that had already happened. cause is what reads on its
+// channels return from now on.
+func (p *Pool) removeLocked(c *tconn, cause error) (already bool) {
 	already = c.dead
 	c.dead = true
+	if !already {
+		c.goneErr.Store(&cause)
+	}
 	p.stopIdleLocked(c)
 	delete(p.byID, c.id)
 	if list := p.conns[c.key]; list != nil {
@@ -481,7 +491,7 @@ func (p *Pool) releaseLocked(c *tconn) (closeNow bool) {
 		idle := !c.dead && c.idleGen == gen && c.leases == 0 && c.channels == 0
 		already := true
 		if idle {
-			already = p.removeLocked(c)
+			already = p.removeLocked(c, fmt.Errorf("tunnel: %s closed (idle): %w", c.id, ErrTunnelClosed))
 		}
 		p.mu.Unlock()
 		if idle {
@@ -567,7 +577,8 @@ func (p *Pool) Drop(id string) error {
 	if c == nil {
 		return fmt.Errorf("%w: %q", ErrNoSuchTunnel, id)
 	}
-	p.drop(c, "dropped by operator")
+	// The operator canceled the sessions it carries: their reads say so.
+	p.dropWith(c, "dropped by operator", fmt.Errorf("tunnel: %s dropped by operator: %w: %w", c.id, ErrTunnelClosed, context.Canceled))
 	return nil
 }
 
@@ -587,7 +598,7 @@ func (p *Pool) Close() error {
 	p.mu.Unlock()
 	p.cancel()
 	for _, c := range conns {
-		p.drop(c, "pool closed")
+		p.dropWith(c, "pool closed", fmt.Errorf("tunnel: %s closed: %w: %w: %w", c.id, ErrPoolClosed, ErrTunnelClosed, context.Canceled))
 	}
 	p.wg.Wait()
 	return nil

@@ -212,11 +212,19 @@ func TestKeepaliveDetectsFrozenServer(t *testing.T) {
 	}
 	defer l.Close()
 	first := l.ID()
+	open, err := l.Dial(context.Background(), "tcp", echo)
+	if err != nil {
+		t.Fatal(err)
+	}
 	s.frozen.Store(true)
 	waitFor(t, "frozen connection to be dropped", 10*time.Second, func() bool { return len(p.Snapshot()) == 0 })
 	if _, err := l.Dial(context.Background(), "tcp", echo); !errors.Is(err, ErrTunnelClosed) {
 		t.Fatalf("dial on dropped connection: %v, want ErrTunnelClosed", err)
 	}
+	if _, err := open.Read(make([]byte, 1)); !errors.Is(err, ErrTunnelClosed) || errors.Is(err, context.Canceled) {
+		t.Fatalf("read on a channel of the dropped connection: %v, want ErrTunnelClosed", err)
+	}
+	open.Close()
 	s.frozen.Store(false)
 	c, err := p.Dial(context.Background(), testProfile(s), "", cred, echo)
 	if err != nil {
@@ -434,8 +442,8 @@ func TestDropAndClose(t *testing.T) {
 	if err := p.Drop(strings.ToLower(id)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Read(make([]byte, 1)); err == nil {
-		t.Fatal("channel survived DROP")
+	if _, err := c.Read(make([]byte, 1)); !errors.Is(err, ErrTunnelClosed) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("read after DROP: %v, want ErrTunnelClosed and context.Canceled (not the destination's EOF)", err)
 	}
 	c.Close()
 	if n := len(p.Snapshot()); n != 0 {
