@@ -164,10 +164,27 @@ func (d *Daemon) Serve(ctx context.Context) error {
 	// connection still in its handshake is in no table: wait for every
 	// handler, so that no session_end is lost when the process exits.
 	cancelSessions()
-	d.handlers.Wait()
+	d.waitHandlers(handlerGrace)
 	d.pool.Close()
 	d.log.Info().Str("event", "ended").Msg(console.Format("SOX0008I"))
 	return nil
+}
+
+// handlerGrace bounds how long Serve waits, after the drain, for session
+// handlers to log their end.
+const handlerGrace = 10 * time.Second
+
+// waitHandlers waits up to grace for every handle call to return.
+func (d *Daemon) waitHandlers(grace time.Duration) {
+	done := make(chan struct{})
+	go func() { d.handlers.Wait(); close(done) }()
+	t := time.NewTimer(grace)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		d.log.Warn().Dur("waited", grace).Msg("socksd: some sessions did not end in time after the stop; their end is not logged")
+	}
 }
 
 // drain waits for running sessions, then cancels what is left.
