@@ -355,7 +355,8 @@ func (r *streamReader) waitCut(t *testing.T) {
 	}
 }
 
-// dialer returns a SOCKS5 client of d that logs in as user.
+// socks5Dialer returns a SOCKS5 client of d that logs in as user with
+// password (RFC 1929).
 func socks5Dialer(t *testing.T, d *testpeer.Socksd, user, password string) proxy.Dialer {
 	t.Helper()
 	dl, err := proxy.SOCKS5("tcp", d.Addr, &proxy.Auth{User: user, Password: password}, &net.Dialer{Timeout: 30 * time.Second})
@@ -465,6 +466,58 @@ func TestConsoleSocketIsPrivate(t *testing.T) {
 		t.Fatalf("control socket owned by uid %d, want the daemon's %d", uid, os.Geteuid())
 	}
 	mustCmd(t, d, "D VERSION", "SOX0416I")
+}
+
+// TestConsoleSocketRefusesOtherUsers puts the socket where every user
+// can reach it and sends a command as another user: the socket's mode
+// alone must keep that user out.
+func TestConsoleSocketRefusesOtherUsers(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run the CLI as another user")
+	}
+	const nobody = 65534
+	dir, err := os.MkdirTemp("", "socksd-console-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	// The CLI binary, too, where the other user can run it.
+	bin, err := os.ReadFile(socksdBin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cli := dir + "/socksd"
+	if err := os.WriteFile(cli, bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sock := dir + "/console.sock"
+	d := testpeer.StartSocksd(t, socksdBin, strings.Replace(consoleConfig, "{{SOCKET}}", sock, 1))
+	if !d.Log.WaitCount("SOX0418I control socket listening on "+sock, 1, waitTimeout) {
+		t.Fatal("the control socket was not reported listening")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, cli, "cmd", "--socket", sock, "STOP IMMEDIATE")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("STOP IMMEDIATE as uid %d: %v, want exit 1:\n%s", nobody, err, out)
+	}
+	if !strings.Contains(string(out), "SOX0420E") || !strings.Contains(string(out), "permission denied") {
+		t.Errorf("the refusal does not say why:\n%s", out)
+	}
+	// The daemon did not stop; its own user still commands it.
+	d.Socket = sock // the configuration names this path, not the default
+	if r := mustCmd(t, d, "D STATS", "SOX0414I"); r.values()["state"] != "ACTIVE" {
+		t.Errorf("D STATS after the refused command:\n%s", r)
+	}
+	if strings.Contains(d.Log.String(), "SOX0007I") {
+		t.Fatal("another user stopped the daemon")
+	}
 }
 
 func TestConsoleDisplayCommands(t *testing.T) {
@@ -689,7 +742,9 @@ func TestConsoleLogLevel(t *testing.T) {
 	}
 	// A warning is below ERROR too; an error still shows.
 	refusedCmd(t, d, "LOGLEVEL=LOUD", "SOX0402E")
-	os.WriteFile(d.ConfigPath, []byte("[server]\nbogus = 1\n"), 0o600)
+	if err := os.WriteFile(d.ConfigPath, []byte("[server]\nbogus = 1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	refusedCmd(t, d, "RELOAD", "SOX0004E")
 	if !d.Log.WaitCount("SOX0004E", 1, waitTimeout) {
 		t.Error("an error was not logged at ERROR")
