@@ -207,8 +207,11 @@ func (d *Daemon) drain(cancel context.CancelFunc) {
 		}
 	}()
 	if err := d.sessions.wait(ctx); err != nil {
-		left := d.sessions.count()
-		d.log.Warn().Int("sessions", left).Msg(console.Format("SOX0009W", left))
+		// Ended by the timeout, or by a STOP IMMEDIATE (which Stop has
+		// announced itself).
+		if left := d.sessions.count(); !d.immediate.Load() {
+			d.log.Warn().Int("sessions", left).Msg(console.Format("SOX0009W", left))
+		}
 		cancel()
 		d.sessions.wait(context.Background())
 	}
@@ -265,6 +268,15 @@ func (d *Daemon) Stop(immediate bool) {
 			close(d.immediateC)
 		}
 		d.mu.Unlock()
+		select {
+		case <-d.stopping:
+			if first {
+				// A drain is under way: say that it ends now.
+				n := d.sessions.count()
+				d.log.Info().Str("event", "stop").Int("sessions", n).Msg(console.Format("SOX0007I", n, time.Duration(0)))
+			}
+		default:
+		}
 	}
 	d.stopOnce.Do(func() {
 		st := d.state.Load()
