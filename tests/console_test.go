@@ -995,6 +995,55 @@ func TestConsoleStopImmediate(t *testing.T) {
 	}
 }
 
+// TestConsoleStopThenImmediate: an immediate stop during a drain ends the
+// drain at once, whether it comes from the console or a second SIGTERM.
+func TestConsoleStopThenImmediate(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		first, then func(t *testing.T, d *testpeer.Socksd)
+	}{
+		{"console",
+			func(t *testing.T, d *testpeer.Socksd) { mustCmd(t, d, "STOP", "SOX0404I") },
+			func(t *testing.T, d *testpeer.Socksd) { mustCmd(t, d, "STOP IMMEDIATE", "SOX0404I") }},
+		{"signals",
+			func(t *testing.T, d *testpeer.Socksd) { d.Signal(syscall.SIGTERM) },
+			func(t *testing.T, d *testpeer.Socksd) { d.Signal(syscall.SIGTERM) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := testpeer.StartSocksd(t, socksdBin, consoleConfig)
+			g := newGatedSource(t, 4<<20, 1<<20)
+			c := openHead(t, socks5Dialer(t, d, "job11", consoleSecret), g)
+			id := sessionID(t, d, g.Addr())
+			tc.first(t, d)
+			if !d.Log.WaitCount("SOX0007I stop requested, draining 1 sessions", 1, waitTimeout) {
+				t.Fatal("the drain did not begin")
+			}
+			tc.then(t, d)
+			// The gate is never opened: only the stop can end the read.
+			c.SetReadDeadline(time.Now().Add(waitTimeout))
+			rest, err := io.ReadAll(c)
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Fatal("the session survived the immediate stop")
+			}
+			if g.split+len(rest) >= len(g.payload) {
+				t.Fatal("the whole payload arrived although the source never sent it all")
+			}
+			if res := sessionEnd(t, d, id); res != "cancelled" {
+				t.Errorf("session %d ended with result=%s, want cancelled", id, res)
+			}
+			if code := d.Wait(waitTimeout); code != 0 {
+				t.Fatalf("exit code %d, want 0", code)
+			}
+			if strings.Contains(d.Log.String(), "SOX0009W") {
+				t.Error("a drain timeout reported, but the drain was ended by the operator")
+			}
+			if !strings.Contains(d.Log.String(), "SOX0007I stop requested, draining 1 sessions for up to 0s") {
+				t.Error("the immediate end of the drain was not announced")
+			}
+		})
+	}
+}
+
 func TestConsoleReload(t *testing.T) {
 	d := testpeer.StartSocksd(t, socksdBin, consoleConfig)
 	web := webServer(t, "ok")
