@@ -995,6 +995,30 @@ func TestConsoleStopImmediate(t *testing.T) {
 	}
 }
 
+// TestConsoleStopDrainTimeout: a transfer that outlasts drain_timeout is
+// ended when the time is up, and the daemon still exits 0.
+func TestConsoleStopDrainTimeout(t *testing.T) {
+	d := testpeer.StartSocksd(t, socksdBin, strings.Replace(consoleConfig, `drain_timeout = "2m"`, `drain_timeout = "1s"`, 1))
+	g := newGatedSource(t, 4<<20, 1<<20)
+	c := openHead(t, socks5Dialer(t, d, "job12", consoleSecret), g)
+	id := sessionID(t, d, g.Addr())
+	mustCmd(t, d, "STOP", "SOX0404I")
+	// The gate is never opened: the transfer cannot finish by itself.
+	c.SetReadDeadline(time.Now().Add(waitTimeout))
+	if _, err := io.ReadAll(c); errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatal("the session outlived the drain timeout")
+	}
+	if !d.Log.WaitCount("SOX0009W drain timeout reached, 1 sessions ended", 1, waitTimeout) {
+		t.Error("the drain timeout was not reported")
+	}
+	if res := sessionEnd(t, d, id); res != "cancelled" {
+		t.Errorf("session %d ended with result=%s, want cancelled", id, res)
+	}
+	if code := d.Wait(waitTimeout); code != 0 {
+		t.Fatalf("exit code %d, want 0", code)
+	}
+}
+
 // TestConsoleStopThenImmediate: an immediate stop during a drain ends the
 // drain at once, whether it comes from the console or a second SIGTERM.
 func TestConsoleStopThenImmediate(t *testing.T) {
