@@ -24,8 +24,11 @@ test: deps
 demo: build
 	./$(BIN) demo
 
+# Benchmarks against real peers, side by side with their references, written
+# to BENCHMARKS.md and BENCHMARKS*.svg. Sizes: SOCKSD_BENCH_RUNS, _MB, _IDLE,
+# _IDLE_RUNS, _SESSIONS; SOCKSD_BENCH_ONLY=NAME runs one section.
 bench: deps build
-	$(GO) run ./tests/bench -out BENCHMARKS.md
+	SOCKSD_BENCH_OUT=$(CURDIR)/BENCHMARKS.md $(GO) test -count=1 -timeout 80m -run TestBenchmarks -v ./tests/bench
 
 # Runs every fuzz target for FUZZTIME each.
 fuzz:

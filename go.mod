@@ -7,6 +7,8 @@ require (
 	github.com/fclairamb/ftpserverlib v0.25.0
 	github.com/jlaffaye/ftp v0.2.4
 	github.com/rs/zerolog v1.35.1
+	github.com/spf13/afero v1.11.0
+	github.com/wcharczuk/go-chart/v2 v2.1.2
 	golang.org/x/crypto v0.58.0
 	golang.org/x/net v0.62.0
 	golang.org/x/sys v0.49.0
@@ -15,7 +17,8 @@ require (
 
 require (
 	github.com/fclairamb/go-log v0.5.0 // indirect
+	github.com/golang/freetype v0.0.0-20170609003504-e2365dfdc4a0 // indirect
 	github.com/mattn/go-colorable v0.1.14 // indirect
 	github.com/mattn/go-isatty v0.0.20 // indirect
-	github.com/spf13/afero v1.11.0 // indirect
+	golang.org/x/image v0.18.0 // indirect
 )

@@ -1,23 +1,21 @@
-package main
+package bench
 
 import (
 	"fmt"
 	"io"
 	"net"
-	"os"
-	"strconv"
-	"strings"
+	"sync"
+	"testing"
 	"time"
-
-	"golang.org/x/net/proxy"
 
 	"socksd/internal/testpeer"
 )
 
-const directBenchConfig = `
+// directConfig relays loopback connections directly.
+const directConfig = `
 [server]
 listen = ["127.0.0.1:0"]
-max_sessions = 4096
+max_sessions = 12000
 [log]
 level = "warn"
 [console]
@@ -28,13 +26,19 @@ to = ["127.0.0.0/8"]
 action = "direct"
 `
 
+// transferTimeout bounds one bulk transfer, whatever its size.
+const transferTimeout = 10 * time.Minute
+
 // sink accepts connections and discards what they send; each connection
-// reports its byte count when it ends.
-func sink() (net.Listener, chan int64, error) {
+// reports its byte count on the returned channel when it ends. It stops
+// when t ends.
+func sink(t testing.TB) (string, <-chan int64) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return nil, nil, err
+		t.Fatalf("bench: %v", err)
 	}
+	t.Cleanup(func() { ln.Close() })
 	done := make(chan int64, 16)
 	go func() {
 		for {
@@ -43,41 +47,26 @@ func sink() (net.Listener, chan int64, error) {
 				return
 			}
 			go func() {
-				n := drain(c)
+				n, _ := io.CopyBuffer(io.Discard, c, make([]byte, 256<<10))
 				c.Close()
 				done <- n
 			}()
 		}
 	}()
-	return ln, done, nil
+	return ln.Addr().String(), done
 }
 
-// drain reads c to EOF with a large buffer and returns the byte count.
-func drain(c io.Reader) int64 {
+// push sends size bytes over c, closes it, and returns MB/s counted when
+// the receiver has seen the last byte.
+func push(c net.Conn, size int64, done <-chan int64) (float64, error) {
 	buf := make([]byte, 256<<10)
-	var n int64
-	for {
-		m, err := c.Read(buf)
-		n += int64(m)
-		if err != nil {
-			return n
-		}
-	}
-}
-
-// push sends size bytes over c and returns MB/s, counted when the
-// receiver has seen the last byte.
-func push(c net.Conn, size int64, done chan int64) (float64, error) {
-	buf := make([]byte, 256<<10)
+	_ = c.SetDeadline(time.Now().Add(transferTimeout))
 	start := time.Now()
-	var sent int64
-	for sent < size {
-		n := int64(len(buf))
-		if size-sent < n {
-			n = size - sent
-		}
+	for sent := int64(0); sent < size; {
+		n := min(int64(len(buf)), size-sent)
 		if _, err := c.Write(buf[:n]); err != nil {
-			return 0, err
+			c.Close()
+			return 0, fmt.Errorf("bench: write after %d bytes: %w", sent, err)
 		}
 		sent += n
 	}
@@ -85,139 +74,205 @@ func push(c net.Conn, size int64, done chan int64) (float64, error) {
 	select {
 	case got := <-done:
 		if got != size {
-			return 0, fmt.Errorf("receiver got %d of %d bytes", got, size)
+			return 0, fmt.Errorf("bench: receiver got %d of %d bytes", got, size)
 		}
-	case <-time.After(5 * time.Minute):
-		return 0, fmt.Errorf("receiver did not finish")
+	case <-time.After(transferTimeout):
+		return 0, fmt.Errorf("bench: receiver did not finish within %v", transferTimeout)
 	}
-	return float64(size) / 1e6 / time.Since(start).Seconds(), nil
+	return mbps(size, time.Since(start)), nil
 }
 
-func benchDirect(e *env) ([]row, error) {
-	d, err := testpeer.LaunchSocksd(e.bin, e.dir, directBenchConfig)
-	if err != nil {
-		return nil, err
-	}
-	defer d.Kill()
-	ln, done, err := sink()
-	if err != nil {
-		return nil, err
-	}
-	defer ln.Close()
-	dialer, err := proxy.SOCKS5("tcp", d.Addr, nil, proxy.Direct)
-	if err != nil {
-		return nil, err
-	}
-	r := row{Section: "Direct relay (issue 2)", Name: fmt.Sprintf("%d MiB through a direct rule", e.size>>20),
-		Unit: "MB/s", RefName: "plain loopback TCP", HigherIsBetter: true}
-	for i := 0; i < e.runs; i++ {
-		// Alternate, so that drift on the machine hits both alike.
-		c, err := net.Dial("tcp", ln.Addr().String())
-		if err != nil {
-			return nil, err
-		}
-		ref, err := push(c, e.size, done)
-		if err != nil {
-			return nil, err
-		}
-		c, err = dialer.Dial("tcp", ln.Addr().String())
-		if err != nil {
-			return nil, err
-		}
-		ours, err := push(c, e.size, done)
-		if err != nil {
-			return nil, err
-		}
-		e.logf("   run %d: socksd %.0f MB/s, loopback %.0f MB/s", i+1, ours, ref)
-		r.Ours = append(r.Ours, ours)
-		r.Ref = append(r.Ref, ref)
-	}
-	return []row{r}, nil
+// mbps is bytes over d in MB/s (10^6 bytes).
+func mbps(bytes int64, d time.Duration) float64 {
+	return float64(bytes) / 1e6 / d.Seconds()
 }
 
-// rssKiB reads a process's resident set size.
-func rssKiB(pid int) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(l, "VmRSS:"); ok {
-			f := strings.Fields(rest)
-			if len(f) > 0 {
-				return strconv.ParseInt(f[0], 10, 64)
+// BenchDirect measures a bulk upload through a direct rule against the
+// same upload over plain loopback TCP (issue 2).
+func BenchDirect(t testing.TB, e *Env) []Row {
+	d := testpeer.StartSocksd(t, e.Bin, directConfig)
+	addr, done := sink(t)
+	viaSocksd := socks5(t, d.Addr, "", "")
+	r := Row{Section: "Direct relay (issue 2)", Label: "direct relay",
+		Name: fmt.Sprintf("throughput, %d MiB upload through a `direct` rule", e.Opt.SizeMiB),
+		Unit: "MB/s", RefName: "plain loopback TCP, same sender and receiver"}
+	for i := 0; i < e.Opt.Runs; i++ {
+		// Alternate the order, so that drift on the machine hits both alike.
+		for _, ours := range order(i) {
+			dial := direct
+			if ours {
+				dial = viaSocksd
+			}
+			c, err := dial("tcp", addr)
+			if err != nil {
+				t.Fatalf("bench: dial (socksd=%v): %v", ours, err)
+			}
+			v, err := push(c, e.Opt.Size(), done)
+			if err != nil {
+				t.Fatalf("bench: socksd=%v: %v", ours, err)
+			}
+			if ours {
+				r.Ours = append(r.Ours, v)
+			} else {
+				r.Ref = append(r.Ref, v)
 			}
 		}
+		e.Logf("direct run %d: socksd %.0f MB/s, loopback %.0f MB/s", i+1, r.Ours[i], r.Ref[i])
 	}
-	return 0, fmt.Errorf("no VmRSS")
+	return []Row{r}
 }
 
-func benchIdle(e *env) ([]row, error) {
-	const sessions = 1000
-	r := row{Section: "Idle sessions (issue 2)", Name: fmt.Sprintf("resident memory per idle session, %d open", sessions),
+// order returns which side runs first in run i: socksd (true) or the
+// reference (false), alternating.
+func order(i int) []bool {
+	if i%2 == 0 {
+		return []bool{false, true}
+	}
+	return []bool{true, false}
+}
+
+// BenchIdleDirect measures socksd's resident memory per idle direct
+// session with many open (issue 2). Each run starts a fresh daemon.
+func BenchIdleDirect(t testing.TB, e *Env) []Row {
+	r := Row{Section: "Idle sessions", Label: "idle direct",
+		Name: fmt.Sprintf("resident memory per idle `direct` session, %d open", e.Opt.IdleSessions),
 		Unit: "KiB"}
-	for i := 0; i < e.runs; i++ {
-		per, err := idleOnce(e, sessions)
+	for i := 0; i < e.Opt.IdleRuns; i++ {
+		per, err := idleDirectOnce(t, e)
 		if err != nil {
-			return nil, err
+			t.Fatalf("bench: idle run %d: %v", i+1, err)
 		}
-		e.logf("   run %d: %.1f KiB per session", i+1, per)
+		e.Logf("idle direct run %d: %.1f KiB per session", i+1, per)
 		r.Ours = append(r.Ours, per)
 	}
-	return []row{r}, nil
+	return []Row{r}
 }
 
-func idleOnce(e *env, n int) (float64, error) {
-	d, err := testpeer.LaunchSocksd(e.bin, e.dir, directBenchConfig)
-	if err != nil {
-		return 0, err
-	}
-	defer d.Kill()
+// holder accepts connections and keeps them open until closed.
+type holder struct {
+	ln    net.Listener
+	mu    sync.Mutex
+	conns []net.Conn
+	done  chan struct{}
+}
+
+func newHolder() (*holder, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return 0, err
+		return nil, fmt.Errorf("bench: %w", err)
 	}
-	defer ln.Close()
-	var held []net.Conn
-	defer func() {
-		for _, c := range held {
-			c.Close()
-		}
-	}()
+	h := &holder{ln: ln, done: make(chan struct{})}
 	go func() {
+		defer close(h.done)
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			held = append(held, c) // only this goroutine appends until ln closes
+			h.mu.Lock()
+			h.conns = append(h.conns, c)
+			h.mu.Unlock()
 		}
 	}()
-	dialer, _ := proxy.SOCKS5("tcp", d.Addr, nil, proxy.Direct)
-	// One session first, so that the baseline includes warm buffers.
-	warm, err := dialer.Dial("tcp", ln.Addr().String())
+	return h, nil
+}
+
+func (h *holder) close() {
+	h.ln.Close()
+	<-h.done
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, c := range h.conns {
+		c.Close()
+	}
+}
+
+func idleDirectOnce(t testing.TB, e *Env) (float64, error) {
+	d, err := testpeer.LaunchSocksd(e.Bin, t.TempDir(), directConfig)
 	if err != nil {
 		return 0, err
 	}
-	defer warm.Close()
-	before, err := rssKiB(d.PID())
+	defer d.Kill()
+	h, err := newHolder()
 	if err != nil {
 		return 0, err
 	}
+	defer h.close()
+	dial := socks5(t, d.Addr, "", "")
+	var mu sync.Mutex
 	var clients []net.Conn
 	defer func() {
+		mu.Lock()
+		defer mu.Unlock()
 		for _, c := range clients {
 			c.Close()
 		}
 	}()
-	for i := 0; i < n; i++ {
-		c, err := dialer.Dial("tcp", ln.Addr().String())
-		if err != nil {
-			return 0, fmt.Errorf("session %d: %w", i, err)
-		}
-		clients = append(clients, c)
+	// One session first, so that the baseline includes warm buffers.
+	warm, err := dial("tcp", h.ln.Addr().String())
+	if err != nil {
+		return 0, err
 	}
-	after, err := rssKiB(d.PID())
+	clients = append(clients, warm)
+	return perSession(d.PID(), e.Opt.IdleSessions, func(i int) error {
+		c, err := dial("tcp", h.ln.Addr().String())
+		if err != nil {
+			return fmt.Errorf("session %d: %w", i, err)
+		}
+		mu.Lock()
+		clients = append(clients, c)
+		mu.Unlock()
+		return nil
+	})
+}
+
+// openWorkers is how many sessions perSession opens at a time.
+const openWorkers = 4
+
+// perSession reads pid's resident memory, opens n sessions with open (a
+// few at a time; open must be safe for concurrent use), reads it again, and
+// returns the growth per session in KiB.
+func perSession(pid, n int, open func(i int) error) (float64, error) {
+	before, err := RSSKiB(pid)
+	if err != nil {
+		return 0, err
+	}
+	next := make(chan int)
+	errs := make(chan error, openWorkers)
+	var wg sync.WaitGroup
+	for w := 0; w < openWorkers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if err := open(i); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	var first error
+feed:
+	for i := 0; i < n; i++ {
+		select {
+		case next <- i:
+		case first = <-errs:
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if first == nil {
+		select {
+		case first = <-errs:
+		default:
+		}
+	}
+	if first != nil {
+		return 0, first
+	}
+	after, err := RSSKiB(pid)
 	if err != nil {
 		return 0, err
 	}

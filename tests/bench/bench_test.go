@@ -1,0 +1,153 @@
+package bench
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"socksd/internal/testpeer"
+)
+
+// section is one group of measurements.
+type section struct {
+	name  string
+	peers bool // needs sshd, vsftpd and ssh -D
+	run   func(testing.TB, *Env) []Row
+}
+
+var sections = []section{
+	{"direct", false, BenchDirect},
+	{"idle-direct", false, BenchIdleDirect},
+	{"tunnel", true, BenchTunnel},
+	{"ftp-transfers", true, BenchFTPTransfers},
+	{"ftp-sessions", true, BenchFTPSessions},
+	{"ftp-parallel", true, BenchFTPParallel},
+	{"idle-ftp", true, BenchIdleFTP},
+}
+
+// TestBenchmarks runs every benchmark section and writes the report named
+// by SOCKSD_BENCH_OUT, with its plots beside it. It is not a correctness
+// test: without SOCKSD_BENCH_OUT it is skipped, also under CI=true.
+func TestBenchmarks(t *testing.T) {
+	opt, err := OptionsFromEnv(os.Getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opt.Out == "" {
+		t.Skip("the benchmarks run only when SOCKSD_BENCH_OUT names the report file (make bench)")
+	}
+	rep := &Report{Written: time.Now(), Machine: MachineFacts()}
+	onTmpfs := useTmpfs(t, opt)
+	rep.Method = method(opt, onTmpfs)
+	bin, err := testpeer.BuildSocksd(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &Env{Opt: opt, Bin: bin, Logf: t.Logf, Note: func(s string) { rep.Notes = append(rep.Notes, s) }}
+	// Written also when a section fails or the peers are missing.
+	defer writeReport(t, rep, opt.Out, e)
+	started := false
+	for _, s := range sections {
+		if opt.Only != "" && !strings.Contains(s.name, opt.Only) {
+			continue
+		}
+		if s.peers && !started {
+			StartPeers(t, e)
+			started = true
+		}
+		var rows []Row
+		begin := time.Now()
+		ok := t.Run(s.name, func(t *testing.T) { rows = s.run(t, e) })
+		t.Logf("section %s took %v", s.name, time.Since(begin).Round(time.Second))
+		switch {
+		case !ok:
+			rep.NotRun = append(rep.NotRun, s.name+": failed in this run (see the test log)")
+		case len(rows) == 0:
+			rep.NotRun = append(rep.NotRun, s.name+": skipped in this run (see the test log)")
+		}
+		rep.Add(rows...)
+	}
+}
+
+// useTmpfs puts the test's temporary files (vsftpd's root among them) on
+// /dev/shm when it is a tmpfs with room for the transfers, so that disk
+// speed does not hide the proxies' cost. It reports whether it did.
+func useTmpfs(t *testing.T, opt Options) bool {
+	var st syscall.Statfs_t
+	const tmpfsMagic = 0x01021994
+	if err := syscall.Statfs("/dev/shm", &st); err != nil || st.Type != tmpfsMagic {
+		return false
+	}
+	need := 4*opt.Size() + 1<<30
+	if int64(st.Bavail)*st.Bsize < need {
+		return false
+	}
+	t.Setenv("TMPDIR", "/dev/shm")
+	return true
+}
+
+// method describes how the figures were taken.
+func method(opt Options, onTmpfs bool) []string {
+	where := "vsftpd's files are on the machine's disk."
+	if onTmpfs {
+		where = "vsftpd's files are on tmpfs (/dev/shm), so that disk speed does not hide the proxies' cost."
+	}
+	return []string{
+		fmt.Sprintf("Each figure is the median of repeated runs with the minimum and maximum in brackets: %d runs per measurement, %d for the idle-session memory figures. "+
+			"In every run socksd and its reference are measured one after the other, in alternating or rotating order, so that drift on the machine hits both alike. "+
+			"The ratio is median(socksd) ÷ median(reference): above 1 is better for MB/s, below 1 is better for ms and KiB.", opt.Runs, opt.IdleRuns),
+		"The references: plain loopback TCP for the direct relay; OpenSSH `ssh -N -D` logged in to the same sshd as socksd (one SSH connection for all its sessions, as socksd's shared connection) for the tunnel and FTP figures; " +
+			"jlaffaye/ftp straight to vsftpd as the ceiling. The test sshd allows only `Ciphers " + testpeer.ReferenceCipher + "`, so socksd's x/crypto/ssh client and OpenSSH's ssh negotiate the same cipher (checked in sshd's log below).",
+		fmt.Sprintf("Bulk transfers move %d MiB each (SOCKSD_BENCH_MB). FTP uses github.com/jlaffaye/ftp in passive mode (EPSV) with its data connections through the same SOCKS proxy as its control connection; socksd's rule is `ftp-tunnel` with `data = \"socks\"`, logging in to SSH with the job's FTP user and password. %s "+
+			"socksd and the peers run at log level warn (socksd) and the harness's levels (sshd DEBUG1, vsftpd protocol log), alike for socksd and the reference.", opt.SizeMiB, where),
+		fmt.Sprintf("Memory per idle session: the growth of the process's VmRSS (/proc/PID/status) from one open session to %d more, divided by %d; for socksd the daemon's process, for the reference the ssh client's process. Each run starts a fresh process.", opt.IdleSessions, opt.IdleSessions),
+		"Nothing here asserts a timing. The machine is shared with other work: read the ratios, which compare runs taken side by side, rather than single timings.",
+	}
+}
+
+// writeReport adds what sshd's log shows about the ciphers, writes the
+// plots and the Markdown report.
+func writeReport(t *testing.T, rep *Report, out string, e *Env) {
+	if e.SSHD != nil {
+		rep.Notes = append(rep.Notes, cipherNote(e.SSHD.LogPath))
+	}
+	base := strings.TrimSuffix(out, filepath.Ext(out))
+	plots := []struct {
+		file string
+		draw func(*bytes.Buffer, []Row) error
+	}{
+		{base + ".svg", func(b *bytes.Buffer, r []Row) error { return WriteRatioSVG(b, r) }},
+		{base + "-throughput.svg", func(b *bytes.Buffer, r []Row) error { return WriteThroughputSVG(b, r) }},
+	}
+	for _, p := range plots {
+		var b bytes.Buffer
+		if err := p.draw(&b, rep.Rows); err != nil {
+			t.Logf("plot %s: %v", p.file, err)
+			continue
+		}
+		if err := os.WriteFile(p.file, b.Bytes(), 0o644); err != nil {
+			t.Errorf("bench: %v", err)
+			continue
+		}
+		rep.Plots = append(rep.Plots, filepath.Base(p.file))
+	}
+	if err := os.WriteFile(out, []byte(rep.Markdown()), 0o644); err != nil {
+		t.Errorf("bench: %v", err)
+		return
+	}
+	t.Logf("wrote %s", out)
+}
+
+// cipherNote summarizes the clients and ciphers sshd's DEBUG1 log shows.
+func cipherNote(logPath string) string {
+	b, err := os.ReadFile(logPath)
+	if err != nil {
+		return fmt.Sprintf("sshd's log could not be read: %v", err)
+	}
+	return ParseSSHDLog(b).String()
+}

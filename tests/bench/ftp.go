@@ -1,0 +1,437 @@
+package bench
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jlaffaye/ftp"
+
+	"socksd/internal/testpeer"
+)
+
+// ftpConfig sends FTP to the vsftpd port through the test sshd with the
+// job's own credentials (the FTP user and password log in to SSH), data
+// connections through SOCKS as jlaffaye/ftp makes them.
+func ftpConfig(s *testpeer.SSHD, ftpPort int) string {
+	return fmt.Sprintf(`
+[server]
+listen = ["127.0.0.1:0"]
+max_sessions = 12000
+[log]
+level = "warn"
+[console]
+socket = ""
+[ssh]
+known_hosts = [%q]
+keepalive_interval = "0s"
+[profiles.ftphost]
+host = "127.0.0.1"
+port = %d
+auth = ["password", "publickey"]
+identity_files = [%q]
+[[rules]]
+name = "ftp"
+to = ["127.0.0.1"]
+ports = ["%d"]
+action = "ftp-tunnel"
+profile = "ftphost"
+[rules.ftp]
+data = "socks"
+[[rules]]
+name = "rest"
+action = "block"
+`, s.KnownHostsFile, s.Port, s.ClientKeyFile, ftpPort)
+}
+
+// dialFunc opens a TCP connection, through a proxy or not.
+type dialFunc func(network, address string) (net.Conn, error)
+
+// ftpPath is one way to reach vsftpd: through socksd, through `ssh -D`, or
+// straight.
+type ftpPath struct {
+	name string
+	dial dialFunc
+}
+
+// ftpLogin opens a control connection with dial and logs in.
+func ftpLogin(dial dialFunc, v *testpeer.VSFTPD) (*ftp.ServerConn, error) {
+	c, err := ftp.Dial(v.Addr, ftp.DialWithDialFunc(dial), ftp.DialWithTimeout(30*time.Second))
+	if err != nil {
+		return nil, fmt.Errorf("bench: ftp dial: %w", err)
+	}
+	if err := c.Login(v.User, v.Password); err != nil {
+		c.Quit()
+		return nil, fmt.Errorf("bench: ftp login: %w", err)
+	}
+	return c, nil
+}
+
+// retr downloads name and returns MB/s from the RETR command to the final
+// reply; it fails unless exactly size bytes arrive.
+func retr(c *ftp.ServerConn, name string, size int64) (float64, error) {
+	start := time.Now()
+	r, err := c.Retr(name)
+	if err != nil {
+		return 0, fmt.Errorf("bench: RETR %s: %w", name, err)
+	}
+	_ = r.SetDeadline(time.Now().Add(transferTimeout))
+	n, err := io.CopyBuffer(io.Discard, r, make([]byte, 256<<10))
+	cerr := r.Close()
+	if err != nil || cerr != nil {
+		return 0, fmt.Errorf("bench: RETR %s after %d bytes: %w", name, n, errors.Join(err, cerr))
+	}
+	if n != size {
+		return 0, fmt.Errorf("bench: RETR %s: %d of %d bytes", name, n, size)
+	}
+	return mbps(size, time.Since(start)), nil
+}
+
+// stor uploads size bytes as name and returns MB/s from the STOR command
+// to the final reply; it fails unless the server's file has size bytes.
+// The file is removed afterwards.
+func stor(c *ftp.ServerConn, v *testpeer.VSFTPD, name string, size int64) (float64, error) {
+	start := time.Now()
+	if err := c.Stor(name, newPattern(size)); err != nil {
+		return 0, fmt.Errorf("bench: STOR %s: %w", name, err)
+	}
+	el := time.Since(start)
+	p := filepath.Join(v.Root, name)
+	fi, err := os.Stat(p)
+	if err != nil {
+		return 0, fmt.Errorf("bench: STOR %s: %w", name, err)
+	}
+	os.Remove(p)
+	if fi.Size() != size {
+		return 0, fmt.Errorf("bench: STOR %s: the server has %d of %d bytes", name, fi.Size(), size)
+	}
+	return mbps(size, el), nil
+}
+
+// pattern is an io.Reader of a fixed size that repeats a random block.
+type pattern struct {
+	block []byte
+	left  int64
+	off   int
+}
+
+func newPattern(size int64) *pattern {
+	b := make([]byte, 1<<20)
+	fillRandom(b, uint64(size))
+	return &pattern{block: b, left: size}
+}
+
+func (p *pattern) Read(b []byte) (int, error) {
+	if p.left == 0 {
+		return 0, io.EOF
+	}
+	n := copy(b, p.block[p.off:])
+	if int64(n) > p.left {
+		n = int(p.left)
+	}
+	p.left -= int64(n)
+	p.off = (p.off + n) % len(p.block)
+	return n, nil
+}
+
+// fillRandom fills b from a seeded generator.
+func fillRandom(b []byte, seed uint64) {
+	var key [32]byte
+	for i := range 8 {
+		key[i] = byte(seed >> (8 * i))
+	}
+	_, _ = rand.NewChaCha8(key).Read(b)
+}
+
+// writeServerFile creates a file of size random bytes in vsftpd's root,
+// owned by the test user.
+func writeServerFile(t testing.TB, v *testpeer.VSFTPD, name string, size int64) {
+	t.Helper()
+	p := filepath.Join(v.Root, name)
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatalf("bench: %v", err)
+	}
+	if _, err := io.CopyBuffer(f, newPattern(size), make([]byte, 1<<20)); err != nil {
+		f.Close()
+		t.Fatalf("bench: write %s: %v", p, err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatalf("bench: write %s: %v", p, err)
+	}
+	u, err := user.Lookup(v.User)
+	if err != nil {
+		t.Fatalf("bench: %v", err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	if err := os.Chown(p, uid, gid); err != nil {
+		t.Fatalf("bench: %v", err)
+	}
+	t.Cleanup(func() { os.Remove(p) })
+}
+
+// ftpPaths returns socksd (through the daemon at socksdAddr), `ssh -D` and
+// the raw loopback path, in that order.
+func ftpPaths(t testing.TB, e *Env, socksdAddr string) []ftpPath {
+	return []ftpPath{
+		{"socksd", socks5(t, socksdAddr, "", "")},
+		{"ssh -D", socks5(t, e.Ref.Addr, "", "")},
+		{"raw", direct},
+	}
+}
+
+// rotate returns the paths in a different order for each run.
+func rotate(paths []ftpPath, i int) []ftpPath {
+	out := make([]ftpPath, 0, len(paths))
+	for j := range paths {
+		out = append(out, paths[(i+j)%len(paths)])
+	}
+	return out
+}
+
+// BenchFTPTransfers compares large RETR and STOR through `ftp-tunnel` with
+// the same jlaffaye/ftp transfer through `ssh -N -D` (issues 4 and 7), and
+// with the raw loopback transfer as the ceiling.
+func BenchFTPTransfers(t testing.TB, e *Env) []Row {
+	v := e.FTP
+	d := testpeer.StartSocksd(t, e.Bin, ftpConfig(e.SSHD, v.Port))
+	size := e.Opt.Size()
+	writeServerFile(t, v, "big.bin", size)
+	paths := ftpPaths(t, e, d.Addr)
+	res := map[string]map[string][]float64{"RETR": {}, "STOR": {}}
+	for i := 0; i < e.Opt.Runs; i++ {
+		for _, p := range rotate(paths, i) {
+			c, err := ftpLogin(p.dial, v)
+			if err != nil {
+				t.Fatalf("%s: %v", p.name, err)
+			}
+			r, err := retr(c, "big.bin", size)
+			if err != nil {
+				t.Fatalf("%s: %v", p.name, err)
+			}
+			s, err := stor(c, v, "up-"+strconv.Itoa(i)+".bin", size)
+			if err != nil {
+				t.Fatalf("%s: %v", p.name, err)
+			}
+			c.Quit()
+			res["RETR"][p.name] = append(res["RETR"][p.name], r)
+			res["STOR"][p.name] = append(res["STOR"][p.name], s)
+			e.Logf("ftp run %d %-6s RETR %.0f MB/s, STOR %.0f MB/s", i+1, p.name, r, s)
+		}
+	}
+	const sec = "FTP through ftp-tunnel (issues 4 and 7)"
+	var rows []Row
+	for _, cmd := range []string{"RETR", "STOR"} {
+		rows = append(rows, Row{Section: sec, Label: cmd,
+			Name: fmt.Sprintf("%s of %d MiB, jlaffaye/ftp through SOCKS5, passive", cmd, e.Opt.SizeMiB),
+			Unit: "MB/s", Ours: res[cmd]["socksd"], RefName: "`ssh -N -D`, same sshd and cipher", Ref: res[cmd]["ssh -D"]})
+	}
+	for _, cmd := range []string{"RETR", "STOR"} {
+		rows = append(rows, Row{Section: sec, Label: cmd + " ceiling",
+			Name: fmt.Sprintf("%s of %d MiB, against the ceiling", cmd, e.Opt.SizeMiB),
+			Unit: "MB/s", Ours: res[cmd]["socksd"], RefName: "raw loopback FTP, jlaffaye/ftp straight to vsftpd (no SSH)", Ref: res[cmd]["raw"]})
+	}
+	return rows
+}
+
+// BenchFTPSessions times sequential login/LIST/QUIT sessions on a warm
+// shared SSH connection through `ftp-tunnel`, against `ssh -N -D`, and the
+// same sessions straight to vsftpd.
+func BenchFTPSessions(t testing.TB, e *Env) []Row {
+	v := e.FTP
+	d := testpeer.StartSocksd(t, e.Bin, ftpConfig(e.SSHD, v.Port))
+	paths := ftpPaths(t, e, d.Addr)
+	res := map[string][]float64{}
+	for _, p := range paths { // warm: socksd opens its shared SSH connection
+		if err := listSession(p.dial, v); err != nil {
+			t.Fatalf("%s: warm-up: %v", p.name, err)
+		}
+	}
+	loginsBefore := e.SSHD.CountLog("Accepted password for " + e.SSHD.User)
+	n := e.Opt.Sessions
+	for i := 0; i < e.Opt.Runs; i++ {
+		for _, p := range rotate(paths, i) {
+			start := time.Now()
+			for j := 0; j < n; j++ {
+				if err := listSession(p.dial, v); err != nil {
+					t.Fatalf("%s: session %d: %v", p.name, j, err)
+				}
+			}
+			ms := float64(time.Since(start).Microseconds()) / 1000 / float64(n)
+			res[p.name] = append(res[p.name], ms)
+			e.Logf("ftp sessions run %d %-6s %.2f ms per session", i+1, p.name, ms)
+		}
+	}
+	logins := e.SSHD.CountLog("Accepted password for "+e.SSHD.User) - loginsBefore
+	e.Note(fmt.Sprintf("FTP set-up: after the warm-up session, socksd ran %d timed login/LIST/QUIT sessions with %d new SSH login(s) (counted in sshd's log): the shared connection was reused.",
+		n*e.Opt.Runs, logins))
+	const sec = "FTP through ftp-tunnel (issues 4 and 7)"
+	name := fmt.Sprintf("set-up: %d sequential login/LIST/QUIT sessions on a warm shared SSH connection, mean per session", n)
+	return []Row{
+		{Section: sec, Label: "FTP session", Name: name, Unit: "ms",
+			Ours: res["socksd"], RefName: "`ssh -N -D`, same sshd and cipher", Ref: res["ssh -D"]},
+		{Section: sec, Label: "FTP session ceiling", Name: name + ", against the ceiling", Unit: "ms",
+			Ours: res["socksd"], RefName: "raw loopback FTP (no SSH)", Ref: res["raw"]},
+	}
+}
+
+// listSession logs in, lists the root directory and quits.
+func listSession(dial dialFunc, v *testpeer.VSFTPD) error {
+	c, err := ftpLogin(dial, v)
+	if err != nil {
+		return err
+	}
+	if _, err := c.List(""); err != nil {
+		c.Quit()
+		return fmt.Errorf("bench: LIST: %w", err)
+	}
+	if err := c.Quit(); err != nil {
+		return fmt.Errorf("bench: QUIT: %w", err)
+	}
+	return nil
+}
+
+// BenchFTPParallel measures the total throughput of 4 and 16 simultaneous
+// RETR sessions through `ftp-tunnel` against `ssh -N -D`. Each transfer
+// fetches its share of the bulk size.
+func BenchFTPParallel(t testing.TB, e *Env) []Row {
+	v := e.FTP
+	d := testpeer.StartSocksd(t, e.Bin, ftpConfig(e.SSHD, v.Port))
+	paths := ftpPaths(t, e, d.Addr)[:2]
+	var rows []Row
+	for _, n := range []int{4, 16} {
+		part := e.Opt.Size() / int64(n)
+		name := fmt.Sprintf("part%d.bin", n)
+		writeServerFile(t, v, name, part)
+		res := map[string][]float64{}
+		for i := 0; i < e.Opt.Runs; i++ {
+			for _, p := range rotate(paths, i) {
+				x, err := parallelRetr(p.dial, v, name, n, part)
+				if err != nil {
+					t.Fatalf("%s: %d parallel: %v", p.name, n, err)
+				}
+				res[p.name] = append(res[p.name], x)
+				e.Logf("ftp parallel run %d %-6s %2d × RETR: %.0f MB/s total", i+1, p.name, n, x)
+			}
+		}
+		rows = append(rows, Row{Section: "FTP through ftp-tunnel (issues 4 and 7)", Label: fmt.Sprintf("%d parallel RETR", n),
+			Name: fmt.Sprintf("%d parallel RETR sessions of %d MiB each, total throughput", n, part>>20),
+			Unit: "MB/s", Ours: res["socksd"], RefName: "`ssh -N -D`, same sshd and cipher", Ref: res["ssh -D"]})
+	}
+	return rows
+}
+
+// parallelRetr logs in n sessions, starts n RETRs of name together, and
+// returns the total MB/s from the start to the last final reply.
+func parallelRetr(dial dialFunc, v *testpeer.VSFTPD, name string, n int, part int64) (float64, error) {
+	conns := make([]*ftp.ServerConn, 0, n)
+	defer func() {
+		for _, c := range conns {
+			c.Quit()
+		}
+	}()
+	for i := 0; i < n; i++ {
+		c, err := ftpLogin(dial, v)
+		if err != nil {
+			return 0, err
+		}
+		conns = append(conns, c)
+	}
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i, c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = retr(c, name, part)
+		}()
+	}
+	wg.Wait()
+	el := time.Since(start)
+	if err := errors.Join(errs...); err != nil {
+		return 0, err
+	}
+	return mbps(part*int64(n), el), nil
+}
+
+// BenchIdleFTP measures resident memory per idle, logged-in FTP control
+// session through `ftp-tunnel` (socksd's process) against the same
+// sessions through `ssh -N -D` (the ssh process). Each run starts a fresh
+// socksd and a fresh ssh.
+func BenchIdleFTP(t testing.TB, e *Env) []Row {
+	v := e.FTP
+	n := e.Opt.IdleSessions
+	r := Row{Section: "Idle sessions", Label: "idle FTP",
+		Name: fmt.Sprintf("resident memory per idle logged-in FTP control session through `ftp-tunnel`, %d open", n),
+		Unit: "KiB", RefName: "`ssh -N -D` (the ssh process), same sessions"}
+	loginsBefore := e.SSHD.CountLog("Accepted password for " + e.SSHD.User)
+	for i := 0; i < e.Opt.IdleRuns; i++ {
+		for _, isOurs := range order(i) {
+			start := time.Now()
+			var per float64
+			var err error
+			if isOurs {
+				d, lerr := testpeer.LaunchSocksd(e.Bin, t.TempDir(), ftpConfig(e.SSHD, v.Port))
+				if lerr != nil {
+					t.Fatalf("bench: %v", lerr)
+				}
+				per, err = idleFTPOnce(socks5(t, d.Addr, "", ""), v, d.PID(), n)
+				d.Kill()
+				r.Ours = append(r.Ours, per)
+			} else {
+				ref := testpeer.StartSSHDynamic(t, e.SSHD)
+				per, err = idleFTPOnce(socks5(t, ref.Addr, "", ""), v, ref.PID(), n)
+				ref.Stop()
+				r.Ref = append(r.Ref, per)
+			}
+			if err != nil {
+				t.Fatalf("bench: idle FTP run %d (socksd=%v): %v", i+1, isOurs, err)
+			}
+			e.Logf("idle ftp run %d socksd=%v: %.1f KiB per session (%d sessions in %v)", i+1, isOurs, per, n, time.Since(start).Round(time.Millisecond))
+		}
+	}
+	logins := e.SSHD.CountLog("Accepted password for "+e.SSHD.User) - loginsBefore
+	e.Note(fmt.Sprintf("Idle FTP: socksd held %d sessions per run; sshd logged %d SSH password logins from socksd over %d runs (max_channels = 64 per shared connection).",
+		n+1, logins, e.Opt.IdleRuns))
+	return []Row{r}
+}
+
+// idleFTPOnce logs in one session, reads pid's memory, logs in n more and
+// keeps them all open, reads it again, and returns KiB per session.
+func idleFTPOnce(dial dialFunc, v *testpeer.VSFTPD, pid, n int) (float64, error) {
+	var mu sync.Mutex
+	var conns []*ftp.ServerConn
+	defer func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Quit()
+		}
+	}()
+	warm, err := ftpLogin(dial, v)
+	if err != nil {
+		return 0, err
+	}
+	conns = append(conns, warm)
+	return perSession(pid, n, func(i int) error {
+		c, err := ftpLogin(dial, v)
+		if err != nil {
+			return fmt.Errorf("session %d: %w", i, err)
+		}
+		mu.Lock()
+		conns = append(conns, c)
+		mu.Unlock()
+		return nil
+	})
+}

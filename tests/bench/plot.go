@@ -1,0 +1,149 @@
+package bench
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+
+	chart "github.com/wcharczuk/go-chart/v2"
+	"github.com/wcharczuk/go-chart/v2/drawing"
+)
+
+var (
+	colorOurs   = drawing.ColorFromHex("1f77b4")
+	colorRef    = drawing.ColorFromHex("b0b0b0")
+	colorLower  = drawing.ColorFromHex("ff7f0e")
+	errNoPoints = errors.New("bench: nothing to plot")
+)
+
+// higherIsBetter reports whether a larger value of unit is better.
+func higherIsBetter(unit string) bool { return unit == "MB/s" }
+
+// WriteRatioSVG draws, for every row with a reference, the ratio of the
+// medians socksd ÷ reference as a bar: blue where higher is better
+// (throughput), orange where lower is better (time, memory).
+func WriteRatioSVG(w io.Writer, rows []Row) error {
+	var bars []chart.Value
+	top := 1.0
+	for _, r := range rows {
+		x, ok := r.Ratio()
+		if !ok {
+			continue
+		}
+		c := colorLower
+		if higherIsBetter(r.Unit) {
+			c = colorOurs
+		}
+		bars = append(bars, chart.Value{Value: x, Label: r.Label,
+			Style: chart.Style{FillColor: c, StrokeColor: c, StrokeWidth: 1}})
+		top = math.Max(top, x)
+	}
+	if len(bars) == 0 {
+		return errNoPoints
+	}
+	return barChart(w, "socksd ÷ reference, medians (blue: MB/s, higher is better; orange: ms, lower is better)",
+		"ratio", bars, top, []float64{1})
+}
+
+// WriteThroughputSVG draws, for every MB/s row, the medians of socksd
+// (blue) and of its reference (grey) side by side.
+func WriteThroughputSVG(w io.Writer, rows []Row) error {
+	var bars []chart.Value
+	top := 0.0
+	for _, r := range rows {
+		if r.Unit != "MB/s" {
+			continue
+		}
+		o, f := Summarize(r.Ours), Summarize(r.Ref)
+		if !o.Valid {
+			continue
+		}
+		bars = append(bars, chart.Value{Value: o.Median, Label: r.Label + ": socksd",
+			Style: chart.Style{FillColor: colorOurs, StrokeColor: colorOurs, StrokeWidth: 1}})
+		top = math.Max(top, o.Median)
+		if f.Valid {
+			bars = append(bars, chart.Value{Value: f.Median, Label: refShort(r.RefName),
+				Style: chart.Style{FillColor: colorRef, StrokeColor: colorRef, StrokeWidth: 1}})
+			top = math.Max(top, f.Median)
+		}
+	}
+	if len(bars) == 0 || top <= 0 {
+		return errNoPoints
+	}
+	return barChart(w, "throughput, MB/s, medians (blue: socksd, grey: its reference)", "MB/s", bars, top, nil)
+}
+
+// refShort is a plot label for a reference.
+func refShort(name string) string {
+	switch {
+	case len(name) >= 4 && name[:4] == "raw ":
+		return "raw FTP"
+	case len(name) >= 5 && name[:5] == "plain":
+		return "loopback"
+	case len(name) >= 5 && name[:5] == "`ssh ":
+		return "ssh -D"
+	}
+	return name
+}
+
+// barChart renders bars on a y axis from 0 to a round value above top,
+// with extra grid lines at marks.
+func barChart(w io.Writer, title, yName string, bars []chart.Value, top float64, marks []float64) error {
+	ticks := niceTicks(top)
+	var grid []chart.GridLine
+	for _, m := range marks {
+		grid = append(grid, chart.GridLine{Value: m})
+	}
+	const slot = 110
+	c := chart.BarChart{
+		Title:      title,
+		TitleStyle: chart.Style{FontSize: 11},
+		Width:      max(640, 120+slot*len(bars)),
+		Height:     520,
+		BarWidth:   60,
+		BarSpacing: slot - 60,
+		Background: chart.Style{Padding: chart.Box{Top: 50, Left: 20, Right: 20, Bottom: 90}},
+		XAxis:      chart.Style{FontSize: 9, TextWrap: chart.TextWrapWord},
+		YAxis: chart.YAxis{
+			Name:           yName,
+			Range:          &chart.ContinuousRange{Min: 0, Max: ticks[len(ticks)-1].Value},
+			Ticks:          ticks,
+			GridLines:      grid,
+			GridMajorStyle: chart.Style{StrokeColor: drawing.ColorFromHex("d62728"), StrokeWidth: 1.5},
+		},
+		Bars: bars,
+	}
+	if err := c.Render(chart.SVG, w); err != nil {
+		return fmt.Errorf("bench: plot: %w", err)
+	}
+	return nil
+}
+
+// niceTicks returns ticks from 0 to a round value at or above top, about
+// five of them, with steps of 1, 2 or 5 times a power of ten.
+func niceTicks(top float64) []chart.Tick {
+	if !(top > 0) || math.IsInf(top, 0) {
+		top = 1
+	}
+	raw := top / 5
+	p := math.Pow(10, math.Floor(math.Log10(raw)))
+	step := p
+	for _, m := range []float64{1, 2, 5, 10} {
+		if m*p >= raw {
+			step = m * p
+			break
+		}
+	}
+	decimals := max(0, int(-math.Floor(math.Log10(step))))
+	var ticks []chart.Tick
+	for i := 0; i <= 12; i++ {
+		v := float64(i) * step
+		ticks = append(ticks, chart.Tick{Value: v, Label: strconv.FormatFloat(v, 'f', decimals, 64)})
+		if v >= top {
+			break
+		}
+	}
+	return ticks
+}
