@@ -22,4 +22,13 @@
 // (Options.ConnectTimeout); keepalive@openssh.com requests go out every
 // Options.KeepaliveInterval and a connection is dropped after
 // Options.KeepaliveMax replies that did not arrive within an interval.
+// When the pool drops a connection (keepalive, Pool.Drop, Pool.Close),
+// reads on its channels fail with an error wrapping ErrTunnelClosed (and
+// context.Canceled for Drop and Close) rather than a false io.EOF.
+//
+// Errors wrap sentinels for errors.Is: host keys (ErrHostKeyUnknown,
+// ErrHostKeyChanged, ErrHostKeyRevoked, as *HostKeyError with the
+// fingerprints), logins (ErrAuthFailed, ErrPasswordRejectedRecently, as
+// *AuthError), the way to the server (ErrServerUnreachable) and channels
+// (ErrProhibited, ErrConnectFailed, ErrUnreachable, as *ChannelError).
 package tunnel
