@@ -66,9 +66,15 @@ func known(cb ssh.HostKeyCallback, hostport string) []knownhosts.KnownKey {
 	if !errors.As(err, &ke) {
 		return nil
 	}
+	return plainKeys(ke.Want)
+}
+
+// plainKeys leaves out the @cert-authority lines that knownhosts lists
+// among the keys wanted for a host.
+func plainKeys(want []knownhosts.KnownKey) []knownhosts.KnownKey {
 	lines := map[string][][]byte{}
 	var out []knownhosts.KnownKey
-	for _, k := range ke.Want {
+	for _, k := range want {
 		ls, ok := lines[k.Filename]
 		if !ok {
 			b, _ := os.ReadFile(k.Filename)
@@ -264,9 +270,9 @@ func (h *hostKeys) callback() ssh.HostKeyCallback {
 		case errors.As(err, &re):
 			hkErr.Err = ErrHostKeyRevoked
 			hkErr.Detail = fmt.Sprintf("%s:%d", re.Revoked.Filename, re.Revoked.Line)
-		case errors.As(err, &ke) && len(ke.Want) > 0:
+		case errors.As(err, &ke) && len(plainKeys(ke.Want)) > 0:
 			hkErr.Err = ErrHostKeyChanged
-			for _, k := range ke.Want {
+			for _, k := range plainKeys(ke.Want) {
 				hkErr.Known = append(hkErr.Known, fmt.Sprintf("%s %s (%s:%d)", k.Key.Type(), Fingerprint(k.Key), k.Filename, k.Line))
 			}
 		case errors.As(err, &ke):

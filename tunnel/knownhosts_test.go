@@ -79,6 +79,12 @@ func TestHostKeyPolicies(t *testing.T) {
 		{name: "cert authority other host", cert: true, lines: func(s *testServer) []string {
 			return []string{line("@cert-authority [10.0.0.1]:"+strconv.Itoa(s.port), ca.PublicKey())}
 		}, want: ErrHostKeyUnknown},
+		{name: "plain key, only a cert authority known", lines: func(s *testServer) []string {
+			return []string{line("@cert-authority "+bracket(s), ca.PublicKey())}
+		}, want: ErrHostKeyUnknown},
+		{name: "plain key, only a cert authority known, accept-new", policy: PolicyAcceptNew, lines: func(s *testServer) []string {
+			return []string{line("@cert-authority "+bracket(s), ca.PublicKey())}
+		}},
 		{name: "revoked cert authority", cert: true, lines: func(s *testServer) []string {
 			return []string{line("@cert-authority "+bracket(s), ca.PublicKey()), line("@revoked *", ca.PublicKey())}
 		}, want: ErrHostKeyUnknown},
