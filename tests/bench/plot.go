@@ -25,6 +25,15 @@ func higherIsBetter(unit string) bool { return unit == "MB/s" }
 // medians socksd ÷ reference as a bar: blue where higher is better
 // (throughput), orange where lower is better (time, memory).
 func WriteRatioSVG(w io.Writer, rows []Row) error {
+	c, err := ratioChart(rows)
+	if err != nil {
+		return err
+	}
+	return render(c, w)
+}
+
+// ratioChart builds the chart WriteRatioSVG draws.
+func ratioChart(rows []Row) (chart.BarChart, error) {
 	var bars []chart.Value
 	top := 1.0
 	for _, r := range rows {
@@ -41,15 +50,24 @@ func WriteRatioSVG(w io.Writer, rows []Row) error {
 		top = math.Max(top, x)
 	}
 	if len(bars) == 0 {
-		return errNoPoints
+		return chart.BarChart{}, errNoPoints
 	}
-	return barChart(w, "socksd ÷ reference, medians (blue: MB/s, higher is better; orange: ms, lower is better)",
-		"ratio", bars, top, []float64{1})
+	return barChart("socksd ÷ reference, medians (blue: MB/s, higher is better; orange: ms and KiB, lower is better)",
+		"ratio", bars, top, []float64{1}), nil
 }
 
 // WriteThroughputSVG draws, for every MB/s row, the medians of socksd
 // (blue) and of its reference (grey) side by side.
 func WriteThroughputSVG(w io.Writer, rows []Row) error {
+	c, err := throughputChart(rows)
+	if err != nil {
+		return err
+	}
+	return render(c, w)
+}
+
+// throughputChart builds the chart WriteThroughputSVG draws.
+func throughputChart(rows []Row) (chart.BarChart, error) {
 	var bars []chart.Value
 	top := 0.0
 	for _, r := range rows {
@@ -70,9 +88,9 @@ func WriteThroughputSVG(w io.Writer, rows []Row) error {
 		}
 	}
 	if len(bars) == 0 || top <= 0 {
-		return errNoPoints
+		return chart.BarChart{}, errNoPoints
 	}
-	return barChart(w, "throughput, MB/s, medians (blue: socksd, grey: its reference)", "MB/s", bars, top, nil)
+	return barChart("throughput, MB/s, medians (blue: socksd, grey: its reference)", "MB/s", bars, top, nil), nil
 }
 
 // refShort is a plot label for a reference.
@@ -88,37 +106,46 @@ func refShort(name string) string {
 	return name
 }
 
-// barChart renders bars on a y axis from 0 to a round value above top,
+// render draws c as SVG.
+func render(c chart.BarChart, w io.Writer) error {
+	if err := c.Render(chart.SVG, w); err != nil {
+		return fmt.Errorf("bench: plot: %w", err)
+	}
+	return nil
+}
+
+// barChart lays out bars on a y axis from 0 to a round value above top,
 // with extra grid lines at marks.
-func barChart(w io.Writer, title, yName string, bars []chart.Value, top float64, marks []float64) error {
+func barChart(title, yName string, bars []chart.Value, top float64, marks []float64) chart.BarChart {
 	ticks := niceTicks(top)
 	var grid []chart.GridLine
 	for _, m := range marks {
 		grid = append(grid, chart.GridLine{Value: m})
 	}
+	// Without marks the axis still draws grid lines of its own: keep them faint.
+	gridStyle := chart.Style{StrokeColor: drawing.ColorFromHex("e0e0e0"), StrokeWidth: 1}
+	if len(marks) > 0 {
+		gridStyle = chart.Style{StrokeColor: drawing.ColorFromHex("d62728"), StrokeWidth: 1.5}
+	}
 	const slot = 110
-	c := chart.BarChart{
+	return chart.BarChart{
 		Title:      title,
 		TitleStyle: chart.Style{FontSize: 11},
 		Width:      max(640, 120+slot*len(bars)),
-		Height:     520,
+		Height:     440,
 		BarWidth:   60,
 		BarSpacing: slot - 60,
-		Background: chart.Style{Padding: chart.Box{Top: 50, Left: 20, Right: 20, Bottom: 90}},
+		Background: chart.Style{Padding: chart.Box{Top: 50, Left: 20, Right: 20, Bottom: 50}},
 		XAxis:      chart.Style{FontSize: 9, TextWrap: chart.TextWrapWord},
 		YAxis: chart.YAxis{
 			Name:           yName,
 			Range:          &chart.ContinuousRange{Min: 0, Max: ticks[len(ticks)-1].Value},
 			Ticks:          ticks,
 			GridLines:      grid,
-			GridMajorStyle: chart.Style{StrokeColor: drawing.ColorFromHex("d62728"), StrokeWidth: 1.5},
+			GridMajorStyle: gridStyle,
 		},
 		Bars: bars,
 	}
-	if err := c.Render(chart.SVG, w); err != nil {
-		return fmt.Errorf("bench: plot: %w", err)
-	}
-	return nil
 }
 
 // niceTicks returns ticks from 0 to a round value at or above top, about
