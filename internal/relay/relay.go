@@ -38,6 +38,10 @@ type Options struct {
 	IdleTimeout time.Duration
 	// Counters, when set, is updated as bytes move.
 	Counters *Counters
+	// Trace, when set, is called after each block is written on, with its
+	// direction (up: client to upstream) and size. It runs on the copy
+	// path and must not block.
+	Trace func(up bool, n int)
 }
 
 // ErrIdle reports that the relay ended because both directions were idle.
@@ -68,8 +72,13 @@ func Relay(ctx context.Context, client, upstream net.Conn, opt Options) Result {
 	var wg sync.WaitGroup
 	wg.Add(2)
 	var upErr, downErr error
-	go func() { defer wg.Done(); upErr = r.copy(upstream, client, &ctr.Up) }()
-	go func() { defer wg.Done(); downErr = r.copy(client, upstream, &ctr.Down) }()
+	var traceUp, traceDown func(int)
+	if opt.Trace != nil {
+		traceUp = func(n int) { opt.Trace(true, n) }
+		traceDown = func(n int) { opt.Trace(false, n) }
+	}
+	go func() { defer wg.Done(); upErr = r.copy(upstream, client, &ctr.Up, traceUp) }()
+	go func() { defer wg.Done(); downErr = r.copy(client, upstream, &ctr.Down, traceDown) }()
 	wg.Wait()
 	client.Close()
 	upstream.Close()
@@ -116,8 +125,8 @@ func (r *run) abortErr() error {
 
 // copy moves bytes from src to dst until EOF or error. On EOF it half-closes
 // dst; on error it aborts the whole relay.
-func (r *run) copy(dst, src net.Conn, n *atomic.Int64) error {
-	err := r.pump(dst, src, n)
+func (r *run) copy(dst, src net.Conn, n *atomic.Int64, trace func(int)) error {
+	err := r.pump(dst, src, n, trace)
 	if err == nil {
 		if cw, ok := dst.(closeWriter); ok {
 			if cerr := cw.CloseWrite(); cerr == nil {
@@ -134,8 +143,9 @@ func (r *run) copy(dst, src net.Conn, n *atomic.Int64) error {
 	return err
 }
 
-// pump is the copy loop proper. It returns nil on EOF from src.
-func (r *run) pump(dst, src net.Conn, n *atomic.Int64) error {
+// pump is the copy loop proper. It returns nil on EOF from src. trace,
+// when set, is told the size of each block written.
+func (r *run) pump(dst, src net.Conn, n *atomic.Int64, trace func(int)) error {
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	buf := *bp
@@ -146,6 +156,9 @@ func (r *run) pump(dst, src net.Conn, n *atomic.Int64) error {
 			r.touch()
 			nw, werr := dst.Write(buf[:nr])
 			n.Add(int64(nw))
+			if trace != nil && nw > 0 {
+				trace(nw)
+			}
 			if werr != nil {
 				return fmt.Errorf("relay: write: %w", werr)
 			}

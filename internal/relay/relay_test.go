@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"runtime"
+	"sync"
 	"testing"
 	"time"
 )
@@ -179,4 +180,54 @@ func TestRelayLiveCounters(t *testing.T) {
 	cli.Close()
 	srv.Close()
 	<-done
+}
+
+func TestRelayTrace(t *testing.T) {
+	cli, rc := tcpPair(t)
+	ru, srv := tcpPair(t)
+	var mu sync.Mutex
+	var calls int
+	sum := map[bool]int{}
+	trace := func(up bool, n int) {
+		mu.Lock()
+		defer mu.Unlock()
+		if n <= 0 || n > bufSize {
+			t.Errorf("trace of a %d-byte block", n)
+		}
+		calls++
+		sum[up] += n
+	}
+	done := make(chan Result, 1)
+	go func() { done <- Relay(context.Background(), rc, ru, Options{Trace: trace}) }()
+	up := make([]byte, 1<<20+3)
+	down := make([]byte, 200<<10)
+	rand.Read(up)
+	rand.Read(down)
+	go func() {
+		srv.Write(down)
+		io.Copy(io.Discard, srv)
+		srv.Close()
+	}()
+	go func() {
+		cli.Write(up)
+		cli.(*net.TCPConn).CloseWrite()
+	}()
+	got, err := io.ReadAll(cli)
+	if err != nil || !bytes.Equal(got, down) {
+		t.Fatalf("down: %v, %d bytes", err, len(got))
+	}
+	res := <-done
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	// Every byte is traced once, in its direction, in blocks no larger
+	// than the copy buffer.
+	if sum[true] != len(up) || sum[false] != len(down) {
+		t.Errorf("traced up %d down %d, want %d and %d", sum[true], sum[false], len(up), len(down))
+	}
+	if min := (len(up)+bufSize-1)/bufSize + (len(down)+bufSize-1)/bufSize; calls < min {
+		t.Errorf("%d trace calls, want at least %d", calls, min)
+	}
 }
