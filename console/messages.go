@@ -92,6 +92,9 @@ var catalogue = []Message{
 	{"SOX0109W", "session %d refused while quiesced",
 		"A new session arrived while the daemon was quiesced. The client got a SOCKS failure reply.",
 		"Enter RESUME when new sessions may run again."},
+	{"SOX0110I", "session %d trace: %s %d bytes, %d in all",
+		"TRACE ON is in effect for the session: each block the relay moves is logged with its direction (up: client to destination, down: back) and size, and the bytes moved that way so far. The data itself is never logged. Trace lines show at log level info or below.",
+		"Enter TRACE OFF SESSION=n when done; tracing makes the log large."},
 
 	// SSH tunnels.
 	{"SOX0201I", "SSH connection %s to %s opened for user %s",

@@ -190,7 +190,7 @@ func (d *Daemon) direct(ctx context.Context, st *state, s *session, c net.Conn, 
 // relay runs the two-way copy and turns its result into an outcome.
 func (d *Daemon) relay(ctx context.Context, st *state, s *session, c, up net.Conn) outcome {
 	s.set(func(s *session) { s.phase = "relay" })
-	res := relay.Relay(ctx, c, up, relay.Options{IdleTimeout: st.idle, Counters: &s.bytes})
+	res := relay.Relay(ctx, c, up, relay.Options{IdleTimeout: st.idle, Counters: &s.bytes, Trace: d.tracer(s)})
 	if res.Err != nil {
 		if errors.Is(res.Err, context.Canceled) {
 			return outcome{"cancelled", res.Err}
