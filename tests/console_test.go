@@ -763,67 +763,181 @@ func TestConsoleLogLevel(t *testing.T) {
 	noSecret(t, d, consoleSecret)
 }
 
+// echoServer echoes every connection until it is closed.
+func echoServer(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	conns := map[net.Conn]bool{}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns[c] = true
+			mu.Unlock()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(3 * time.Minute))
+				io.Copy(c, c)
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	return ln.Addr().String()
+}
+
+// echoTrip sends msg through c and reads it back from the echo server.
+func echoTrip(t *testing.T, c net.Conn, msg string) {
+	t.Helper()
+	c.SetDeadline(time.Now().Add(waitTimeout))
+	if _, err := io.WriteString(c, msg); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, len(msg))
+	if _, err := io.ReadFull(c, buf); err != nil || string(buf) != msg {
+		t.Fatalf("echo of %q: %q %v", msg, buf, err)
+	}
+}
+
+// traceRE matches a relay trace line.
+var traceRE = regexp.MustCompile(`SOX0110I session (\d+) trace: (up|down) (\d+) bytes, (\d+) in all`)
+
+// traced sums the traced bytes of session id by direction, and returns
+// the highest running total seen.
+func traced(log string, id uint64) (up, down, top int) {
+	for _, m := range traceRE.FindAllStringSubmatch(log, -1) {
+		if m[1] != strconv.FormatUint(id, 10) {
+			continue
+		}
+		n, _ := strconv.Atoi(m[3])
+		all, _ := strconv.Atoi(m[4])
+		if m[2] == "up" {
+			up += n
+		} else {
+			down += n
+		}
+		top = max(top, all)
+	}
+	return up, down, top
+}
+
 func TestConsoleTrace(t *testing.T) {
 	d := testpeer.StartSocksd(t, socksdBin, consoleConfig)
-	g := newGatedSource(t, 64<<10, 1<<10)
+	echo := echoServer(t)
 	dl := socks5Dialer(t, d, "job3", consoleSecret)
-	c1 := openHead(t, dl, g)
-	id := sessionID(t, d, g.Addr())
-	traced := func(id uint64) string {
+	c1, err := dl.Dial("tcp", echo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c1.Close()
+	id := sessionID(t, d, echo)
+	traceFlag := func(id uint64) string {
 		t.Helper()
 		return mustCmd(t, d, fmt.Sprintf("D SESSION=%d", id), "SOX0411I").values()["trace"]
 	}
 
+	// Untraced, traced, untraced again: only the middle bytes are traced.
+	echoTrip(t, c1, "a")
 	r := mustCmd(t, d, fmt.Sprintf("TRACE ON SESSION=%d", id), "SOX0405I")
 	if r.lines[0] != fmt.Sprintf("SOX0405I trace ON for session %d", id) {
 		t.Errorf("TRACE ON reply %q", r.lines[0])
 	}
-	if got := traced(id); got != "ON" {
+	if got := traceFlag(id); got != "ON" {
 		t.Errorf("D SESSION=%d trace = %q after TRACE ON", id, got)
 	}
 	s := mustCmd(t, d, "D S", "SOX0410I")
-	if row := sessionRow(t, d, g.Addr()); row["ID"] != fmt.Sprintf("%d*", id) || !strings.Contains(s.String(), " * = traced") {
+	if row := sessionRow(t, d, echo); row["ID"] != fmt.Sprintf("%d*", id) || !strings.Contains(s.String(), " * = traced") {
 		t.Errorf("D S does not mark the traced session:\n%s", s)
 	}
+	echoTrip(t, c1, "bb")
+	for _, dir := range []string{"up", "down"} {
+		re := regexp.MustCompile(fmt.Sprintf(`SOX0110I session %d trace: %s \d+ bytes, 3 in all`, id, dir))
+		if _, ok := d.Log.WaitFor(re, waitTimeout, nil); !ok {
+			t.Fatalf("no trace of the bytes going %s", dir)
+		}
+	}
 	mustCmd(t, d, fmt.Sprintf("TR OFF S=%d", id), "SOX0405I")
-	if got := traced(id); got != "OFF" {
+	if got := traceFlag(id); got != "OFF" {
 		t.Errorf("trace = %q after TRACE OFF", got)
 	}
-	refusedCmd(t, d, fmt.Sprintf("TRACE ON SESSION=%d", id+1000), "SOX0403E")
+	echoTrip(t, c1, "ccc")
+	c1.Close()
+	sessionEnd(t, d, id) // logged after the relay's last trace call
+	if up, down, top := traced(d.Log.String(), id); up != 2 || down != 2 || top != 3 {
+		t.Errorf("traced up %d down %d bytes (running total up to %d), want 2, 2 and 3:\n%s", up, down, top, d.Log.String())
+	}
+	refusedCmd(t, d, fmt.Sprintf("TRACE ON SESSION=%d", id), "SOX0403E")
 
-	// TRACE ON for all: the running session and later ones.
-	if r := mustCmd(t, d, "TRACE ON", "SOX0405I"); r.lines[0] != "SOX0405I trace ON for all sessions" {
-		t.Errorf("TRACE ON reply %q", r.lines[0])
-	}
-	if got := traced(id); got != "ON" {
-		t.Errorf("running session: trace = %q after TRACE ON", got)
-	}
-	c2, err := dl.Dial("tcp", g.Addr())
+	// TRACE ON for all: running sessions and later ones.
+	c2, err := dl.Dial("tcp", echo)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c2.Close()
-	var id2 uint64
+	id2 := sessionID(t, d, echo)
+	if r := mustCmd(t, d, "TRACE ON", "SOX0405I"); r.lines[0] != "SOX0405I trace ON for all sessions" {
+		t.Errorf("TRACE ON reply %q", r.lines[0])
+	}
+	c3, err := dl.Dial("tcp", echo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c3.Close()
+	var id3 uint64
 	for _, row := range mustCmd(t, d, "D S", "SOX0410I").rows(t) {
-		if n, _ := strconv.ParseUint(strings.TrimSuffix(row["ID"], "*"), 10, 64); n != id {
-			id2 = n
+		if n, _ := strconv.ParseUint(strings.TrimSuffix(row["ID"], "*"), 10, 64); n != id2 {
+			id3 = n
+		}
+		if !strings.HasSuffix(row["ID"], "*") {
+			t.Errorf("session %s not traced after TRACE ON for all", row["ID"])
 		}
 	}
-	if id2 == 0 {
-		t.Fatal("the second session is not shown")
+	if id3 == 0 || traceFlag(id2) != "ON" || traceFlag(id3) != "ON" {
+		t.Fatalf("TRACE ON for all: sessions %d and %d not both traced", id2, id3)
 	}
-	if got := traced(id2); got != "ON" {
-		t.Errorf("new session: trace = %q after TRACE ON for all", got)
-	}
+	echoTrip(t, c2, "dddd")
+	echoTrip(t, c3, "eeeee")
 	mustCmd(t, d, "TRACE OFF", "SOX0405I")
-	if traced(id) != "OFF" || traced(id2) != "OFF" {
+	if traceFlag(id2) != "OFF" || traceFlag(id3) != "OFF" {
 		t.Errorf("TRACE OFF left a session traced")
 	}
 	if s := mustCmd(t, d, "D S", "SOX0410I"); strings.Contains(s.String(), "*") {
 		t.Errorf("D S still marks a session:\n%s", s)
 	}
-	g.Release()
-	finish(t, c1, g)
+	c2.Close()
+	c3.Close()
+	sessionEnd(t, d, id2)
+	sessionEnd(t, d, id3)
+	log := d.Log.String()
+	if up, down, _ := traced(log, id2); up != 4 || down != 4 {
+		t.Errorf("session %d traced up %d down %d, want 4 and 4", id2, up, down)
+	}
+	if up, down, _ := traced(log, id3); up != 5 || down != 5 {
+		t.Errorf("session %d traced up %d down %d, want 5 and 5", id3, up, down)
+	}
+	// Sizes only: the traced bytes themselves never reach the log.
+	if strings.Contains(log, "dddd") || strings.Contains(log, "eeeee") {
+		t.Error("traced data in the log")
+	}
 }
 
 func TestConsoleCancelCutsTransfer(t *testing.T) {
