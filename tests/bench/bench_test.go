@@ -98,9 +98,9 @@ func method(opt Options, onTmpfs bool) []string {
 		where = "vsftpd's files are on tmpfs (/dev/shm), so that disk speed does not hide the proxies' cost."
 	}
 	return []string{
-		fmt.Sprintf("Each figure is the median of repeated runs with the minimum and maximum in brackets: %d runs per measurement, %d for the idle-session memory figures. "+
+		fmt.Sprintf("Each figure is the median of repeated runs with the minimum and maximum in brackets: %d runs per measurement, %d for the memory of idle FTP sessions (each of those runs logs in %d sessions twice). "+
 			"In every run socksd and its reference are measured one after the other, in alternating or rotating order, so that drift on the machine hits both alike. "+
-			"The ratio is median(socksd) ÷ median(reference): above 1 is better for MB/s, below 1 is better for ms and KiB.", opt.Runs, opt.IdleRuns),
+			"The ratio is median(socksd) ÷ median(reference): above 1 is better for MB/s, below 1 is better for ms and KiB.", opt.Runs, opt.IdleRuns, opt.IdleSessions+1),
 		"The references: plain loopback TCP for the direct relay; OpenSSH `ssh -N -D` logged in to the same sshd as socksd (one SSH connection for all its sessions, as socksd's shared connection) for the tunnel and FTP figures; " +
 			"jlaffaye/ftp straight to vsftpd as the ceiling. The test sshd allows only `Ciphers " + testpeer.ReferenceCipher + "`, so socksd's x/crypto/ssh client and OpenSSH's ssh negotiate the same cipher (checked in sshd's log below).",
 		fmt.Sprintf("Bulk transfers move %d MiB each (SOCKSD_BENCH_MB). FTP uses github.com/jlaffaye/ftp in passive mode (EPSV) with its data connections through the same SOCKS proxy as its control connection; socksd's rule is `ftp-tunnel` with `data = \"socks\"`, logging in to SSH with the job's FTP user and password. %s "+

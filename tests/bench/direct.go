@@ -137,7 +137,7 @@ func BenchIdleDirect(t testing.TB, e *Env) []Row {
 	r := Row{Section: "Idle sessions", Label: "idle direct",
 		Name: fmt.Sprintf("resident memory per idle `direct` session, %d open", e.Opt.IdleSessions),
 		Unit: "KiB"}
-	for i := 0; i < e.Opt.IdleRuns; i++ {
+	for i := 0; i < e.Opt.Runs; i++ { // cheap: every run
 		per, err := idleDirectOnce(t, e)
 		if err != nil {
 			t.Fatalf("bench: idle run %d: %v", i+1, err)

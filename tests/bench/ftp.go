@@ -63,9 +63,26 @@ type ftpPath struct {
 	dial dialFunc
 }
 
+// sessionLifetime bounds every FTP connection the benchmarks open (control
+// and data), so that a hung peer ends the run instead of stalling it.
+const sessionLifetime = 15 * time.Minute
+
+// bounded dials with dial and gives the connection a deadline
+// sessionLifetime from now.
+func bounded(dial dialFunc) dialFunc {
+	return func(network, address string) (net.Conn, error) {
+		c, err := dial(network, address)
+		if err != nil {
+			return nil, err
+		}
+		_ = c.SetDeadline(time.Now().Add(sessionLifetime))
+		return c, nil
+	}
+}
+
 // ftpLogin opens a control connection with dial and logs in.
 func ftpLogin(dial dialFunc, v *testpeer.VSFTPD) (*ftp.ServerConn, error) {
-	c, err := ftp.Dial(v.Addr, ftp.DialWithDialFunc(dial), ftp.DialWithTimeout(30*time.Second))
+	c, err := ftp.Dial(v.Addr, ftp.DialWithDialFunc(bounded(dial)), ftp.DialWithTimeout(30*time.Second))
 	if err != nil {
 		return nil, fmt.Errorf("bench: ftp dial: %w", err)
 	}
@@ -84,7 +101,6 @@ func retr(c *ftp.ServerConn, name string, size int64) (float64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("bench: RETR %s: %w", name, err)
 	}
-	_ = r.SetDeadline(time.Now().Add(transferTimeout))
 	n, err := io.CopyBuffer(io.Discard, r, make([]byte, 256<<10))
 	cerr := r.Close()
 	if err != nil || cerr != nil {
