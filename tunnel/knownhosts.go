@@ -189,16 +189,14 @@ func matchHosts(field, hostport string) bool {
 	return matched
 }
 
-// matchPattern matches one plain pattern ("host*", "[host]:port").
+// matchPattern matches one plain pattern ("host*", "[host]:port"; like
+// knownhosts, also "host:port").
 func matchPattern(pat, host, port string) bool {
 	wantPort := "22"
-	if strings.HasPrefix(pat, "[") {
-		i := strings.LastIndex(pat, "]:")
-		if i < 0 {
-			return false
-		}
-		wantPort = pat[i+2:]
-		pat = pat[1:i]
+	if h, p, err := net.SplitHostPort(pat); err == nil {
+		pat, wantPort = h, p
+	} else if strings.HasPrefix(pat, "[") {
+		return false
 	}
 	if wantPort != port || pat == "" {
 		return false
