@@ -261,24 +261,12 @@ func (d *Daemon) acceptLoop(ctx context.Context, ln net.Listener) {
 // Stop begins a stop: the listeners close and running sessions drain.
 // With immediate, sessions end at once.
 func (d *Daemon) Stop(immediate bool) {
-	if immediate {
-		d.mu.Lock()
-		first := !d.immediate.Swap(true)
-		if first && d.immediateC != nil {
-			close(d.immediateC)
-		}
-		d.mu.Unlock()
-		select {
-		case <-d.stopping:
-			if first {
-				// A drain is under way: say that it ends now.
-				n := d.sessions.count()
-				d.log.Info().Str("event", "stop").Int("sessions", n).Msg(console.Format("SOX0007I", n, time.Duration(0)))
-			}
-		default:
-		}
-	}
+	began := false
 	d.stopOnce.Do(func() {
+		began = true
+		if immediate {
+			d.setImmediate(false) // before the drain can begin; announced below
+		}
 		st := d.state.Load()
 		n := d.sessions.count()
 		wait := st.drain
@@ -288,6 +276,27 @@ func (d *Daemon) Stop(immediate bool) {
 		d.log.Info().Str("event", "stop").Int("sessions", n).Msg(console.Format("SOX0007I", n, wait))
 		close(d.stopping)
 	})
+	if immediate && !began {
+		d.setImmediate(true)
+	}
+}
+
+// setImmediate marks the stop immediate and ends a drain under way, once.
+// With announce, the first call logs SOX0007I before the drain ends, while
+// the sessions it ends are still counted.
+func (d *Daemon) setImmediate(announce bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.immediate.Swap(true) {
+		return
+	}
+	if announce {
+		n := d.sessions.count()
+		d.log.Info().Str("event", "stop").Int("sessions", n).Msg(console.Format("SOX0007I", n, time.Duration(0)))
+	}
+	if d.immediateC != nil {
+		close(d.immediateC)
+	}
 }
 
 // Done is closed when Serve has returned.
