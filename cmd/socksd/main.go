@@ -31,6 +31,7 @@ func commands() map[string]command {
 		"msg":     runMsg,
 		"hostkey": runHostkey,
 		"jcl":     runJCL,
+		"demo":    runDemo,
 	}
 }
 
