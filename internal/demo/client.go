@@ -208,7 +208,8 @@ func dialActive(ctx context.Context, socksAddr string, ftpAddr socks.Addr) (*act
 	return &activeClient{j: j}, nil
 }
 
-func (a *activeClient) Login(user, pass string) error          { return a.j.Login(user, pass) }
+func (a *activeClient) Login(user, pass string) error { return a.j.Login(user, pass) }
+
 // Quote sends a command; the reply text comes without its code, as
 // jlaffaye/ftp gives it.
 func (a *activeClient) Quote(line string) (int, string, error) {
