@@ -1,0 +1,496 @@
+package reliability
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"math/rand/v2"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"socksd/internal/testpeer"
+)
+
+// genReader yields n pseudo-random bytes from a seed and hashes them as
+// they go, so that hundreds of transfers need no buffers of their own.
+type genReader struct {
+	r    *rand.PCG
+	left int64
+	h    hash.Hash
+}
+
+func newGen(seed uint64, n int64) *genReader {
+	return &genReader{r: rand.NewPCG(seed, ^seed), left: n, h: sha256.New()}
+}
+
+func (g *genReader) Read(p []byte) (int, error) {
+	if g.left == 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > g.left {
+		p = p[:g.left]
+	}
+	for i := 0; i < len(p); i += 8 {
+		v := g.r.Uint64()
+		for j := 0; j < 8 && i+j < len(p); j++ {
+			p[i+j] = byte(v >> (8 * j))
+		}
+	}
+	g.left -= int64(len(p))
+	g.h.Write(p)
+	return len(p), nil
+}
+
+func (g *genReader) sum() (s [32]byte) {
+	copy(s[:], g.h.Sum(nil))
+	return s
+}
+
+// loadLane is a lane raised for hundreds of concurrent sessions.
+func loadLane(t *testing.T) *lane {
+	return newLane(t, "load", laneOptions{
+		// sshd keeps the first value of a keyword, and the harness's
+		// MaxStartups (100:30:200) and MaxSessions (100) already cover the
+		// few SSH connections the pool opens; vsftpd takes the last value.
+		ftpdExtra: "max_clients=1000\nmax_per_ip=1000\n",
+		pasvRange: 600,
+	})
+}
+
+// TestLoadConcurrentTransfers runs 200 FTP sessions at once through the
+// tunnel, each storing and reading back its own file for several rounds,
+// and checks every byte by SHA-256.
+func TestLoadConcurrentTransfers(t *testing.T) {
+	const (
+		workers   = 200
+		maxRounds = 3
+		timeBound = 150 * time.Second // no new round starts after this
+	)
+	r := record(t, secLoad, "200 concurrent FTP transfers through the tunnel")
+	l := loadLane(t)
+	d := startSocksd(t, rigConfig{lanes: []*lane{l}, handshake: "60s"}, l.sshd.Password)
+	base := baseline(t, d)
+	rssBefore, _ := rss(d.PID())
+	r.tried("%d jobs at once, each its own FTP session through one ftp-tunnel rule (password login, shared SSH connections, max_channels 64); each stores a file of 1–2 MiB (its own seeded content) and reads it back, for up to %d rounds, no new round after %v", workers, maxRounds, timeBound)
+
+	var (
+		ok, corrupted, lost atomic.Int64
+		bytesMoved          atomic.Int64
+		peakSessions        atomic.Int64
+		peakSSH             atomic.Int64
+		errMu               sync.Mutex
+		errs                []string
+		wg                  sync.WaitGroup
+	)
+	fail := func(format string, args ...any) {
+		errMu.Lock()
+		defer errMu.Unlock()
+		if len(errs) < 20 {
+			errs = append(errs, fmt.Sprintf(format, args...))
+		}
+	}
+	start := time.Now()
+	ready := make(chan struct{})
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-ready
+			j, err := openJob(d.Addr, l.ftpd.Addr)
+			if err == nil {
+				err = j.login(l.ftpd.User, l.ftpd.Password)
+				if err == nil {
+					_, _, err = j.cmd("TYPE I")
+				}
+			}
+			if err != nil {
+				lost.Add(maxRounds * 2)
+				fail("worker %d: session: %v", w, err)
+				if j != nil {
+					j.close()
+				}
+				return
+			}
+			defer j.quit()
+			for round := 0; round < maxRounds && (round == 0 || time.Since(start) < timeBound); round++ {
+				name := fmt.Sprintf("load-%03d.bin", w)
+				size := int64(1<<20 + (w*7919+round*104729)%(1<<20))
+				seed := uint64(w*1000 + round + 1)
+				gen := newGen(seed, size)
+				if err := j.putFrom(name, gen); err != nil {
+					lost.Add(2)
+					fail("worker %d round %d: STOR: %v", w, round, err)
+					return
+				}
+				want := gen.sum()
+				got, err := os.ReadFile(filepath.Join(l.ftpd.Root, name))
+				if err != nil || sha256.Sum256(got) != want {
+					corrupted.Add(1)
+					fail("worker %d round %d: the server's file differs (%d of %d bytes, %v)", w, round, len(got), size, err)
+				} else {
+					ok.Add(1)
+				}
+				n, sum, err := j.get(name)
+				switch {
+				case err != nil:
+					lost.Add(1)
+					fail("worker %d round %d: RETR: %v", w, round, err)
+					return
+				case n != size || sum != want:
+					corrupted.Add(1)
+					fail("worker %d round %d: RETR %d of %d bytes, digest differs", w, round, n, size)
+				default:
+					ok.Add(1)
+				}
+				bytesMoved.Add(2 * size)
+			}
+		}()
+	}
+	// Sample the daemon while the load runs.
+	stop := make(chan struct{})
+	var sampler sync.WaitGroup
+	sampler.Add(1)
+	go func() {
+		defer sampler.Done()
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for n := 0; n < 3600; n++ {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			out, err := opCmd(d, "D STATS")
+			if err != nil {
+				continue
+			}
+			st := parseStats(out)
+			if int64(st["sessions active"]) > peakSessions.Load() {
+				peakSessions.Store(int64(st["sessions active"]))
+			}
+			if int64(st["ssh connections"]) > peakSSH.Load() {
+				peakSSH.Store(int64(st["ssh connections"]))
+			}
+		}
+	}()
+	close(ready)
+	wg.Wait()
+	close(stop)
+	sampler.Wait()
+	elapsed := time.Since(start).Round(time.Second)
+	rssPeak, _ := rss(d.PID())
+
+	r.figure("transfers verified (STOR and RETR each count)", ok.Load())
+	r.figure("corrupted", corrupted.Load())
+	r.figure("lost", lost.Load())
+	r.figure("bytes moved (both directions)", fmt.Sprintf("%d (%.0f MiB)", bytesMoved.Load(), float64(bytesMoved.Load())/(1<<20)))
+	r.figure("wall time", elapsed)
+	r.figure("peak sessions active (D STATS, sampled each second)", peakSessions.Load())
+	r.figure("peak SSH connections (D STATS)", peakSSH.Load())
+	r.figure("SSH logins seen by sshd (Accepted password)", l.sshd.CountLog("Accepted password for "+l.sshd.User))
+	r.figure("sshd direct-tcpip channels", l.sshd.CountLog("server_request_direct_tcpip"))
+	for _, e := range errs {
+		r.saw("error: %s", e)
+	}
+	if corrupted.Load() != 0 || lost.Load() != 0 || ok.Load() == 0 {
+		t.Errorf("%d corrupted, %d lost, %d verified:\n%s", corrupted.Load(), lost.Load(), ok.Load(), strings.Join(errs, "\n"))
+	}
+	var sess string
+	if !waitFor(func() bool {
+		sess, _ = opCmd(d, "D SESSIONS")
+		return strings.Contains(sess, "SOX0410I DISPLAY SESSIONS: 0 active")
+	}) {
+		t.Errorf("sessions left behind:\n%s", sess)
+	}
+	r.saw("after the load: %s", strings.SplitN(sess, "\n", 2)[0])
+	settled(t, r, d, base)
+	rssAfter, _ := rss(d.PID())
+	r.figure("socksd VmRSS before / at the end of the load / settled", fmt.Sprintf("%d KiB / %d KiB / %d KiB", rssBefore, rssPeak, rssAfter))
+}
+
+// putFrom stores what src yields as name and wants 226.
+func (j *job) putFrom(name string, src io.Reader) error {
+	dc, err := j.start("STOR " + name)
+	if err != nil {
+		return err
+	}
+	dc.SetDeadline(time.Now().Add(ioTimeout))
+	_, err = io.Copy(dc, src)
+	dc.Close()
+	if err != nil {
+		return fmt.Errorf("data write: %w", err)
+	}
+	code, text, err := j.reply()
+	if err != nil {
+		return err
+	}
+	if code != 226 {
+		return &replyError{code, text}
+	}
+	return nil
+}
+
+// parseStats reads the numbers of a D STATS reply, by key.
+func parseStats(out string) map[string]int {
+	m := map[string]int{}
+	for _, l := range strings.Split(out, "\n") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(l), ":"); ok {
+			var n int
+			if _, err := fmt.Sscan(strings.TrimSpace(v), &n); err == nil {
+				m[k] = n
+			}
+		}
+	}
+	return m
+}
+
+// TestLoadStalledHandshakes opens 5,000 connections that never finish the
+// SOCKS handshake; real transfers must go on meanwhile, the handshake
+// timeout must close every one of them, and memory must stay bounded.
+func TestLoadStalledHandshakes(t *testing.T) {
+	const (
+		stalled   = 5000
+		rssBound  = 512 << 10 // KiB
+		handshake = 20 * time.Second
+	)
+	r := record(t, secLoad, "5,000 connections that never finish the SOCKS handshake")
+	l := newLane(t, "a", laneOptions{})
+	d := startSocksd(t, rigConfig{lanes: []*lane{l}, handshake: handshake.String()}, l.sshd.Password)
+	data := testData(2<<20, 9)
+	f := &faultRig{t: t, r: r, a: l, d: d}
+	f.roundTrip(l, "warm.bin", data)
+	base := baseline(t, d)
+	rssBefore, _ := rss(d.PID())
+	r.tried("%d TCP connections to the SOCKS listener: a third send nothing, a third send half a SOCKS5 greeting (05 02 00), a third a SOCKS4 request without its terminating NUL; handshake_timeout = %v; meanwhile 4 jobs each run a 2 MiB STOR+RETR", stalled, handshake)
+
+	conns := make([]net.Conn, 0, stalled)
+	var dialErrs int
+	dialStart := time.Now()
+	for i := 0; i < stalled && time.Since(dialStart) < 3*time.Minute; i++ {
+		c, err := net.DialTimeout("tcp", d.Addr, 30*time.Second)
+		if err != nil {
+			dialErrs++
+			if dialErrs > 50 {
+				break
+			}
+			continue
+		}
+		switch i % 3 {
+		case 1:
+			c.Write([]byte{5, 2, 0})
+		case 2:
+			c.Write([]byte{4, 1, 0, 21, 127, 0, 0, 1, 'J', 'O', 'B'})
+		}
+		conns = append(conns, c)
+	}
+	r.figure("stalled connections opened", len(conns))
+	if dialErrs > 0 {
+		r.saw("%d dials failed", dialErrs)
+	}
+	if len(conns) < stalled {
+		t.Errorf("opened only %d of %d connections", len(conns), stalled)
+	}
+	mid := dStats(t, d)
+	rssMid, _ := rss(d.PID())
+	r.figure("goroutines / open files with the stalled connections open", fmt.Sprintf("%d / %d", mid.goroutines, mid.fds))
+
+	// Real transfers while all of them hang.
+	var wg sync.WaitGroup
+	xferErrs := make(chan error, 4)
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			j, err := openJob(d.Addr, l.ftpd.Addr)
+			if err != nil {
+				xferErrs <- err
+				return
+			}
+			defer j.quit()
+			if err := j.login(l.ftpd.User, l.ftpd.Password); err != nil {
+				xferErrs <- err
+				return
+			}
+			name := fmt.Sprintf("during-%d.bin", i)
+			if err := j.put(name, data); err != nil {
+				xferErrs <- err
+				return
+			}
+			n, sum, err := j.get(name)
+			if err == nil && (n != int64(len(data)) || sum != sha256.Sum256(data)) {
+				err = errors.New("RETR digest differs")
+			}
+			if err != nil {
+				xferErrs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(xferErrs)
+	stillOpen := 0
+	for _, c := range conns {
+		c.SetReadDeadline(time.Now())
+		if _, err := c.Read(make([]byte, 1)); isDeadline(err) {
+			stillOpen++
+		}
+	}
+	nErr := 0
+	for err := range xferErrs {
+		nErr++
+		t.Errorf("transfer during the stalled handshakes: %v", err)
+	}
+	r.saw("4 STOR+RETR of 2 MiB ran while %d stalled connections were still open (checked after the transfers): %d failed", stillOpen, nErr)
+
+	// Every stalled connection must be closed by the daemon.
+	var closed, other atomic.Int64
+	var rg sync.WaitGroup
+	for _, c := range conns {
+		rg.Add(1)
+		go func() {
+			defer rg.Done()
+			defer c.Close()
+			c.SetReadDeadline(time.Now().Add(handshake + waitTimeout))
+			_, err := bufio.NewReader(c).ReadByte()
+			if err != nil && !isDeadline(err) {
+				closed.Add(1)
+			} else {
+				other.Add(1)
+			}
+		}()
+	}
+	rg.Wait()
+	r.figure("stalled connections closed by the daemon", closed.Load())
+	r.figure("stalled connections not closed (or answered) in time", other.Load())
+	if closed.Load() != int64(len(conns)) {
+		t.Errorf("%d of %d stalled connections were not closed by the handshake timeout", other.Load(), len(conns))
+	}
+	r.figure("SOX0108W handshake-failed messages", d.Log.Count("SOX0108W"))
+	settled(t, r, d, base)
+	rssAfter, _ := rss(d.PID())
+	r.figure("socksd VmRSS before / with 5,000 open / after", fmt.Sprintf("%d KiB / %d KiB / %d KiB", rssBefore, rssMid, rssAfter))
+	if rssMid > rssBound || rssAfter > rssBound {
+		t.Errorf("socksd resident memory %d KiB / %d KiB, bound %d KiB", rssMid, rssAfter, rssBound)
+	}
+}
+
+// isDeadline reports a read that ended at its deadline.
+func isDeadline(err error) bool { return errors.Is(err, os.ErrDeadlineExceeded) }
+
+// holdServer accepts connections and keeps each open until its client
+// closes it or the test ends.
+func holdServer(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var held []net.Conn
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c)
+			mu.Unlock()
+			// Held until the client side ends (EOF), then closed.
+			go func() {
+				io.Copy(io.Discard, c)
+				c.Close()
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range held {
+			c.Close()
+		}
+	})
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// TestLoadSessionLimits checks max_sessions and max_sessions_per_client.
+func TestLoadSessionLimits(t *testing.T) {
+	r := record(t, secLoad, "max_sessions and max_sessions_per_client")
+	port := holdServer(t)
+	d := testpeer.StartSocksd(t, socksdBin, fmt.Sprintf(`
+[server]
+listen = ["127.0.0.1:0"]
+max_sessions = 6
+max_sessions_per_client = 3
+[console]
+socket = "{{SOCKET}}"
+[[rules]]
+name = "hold"
+ports = ["%d"]
+action = "direct"
+[[rules]]
+name = "rest"
+action = "block"
+`, port))
+	r.tried("max_sessions = 6, max_sessions_per_client = 3; SOCKS5 CONNECTs held open to a local server from client addresses 127.0.0.1, 127.0.0.2 and 127.0.0.3")
+	dest := socksAddr(port)
+	var open []net.Conn
+	defer func() {
+		for _, c := range open {
+			c.Close()
+		}
+	}()
+	try := func(local string) error {
+		c, err := dialSOCKS(d.Addr, local, dest, "", "")
+		if err == nil {
+			open = append(open, c)
+		}
+		return err
+	}
+	steps := []struct {
+		local string
+		ok    bool
+		why   string
+	}{
+		{"127.0.0.1", true, "1st from .1"}, {"127.0.0.1", true, "2nd from .1"}, {"127.0.0.1", true, "3rd from .1"},
+		{"127.0.0.1", false, "4th from .1: over the per-client limit"},
+		{"127.0.0.2", true, "1st from .2"}, {"127.0.0.2", true, "2nd from .2"}, {"127.0.0.2", true, "3rd from .2: 6 in all"},
+		{"127.0.0.3", false, "1st from .3: over max_sessions"},
+	}
+	for _, s := range steps {
+		err := try(s.local)
+		r.saw("%s → %s", s.why, replyCode(err))
+		if (err == nil) != s.ok {
+			t.Errorf("%s: %v", s.why, err)
+		}
+		if err != nil && replyCode(err) != "0x01 general SOCKS server failure" {
+			t.Errorf("%s: refused with %s, want a SOCKS failure reply", s.why, replyCode(err))
+		}
+	}
+	st := dStats(t, d)
+	r.figure("D STATS sessions active / refused", fmt.Sprintf("%d / %d", st.active, st.refused))
+	r.figure("SOX0104W messages", d.Log.Count("SOX0104W"))
+	if st.active != 6 || st.refused != 2 {
+		t.Errorf("D STATS active %d refused %d, want 6 and 2", st.active, st.refused)
+	}
+	// A slot freed is usable again.
+	open[0].Close()
+	open = open[1:]
+	if !waitFor(func() bool { return dStats(t, d).active == 5 }) {
+		t.Fatal("the closed session did not free its slot")
+	}
+	err := try("127.0.0.3")
+	r.saw("after one session from .1 ended: 1st from .3 → %s", replyCode(err))
+	if err != nil {
+		t.Errorf("freed slot not reusable: %v", err)
+	}
+}
