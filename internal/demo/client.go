@@ -49,6 +49,13 @@ func deadlineOf(ctx context.Context) time.Time {
 	return time.Now().Add(time.Minute)
 }
 
+// bindConn ties a connection to ctx: it gets ctx's deadline and is closed
+// when ctx ends (an interrupted demo ends its transfers at once).
+func bindConn(ctx context.Context, c net.Conn) {
+	c.SetDeadline(deadlineOf(ctx))
+	context.AfterFunc(ctx, func() { c.Close() })
+}
+
 // passiveClient is github.com/jlaffaye/ftp dialing through socksd with
 // golang.org/x/net/proxy's SOCKS5 dialer: control and (passive) data
 // connections are SOCKS5 CONNECTs.
@@ -76,7 +83,7 @@ func dialPassive(ctx context.Context, socksAddr, ftpAddr string) (*passiveClient
 		if err != nil {
 			return nil, err
 		}
-		c.SetDeadline(deadlineOf(ctx))
+		bindConn(ctx, c)
 		pc.mu.Lock()
 		if pc.ctrl == nil {
 			pc.ctrl = c
@@ -196,11 +203,15 @@ func dialActive(ctx context.Context, socksAddr string, ftpAddr socks.Addr) (*act
 		Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			c, err := d.DialContext(ctx, network, addr)
 			if err == nil {
-				c.SetDeadline(deadlineOf(ctx))
+				bindConn(ctx, c)
 			}
 			return c, err
 		},
-		Proxy: socksAddr, Version: 5, CP: ebcdic.ASCII, End: []byte("\r\n"), Server: ftpAddr,
+		Proxy: socksAddr, Version: 5, Server: ftpAddr,
+		// The z/OS client's control connection: IBM-1047 with NL (X'15')
+		// line ends. socksd detects it from the first command (the rule's
+		// encoding is auto), so the greeting still comes in ASCII.
+		CP: ebcdic.IBM1047, End: []byte{0x15}, ASCIIGreeting: true,
 	}
 	if err := j.Open(ctx); err != nil {
 		return nil, fmt.Errorf("demo: job through socksd: %w", err)

@@ -251,7 +251,7 @@ action = "block"
 func (e *env) runDeck(ctx context.Context, mode string) {
 	client := "github.com/jlaffaye/ftp over SOCKS5 (x/net/proxy); data: SOCKS CONNECT to the EPSV port"
 	if mode == "active" {
-		client = "z/OS-like job client (internal/ftpjob); data: SOCKS BIND, PORT with the bound address"
+		client = "z/OS-like job client (internal/ftpjob): control in IBM-1047 with NL line ends; data: SOCKS BIND, PORT with the bound address"
 	}
 	e.out.Section("FTPJOB INPUT deck, " + mode + " mode")
 	e.out.Detailf("client: %s", client)
@@ -387,6 +387,10 @@ func (e *env) proveTunnel() {
 	e.out.Check("tunnel: every FTP control and data connection was opened by the SSH server",
 		len(peers) > 0 && len(direct) == 0, "%d connections, %d not from the SSH server %v", len(peers), len(direct), direct)
 	e.out.Check("tunnel: socksd logged in to SSH with the job's password", st.PasswordLogins > 0, "%d login(s)", st.PasswordLogins)
+	cmds := e.ftp.Commands()
+	active, passive := cmds["PORT"]+cmds["EPRT"], cmds["PASV"]+cmds["EPSV"]
+	e.out.Check("tunnel: active mode converted: the FTP server got no PORT/EPRT (it refuses them), only PASV/EPSV",
+		active == 0 && passive > 0, "%d PORT/EPRT, %d PASV/EPSV", active, passive)
 }
 
 // showSnapshot prints the console replies taken during the long transfer.

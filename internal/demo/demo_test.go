@@ -30,6 +30,8 @@ func TestRun(t *testing.T) {
 		`"command":"RETR","path":"longrun.bin","mode":"passive","bytes":2097152`,
 		"long: RETR 2.0 MiB, round trip identical",
 		"every FTP control and data connection was opened by the SSH server",
+		"[PASS] tunnel: active mode converted",
+		"control in IBM-1047",
 		"RESULT: PASS",
 	} {
 		if !strings.Contains(text, want) {

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	ftpserver "github.com/fclairamb/ftpserverlib"
@@ -38,6 +39,7 @@ type FTPServer struct {
 	peers []string               // remote address of every connection, in order
 	open  map[io.Closer]struct{} // live connections and passive listeners
 	ctrl  map[string]*siteConn   // live control connections by remote address
+	cmds  map[string]int         // commands received, by verb
 	serve chan error             // Serve's result
 	once  sync.Once
 }
@@ -56,6 +58,7 @@ func StartFTPServer(cfg FTPConfig) (*FTPServer, error) {
 		cfg:   cfg,
 		open:  make(map[io.Closer]struct{}),
 		ctrl:  make(map[string]*siteConn),
+		cmds:  make(map[string]int),
 		serve: make(chan error, 1),
 	}
 	f.ln = &ftpListener{Listener: ln, f: f}
@@ -79,6 +82,31 @@ func (f *FTPServer) Peers() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]string(nil), f.peers...)
+}
+
+// Commands returns how many times the server received each command verb
+// (upper case), on all control connections.
+func (f *FTPServer) Commands() map[string]int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make(map[string]int, len(f.cmds))
+	for k, v := range f.cmds {
+		out[k] = v
+	}
+	return out
+}
+
+// count records the verb of a control line.
+func (f *FTPServer) count(line []byte) {
+	verb, _, _ := strings.Cut(strings.TrimSpace(string(line)), " ")
+	if len(verb) == 0 || len(verb) > 8 {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.cmds) < 256 {
+		f.cmds[strings.ToUpper(verb)]++
+	}
 }
 
 // Sum returns the SHA-256 and size of a file in the server's directory.
@@ -146,7 +174,10 @@ func (d *ftpDriver) GetSettings() (*ftpserver.Settings, error) {
 		IdleTimeout:         300,
 		ConnectionTimeout:   30,
 		DefaultTransferType: ftpserver.TransferTypeBinary,
-		Banner:              "socksd demo FTP server",
+		// Like vsftpd's port_enable=NO: a PORT that reached the server
+		// would fail, so active mode works only when socksd converts it.
+		DisableActiveMode: true,
+		Banner:            "socksd demo FTP server",
 	}, nil
 }
 

@@ -187,6 +187,14 @@ func TestFTPServerSiteUmask(t *testing.T) {
 	if len(f.Peers()) != 3 { // control, two data connections
 		t.Errorf("peers %v", f.Peers())
 	}
+	// Active mode is off: only a converted (passive) data connection works.
+	if code, msg := cl.cmd("PORT 127,0,0,1,4,1"); code/100 < 4 {
+		t.Errorf("PORT accepted: %d %s", code, msg)
+	}
+	cmds := f.Commands()
+	if cmds["PORT"] != 1 || cmds["EPSV"] != 2 || cmds["SITE"] != 3 || cmds["STOR"] != 2 {
+		t.Errorf("commands %v", cmds)
+	}
 }
 
 func TestFTPServerRefusesLogin(t *testing.T) {

@@ -72,6 +72,9 @@ func (c *siteConn) Read(p []byte) (int, error) {
 		if len(line) > 0 {
 			atStart := !c.midLine
 			c.midLine = line[len(line)-1] != '\n'
+			if atStart {
+				c.f.count(line)
+			}
 			if atStart && !c.midLine {
 				if reply, ok := c.site(line); ok {
 					if _, werr := c.Write(reply); werr != nil {

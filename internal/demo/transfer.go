@@ -58,7 +58,7 @@ func dialLoopback(ctx context.Context, addr string) (net.Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("demo: %w", err)
 	}
-	c.SetDeadline(deadlineOf(ctx))
+	bindConn(ctx, c)
 	return c, nil
 }
 
