@@ -85,6 +85,7 @@ func New(cfg *config.Config, opt Options) (*Daemon, error) {
 	if d.pool, err = newPool(cfg, d); err != nil {
 		return nil, err
 	}
+	d.checkSecretPerms(cfg, opt.ConfigPath)
 	d.state.Store(st)
 	return d, nil
 }
