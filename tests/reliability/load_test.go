@@ -87,6 +87,7 @@ func TestLoadConcurrentTransfers(t *testing.T) {
 		bytesMoved          atomic.Int64
 		peakSessions        atomic.Int64
 		peakSSH             atomic.Int64
+		peakChannels        atomic.Int64
 		errMu               sync.Mutex
 		errs                []string
 		wg                  sync.WaitGroup
@@ -180,6 +181,15 @@ func TestLoadConcurrentTransfers(t *testing.T) {
 			if int64(st["ssh connections"]) > peakSSH.Load() {
 				peakSSH.Store(int64(st["ssh connections"]))
 			}
+			if out, err := opCmd(d, "D TUNNELS"); err == nil {
+				for _, row := range tableRows(out) {
+					var n int64
+					fmt.Sscan(row["CHANNELS"], &n)
+					if n > peakChannels.Load() {
+						peakChannels.Store(n)
+					}
+				}
+			}
 		}
 	}()
 	close(ready)
@@ -196,6 +206,10 @@ func TestLoadConcurrentTransfers(t *testing.T) {
 	r.figure("wall time", elapsed)
 	r.figure("peak sessions active (D STATS, sampled each second)", peakSessions.Load())
 	r.figure("peak SSH connections (D STATS)", peakSSH.Load())
+	r.figure("peak channels on one SSH connection (D TUNNELS; max_channels 64)", peakChannels.Load())
+	if peakChannels.Load() > 64 {
+		t.Errorf("an SSH connection carried %d channels, above max_channels 64", peakChannels.Load())
+	}
 	r.figure("SSH logins seen by sshd (Accepted password)", l.sshd.CountLog("Accepted password for "+l.sshd.User))
 	r.figure("sshd direct-tcpip channels", l.sshd.CountLog("server_request_direct_tcpip"))
 	for _, e := range errs {

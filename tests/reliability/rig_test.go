@@ -332,3 +332,28 @@ func descendants(pid int) []int {
 	}
 	return out
 }
+
+// tableRows parses a console table reply (header message, column titles,
+// rows) into one map per row keyed by column title; the last column takes
+// the rest of the line.
+func tableRows(out string) []map[string]string {
+	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	if len(lines) < 2 {
+		return nil
+	}
+	cols := strings.Fields(lines[1])
+	var rows []map[string]string
+	for _, l := range lines[2:] {
+		f := strings.Fields(l)
+		if !strings.HasPrefix(l, " ") || len(f) < len(cols) || strings.HasPrefix(l, " * = ") {
+			continue
+		}
+		row := map[string]string{}
+		for i, c := range cols {
+			row[c] = f[i]
+		}
+		row[cols[len(cols)-1]] = strings.Join(f[len(cols)-1:], " ")
+		rows = append(rows, row)
+	}
+	return rows
+}
