@@ -90,6 +90,7 @@ func Run(ctx context.Context, w io.Writer, opt Options) (*Result, error) {
 	}
 	e.runDeck(ctx, "passive")
 	e.runDeck(ctx, "active")
+	e.anonymous(ctx)
 	e.longTransfer(ctx)
 	e.blocked(ctx)
 	e.showSnapshot()
@@ -128,7 +129,7 @@ func (e *env) start(ctx context.Context) error {
 		return fmt.Errorf("demo: client key: %w", err)
 	}
 
-	e.ssh, err = StartSSHServer(SSHConfig{User: demoUser, Password: e.password, AuthorizedKey: sshPub})
+	e.ssh, err = StartSSHServer(SSHConfig{User: demoUser, Password: e.password, AuthorizedKey: sshPub, KeyUsers: []string{"anonymous"}})
 	if err != nil {
 		return err
 	}
@@ -138,13 +139,13 @@ func (e *env) start(ctx context.Context) error {
 	}
 	e.out.Detailf("SSH server   %s  host key %s (written to a temporary known_hosts; checked strictly)",
 		e.ssh.Addr(), ssh.FingerprintSHA256(e.ssh.HostKey()))
-	e.out.Detailf("             user %q: password, or socksd's key %s", demoUser, ssh.FingerprintSHA256(sshPub))
+	e.out.Detailf("             user %q: password, or socksd's key %s; user \"anonymous\": that key only", demoUser, ssh.FingerprintSHA256(sshPub))
 
 	root := filepath.Join(e.dir, "ftproot")
 	if err := os.Mkdir(root, 0o700); err != nil {
 		return fmt.Errorf("demo: ftp root: %w", err)
 	}
-	e.ftp, err = StartFTPServer(FTPConfig{User: demoUser, Password: e.password, Root: root})
+	e.ftp, err = StartFTPServer(FTPConfig{User: demoUser, Password: e.password, Root: root, Anonymous: true})
 	if err != nil {
 		return err
 	}
@@ -280,6 +281,38 @@ func (e *env) runDeck(ctx context.Context, mode string) {
 	in := &interpreter{mode: mode, client: c, server: e.ftp, prefix: strings.ToUpper(demoUser),
 		datasets: map[string]*dataset{}, out: e.out}
 	in.Run(ctx, deck)
+}
+
+// anonymous runs an anonymous job: it sends no password of its own, so
+// socksd logs in to SSH with its key (public-key fallback).
+func (e *env) anonymous(ctx context.Context) {
+	e.out.Section("Public-key fallback: an anonymous job (no password for SSH)")
+	e.out.Detailf("jlaffaye/ftp over SOCKS5: USER anonymous; socksd logs in to SSH as anonymous with its key")
+	before := e.ssh.Stats().PublicKeyLogins
+	c, err := dialPassive(ctx, e.socks, e.ftp.Addr().String())
+	if err != nil {
+		e.out.Check("anonymous: connect through socksd", false, "%v", err)
+		return
+	}
+	defer c.Close()
+	err = c.Login("anonymous", "demo@localhost")
+	after := e.ssh.Stats().PublicKeyLogins
+	e.out.Check("anonymous: login through SSH with socksd's key", err == nil && after > before,
+		"%s; %d public-key login(s) at the SSH server", errText(err, "230 anonymous logged in"), after-before)
+	if err != nil {
+		return
+	}
+	start := time.Now()
+	got, err := c.Get(ctx, "inbound.txt")
+	took := time.Since(start)
+	sum, n, serr := e.ftp.Sum("inbound.txt")
+	e.out.Check("anonymous: get inbound.txt", err == nil && serr == nil && sum == got.Sum && n == got.Size,
+		"%s in %v (%s), SHA-256 server %s local %s", size(got.Size), took.Round(time.Millisecond), rate(got.Size, took), short(sum), short(got.Sum))
+	err = c.Put(ctx, "anonymous.txt", []byte("not allowed\n"))
+	e.out.Check("anonymous: put refused (read-only user)", err != nil, "%s", errText(err, "the server stored the file"))
+	if err := c.Quit(); err != nil {
+		e.out.Check("anonymous: quit", false, "%v", err)
+	}
 }
 
 // sampleDeck reads and parses the FTPJOB sample's INPUT deck.

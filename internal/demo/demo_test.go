@@ -32,6 +32,7 @@ func TestRun(t *testing.T) {
 		"every FTP control and data connection was opened by the SSH server",
 		"[PASS] tunnel: active mode converted",
 		"control in IBM-1047",
+		"[PASS] anonymous: login through SSH with socksd's key",
 		"RESULT: PASS",
 	} {
 		if !strings.Contains(text, want) {

@@ -23,6 +23,9 @@ type FTPConfig struct {
 	User     string // the only user that may log in
 	Password string
 	Root     string // directory that holds the server's files
+	// Anonymous lets "anonymous" (or "ftp") log in with any password, to
+	// read only.
+	Anonymous bool
 }
 
 // FTPServer is the demo's FTP server (github.com/fclairamb/ftpserverlib)
@@ -188,6 +191,9 @@ func (d *ftpDriver) ClientConnected(cc ftpserver.ClientContext) (string, error) 
 func (d *ftpDriver) ClientDisconnected(cc ftpserver.ClientContext) {}
 
 func (d *ftpDriver) AuthUser(cc ftpserver.ClientContext, user, pass string) (ftpserver.ClientDriver, error) {
+	if d.f.cfg.Anonymous && (strings.EqualFold(user, "anonymous") || strings.EqualFold(user, "ftp")) {
+		return afero.NewReadOnlyFs(afero.NewBasePathFs(afero.NewOsFs(), d.f.cfg.Root)), nil
+	}
 	userOK := subtle.ConstantTimeCompare([]byte(user), []byte(d.f.cfg.User)) == 1
 	passOK := subtle.ConstantTimeCompare([]byte(pass), []byte(d.f.cfg.Password)) == 1
 	if !userOK || !passOK {

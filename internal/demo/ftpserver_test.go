@@ -206,6 +206,30 @@ func TestFTPServerRefusesLogin(t *testing.T) {
 	}
 }
 
+func TestFTPServerAnonymous(t *testing.T) {
+	for _, allowed := range []bool{false, true} {
+		f, err := StartFTPServer(FTPConfig{User: "job", Password: "right-pw", Root: t.TempDir(), Anonymous: allowed})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		cl := dialFTP(t, f)
+		cl.cmd("USER anonymous")
+		code, msg := cl.cmd("PASS me@localhost")
+		if (code == 230) != allowed {
+			t.Fatalf("anonymous allowed=%v: PASS %d %s", allowed, code, msg)
+		}
+		if allowed {
+			if code, msg := cl.cmd("EPSV"); code != 229 {
+				t.Fatalf("EPSV: %d %s", code, msg)
+			}
+			if code, msg := cl.cmd("STOR x.txt"); code != 550 {
+				t.Errorf("anonymous STOR: %d %s", code, msg)
+			}
+		}
+	}
+}
+
 func TestFTPServerCloseEndsSessions(t *testing.T) {
 	f := startTestFTP(t)
 	cl := dialFTP(t, f)

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,8 +26,12 @@ type SSHConfig struct {
 	User string
 	// Password logs User in with the password method; "" disables it.
 	Password string
-	// AuthorizedKey logs User in with the publickey method; nil disables it.
+	// AuthorizedKey logs User, and each of KeyUsers, in with the
+	// publickey method; nil disables it.
 	AuthorizedKey ssh.PublicKey
+	// KeyUsers are further users that may log in with AuthorizedKey only
+	// (socksd logs in as "anonymous" with its key for an anonymous job).
+	KeyUsers []string
 	// HostKey is the server's key; nil generates an ed25519 key.
 	HostKey ssh.Signer
 	// DialTimeout bounds each direct-tcpip connect; 0 means 10s.
@@ -153,7 +158,7 @@ func (s *SSHServer) checkPassword(c ssh.ConnMetadata, pw []byte) (*ssh.Permissio
 }
 
 func (s *SSHServer) checkKey(c ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
-	if s.cfg.AuthorizedKey != nil && c.User() == s.cfg.User &&
+	if s.cfg.AuthorizedKey != nil && (c.User() == s.cfg.User || slices.Contains(s.cfg.KeyUsers, c.User())) &&
 		bytes.Equal(key.Marshal(), s.cfg.AuthorizedKey.Marshal()) {
 		return &ssh.Permissions{}, nil
 	}

@@ -161,6 +161,28 @@ func TestSSHDialedRecordsPeer(t *testing.T) {
 	}
 }
 
+func TestSSHKeyUsers(t *testing.T) {
+	key := testKey(t)
+	s, err := StartSSHServer(SSHConfig{User: "job", Password: "right-pw", AuthorizedKey: key.PublicKey(), KeyUsers: []string{"anonymous"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	cl, err := sshDial(s, "anonymous", ssh.PublicKeys(key))
+	if err != nil {
+		t.Fatalf("key user refused: %v", err)
+	}
+	cl.Close()
+	// A key user has no password login.
+	if cl, err := sshDial(s, "anonymous", ssh.Password("right-pw")); err == nil {
+		cl.Close()
+		t.Fatal("password login for a key user")
+	}
+	if st := s.Stats(); st.PublicKeyLogins != 1 || st.PasswordLogins != 0 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
 func TestSSHAuthRefused(t *testing.T) {
 	other := testKey(t)
 	s := startTestSSH(t, testKey(t).PublicKey())
