@@ -193,8 +193,8 @@ func TestBlockReplyCodes(t *testing.T) {
 	if err != nil || got[3] != 5 {
 		t.Errorf("refused: %v % x", err, got)
 	}
-	if n := d.Log.Count("SOX0105I"); n < 3 {
-		t.Errorf("%d block messages logged, want 3", n)
+	if !d.Log.WaitCount("SOX0105I", 3, 10*time.Second) {
+		t.Errorf("%d block messages logged, want 3", d.Log.Count("SOX0105I"))
 	}
 }
 
