@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"syscall"
 	"time"
 
 	"socksd/internal/demo"
@@ -28,7 +29,8 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, "socksd: demo: --size must be at least 1 and --timeout positive\n")
 		return exitUsage
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	// An interrupt or a TERM ends the demo early; it still cleans up.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	res, err := demo.Run(ctx, stdout, demo.Options{SizeMiB: *size, Quiet: *quiet, Timeout: *timeout, Version: version})
 	if err != nil {
