@@ -178,7 +178,7 @@ func (s *session) raw() error {
 	// The relay has no write deadlines of its own: clear the control ones.
 	_ = s.job.conn.SetWriteDeadline(time.Time{})
 	_ = s.srv.conn.SetWriteDeadline(time.Time{})
-	res := relay.Relay(s.ctx, s.job.conn, s.srv.conn, relay.Options{Counters: s.cfg.Counters})
+	res := relay.Relay(s.ctx, s.job.conn, s.srv.conn, relay.Options{Counters: s.cfg.Counters, Trace: s.cfg.Trace})
 	if res.Err != nil {
 		return fmt.Errorf("ftp: raw control relay: %w", res.Err)
 	}

@@ -120,7 +120,7 @@ func (d *dataSetup) serve(ctx context.Context, client, upstream net.Conn) error 
 	if c := d.s.cfg.Counters; c != nil {
 		client = &countConn{Conn: client, up: &c.Up, down: &c.Down}
 	}
-	res := relay.Relay(ctx, client, upstream, relay.Options{IdleTimeout: d.s.opt.IdleTimeout, Counters: &d.ctr})
+	res := relay.Relay(ctx, client, upstream, relay.Options{IdleTimeout: d.s.opt.IdleTimeout, Counters: &d.ctr, Trace: d.s.cfg.Trace})
 	d.finish(res.Err)
 	if res.Err != nil {
 		d.s.log.Warn().Err(res.Err).Str("mode", d.mode).Int64("bytes", res.Up+res.Down).Msg("FTP data connection failed")

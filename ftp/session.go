@@ -102,6 +102,9 @@ type SessionConfig struct {
 	Audit      func(Transfer)
 	Log        zerolog.Logger
 	Counters   *relay.Counters // control+data bytes of the session; may be nil
+	// Trace, when set, is told the direction and size of each block the
+	// session relays (control after login, and data); see relay.Options.
+	Trace func(up bool, n int)
 }
 
 // Limits of one session.

@@ -126,6 +126,7 @@ func (d *Daemon) ftpTunnel(ctx context.Context, st *state, s *session, c net.Con
 		Audit:      d.audit,
 		Log:        d.log,
 		Counters:   &s.bytes,
+		Trace:      d.tracer(s),
 	})
 	return ftpResult(err)
 }
