@@ -306,7 +306,9 @@ func (e *env) anonymous(ctx context.Context) {
 	got, err := c.Get(ctx, "inbound.txt")
 	took := time.Since(start)
 	sum, n, serr := e.ftp.Sum("inbound.txt")
-	e.out.Check("anonymous: get inbound.txt", err == nil && serr == nil && sum == got.Sum && n == got.Size,
+	ok := err == nil && serr == nil && sum == got.Sum && n == got.Size
+	e.out.Transfer("anonymous RETR inbound.txt", got.Size, took, ok)
+	e.out.Check("anonymous: get inbound.txt", ok,
 		"%s in %v (%s), SHA-256 server %s local %s", size(got.Size), took.Round(time.Millisecond), rate(got.Size, took), short(sum), short(got.Sum))
 	err = c.Put(ctx, "anonymous.txt", []byte("not allowed\n"))
 	e.out.Check("anonymous: put refused (read-only user)", err != nil, "%s", errText(err, "the server stored the file"))
@@ -450,7 +452,8 @@ func (e *env) takeSnapshot() {
 	e.snapshot = lines
 	all := strings.Join(lines, "\n")
 	e.out.Check("console: D SESSIONS shows the running transfer, D TUNNELS the shared SSH connection",
-		ok && strings.Contains(all, "SOX0410I") && strings.Contains(all, "SOX0412I") && strings.Contains(all, "ftp-tunnel"),
+		ok && strings.Contains(all, "SOX0410I") && strings.Contains(all, "SOX0412I") &&
+			strings.Contains(all, "ftp-tunnel") && strings.Contains(all, "ftp-data"),
 		"%d lines", len(lines))
 }
 
@@ -485,6 +488,7 @@ func (e *env) summary() {
 		}
 		fmt.Fprintf(&b, "  %s %s\n", mark, c.Name)
 	}
+	b.WriteString("\n" + e.out.transferTable())
 	fmt.Fprintf(&b, "\n  %d checks, %d passed, %d failed\n", len(res.Checks), len(res.Checks)-len(failed), len(failed))
 	for _, c := range failed {
 		fmt.Fprintf(&b, "  FAILED: %s: %s\n", c.Name, c.Detail)

@@ -33,6 +33,7 @@ func TestRun(t *testing.T) {
 		"[PASS] tunnel: active mode converted",
 		"control in IBM-1047",
 		"[PASS] anonymous: login through SSH with socksd's key",
+		"long RETR longrun.bin", "THROUGHPUT",
 		"RESULT: PASS",
 	} {
 		if !strings.Contains(text, want) {

@@ -46,15 +46,24 @@ func (r *Result) Failed() []Check {
 	return out
 }
 
-// printer writes the demo's sectioned output and keeps its checks. It is
-// safe for concurrent use.
+// transfer is one measured transfer, for the summary's table.
+type transfer struct {
+	Label string
+	Bytes int64
+	Took  time.Duration
+	OK    bool
+}
+
+// printer writes the demo's sectioned output and keeps its checks and
+// transfers. It is safe for concurrent use.
 type printer struct {
-	mu      sync.Mutex
-	w       io.Writer
-	quiet   bool
-	section int
-	res     Result
-	copy    bytes.Buffer // everything written, for the secrets check
+	mu        sync.Mutex
+	w         io.Writer
+	quiet     bool
+	section   int
+	res       Result
+	transfers []transfer
+	copy      bytes.Buffer // everything written, for the secrets check
 }
 
 func (p *printer) write(s string) {
@@ -116,6 +125,29 @@ func (p *printer) Check(name string, ok bool, format string, args ...any) {
 		line += ": " + detail
 	}
 	p.write(line + "\n")
+}
+
+// Transfer records a measured transfer for the summary.
+func (p *printer) Transfer(label string, n int64, took time.Duration, ok bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.transfers = append(p.transfers, transfer{label, n, took, ok})
+}
+
+// transferTable formats the recorded transfers.
+func (p *printer) transferTable() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var b strings.Builder
+	fmt.Fprintf(&b, "  %-28s %12s %10s %12s  %s\n", "TRANSFER", "BYTES", "TIME", "THROUGHPUT", "SHA-256")
+	for _, t := range p.transfers {
+		check := "match"
+		if !t.OK {
+			check = "DIFFER"
+		}
+		fmt.Fprintf(&b, "  %-28s %12d %10v %12s  %s\n", t.Label, t.Bytes, t.Took.Round(time.Millisecond), rate(t.Bytes, t.Took), check)
+	}
+	return b.String()
 }
 
 // Output returns everything written so far.

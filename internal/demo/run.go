@@ -174,7 +174,9 @@ func (in *interpreter) put(ctx context.Context, name string, st Step) {
 	}
 	in.stored = append(in.stored, remote)
 	sum, n, err := in.server.Sum(remote)
-	in.out.Check(name, err == nil && sum == ds.Sum && n == ds.Size,
+	ok := err == nil && sum == ds.Sum && n == ds.Size
+	in.out.Transfer(in.mode+" STOR "+remote, ds.Size, took, ok)
+	in.out.Check(name, ok,
 		"STOR %s %s in %v (%s), SHA-256 local %s server %s", remote, size(ds.Size),
 		took.Round(time.Millisecond), rate(ds.Size, took), short(ds.Sum), short(sum))
 }
@@ -204,7 +206,9 @@ func (in *interpreter) get(ctx context.Context, name string, st Step) {
 	}
 	in.datasets[local] = &dataset{Sum: got.Sum, Size: got.Size}
 	sum, n, err := in.server.Sum(remote)
-	in.out.Check(name, err == nil && sum == got.Sum && n == got.Size,
+	ok := err == nil && sum == got.Sum && n == got.Size
+	in.out.Transfer(in.mode+" RETR "+remote, got.Size, took, ok)
+	in.out.Check(name, ok,
 		"RETR %s into %s, %s in %v (%s), SHA-256 server %s local %s", remote, local, size(got.Size),
 		took.Round(time.Millisecond), rate(got.Size, took), short(sum), short(got.Sum))
 }

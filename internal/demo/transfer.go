@@ -103,7 +103,9 @@ func (e *env) longTransfer(ctx context.Context) {
 	}
 	local := up.sum()
 	srvSum, srvN, err := e.ftp.Sum(remote)
-	e.out.Check("long: STOR "+size(total)+", server copy identical", err == nil && srvSum == local && srvN == total,
+	ok := err == nil && srvSum == local && srvN == total
+	e.out.Transfer("long STOR "+remote, total, upTook, ok)
+	e.out.Check("long: STOR "+size(total)+", server copy identical", ok,
 		"%v, %s, SHA-256 local %s server %s", upTook.Round(time.Millisecond), rate(total, upTook), short(local), short(srvSum))
 
 	start = time.Now()
@@ -119,7 +121,9 @@ func (e *env) longTransfer(ctx context.Context) {
 	}
 	downTook := time.Since(start)
 	back := down.sum()
-	e.out.Check("long: RETR "+size(total)+", round trip identical", err == nil && n == total && back == local,
+	ok = err == nil && n == total && back == local
+	e.out.Transfer("long RETR "+remote, n, downTook, ok)
+	e.out.Check("long: RETR "+size(total)+", round trip identical", ok,
 		"%v, %s, SHA-256 sent %s received %s", downTook.Round(time.Millisecond), rate(n, downTook), short(local), short(back))
 	if err := pc.Quit(); err != nil {
 		e.out.Check("long: QUIT", false, "%v", err)
