@@ -52,7 +52,7 @@ func TestRunQuiet(t *testing.T) {
 		t.Fatalf("%v %+v\n%s", err, res.Failed(), out.String())
 	}
 	text := out.String()
-	if strings.Contains(text, "SOX0101I") || strings.Contains(text, "STOR longrun.bin") {
+	if strings.Contains(text, "SOX0101I") || strings.Contains(text, "STOR longrun.bin   10%") {
 		t.Errorf("quiet output has details:\n%s", text)
 	}
 	if !strings.Contains(text, "RESULT: PASS") || !strings.Contains(text, "[PASS] blocked") {
