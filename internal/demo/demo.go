@@ -298,7 +298,7 @@ func (e *env) anonymous(ctx context.Context) {
 	err = c.Login("anonymous", "demo@localhost")
 	after := e.ssh.Stats().PublicKeyLogins
 	e.out.Check("anonymous: login through SSH with socksd's key", err == nil && after > before,
-		"%s; %d public-key login(s) at the SSH server", errText(err, "230 anonymous logged in"), after-before)
+		"%s; %d public-key login(s) at the SSH server", errText(err, "logged in as anonymous (230)"), after-before)
 	if err != nil {
 		return
 	}

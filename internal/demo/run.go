@@ -73,7 +73,7 @@ func (in *interpreter) Run(ctx context.Context, d *Deck) {
 	in.out.Detailf("> %s", d.User)
 	in.out.Detailf("> ********")
 	err := in.client.Login(d.User, d.Password)
-	in.out.Check(in.mode+": login through socksd and SSH", err == nil, "%s", errText(err, "230 user "+d.User+" logged in"))
+	in.out.Check(in.mode+": login through socksd and SSH", err == nil, "%s", errText(err, "logged in as "+d.User+" (230)"))
 	if err != nil {
 		return
 	}
@@ -144,7 +144,7 @@ func (in *interpreter) step(ctx context.Context, st Step) bool {
 			strings.Count(listing, "\n"), time.Since(start).Round(time.Millisecond), missing)
 	case "quit":
 		err := in.client.Quit()
-		in.out.Check(name, err == nil, "%s", errText(err, "221 goodbye"))
+		in.out.Check(name, err == nil, "%s", errText(err, "QUIT sent, session ended"))
 		return false
 	}
 	return true
