@@ -24,6 +24,7 @@ var sections = []section{
 	{"direct", false, BenchDirect},
 	{"idle-direct", false, BenchIdleDirect},
 	{"tunnel", true, BenchTunnel},
+	{"tunnel-diag", true, BenchTunnelDiag},
 	{"ftp-transfers", true, BenchFTPTransfers},
 	{"ftp-sessions", true, BenchFTPSessions},
 	{"ftp-parallel", true, BenchFTPParallel},

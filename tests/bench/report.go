@@ -131,6 +131,25 @@ func (rep *Report) Markdown() string {
 			fmt.Fprintf(&b, "%s\n\n", m)
 		}
 	}
+	if len(rep.Rows) > 0 {
+		b.WriteString("## Summary\n\n")
+		b.WriteString("| measurement | unit | socksd | reference | ratio |\n|---|---|---|---|---|\n")
+		for _, r := range rep.Rows {
+			o, f := Summarize(r.Ours), Summarize(r.Ref)
+			ours, ref, ratio := "—", "—", "—"
+			if o.Valid {
+				ours = num(o.Median)
+			}
+			if f.Valid {
+				ref = num(f.Median) + " (" + refShort(r.RefName) + ")"
+			}
+			if x, ok := r.Ratio(); ok {
+				ratio = fmt.Sprintf("%.2f", x)
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", mdEscape(r.Label), r.Unit, ours, mdEscape(ref), ratio)
+		}
+		b.WriteString("\nMedians; the tables below give min–max, the number of runs and the exact measurement.\n\n")
+	}
 	for _, sec := range rep.Sections {
 		fmt.Fprintf(&b, "## %s\n\n", sec)
 		b.WriteString("| measurement | socksd median (min–max) | reference | reference median (min–max) | ratio socksd ÷ reference |\n")

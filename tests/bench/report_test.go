@@ -76,7 +76,7 @@ func TestMarkdown(t *testing.T) {
 	rep := &Report{Written: time.Date(2026, 1, 2, 3, 4, 0, 0, time.UTC), Machine: []string{"CPUs: 2"},
 		Method: []string{"How."}, Notes: []string{"seen"}, NotRun: []string{"x: failed"}, Plots: []string{"B.svg"}}
 	rep.Add(
-		Row{Section: "A", Name: "thr|oughput", Unit: "MB/s", Ours: []float64{100, 200, 300}, RefName: "loopback", Ref: []float64{400}},
+		Row{Section: "A", Name: "thr|oughput", Label: "thr", Unit: "MB/s", Ours: []float64{100, 200, 300}, RefName: "loopback", Ref: []float64{400}},
 		Row{Section: "B", Name: "memory", Unit: "KiB", Ours: []float64{30}},
 		Row{Section: "A", Name: "second", Unit: "ms", Ours: []float64{2}, RefName: "ref", Ref: []float64{1}},
 	)
@@ -89,6 +89,7 @@ func TestMarkdown(t *testing.T) {
 		"| memory (1 runs) | 30.0 KiB (30.0–30.0) | — | — | — |",
 		"| second (1 runs) | 2.00 ms (2.00–2.00) | ref | 1.00 ms (1.00–1.00) | 2.00 |",
 		"![B.svg](B.svg)",
+		"| thr | MB/s | 200 | 400 (loopback) | 0.50 |",
 		"- seen",
 		"- x: failed",
 	} {
