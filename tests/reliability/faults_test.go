@@ -506,3 +506,44 @@ func replyCode(err error) string {
 	}
 	return "none (" + err.Error() + ")"
 }
+
+// TestFaultFTPServerSilent: the FTP server accepts the connection through
+// the tunnel but never greets (a hung server, or a connection its full
+// listen queue dropped after sshd saw it open). The job must not hang for
+// ever, and when it gives up, socksd must end the session.
+func TestFaultFTPServerSilent(t *testing.T) {
+	var silent int
+	f := newFaultRig(t, "FTP server accepting the connection but never greeting", func(c *rigConfig) {
+		silent = holdServer(t)
+		c.rules = fmt.Sprintf("[[rules]]\nname = \"ftp-silent\"\nports = [\"%d\"]\naction = \"ftp-tunnel\"\nprofile = \"a\"\n[rules.ftp]\ndata = \"socks\"\n", silent)
+	})
+	w := f.startWitness()
+	j, err := openJob(f.d.Addr, fmt.Sprintf("127.0.0.1:%d", silent))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const patience = 10 * time.Second
+	f.r.tried("an ftp-tunnel rule whose FTP server (127.0.0.1:%d, reached through lane a's sshd) accepts and never writes; the job logs in, waits %v for an answer, then closes its control connection", silent, patience)
+	code, text, err := j.cmd("USER " + f.a.ftpd.User)
+	if err != nil || code != 331 {
+		t.Fatalf("USER: %d %q %v", code, text, err)
+	}
+	io.WriteString(j.ctrl, "PASS "+f.a.ftpd.Password+"\r\n")
+	j.ctrl.SetReadDeadline(time.Now().Add(patience))
+	line, rerr := j.r.ReadString('\n')
+	f.r.saw("answer to PASS within %v: %q (%v)", patience, strings.TrimSpace(line), rerr)
+	before := dStats(t, f.d)
+	j.close()
+	var st stats
+	ended := waitFor(func() bool { st = dStats(t, f.d); return st.active < before.active })
+	f.r.saw("sessions active before / after the job closed (witness control+data = 2): %d / %d", before.active, st.active)
+	if !ended {
+		out, _ := opCmd(f.d, "D SESSIONS")
+		t.Errorf("the session waiting for the silent server's greeting outlived its job (%v):\n%s", waitTimeout, out)
+		f.r.saw("BUG: the session stays in the login phase after its job left: ftp.(*session).connectServer reads the server greeting with no deadline, and nothing watches the job's control connection meanwhile")
+	}
+	f.finishWitness(w)
+	if ended {
+		f.afterwards(false)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -80,7 +81,7 @@ func TestLoadConcurrentTransfers(t *testing.T) {
 	d := startSocksd(t, rigConfig{lanes: []*lane{l}, handshake: "60s"}, l.sshd.Password)
 	base := baseline(t, d)
 	rssBefore, _ := rss(d.PID())
-	r.tried("%d jobs at once, each its own FTP session through one ftp-tunnel rule (password login, shared SSH connections, max_channels 64); each stores a file of 1–2 MiB (its own seeded content) and reads it back, for up to %d rounds, no new round after %v", workers, maxRounds, timeBound)
+	r.tried("%d jobs log in (at most 16 logins at a time, for vsftpd's listen backlog of 32), then all start at once, each its own FTP session through one ftp-tunnel rule (password login, shared SSH connections, max_channels 64); each stores a file of 1–2 MiB (its own seeded content) and reads it back, for up to %d rounds, no new round after %v", workers, maxRounds, timeBound)
 
 	var (
 		ok, corrupted, lost atomic.Int64
@@ -99,13 +100,23 @@ func TestLoadConcurrentTransfers(t *testing.T) {
 			errs = append(errs, fmt.Sprintf(format, args...))
 		}
 	}
-	start := time.Now()
+	var start time.Time
 	ready := make(chan struct{})
+	// Logins are staggered (at most loginGate at a time): vsftpd listens
+	// with a backlog of 32, and a burst of 200 connects overflows it (the
+	// kernel then drops connections that sshd already believes open).
+	// The transfers themselves all start together once every job is in.
+	const loginGate = 16
+	gate := make(chan struct{}, loginGate)
+	var in sync.WaitGroup
+	go_ := make(chan struct{})
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
+		in.Add(1)
 		go func() {
 			defer wg.Done()
 			<-ready
+			gate <- struct{}{}
 			j, err := openJob(d.Addr, l.ftpd.Addr)
 			if err == nil {
 				err = j.login(l.ftpd.User, l.ftpd.Password)
@@ -113,6 +124,8 @@ func TestLoadConcurrentTransfers(t *testing.T) {
 					_, _, err = j.cmd("TYPE I")
 				}
 			}
+			<-gate
+			in.Done()
 			if err != nil {
 				lost.Add(maxRounds * 2)
 				fail("worker %d: session: %v", w, err)
@@ -122,6 +135,7 @@ func TestLoadConcurrentTransfers(t *testing.T) {
 				return
 			}
 			defer j.quit()
+			<-go_
 			for round := 0; round < maxRounds && (round == 0 || time.Since(start) < timeBound); round++ {
 				name := fmt.Sprintf("load-%03d.bin", w)
 				size := int64(1<<20 + (w*7919+round*104729)%(1<<20))
@@ -193,6 +207,9 @@ func TestLoadConcurrentTransfers(t *testing.T) {
 		}
 	}()
 	close(ready)
+	in.Wait()
+	start = time.Now()
+	close(go_)
 	wg.Wait()
 	close(stop)
 	sampler.Wait()
@@ -226,9 +243,33 @@ func TestLoadConcurrentTransfers(t *testing.T) {
 		t.Errorf("sessions left behind:\n%s", sess)
 	}
 	r.saw("after the load: %s", strings.SplitN(sess, "\n", 2)[0])
+	if lost.Load() != 0 || !strings.Contains(sess, "DISPLAY SESSIONS: 0 active") {
+		dumpDaemon(t, r, d, l)
+		return
+	}
 	settled(t, r, d, base)
 	rssAfter, _ := rss(d.PID())
 	r.figure("socksd VmRSS before / at the end of the load / settled", fmt.Sprintf("%d KiB / %d KiB / %d KiB", rssBefore, rssPeak, rssAfter))
+}
+
+// dumpDaemon keeps the evidence of a failed load run: the daemon's
+// goroutine stacks (SIGQUIT makes the Go runtime print them and exit),
+// its log, and the peers' logs, in a directory that outlives the test.
+func dumpDaemon(t *testing.T, r *recorder, d *testpeer.Socksd, l *lane) {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "socksd-load-evidence-")
+	if err != nil {
+		t.Log(err)
+		return
+	}
+	sess, _ := opCmd(d, "D SESSIONS")
+	tun, _ := opCmd(d, "D TUNNELS")
+	d.Signal(syscall.SIGQUIT)
+	d.Wait(waitTimeout)
+	os.WriteFile(filepath.Join(dir, "socksd.log"), []byte(sess+"\n"+tun+"\n"+d.Log.String()), 0o600)
+	os.WriteFile(filepath.Join(dir, "vsftpd.log"), []byte(l.ftpd.Log()), 0o600)
+	os.WriteFile(filepath.Join(dir, "sshd.log"), []byte(l.sshd.Log()), 0o600)
+	r.saw("evidence (goroutine dump, logs) kept in %s", dir)
 }
 
 // putFrom stores what src yields as name and wants 226.

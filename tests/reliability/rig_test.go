@@ -54,11 +54,13 @@ func newLane(t testing.TB, name string, o laneOptions) *lane {
 	return l
 }
 
-// freeRange picks n consecutive loopback ports that were free a moment ago.
+// freeRange picks n consecutive loopback ports that were free a moment
+// ago, below the kernel's ephemeral range (where outgoing connections,
+// thousands of them in the load tests, take their ports).
 func freeRange(t testing.TB, n int) (int, int) {
 	t.Helper()
-	for attempt := 0; attempt < 20; attempt++ {
-		base := 30000 + rand.IntN(25000)
+	for attempt := 0; attempt < 50; attempt++ {
+		base := 10000 + rand.IntN(32000-10000-n)
 		ok := true
 		for p := base; p < base+n && ok; p++ {
 			ok = portFree(p)
