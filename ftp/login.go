@@ -8,6 +8,7 @@ import (
 	"net"
 	"strings"
 	"syscall"
+	"time"
 
 	"socksd/ebcdic"
 )
@@ -290,6 +291,10 @@ func (s *session) connectServer(tun Tunnel, user string) error {
 		return s.ctx.Err()
 	}
 	s.rr = &ReplyReader{LR: srv.lr, Detect: true}
+	// A server that accepts the channel but never greets must not hold
+	// the session (and its job) forever.
+	conn.SetReadDeadline(time.Now().Add(replyWait))
+	defer conn.SetReadDeadline(time.Time{})
 	for n := 0; n < 5; n++ {
 		r, err := s.rr.ReadReply()
 		if err != nil {
@@ -313,6 +318,8 @@ func (s *session) connectServer(tun Tunnel, user string) error {
 // readReplyDirect reads one reply from the server during login, skipping
 // preliminary replies.
 func (s *session) readReplyDirect() (*Reply, error) {
+	s.srv.conn.SetReadDeadline(time.Now().Add(replyWait))
+	defer s.srv.conn.SetReadDeadline(time.Time{})
 	for n := 0; n < 10; n++ {
 		r, err := s.rr.ReadReply()
 		if err != nil {
