@@ -21,9 +21,10 @@ var (
 // higherIsBetter reports whether a larger value of unit is better.
 func higherIsBetter(unit string) bool { return unit == "MB/s" }
 
-// WriteRatioSVG draws, for every row with a reference, the ratio of the
-// medians socksd ÷ reference as a bar: blue where higher is better
-// (throughput), orange where lower is better (time, memory).
+// WriteRatioSVG draws, for every row with a reference that is not a
+// ceiling, the ratio of the medians socksd ÷ reference as a bar: blue where
+// higher is better (throughput), orange where lower is better (time,
+// memory). Ceilings are on the throughput plot.
 func WriteRatioSVG(w io.Writer, rows []Row) error {
 	c, err := ratioChart(rows)
 	if err != nil {
@@ -38,7 +39,7 @@ func ratioChart(rows []Row) (chart.BarChart, error) {
 	top := 1.0
 	for _, r := range rows {
 		x, ok := r.Ratio()
-		if !ok {
+		if !ok || r.Ceiling {
 			continue
 		}
 		c := colorLower

@@ -18,6 +18,7 @@ type Row struct {
 	Ours    []float64 // socksd, one value per run
 	RefName string    // what the reference is; "" when there is none
 	Ref     []float64 // the reference, one value per run
+	Ceiling bool      // the reference is an upper bound (raw FTP), not a competitor
 }
 
 // Stats summarizes repeated runs.
