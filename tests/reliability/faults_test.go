@@ -522,13 +522,22 @@ func TestFaultFTPServerSilent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const patience = 10 * time.Second
-	f.r.tried("an ftp-tunnel rule whose FTP server (127.0.0.1:%d, reached through lane a's sshd) accepts and never writes; the job logs in, waits %v for an answer, then closes its control connection", silent, patience)
-	code, text, err := j.cmd("USER " + f.a.ftpd.User)
-	if err != nil || code != 331 {
-		t.Fatalf("USER: %d %q %v", code, text, err)
+	// A second job that waits as long as it takes.
+	j2, err := openJob(f.d.Addr, fmt.Sprintf("127.0.0.1:%d", silent))
+	if err != nil {
+		t.Fatal(err)
 	}
-	io.WriteString(j.ctrl, "PASS "+f.a.ftpd.Password+"\r\n")
+	defer j2.close()
+	const patience = 10 * time.Second
+	f.r.tried("an ftp-tunnel rule whose FTP server (127.0.0.1:%d, reached through lane a's sshd) accepts and never writes; two jobs log in: one waits %v for an answer, then closes its control connection; the other waits (up to %v) for whatever socksd answers", silent, patience, ioTimeout)
+	for _, j := range []*job{j, j2} {
+		code, text, err := j.cmd("USER " + f.a.ftpd.User)
+		if err != nil || code != 331 {
+			t.Fatalf("USER: %d %q %v", code, text, err)
+		}
+		io.WriteString(j.ctrl, "PASS "+f.a.ftpd.Password+"\r\n")
+	}
+	waited := time.Now()
 	j.ctrl.SetReadDeadline(time.Now().Add(patience))
 	line, rerr := j.r.ReadString('\n')
 	f.r.saw("answer to PASS within %v: %q (%v)", patience, strings.TrimSpace(line), rerr)
@@ -542,6 +551,13 @@ func TestFaultFTPServerSilent(t *testing.T) {
 		t.Errorf("the session waiting for the silent server's greeting outlived its job (%v):\n%s", waitTimeout, out)
 		f.r.saw("BUG: the session stays in the login phase after its job left: ftp.(*session).connectServer reads the server greeting with no deadline, and nothing watches the job's control connection meanwhile")
 	}
+	code, text, err := j2.reply()
+	f.r.saw("the job that kept waiting got, after %v: %s %q", time.Since(waited).Round(time.Second), replyText(code, err), text)
+	f.r.figure("reply to the patient job", replyText(code, err))
+	if !gotError(code, err) {
+		t.Errorf("the patient job got %d %q %v", code, text, err)
+	}
+	j2.close()
 	f.finishWitness(w)
 	if ended {
 		f.afterwards(false)
