@@ -682,20 +682,23 @@ func TestSecurityIdentitySeparation(t *testing.T) {
 }
 
 // procMemCount counts occurrences of secret in the writable memory of a
-// process (root only): its heap, stacks and anonymous mappings.
-func procMemCount(pid int, secret []byte) (int, int64, error) {
+// process (root only): its heap, stacks and anonymous mappings. It also
+// returns, for up to 10 of them, the 24 bytes before each (printable
+// ASCII, the secret itself masked), which show what holds the copy.
+func procMemCount(pid int, secret []byte) (int, int64, []string, error) {
 	maps, err := os.Open(fmt.Sprintf("/proc/%d/maps", pid))
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, nil, err
 	}
 	defer maps.Close()
 	mem, err := os.Open(fmt.Sprintf("/proc/%d/mem", pid))
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, nil, err
 	}
 	defer mem.Close()
 	count := 0
 	var scanned int64
+	var contexts []string
 	sc := bufio.NewScanner(maps)
 	for n := 0; sc.Scan() && n < 100000; n++ {
 		f := strings.Fields(sc.Text())
@@ -708,10 +711,42 @@ func procMemCount(pid int, secret []byte) (int, int64, error) {
 		}
 		buf := make([]byte, hi-lo)
 		n, _ := mem.ReadAt(buf, int64(lo))
+		buf = buf[:n]
 		scanned += int64(n)
-		count += bytes.Count(buf[:n], secret)
+		for off := 0; off < len(buf); {
+			i := bytes.Index(buf[off:], secret)
+			if i < 0 {
+				break
+			}
+			at := off + i
+			count++
+			if len(contexts) < 10 {
+				contexts = append(contexts, memContext(buf[max(0, at-24):at], secret)+"****")
+			}
+			off = at + len(secret)
+		}
 	}
-	return count, scanned, sc.Err()
+	return count, scanned, contexts, sc.Err()
+}
+
+// memContext renders bytes as printable ASCII, other bytes as '.'; a
+// context holding any 6 bytes of the secret (another copy next to this
+// one) is not shown.
+func memContext(b, secret []byte) string {
+	for i := 0; i+6 <= len(secret); i++ {
+		if bytes.Contains(b, secret[i:i+6]) {
+			return "(next to another copy)"
+		}
+	}
+	out := make([]byte, len(b))
+	for i, c := range b {
+		if c >= 0x20 && c < 0x7f {
+			out[i] = c
+		} else {
+			out[i] = '.'
+		}
+	}
+	return string(out)
 }
 
 // TestSecurityCredentialLifetime looks for the password in the daemon's
@@ -725,7 +760,7 @@ func TestSecurityCredentialLifetime(t *testing.T) {
 	l := newLane(t, "a", laneOptions{})
 	d := startSocksd(t, rigConfig{lanes: []*lane{l}}, l.sshd.Password)
 	pw := []byte(l.ftpd.Password)
-	before, scanned, err := procMemCount(d.PID(), pw)
+	before, scanned, _, err := procMemCount(d.PID(), pw)
 	if err != nil {
 		t.Skipf("cannot read the daemon's memory: %v", err)
 	}
@@ -739,19 +774,19 @@ func TestSecurityCredentialLifetime(t *testing.T) {
 	if _, _, err := j.cmd("NOOP"); err != nil {
 		t.Fatal(err)
 	}
-	during, _, _ := procMemCount(d.PID(), pw)
+	during, _, _, _ := procMemCount(d.PID(), pw)
 	j.quit()
 	var st stats
 	waitFor(func() bool { st = dStats(t, d); return st.active == 0 && st.ssh == 0 })
-	after, _, _ := procMemCount(d.PID(), pw)
+	after, _, contexts, _ := procMemCount(d.PID(), pw)
 	r.tried("the daemon's writable memory (/proc/PID/mem, %d MiB) searched for the job's password before login, while the FTP session is logged in, and after the session and its SSH connection ended", scanned>>20)
 	r.figure("copies of the password in memory: before / logged in / after", fmt.Sprintf("%d / %d / %d", before, during, after))
 	r.saw("code review: ftp/login.go wipes the PASS line (clear(line)), the line reader's buffer (lr.Wipe), the translated password and the PASS line sent to the server (clear(pw), clear(b)); tunnel keeps only an HMAC of the password (reject memory, sharing key)")
-	r.saw("not wiped: ftp.(*session).openAndLogin converts the password to a Go string (sshPassword := string(pw)) for Opener → tunnel.Credentials.Password → the ssh.PasswordCallback; that string and the SSH library's marshalled userauth packet cannot be cleared and live until the garbage collector reuses the memory")
+	r.saw("not wiped: ftp.(*session).openAndLogin converts the password to a Go string (sshPassword := string(pw)) for Opener → tunnel.Credentials.Password → the ssh.PasswordCallback; that string and the SSH library's marshalled userauth packet (\"ssh-connection ... password\" in the contexts below) cannot be cleared and live until the garbage collector reuses the memory; tunnel.keyedHash leaves the password's last bytes in the HMAC's SHA-256 block buffer (\"cred\" in the contexts)")
 	if before != 0 {
 		t.Errorf("the password was in memory before any login (%d copies)", before)
 	}
 	if after > 0 {
-		r.saw("FINDING: %d copies of the password remain in the daemon's memory after the session and its SSH connection ended", after)
+		r.saw("FINDING: %d copies of the password remain in the daemon's memory after the session and its SSH connection ended; the bytes before each: %q", after, contexts)
 	}
 }
