@@ -319,6 +319,18 @@ func TestLoadStalledHandshakes(t *testing.T) {
 		handshake = 20 * time.Second
 	)
 	r := record(t, secLoad, "5,000 connections that never finish the SOCKS handshake")
+	// Both ends of 5,000 connections live in this test and the daemon (a
+	// child, which inherits the limit); Go raises the soft limit to the
+	// hard one by itself, root may raise the hard one.
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err == nil && lim.Max < 3*stalled {
+		lim.Cur, lim.Max = 3*stalled, 3*stalled
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+			t.Skipf("RLIMIT_NOFILE %d is too low for %d connections: %v", lim.Max, stalled, err)
+		}
+	}
+	syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim)
+	r.figure("RLIMIT_NOFILE (soft / hard) of the test, inherited by socksd", fmt.Sprintf("%d / %d", lim.Cur, lim.Max))
 	l := newLane(t, "a", laneOptions{})
 	d := startSocksd(t, rigConfig{lanes: []*lane{l}, handshake: handshake.String()}, l.sshd.Password)
 	data := testData(2<<20, 9)

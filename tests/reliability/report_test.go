@@ -203,6 +203,18 @@ func renderReport(b *bytes.Buffer, frags []fragment, code int, root string) {
 	for _, f := range frags {
 		fmt.Fprintf(b, "| %s | %s | %s | %s |\n", f.Section, mdCell(f.Case), f.Result, f.Duration)
 	}
+	var findings []string
+	for _, f := range frags {
+		for _, o := range f.Observed {
+			if strings.HasPrefix(o, "BUG:") || strings.HasPrefix(o, "FINDING:") {
+				findings = append(findings, fmt.Sprintf("- **%s**: %s", f.Case, o))
+			}
+		}
+	}
+	if len(findings) > 0 {
+		b.WriteString("\n## Findings\n\nWhat the cases below found wrong or worth knowing (each also under its case):\n\n")
+		b.WriteString(strings.Join(findings, "\n") + "\n")
+	}
 	sec := ""
 	for _, f := range frags {
 		if f.Section != sec {
@@ -324,7 +336,7 @@ func takesF(fn *ast.FuncDecl) bool {
 func TestReportRendering(t *testing.T) {
 	dir := t.TempDir()
 	for i, f := range []fragment{
-		{Section: secSecurity, Case: "b|c", Test: "TestB", Result: "pass", Observed: []string{"x"}},
+		{Section: secSecurity, Case: "b|c", Test: "TestB", Result: "pass", Observed: []string{"x", "BUG: y"}},
 		{Section: secFault, Case: "a", Test: "TestA", Result: "FAIL", Figures: [][2]string{{"bytes", "12"}}},
 	} {
 		b, _ := json.Marshal(f)
@@ -345,7 +357,7 @@ func TestReportRendering(t *testing.T) {
 	renderReport(&b, frags, 1, root)
 	text := b.String()
 	for _, want := range []string{"1 passed, 1 failed, 0 skipped", "| Faults | a | FAIL |", `b\|c`, "| bytes | 12 |",
-		"| ./socks | FuzzReadRequest |"} {
+		"| ./socks | FuzzReadRequest |", "## Findings", "- **b|c**: BUG: y"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("report lacks %q:\n%s", want, text)
 		}
