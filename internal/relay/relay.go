@@ -149,8 +149,9 @@ func (r *run) pump(dst, src net.Conn, n *atomic.Int64, trace func(int)) error {
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	buf := *bp
+	var armed time.Time // when the idle deadline was last set
 	for {
-		r.setDeadline(src)
+		r.setDeadline(src, &armed)
 		nr, rerr := src.Read(buf)
 		if nr > 0 {
 			r.touch()
@@ -175,11 +176,21 @@ func (r *run) pump(dst, src net.Conn, n *atomic.Int64, trace func(int)) error {
 	}
 }
 
-// setDeadline arms the idle timer on src.
-func (r *run) setDeadline(src net.Conn) {
-	if r.idle > 0 {
-		src.SetReadDeadline(time.Now().Add(r.idle))
+// setDeadline arms the idle timer on src. It re-arms at most every
+// idle/8: setting a deadline costs a timer update per read (on an SSH
+// channel, much more than the read itself), and a deadline that fires
+// early is harmless, since stillBusy checks the real last activity before
+// the relay gives up. *armed is the time of the last arming.
+func (r *run) setDeadline(src net.Conn, armed *time.Time) {
+	if r.idle <= 0 {
+		return
 	}
+	now := time.Now()
+	if now.Sub(*armed) < r.idle/8 {
+		return
+	}
+	*armed = now
+	src.SetReadDeadline(now.Add(r.idle))
 }
 
 // stillBusy reports whether a read timeout should be ignored because the
