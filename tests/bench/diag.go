@@ -14,11 +14,11 @@ import (
 )
 
 // relayBufSize is the copy buffer of internal/relay, which the diagnostic
-// reads imitate.
+// reads use.
 const relayBufSize = 64 << 10
 
-// relayIdle is the idle timeout the diagnostic re-arms before every Read,
-// as internal/relay does with [server] idle_timeout (default 30m).
+// relayIdle is the idle timeout the diagnostic re-arms before every Read
+// ([server] idle_timeout's default).
 const relayIdle = 30 * time.Minute
 
 // drainConn reads c to EOF in relayBufSize reads, setting a read deadline
@@ -55,7 +55,8 @@ func drainConn(c net.Conn, size int64, perRead bool) (float64, error) {
 // BenchTunnelDiag splits the tunnel's download cost: the same bulk
 // download through socksd's own tunnel package in this process (no SOCKS,
 // no relay), once reading plainly and once re-arming a read deadline before
-// every Read as internal/relay does, each against `ssh -N -D`.
+// every Read (what internal/relay did until it re-armed at most every
+// idle/8), each against `ssh -N -D`.
 func BenchTunnelDiag(t testing.TB, e *Env) []Row {
 	s := e.SSHD
 	p, err := tunnel.NewPool(tunnel.Options{KnownHosts: []string{s.KnownHostsFile}, KeepaliveInterval: -1, Logger: zerolog.Nop()})
@@ -77,7 +78,7 @@ func BenchTunnelDiag(t testing.TB, e *Env) []Row {
 		Name: fmt.Sprintf("%d MiB download through socksd's tunnel package in-process (tunnel.Pool.Dial; no SOCKS, no relay), plain reads of 64 KiB", e.Opt.SizeMiB),
 		Unit: "MB/s", RefName: "`ssh -N -D`, same sshd and cipher"}
 	armed := Row{Section: sec, Label: "read + deadline",
-		Name: "the same, with a read deadline set before every Read as internal/relay does for idle_timeout",
+		Name: "the same, with a read deadline re-armed before every Read (an idle timeout kept per read)",
 		Unit: "MB/s", RefName: "`ssh -N -D`, same sshd and cipher"}
 	for i := 0; i < e.Opt.Runs; i++ {
 		for _, ours := range order(i) {
