@@ -32,14 +32,17 @@ demo: build
 bench: deps build
 	SOCKSD_BENCH_OUT=$(CURDIR)/BENCHMARKS.md $(GO) test -count=1 -timeout 80m -run TestBenchmarks -v ./tests/bench
 
-# Runs every fuzz target for FUZZTIME (a count of inputs) each.
+# Runs every fuzz target for FUZZTIME (a count of inputs) each, all of them
+# even after a failure; a failing input is left under the package's
+# testdata/fuzz/<target>/ as a regression seed.
 fuzz:
-	@set -e; for pkg in $$($(GO) list ./...); do \
+	@fail=""; for pkg in $$($(GO) list ./...); do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz' || true); do \
 	    echo "== $$pkg $$f"; \
-	    $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	    $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) $$pkg || fail="$$fail $$pkg.$$f"; \
 	  done; \
-	done
+	done; \
+	if [ -n "$$fail" ]; then echo "fuzz: failing targets:$$fail"; exit 1; fi
 
 lint:
 	@test -z "$$(gofmt -l . | tee /dev/stderr)" || (echo "gofmt: files above need formatting" && false)
