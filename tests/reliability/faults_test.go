@@ -3,6 +3,7 @@ package reliability
 import (
 	"bufio"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -35,6 +36,7 @@ type faultRig struct {
 	r      *recorder
 	a, b   *lane
 	d      *testpeer.Socksd
+	audit  string // the daemon's audit file
 	base   stats
 	big    []byte
 	bigSum [32]byte
@@ -45,7 +47,8 @@ func newFaultRig(t *testing.T, title string, adjust func(*rigConfig)) *faultRig 
 	f := &faultRig{t: t, r: record(t, secFault, title)}
 	f.a = newLane(t, "a", laneOptions{})
 	f.b = newLane(t, "b", laneOptions{})
-	cfg := rigConfig{lanes: []*lane{f.a, f.b}}
+	f.audit = filepath.Join(t.TempDir(), "audit.jsonl")
+	cfg := rigConfig{lanes: []*lane{f.a, f.b}, auditFile: f.audit}
 	if adjust != nil {
 		adjust(&cfg)
 	}
@@ -151,6 +154,47 @@ func (f *faultRig) checkRetrCut(res retrResult) {
 	if !gotError(res.code, res.ctrlErr) && !(res.code == 226 && res.n == bigSize && res.sum == f.bigSum) {
 		f.t.Errorf("the job got no error for a cut RETR: %s", res)
 	}
+	f.checkAudit("RETR", "big.bin", res.code)
+}
+
+// jsonNum renders a decoded JSON number without an exponent.
+func jsonNum(v any) string {
+	if f, ok := v.(float64); ok {
+		return fmt.Sprintf("%.0f", f)
+	}
+	return fmt.Sprint(v)
+}
+
+// checkAudit finds the audit record of lane a's cut transfer and checks
+// that it does not claim success either.
+func (f *faultRig) checkAudit(command, path string, jobCode int) {
+	f.t.Helper()
+	var rec map[string]any
+	found := waitFor(func() bool {
+		b, _ := os.ReadFile(f.audit)
+		for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			var m map[string]any
+			if json.Unmarshal([]byte(l), &m) == nil && m["command"] == command && m["path"] == path && m["server"] == f.a.ftpd.Addr {
+				rec = m
+				return true
+			}
+		}
+		return false
+	})
+	if !found {
+		f.t.Errorf("no audit record for the cut %s %s", command, path)
+		return
+	}
+	f.r.saw("audit record of the cut %s: code %s, bytes %s, error %q", command, jsonNum(rec["code"]), jsonNum(rec["bytes"]), rec["error"])
+	f.r.figure("audit record code / bytes", jsonNum(rec["code"])+" / "+jsonNum(rec["bytes"]))
+	if rec["code"] == float64(226) {
+		f.t.Errorf("the audit record of a cut %s says 226: %v", command, rec)
+	}
+	if jobCode != 0 && rec["code"] != float64(jobCode) {
+		// Not a silent success, but the audit trail should say what the
+		// job was told.
+		f.r.saw("FINDING: the audit record says code %s (%q) while socksd told the job %d: ftp.(*session).serverGone writes the 426/421 itself, and the session's cleanup then records the pending transfer with code 0", jsonNum(rec["code"]), rec["error"], jobCode)
+	}
 }
 
 func replyText(code int, err error) string {
@@ -221,6 +265,7 @@ func TestFaultSSHDKilledMidStor(t *testing.T) {
 	if !gotError(code, cerr) {
 		t.Errorf("the job got no error for a cut STOR: %d %q %v", code, text, cerr)
 	}
+	f.checkAudit("STOR", "up.bin", code)
 	f.finishWitness(w)
 	f.a.sshd.Restart(t)
 	f.afterwards(true)
