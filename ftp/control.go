@@ -380,6 +380,13 @@ func (s *session) serverGone(err error) error {
 	}
 	if inTransfer {
 		_ = s.job.writeReply(426, "Connection to "+s.cfg.Server+" through "+via+" lost; transfer aborted.")
+		// The audit records what the job was told.
+		for _, p := range s.pending {
+			if p.xfer != nil {
+				s.finishTransfer(p.xfer, 426, "connection to the FTP server lost: "+err.Error())
+				p.xfer = nil
+			}
+		}
 	} else {
 		_ = s.job.writeReply(421, "Connection to "+s.cfg.Server+" through "+via+" lost; closing.")
 	}

@@ -103,6 +103,7 @@ func (d *Daemon) ftpTunnel(ctx context.Context, st *state, s *session, c net.Con
 	if err := d.reply(c, st, req.Version, socks.RepSucceeded, socks.AddrFromAddrPort(s.local)); err != nil {
 		return outcome{"failed", err}
 	}
+	prof.SessionChannels = 2 // control and data ride the same SSH connection
 	s.set(func(s *session) { s.phase = "ftp-login" })
 	open := func(ctx context.Context, user, password string) (ftp.Tunnel, error) {
 		s.set(func(s *session) { s.user = user })

@@ -37,6 +37,7 @@ type tconn struct {
 
 	// guarded by Pool.mu
 	leases    int
+	reserved  int // channels reserved by the leases (Profile.SessionChannels each)
 	channels  int
 	total     int
 	lastUsed  time.Time
@@ -65,15 +66,16 @@ func (c *tconn) close() {
 	})
 }
 
-// full reports whether the connection can take no more leases or channels.
-func (c *tconn) full() bool {
-	return c.leases >= c.maxCh || c.channels >= c.maxCh
+// full reports whether the connection has no room for a lease that
+// reserves n channels.
+func (c *tconn) full(n int) bool {
+	return c.reserved+n > c.maxCh || c.channels >= c.maxCh
 }
 
 // keepalive sends keepalive@openssh.com every interval and closes the
 // connection after max requests whose reply did not arrive within an
 // interval. It returns when the connection closes.
-func (c *tconn) keepalive(interval time.Duration, max int, onDead func(reason string)) {
+func (c *tconn) keepalive(interval time.Duration, max int, onDead func(reason string, missed int)) {
 	if interval <= 0 {
 		return
 	}
@@ -90,7 +92,7 @@ func (c *tconn) keepalive(interval time.Duration, max int, onDead func(reason st
 		if outstanding.Load() {
 			missed++
 			if missed >= max {
-				onDead(fmt.Sprintf("%d keepalive replies missed", missed))
+				onDead(fmt.Sprintf("%d keepalive replies missed", missed), missed)
 				return
 			}
 			continue
@@ -100,7 +102,7 @@ func (c *tconn) keepalive(interval time.Duration, max int, onDead func(reason st
 		go func() {
 			_, _, err := c.client.SendRequest("keepalive@openssh.com", true, nil)
 			if err != nil {
-				onDead("keepalive: " + err.Error())
+				onDead("keepalive: "+err.Error(), 0)
 				return
 			}
 			c.keepaliveReplies.Add(1)

@@ -75,7 +75,8 @@ func (p *Pool) connect(r request) (*tconn, error) {
 		share: r.prof.Share, maxCh: r.prof.MaxChannels, client: ssh.NewClient(sc, chans, reqs),
 		opened: time.Now(), done: make(chan struct{}),
 	}
-	log.Info().Str("tunnel", id).Str("method", method).Bool("shared", c.share).Msg("tunnel: ssh connection open")
+	log.Info().Str("tunnel", id).Str("method", method).Bool("shared", c.share).
+		Msgf("SOX0201I SSH connection %s to %s opened for user %s", id, r.server, r.user)
 	return c, nil
 }
 

@@ -16,6 +16,7 @@ import (
 type Lease struct {
 	p      *Pool
 	c      *tconn
+	n      int // channels reserved on c
 	once   sync.Once
 	closed atomic.Bool
 }
@@ -95,6 +96,7 @@ func (l *Lease) Close() error {
 		p, c := l.p, l.c
 		p.mu.Lock()
 		c.leases--
+		c.reserved -= l.n
 		closeNow := p.releaseLocked(c)
 		p.mu.Unlock()
 		if closeNow {

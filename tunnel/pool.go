@@ -140,6 +140,7 @@ func (p *Pool) Open(ctx context.Context, prof Profile, destHost string, cred Cre
 	if err != nil {
 		return nil, err
 	}
+	n := max(prof.SessionChannels, 1)
 	for round := 0; round < maxOpenRounds; round++ {
 		if r.password != "" && p.rejects.rejected(r.reject, time.Now()) {
 			err := &AuthError{Server: r.server, User: r.user, Err: ErrPasswordRejectedRecently}
@@ -152,9 +153,9 @@ func (p *Pool) Open(ctx context.Context, prof Profile, destHost string, cred Cre
 			return nil, ErrPoolClosed
 		}
 		if r.prof.Share {
-			if c := p.pickLocked(r.key); c != nil {
+			if c := p.pickLocked(r.key, n); c != nil {
 				p.mu.Unlock()
-				return &Lease{p: p, c: c}, nil
+				return &Lease{p: p, c: c, n: n}, nil
 			}
 			if pd := p.pending[r.key]; pd != nil {
 				p.mu.Unlock()
@@ -197,18 +198,18 @@ func (p *Pool) Open(ctx context.Context, prof Profile, destHost string, cred Cre
 		go func() {
 			defer p.wg.Done()
 			c, err := p.connect(r)
-			res <- p.register(r, c, err, pd, busy)
+			res <- p.register(r, c, err, pd, busy, n)
 		}()
 		select {
 		case c := <-res:
 			if c == nil {
 				return nil, pd.err
 			}
-			return &Lease{p: p, c: c}, nil
+			return &Lease{p: p, c: c, n: n}, nil
 		case <-ctx.Done():
 			go func() {
 				if c := <-res; c != nil {
-					(&Lease{p: p, c: c}).Close()
+					(&Lease{p: p, c: c, n: n}).Close()
 				}
 			}()
 			return nil, fmt.Errorf("tunnel: connecting to %s: %w", r.server, ctx.Err())
@@ -220,7 +221,7 @@ func (p *Pool) Open(ctx context.Context, prof Profile, destHost string, cred Cre
 // register puts a new connection into the pool with one lease reserved
 // for the caller, ends the pending dial and returns the connection (nil on
 // failure, with the error in pd.err).
-func (p *Pool) register(r request, c *tconn, err error, pd *pendingDial, busy chan struct{}) *tconn {
+func (p *Pool) register(r request, c *tconn, err error, pd *pendingDial, busy chan struct{}, n int) *tconn {
 	p.mu.Lock()
 	if p.pending[r.key] == pd {
 		delete(p.pending, r.key)
@@ -236,6 +237,7 @@ func (p *Pool) register(r request, c *tconn, err error, pd *pendingDial, busy ch
 	pd.err = err
 	if err == nil {
 		c.leases = 1
+		c.reserved = n
 		c.lastUsed = time.Now()
 		p.byID[c.id] = c
 		if c.share {
@@ -251,12 +253,12 @@ func (p *Pool) register(r request, c *tconn, err error, pd *pendingDial, busy ch
 	return c
 }
 
-// pickLocked takes a lease on the least loaded live connection of the
-// identity that has room.
-func (p *Pool) pickLocked(key identity) *tconn {
+// pickLocked takes a lease reserving n channels on the least loaded live
+// connection of the identity that has room.
+func (p *Pool) pickLocked(key identity, n int) *tconn {
 	var best *tconn
 	for _, c := range p.conns[key] {
-		if c.dead || c.full() {
+		if c.dead || c.full(n) {
 			continue
 		}
 		if best == nil || c.leases+c.channels < best.leases+best.channels {
@@ -265,6 +267,7 @@ func (p *Pool) pickLocked(key identity) *tconn {
 	}
 	if best != nil {
 		best.leases++
+		best.reserved += n
 		best.lastUsed = time.Now()
 		p.stopIdleLocked(best)
 	}
@@ -274,7 +277,14 @@ func (p *Pool) pickLocked(key identity) *tconn {
 // watch removes the connection from the pool when it ends, and runs its
 // keepalive.
 func (p *Pool) watch(c *tconn) {
-	go c.keepalive(p.opts.KeepaliveInterval, p.opts.KeepaliveMax, func(reason string) { p.drop(c, reason) })
+	go c.keepalive(p.opts.KeepaliveInterval, p.opts.KeepaliveMax, func(reason string, missed int) {
+		if missed > 0 {
+			// The operator message for a server that stopped answering.
+			p.opts.Logger.Warn().Str("tunnel", c.id).Str("server", c.server).Int("missed", missed).
+				Msgf("SOX0207W SSH connection %s to %s lost: %d keepalives unanswered", c.id, c.server, missed)
+		}
+		p.drop(c, reason)
+	})
 	err := c.client.Wait()
 	reason := "closed"
 	if err != nil {
@@ -331,7 +341,7 @@ func (p *Pool) finish(c *tconn, already bool, reason string) {
 	p.opts.Logger.Info().Str("tunnel", c.id).Str("server", c.server).Str("user", c.user).
 		Int("channels_open", channels).Int("channels_total", total).
 		Int64("bytes_in", c.bytesIn.Load()).Int64("bytes_out", c.bytesOut.Load()).
-		Str("reason", reason).Msg("tunnel: ssh connection closed")
+		Str("reason", reason).Msgf("SOX0202I SSH connection %s to %s closed: %s", c.id, c.server, reason)
 }
 
 // releaseLocked notes that a lease or channel ended and starts the idle

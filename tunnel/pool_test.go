@@ -168,6 +168,48 @@ func TestMaxChannelsOpensNewConnection(t *testing.T) {
 	}
 }
 
+// An FTP session reserves two channels (control and data, which must ride
+// the same connection): the data channels never push a connection past
+// max_channels.
+func TestSessionChannelsReserveRoom(t *testing.T) {
+	s := newTestServer(t)
+	p := testPool(t, s, nil)
+	echo := echoServer(t)
+	prof := testProfile(s)
+	prof.MaxChannels = 4
+	prof.SessionChannels = 2
+	cred := Credentials{User: "alice", Password: "s3cret"}
+	var conns []net.Conn
+	for i := 0; i < 5; i++ {
+		l, err := p.Open(context.Background(), prof, "", cred)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		for j := 0; j < 2; j++ { // control, then data
+			c, err := l.Dial(context.Background(), "tcp", echo)
+			if err != nil {
+				t.Fatal(err)
+			}
+			conns = append(conns, c)
+		}
+	}
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	snap := p.Snapshot()
+	if len(snap) != 3 {
+		t.Fatalf("%d connections for 5 two-channel sessions with max 4, want 3", len(snap))
+	}
+	for _, info := range snap {
+		if info.Channels > 4 {
+			t.Fatalf("%s carries %d channels, more than max_channels", info.ID, info.Channels)
+		}
+	}
+}
+
 func TestIdleClose(t *testing.T) {
 	s := newTestServer(t)
 	p := testPool(t, s, func(o *Options) { o.IdleClose = 50 * time.Millisecond })

@@ -47,7 +47,12 @@ type Profile struct {
 	Agent          bool     // also use the agent at $SSH_AUTH_SOCK (or Options.AgentSocket)
 	Via            string   // "" or socks4://h:p, socks4a://h:p, socks5://[user:pass@]h:p
 	Share          bool     // share one connection among sessions of the same identity
-	MaxChannels    int      // 0 = 64
+	MaxChannels    int      // 0 = 64: channels per connection; a new connection opens beyond
+	// SessionChannels is how many channels one session (one lease) may
+	// hold at once: 2 for an FTP session (control and data, which must
+	// ride the same connection), 1 otherwise (0 = 1). A connection takes a
+	// new lease only while the reservations of its leases fit MaxChannels.
+	SessionChannels int
 }
 
 // Options are the pool-wide settings.
