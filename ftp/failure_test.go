@@ -120,7 +120,7 @@ func TestTunnelDiesMidTransfer(t *testing.T) {
 		t.Error("Serve returned nil after the tunnel died")
 	}
 	a := h.auditList()
-	if len(a) != 1 || a[0].Code != 0 || a[0].Error == "" {
+	if len(a) != 1 || a[0].Code != 426 || a[0].Error == "" {
 		t.Errorf("audit = %+v", a)
 	}
 }
