@@ -30,6 +30,7 @@ type channel struct {
 
 	rmu      sync.Mutex // one Read at a time
 	pending  chan readResult
+	bgbuf    []byte // the background read's buffer, reused: leftover is empty whenever a new read starts
 	leftover []byte
 	leftErr  error
 
@@ -95,9 +96,11 @@ func (ch *channel) read(b []byte) (int, error) {
 		}
 		if ch.pending == nil {
 			ch.pending = make(chan readResult, 1)
-			size := min(len(b), readChunk)
+			if ch.bgbuf == nil {
+				ch.bgbuf = make([]byte, readChunk)
+			}
+			buf := ch.bgbuf[:min(len(b), readChunk)]
 			go func(out chan<- readResult) {
-				buf := make([]byte, size)
 				n, err := ch.Conn.Read(buf)
 				out <- readResult{buf: buf[:n], err: err}
 			}(ch.pending)
