@@ -4,7 +4,6 @@
 package testpeer
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
@@ -540,36 +539,12 @@ func (s *SSHD) CountLog(substr string) int {
 	return s.countLogLocked(substr)
 }
 
-func (s *SSHD) countLogLocked(substr string) int {
-	f, err := os.Open(s.LogPath)
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	n := 0
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		if strings.Contains(sc.Text(), substr) {
-			n++
-		}
-	}
-	return n
-}
+func (s *SSHD) countLogLocked(substr string) int { return countLines(s.LogPath, substr) }
 
 // WaitLog waits until sshd's log holds at least n lines containing substr,
 // bounded by timeout, and returns the count seen last.
 func (s *SSHD) WaitLog(substr string, n int, timeout time.Duration) int {
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		c := s.CountLog(substr)
-		if c >= n || !time.Now().Before(deadline) {
-			return c
-		}
-		<-tick.C
-	}
+	return waitCount(func() int { return s.CountLog(substr) }, n, timeout)
 }
 
 // Log returns sshd's log so far (for failure messages).

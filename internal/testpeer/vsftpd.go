@@ -294,36 +294,12 @@ func (v *VSFTPD) PID() int {
 }
 
 // CountLog returns how many lines of vsftpd's log contain substr.
-func (v *VSFTPD) CountLog(substr string) int {
-	f, err := os.Open(v.LogPath)
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	n := 0
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		if strings.Contains(sc.Text(), substr) {
-			n++
-		}
-	}
-	return n
-}
+func (v *VSFTPD) CountLog(substr string) int { return countLines(v.LogPath, substr) }
 
 // WaitLog waits until vsftpd's log holds at least n lines containing substr,
 // bounded by timeout, and returns the count seen last.
 func (v *VSFTPD) WaitLog(substr string, n int, timeout time.Duration) int {
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		c := v.CountLog(substr)
-		if c >= n || !time.Now().Before(deadline) {
-			return c
-		}
-		<-tick.C
-	}
+	return waitCount(func() int { return v.CountLog(substr) }, n, timeout)
 }
 
 // Log returns vsftpd's log so far (for failure messages).
