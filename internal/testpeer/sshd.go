@@ -304,22 +304,11 @@ func (s *SSHD) writeKnownHosts() error {
 
 // start runs sshd in the foreground and waits (bounded) until it accepts.
 func (s *SSHD) start(sshdPath string) error {
-	args := []string{sshdPath, "-D", "-E", s.LogPath, "-f", s.ConfigPath}
-	if s.cfg.NetNS != "" {
-		args = append([]string{"ip", "netns", "exec", s.cfg.NetNS}, args...)
+	var stderr strings.Builder
+	cmd, done, err := startProc("sshd", []string{sshdPath, "-D", "-E", s.LogPath, "-f", s.ConfigPath}, s.cfg.NetNS, &lockedWriter{w: &stderr})
+	if err != nil {
+		return err
 	}
-	cmd := exec.Command(args[0], args[1:]...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("testpeer: start sshd: %w", err)
-	}
-	done := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(done)
-	}()
 	s.mu.Lock()
 	s.cmd, s.done = cmd, done
 	s.mu.Unlock()
@@ -368,13 +357,7 @@ func (s *SSHD) Stop() {
 	if cmd == nil || cmd.Process == nil {
 		return
 	}
-	pids := descendants(cmd.Process.Pid)
-	for _, pid := range pids {
-		_ = syscall.Kill(pid, syscall.SIGCONT)
-		_ = syscall.Kill(pid, syscall.SIGKILL)
-	}
-	_ = syscall.Kill(cmd.Process.Pid, syscall.SIGCONT)
-	_ = cmd.Process.Kill()
+	KillTree(cmd.Process.Pid)
 	select {
 	case <-done:
 	case <-time.After(10 * time.Second):
@@ -420,7 +403,7 @@ func (s *SSHD) signalAll(sig syscall.Signal) {
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
 	for round := 0; round < 100 && time.Now().Before(deadline); round++ {
-		pids := append([]int{cmd.Process.Pid}, descendants(cmd.Process.Pid)...)
+		pids := append([]int{cmd.Process.Pid}, Descendants(cmd.Process.Pid)...)
 		fresh := 0
 		for _, pid := range pids {
 			if !signalled[pid] {
@@ -485,51 +468,6 @@ func (s *SSHD) PID() int {
 		return 0
 	}
 	return s.cmd.Process.Pid
-}
-
-// descendants lists the processes below pid (children first found, then
-// theirs), read from /proc.
-func descendants(pid int) []int {
-	children := map[int][]int{}
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil
-	}
-	for _, e := range entries {
-		p, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid ...; comm may contain spaces and parens.
-		i := bytes.LastIndexByte(b, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(string(b[i+1:]))
-		if len(f) < 2 {
-			continue
-		}
-		pp, err := strconv.Atoi(f[1])
-		if err != nil {
-			continue
-		}
-		children[pp] = append(children[pp], p)
-	}
-	var out []int
-	queue := []int{pid}
-	for n := 0; len(queue) > 0 && n < 10000; n++ {
-		p := queue[0]
-		queue = queue[1:]
-		for _, c := range children[p] {
-			out = append(out, c)
-			queue = append(queue, c)
-		}
-	}
-	return out
 }
 
 // CountLog returns how many lines of sshd's log contain substr.

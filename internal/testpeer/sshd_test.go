@@ -62,7 +62,7 @@ func TestSSHDFreezeRestart(t *testing.T) {
 		t.Fatalf("login: %v", err)
 	}
 	defer c.Close()
-	if len(descendants(s.PID())) == 0 {
+	if len(Descendants(s.PID())) == 0 {
 		t.Fatal("no per-connection sshd process found")
 	}
 	s.Freeze()
@@ -71,7 +71,7 @@ func TestSSHDFreezeRestart(t *testing.T) {
 		_, _, err := c.SendRequest("keepalive@openssh.com", true, nil)
 		reply <- err
 	}()
-	for _, pid := range append([]int{s.PID()}, descendants(s.PID())...) {
+	for _, pid := range append([]int{s.PID()}, Descendants(s.PID())...) {
 		if st := ProcState(pid); !frozenState(st) {
 			out, _ := exec.Command("ps", "-eo", "pid,ppid,pgid,stat,args").Output()
 			t.Fatalf("pid %d state %q after Freeze, want T\n%s", pid, st, out)

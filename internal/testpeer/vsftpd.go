@@ -13,7 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -190,23 +189,11 @@ func pickPortRange(ip string, n int, inNS bool) (int, int) {
 
 // start runs vsftpd and waits (bounded) until its port accepts.
 func (v *VSFTPD) start(bin string) error {
-	args := []string{bin, v.ConfigPath}
-	if v.cfg.NetNS != "" {
-		args = append([]string{"ip", "netns", "exec", v.cfg.NetNS}, args...)
-	}
-	cmd := exec.Command(args[0], args[1:]...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	var stderr strings.Builder
-	cmd.Stderr = &lockedWriter{w: &stderr}
-	cmd.Stdout = cmd.Stderr
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("testpeer: start vsftpd: %w", err)
+	cmd, done, err := startProc("vsftpd", []string{bin, v.ConfigPath}, v.cfg.NetNS, &lockedWriter{w: &stderr})
+	if err != nil {
+		return err
 	}
-	done := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(done)
-	}()
 	v.mu.Lock()
 	v.cmd, v.done = cmd, done
 	v.mu.Unlock()
@@ -274,9 +261,9 @@ func (v *VSFTPD) Stop() {
 	if cmd == nil || cmd.Process == nil {
 		return
 	}
-	pid := cmd.Process.Pid
-	_ = syscall.Kill(-pid, syscall.SIGKILL) // the group we created with Setpgid
-	_ = cmd.Process.Kill()
+	// The whole tree: vsftpd's session processes may have left its group,
+	// and a session left running would finish a transfer meant to be cut.
+	KillTree(cmd.Process.Pid)
 	select {
 	case <-done:
 	case <-time.After(10 * time.Second):

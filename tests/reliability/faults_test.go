@@ -338,11 +338,10 @@ func TestFaultFTPServerKilledMidRetr(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tree := descendants(f.a.ftpd.PID())
+	tree := testpeer.Descendants(f.a.ftpd.PID())
 	f.r.tried("RETR of %d MiB through lane a; after %d MiB, vsftpd and its session processes killed with SIGKILL", bigSize>>20, headSize>>20)
 	f.r.saw("vsftpd's process tree before the kill: listener %d, below it %v", f.a.ftpd.PID(), tree)
-	killTree(f.a.ftpd.PID())
-	f.a.ftpd.Stop()
+	f.a.ftpd.Stop() // kills the whole tree, session processes included
 	res := j.finishRetr(p)
 	j.close()
 	f.checkRetrCut(res)

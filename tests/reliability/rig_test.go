@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -283,56 +282,6 @@ func portFree(p int) bool {
 	}
 	l.Close()
 	return true
-}
-
-// killTree kills pid and every process below it with SIGKILL (the peers
-// this suite started and the session processes they forked, which may
-// have left the process group), and reports how many it signalled.
-func killTree(pid int) int {
-	if pid <= 0 {
-		return 0
-	}
-	pids := append([]int{pid}, descendants(pid)...)
-	for _, p := range pids {
-		syscall.Kill(p, syscall.SIGKILL)
-	}
-	return len(pids)
-}
-
-// descendants lists the processes below pid, read from /proc.
-func descendants(pid int) []int {
-	children := map[int][]int{}
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		p, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		i := bytes.LastIndexByte(b, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(string(b[i+1:]))
-		if len(f) < 2 {
-			continue
-		}
-		if pp, err := strconv.Atoi(f[1]); err == nil {
-			children[pp] = append(children[pp], p)
-		}
-	}
-	var out []int
-	queue := []int{pid}
-	for n := 0; len(queue) > 0 && n < 10000; n++ {
-		p := queue[0]
-		queue = queue[1:]
-		out = append(out, children[p]...)
-		queue = append(queue, children[p]...)
-	}
-	return out
 }
 
 // tableRows parses a console table reply (header message, column titles,
