@@ -128,12 +128,11 @@ func (r *run) abortErr() error {
 func (r *run) copy(dst, src net.Conn, n *atomic.Int64, trace func(int)) error {
 	err := r.pump(dst, src, n, trace)
 	if err == nil {
+		// Pass the EOF on; a peer that cannot be half-closed gets it when
+		// the relay ends and closes both sides.
 		if cw, ok := dst.(closeWriter); ok {
-			if cerr := cw.CloseWrite(); cerr == nil {
-				return nil
-			}
+			cw.CloseWrite()
 		}
-		// The peer cannot be half-closed: nothing more can flow to it.
 		return nil
 	}
 	if r.abortErr() != nil {
