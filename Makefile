@@ -7,6 +7,11 @@ BIN       := bin/socksd
 # spuriously with Go 1.26.8 ("context deadline exceeded" at the end).
 FUZZTIME  ?= 20000x
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@latest
+# runtime/secret (Go experiment) lets socksd erase the copies of a job's
+# password that the SSH library leaves in freed memory; see internal/scrub.
+# Every build and test here uses it; `socksd version` shows it is on.
+GOEXPERIMENT ?= runtimesecret
+export GOEXPERIMENT
 
 .PHONY: all build test deps bench fuzz lint cross test-s390x demo reliability clean
 

@@ -63,6 +63,9 @@ var catalogue = []Message{
 	{"SOX0012W", "%s is readable by other users; it holds secrets",
 		"A file that holds a password, passphrase or private key can be read by users other than the daemon's user.",
 		"Restrict the file, for example with chmod 600, and make the daemon's user its owner."},
+	{"SOX0013W", "this build cannot erase passwords from memory after a login",
+		"The binary was built without GOEXPERIMENT=runtimesecret, or for a platform other than linux/amd64 or linux/arm64. socksd still wipes its own copies of a job's password, but copies made inside the SSH library stay in freed memory until it is reused.",
+		"Build with make build, which sets GOEXPERIMENT=runtimesecret, on a supported platform. socksd version shows whether erasure is on."},
 
 	// Sessions and SOCKS.
 	{"SOX0101I", "session %d start (details in fields)",

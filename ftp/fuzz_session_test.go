@@ -92,7 +92,7 @@ func FuzzSession(f *testing.F) {
 			LocalAddr:  netip.MustParseAddr("127.0.0.1"),
 			Server:     "ftp.example:21",
 			Options:    Options{Encoding: enc, Deny: []string{"SITE FILETYPE=JES", "DELE"}, MaxLine: 128},
-			Open: func(ctx context.Context, user, password string) (Tunnel, error) {
+			Open: func(ctx context.Context, user string, password []byte) (Tunnel, error) {
 				return &pipeTunnel{server: "ftp.example:21"}, nil
 			},
 			Log: zerolog.Nop(),

@@ -103,9 +103,10 @@ func newHarness(t *testing.T, vc testpeer.VSFTPDConfig, opts Options) *harness {
 	return &harness{t: t, v: v, broker: NewBroker(), opts: opts, errs: make(chan error, 16)}
 }
 
-func (h *harness) open(ctx context.Context, user, password string) (Tunnel, error) {
+func (h *harness) open(ctx context.Context, user string, pw []byte) (Tunnel, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	password := string(pw)
 	h.opens = append(h.opens, user+"/"+strconv.FormatBool(password != ""))
 	if password != "" && password != h.v.Password {
 		return nil, fmt.Errorf("fake: ssh: unable to authenticate, password %s rejected", password)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"socksd/ebcdic"
+	"socksd/internal/scrub"
 )
 
 // LoginError reports that the SSH login with the job's credentials failed.
@@ -184,9 +185,9 @@ func (s *session) refuseAuth(cmd Command) error {
 // server through it and logs in there. pw is wiped before it returns.
 func (s *session) openAndLogin(user string, pw []byte) error {
 	defer clear(pw)
-	sshPassword := ""
-	if !anonymousUser(user) && len(pw) > 0 {
-		sshPassword = string(pw)
+	var sshPassword []byte
+	if !anonymousUser(user) {
+		sshPassword = pw
 	}
 	tun, err := s.cfg.Open(s.ctx, user, sshPassword)
 	if err != nil {
@@ -208,12 +209,10 @@ func (s *session) openAndLogin(user string, pw []byte) error {
 		return err
 	}
 	if r.Code == 331 {
-		b := ebcdic.Encode(srv.cp, "PASS ")
-		b = ebcdic.Translate(b, ebcdic.ASCII, srv.cp, pw)
-		b = append(b, srv.term.Bytes()...)
-		err := srv.writeRaw(b)
-		clear(b)
-		if err != nil {
+		// Once the login is over, have the runtime erase what the SSH
+		// library and sendPassword left of the password (package scrub).
+		defer scrub.Release()
+		if err := sendPassword(srv, pw); err != nil {
 			return err
 		}
 		if r, err = s.readReplyDirect(); err != nil {
@@ -238,12 +237,36 @@ func (s *session) openAndLogin(user string, pw []byte) error {
 	return nil
 }
 
+// sendPassword sends "PASS pw" to the server, wiping its own copies. The
+// password goes out one byte per write, under scrub.Do: an SSH channel
+// builds each packet in a buffer it keeps and reuses for the life of the
+// channel, so a PASS line written whole would stay there, past the login,
+// until a longer line overwrote it. Written singly, its bytes take turns in
+// one place of that buffer and the line end sent last overwrites them.
+// This costs a few small packets, once per login.
+func sendPassword(srv *side, pw []byte) (err error) {
+	scrub.Do(func() {
+		if err = srv.writeRaw(ebcdic.Encode(srv.cp, "PASS ")); err != nil {
+			return
+		}
+		b := ebcdic.Translate(nil, ebcdic.ASCII, srv.cp, pw)
+		defer clear(b)
+		for i := range b {
+			if err = srv.writeRaw(b[i : i+1]); err != nil {
+				return
+			}
+		}
+		err = srv.writeRaw(srv.term.Bytes())
+	})
+	return err
+}
+
 // openForAuth handles AUTH before login when AUTH TLS is allowed: the
 // tunnel is opened with the profile's public key (no user from the job),
 // the AUTH command is relayed and, when the server accepts it, the session
 // relays raw bytes from then on.
 func (s *session) openForAuth(cmd Command) error {
-	tun, err := s.cfg.Open(s.ctx, "", "")
+	tun, err := s.cfg.Open(s.ctx, "", nil)
 	if err != nil {
 		reason := sanitize(err.Error(), nil)
 		s.log.Error().Str("reason", reason).Msgf("SOX0307E FTP session %d SSH login failed for user %s: %s", s.cfg.ID, "(profile)", reason)

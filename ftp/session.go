@@ -30,9 +30,10 @@ type Tunnel interface {
 	Close() error
 }
 
-// Opener opens the tunnel for the credentials captured from the job.
-// password == "" means none: the profile's public key is used.
-type Opener func(ctx context.Context, user, password string) (Tunnel, error)
+// Opener opens the tunnel for the credentials captured from the job. An
+// empty password means none: the profile's public key is used. The
+// session wipes password when the Opener returns, so it must not be kept.
+type Opener func(ctx context.Context, user string, password []byte) (Tunnel, error)
 
 // Options are the FTP settings of the rule that sent a session here.
 type Options struct {

@@ -46,10 +46,10 @@ func TestThroughRealSSH(t *testing.T) {
 				t.Fatal(err)
 			}
 			opened := 0
-			open := func(ctx context.Context, user, password string) (Tunnel, error) {
+			open := func(ctx context.Context, user string, password []byte) (Tunnel, error) {
 				opened++
 				c, err := ssh.Dial("tcp", sshd.Addr, &ssh.ClientConfig{
-					User: user, Auth: []ssh.AuthMethod{ssh.Password(password)},
+					User: user, Auth: []ssh.AuthMethod{ssh.Password(string(password))},
 					HostKeyCallback: hk, Timeout: 15 * time.Second,
 				})
 				if err != nil {

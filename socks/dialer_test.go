@@ -56,7 +56,7 @@ func TestDialerThroughServer(t *testing.T) {
 		url  string
 		want Request
 	}{
-		{"socks5://JOB1:s3cret@", Request{Version: 5, Command: CmdConnect, Dest: Addr{"ssh.partner.example", 22}, User: "JOB1", Password: "s3cret", Method: MethodUserPass}},
+		{"socks5://JOB1:s3cret@", Request{Version: 5, Command: CmdConnect, Dest: Addr{"ssh.partner.example", 22}, User: "JOB1", Password: []byte("s3cret"), Method: MethodUserPass}},
 		{"socks5://", Request{Version: 5, Command: CmdConnect, Dest: Addr{"ssh.partner.example", 22}, Method: MethodNone}},
 		{"socks4a://JOB1@", Request{Version: 4, Command: CmdConnect, Dest: Addr{"ssh.partner.example", 22}, User: "JOB1"}},
 	} {
@@ -75,7 +75,7 @@ func TestDialerThroughServer(t *testing.T) {
 				t.Fatalf("DialContext: %v", err)
 			}
 			defer c.Close()
-			if req := <-got; req == nil || *req != tc.want {
+			if req := <-got; req == nil || !sameRequest(*req, tc.want) {
 				t.Fatalf("server read %#v, want %#v", req, tc.want)
 			}
 			echoCheck(t, c, "SSH-2.0-test\r\n")

@@ -56,3 +56,10 @@ func (failWriter) Write([]byte) (int, error) { return 0, io.ErrClosedPipe }
 
 // repeat returns n copies of c.
 func repeat(c byte, n int) string { return string(bytes.Repeat([]byte{c}, n)) }
+
+// sameRequest compares two requests field by field (Request holds a
+// slice, so == does not apply); nil and empty passwords are the same.
+func sameRequest(a, b Request) bool {
+	return a.Version == b.Version && a.Command == b.Command && a.Dest == b.Dest &&
+		a.User == b.User && bytes.Equal(a.Password, b.Password) && a.Method == b.Method
+}

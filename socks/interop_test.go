@@ -49,7 +49,7 @@ func TestXNetProxyClient(t *testing.T) {
 		want    Request
 	}{
 		{"domain userpass", "tcp4", userFirst, &proxy.Auth{User: "JOB1", Password: "s3cret"}, "ftp.partner.example:21",
-			Request{Version: 5, Command: CmdConnect, Dest: Addr{"ftp.partner.example", 21}, User: "JOB1", Password: "s3cret", Method: MethodUserPass}},
+			Request{Version: 5, Command: CmdConnect, Dest: Addr{"ftp.partner.example", 21}, User: "JOB1", Password: []byte("s3cret"), Method: MethodUserPass}},
 		{"ipv4 no auth", "tcp4", bothCfg, nil, "192.0.2.44:2121",
 			Request{Version: 5, Command: CmdConnect, Dest: Addr{"192.0.2.44", 2121}, Method: MethodNone}},
 		{"ipv6 dest", "tcp4", bothCfg, nil, "[2001:db8::44]:21",
@@ -57,7 +57,7 @@ func TestXNetProxyClient(t *testing.T) {
 		{"auth offered, none preferred", "tcp4", bothCfg, &proxy.Auth{User: "JOB1", Password: "x"}, "h.example:21",
 			Request{Version: 5, Command: CmdConnect, Dest: Addr{"h.example", 21}, Method: MethodNone}},
 		{"proxy on ::1", "tcp6", userFirst, &proxy.Auth{User: "JOB1", Password: "s3cret"}, "ftp.partner.example:21",
-			Request{Version: 5, Command: CmdConnect, Dest: Addr{"ftp.partner.example", 21}, User: "JOB1", Password: "s3cret", Method: MethodUserPass}},
+			Request{Version: 5, Command: CmdConnect, Dest: Addr{"ftp.partner.example", 21}, User: "JOB1", Password: []byte("s3cret"), Method: MethodUserPass}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ln := listenLoopback(t, tc.network)
@@ -74,7 +74,7 @@ func TestXNetProxyClient(t *testing.T) {
 				t.Fatalf("x/net/proxy dial: %v", err)
 			}
 			defer c.Close()
-			if req := <-got; req == nil || *req != tc.want {
+			if req := <-got; req == nil || !sameRequest(*req, tc.want) {
 				t.Fatalf("server read %#v, want %#v", req, tc.want)
 			}
 			c.SetDeadline(time.Now().Add(ioDeadline))
@@ -170,7 +170,7 @@ func TestCurlClient(t *testing.T) {
 		{"socks5 ipv6 dest", "tcp4", bothCfg, "socks5://", "http://[2001:db8::7]:8021/x",
 			Request{Version: 5, Command: CmdConnect, Dest: Addr{"2001:db8::7", 8021}, Method: MethodNone}},
 		{"socks5h userpass", "tcp4", userFirst, "socks5h://JOB1:s3cret@", "http://ftp.partner.example:2100/x",
-			Request{Version: 5, Command: CmdConnect, Dest: Addr{"ftp.partner.example", 2100}, User: "JOB1", Password: "s3cret", Method: MethodUserPass}},
+			Request{Version: 5, Command: CmdConnect, Dest: Addr{"ftp.partner.example", 2100}, User: "JOB1", Password: []byte("s3cret"), Method: MethodUserPass}},
 		{"socks5h on ::1", "tcp6", bothCfg, "socks5h://", "http://ftp.partner.example/x",
 			Request{Version: 5, Command: CmdConnect, Dest: Addr{"ftp.partner.example", 80}, Method: MethodNone}},
 	} {
@@ -183,7 +183,7 @@ func TestCurlClient(t *testing.T) {
 			if err != nil {
 				t.Fatalf("curl: %v\n%s", err, out)
 			}
-			if req := <-got; req == nil || *req != tc.want {
+			if req := <-got; req == nil || !sameRequest(*req, tc.want) {
 				t.Fatalf("server read %#v, want %#v", req, tc.want)
 			}
 			if string(out) != body {
@@ -269,7 +269,7 @@ sys.stdout.write(data.decode())
 		want       Request
 	}{
 		{"4", "JOB1", "", Request{Version: 4, Command: CmdConnect, Dest: Addr{"ftp.partner.example", 21}, User: "JOB1"}},
-		{"5", "JOB1", "s3cret", Request{Version: 5, Command: CmdConnect, Dest: Addr{"ftp.partner.example", 21}, User: "JOB1", Password: "s3cret", Method: MethodUserPass}},
+		{"5", "JOB1", "s3cret", Request{Version: 5, Command: CmdConnect, Dest: Addr{"ftp.partner.example", 21}, User: "JOB1", Password: []byte("s3cret"), Method: MethodUserPass}},
 		{"5", "", "", Request{Version: 5, Command: CmdConnect, Dest: Addr{"ftp.partner.example", 21}, Method: MethodNone}},
 	} {
 		ln := listenLoopback(t, "tcp4")
@@ -282,7 +282,7 @@ sys.stdout.write(data.decode())
 		if err != nil {
 			t.Fatalf("pysocks socks%s: %v\n%s", tc.version, err, out)
 		}
-		if req := <-got; req == nil || *req != tc.want {
+		if req := <-got; req == nil || !sameRequest(*req, tc.want) {
 			t.Errorf("socks%s: server read %#v, want %#v", tc.version, req, tc.want)
 		}
 		if string(out) != "NOOP\r\n" {

@@ -20,8 +20,9 @@ type Request struct {
 	// User is the SOCKS4 USERID or the RFC 1929 user name; it may be empty.
 	User string
 	// Password is the RFC 1929 password; always empty for SOCKS4. It is
-	// left out of String, GoString and JSON encodings.
-	Password string `json:"-"`
+	// left out of String, GoString and JSON encodings. It is a fresh slice
+	// the caller owns: wipe it (clear) once the login that needs it is done.
+	Password []byte `json:"-"`
 	// Method is the SOCKS5 authentication method that was negotiated;
 	// MethodNone for SOCKS4.
 	Method Method
@@ -59,7 +60,7 @@ func (r Request) String() string {
 // password either.
 func (r Request) GoString() string {
 	pw := `""`
-	if r.Password != "" {
+	if len(r.Password) > 0 {
 		pw = `"<redacted>"`
 	}
 	return fmt.Sprintf("socks.Request{Version:%d, Command:%d, Dest:%#v, User:%q, Password:%s, Method:0x%02x}",
@@ -95,7 +96,8 @@ type ServerConfig struct {
 	// therefore not contain the password). If nil, every user name and
 	// password is accepted at this stage and returned in the Request for
 	// the caller to judge.
-	Authenticate func(user, password string) error
+	// The callback must not keep password, which the caller may wipe.
+	Authenticate func(user string, password []byte) error
 }
 
 func (c *ServerConfig) enabled(version int) bool {

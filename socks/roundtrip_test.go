@@ -130,9 +130,9 @@ func TestRoundTripTCP(t *testing.T) {
 		{"socks5 domain", "tcp4", bothCfg, 5, Addr{"ftp.partner.example", 2121}, "", "",
 			Request{Version: 5, Command: CmdConnect, Dest: Addr{"ftp.partner.example", 2121}, Method: MethodNone}},
 		{"socks5 userpass", "tcp4", userFirst, 5, Addr{"ftp.partner.example", 21}, "JOB1", "s3cret",
-			Request{Version: 5, Command: CmdConnect, Dest: Addr{"ftp.partner.example", 21}, User: "JOB1", Password: "s3cret", Method: MethodUserPass}},
+			Request{Version: 5, Command: CmdConnect, Dest: Addr{"ftp.partner.example", 21}, User: "JOB1", Password: []byte("s3cret"), Method: MethodUserPass}},
 		{"socks5 over ::1", "tcp6", userFirst, 5, Addr{"2001:db8::10", 21}, "JOB1", "s3cret",
-			Request{Version: 5, Command: CmdConnect, Dest: Addr{"2001:db8::10", 21}, User: "JOB1", Password: "s3cret", Method: MethodUserPass}},
+			Request{Version: 5, Command: CmdConnect, Dest: Addr{"2001:db8::10", 21}, User: "JOB1", Password: []byte("s3cret"), Method: MethodUserPass}},
 		{"socks4a over ::1", "tcp6", bothCfg, 4, Addr{"h.example", 21}, "", "",
 			Request{Version: 4, Command: CmdConnect, Dest: Addr{"h.example", 21}}},
 	} {
@@ -146,7 +146,7 @@ func TestRoundTripTCP(t *testing.T) {
 				t.Fatalf("client: %v", err)
 			}
 			req := <-got
-			if req == nil || *req != tc.want {
+			if req == nil || !sameRequest(*req, tc.want) {
 				t.Fatalf("server read %#v, want %#v", req, tc.want)
 			}
 			wantBound := AddrFromNet(c.RemoteAddr())

@@ -1,6 +1,7 @@
 package socks
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -76,54 +77,60 @@ func negotiate5(r *wireReader, w io.Writer, cfg *ServerConfig) (Method, error) {
 //	VER=1 ULEN UNAME PLEN PASSWD  ->  VER=1 STATUS
 //
 // The password never appears in an error.
-func auth5(r *wireReader, w io.Writer, cfg *ServerConfig) (user, password string, err error) {
+func auth5(r *wireReader, w io.Writer, cfg *ServerConfig) (user string, password []byte, err error) {
 	const phase = "socks5 username/password authentication"
 	ver, err := r.byte()
 	if err != nil {
-		return "", "", wrap(phase, err)
+		return "", nil, wrap(phase, err)
 	}
 	if ver != authVersion {
 		// The rest of the message has an unknown layout: refuse at once.
-		return "", "", authStatus(w, phase, errorf(ErrMalformed, "subnegotiation version 0x%02x (want 0x01)", ver))
+		return "", nil, authStatus(w, phase, errorf(ErrMalformed, "subnegotiation version 0x%02x (want 0x01)", ver))
 	}
 	ulen, err := r.byte()
 	if err != nil {
-		return "", "", wrap(phase, err)
+		return "", nil, wrap(phase, err)
 	}
 	uname, err := r.field(ulen)
 	if err != nil {
-		return "", "", wrap(phase, err)
+		return "", nil, wrap(phase, err)
 	}
 	user = string(uname)
 	plen, err := r.byte()
 	if err != nil {
-		return "", "", wrap(phase, err)
+		return "", nil, wrap(phase, err)
 	}
 	passwd, err := r.field(plen)
+	var pw []byte // the caller's copy, wiped here unless it is returned
 	if err == nil {
-		password = string(passwd)
+		pw = bytes.Clone(passwd)
 	}
 	clear(passwd) // no copy of the password stays in the scratch buffer
+	defer func() {
+		if password == nil {
+			clear(pw)
+		}
+	}()
 	if err != nil {
-		return "", "", wrap(phase, err)
+		return "", nil, wrap(phase, err)
 	}
 	switch {
 	case ulen == 0:
-		return "", "", authStatus(w, phase, errorf(ErrMalformed, "empty user name"))
+		return "", nil, authStatus(w, phase, errorf(ErrMalformed, "empty user name"))
 	case int(ulen) > limit(cfg.MaxUserLen):
-		return "", "", authStatus(w, phase, errorf(ErrTooLong, "user name of %d bytes (limit %d)", ulen, limit(cfg.MaxUserLen)))
+		return "", nil, authStatus(w, phase, errorf(ErrTooLong, "user name of %d bytes (limit %d)", ulen, limit(cfg.MaxUserLen)))
 	case int(plen) > limit(cfg.MaxPasswordLen):
-		return "", "", authStatus(w, phase, errorf(ErrTooLong, "password of %d bytes (limit %d)", plen, limit(cfg.MaxPasswordLen)))
+		return "", nil, authStatus(w, phase, errorf(ErrTooLong, "password of %d bytes (limit %d)", plen, limit(cfg.MaxPasswordLen)))
 	}
 	if cfg.Authenticate != nil {
-		if aerr := cfg.Authenticate(user, password); aerr != nil {
-			return "", "", authStatus(w, phase, &protoError{kind: ErrAuth, msg: fmt.Sprintf("user %q", user), cause: aerr})
+		if aerr := cfg.Authenticate(user, pw); aerr != nil {
+			return "", nil, authStatus(w, phase, &protoError{kind: ErrAuth, msg: fmt.Sprintf("user %q", user), cause: aerr})
 		}
 	}
 	if _, err := w.Write([]byte{authVersion, authOK}); err != nil {
-		return "", "", fmt.Errorf("socks: writing socks5 authentication status: %w", err)
+		return "", nil, fmt.Errorf("socks: writing socks5 authentication status: %w", err)
 	}
-	return user, password, nil
+	return user, pw, nil
 }
 
 // authStatus sends the RFC 1929 failure status and returns err wrapped.

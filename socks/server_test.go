@@ -163,7 +163,7 @@ var requestCases = []requestCase{
 		cfg:  ServerConfig{Methods: []Method{MethodUserPass, MethodNone}},
 		in: cat(5, 2, 0, 2, 1, 4, "JOB1", 6, "s3cret",
 			5, 1, 0, 3, 11, "ftp.example", uint16(21)),
-		want:    &Request{Version: 5, Command: CmdConnect, Dest: Addr{"ftp.example", 21}, User: "JOB1", Password: "s3cret", Method: MethodUserPass},
+		want:    &Request{Version: 5, Command: CmdConnect, Dest: Addr{"ftp.example", 21}, User: "JOB1", Password: []byte("s3cret"), Method: MethodUserPass},
 		written: cat(sel5User, auth5OK),
 	},
 	{
@@ -179,7 +179,7 @@ var requestCases = []requestCase{
 		cfg:  ServerConfig{Methods: []Method{MethodUserPass}},
 		in: cat(5, 1, 2, 1, 255, repeat('u', 255), 255, repeat('p', 255),
 			5, 1, 0, 1, 10, 0, 0, 1, uint16(21)),
-		want:    &Request{Version: 5, Command: CmdConnect, Dest: Addr{"10.0.0.1", 21}, User: repeat('u', 255), Password: repeat('p', 255), Method: MethodUserPass},
+		want:    &Request{Version: 5, Command: CmdConnect, Dest: Addr{"10.0.0.1", 21}, User: repeat('u', 255), Password: []byte(repeat('p', 255)), Method: MethodUserPass},
 		written: cat(sel5User, auth5OK),
 	},
 	{
@@ -438,10 +438,10 @@ func TestReadRequest(t *testing.T) {
 				if err != nil {
 					t.Fatalf("ReadRequest: %v", err)
 				}
-				if *req != *tc.want {
+				if !sameRequest(*req, *tc.want) {
 					t.Errorf("request = %#v, want %#v (password compared too)", req, tc.want)
 				}
-				if req.Password != tc.want.Password {
+				if !bytes.Equal(req.Password, tc.want.Password) {
 					t.Errorf("password differs")
 				}
 				if got := string(rw.rest()); got != tail {
@@ -504,9 +504,9 @@ func TestReadRequestAuthenticate(t *testing.T) {
 	in := cat(5, 1, 2, 1, 4, "JOB1", len(secret), secret, 5, 1, 0, 1, 10, 0, 0, 1, uint16(21))
 	deny := errors.New("password does not match")
 	var gotUser, gotPass string
-	cfg := ServerConfig{Methods: []Method{MethodUserPass}, Authenticate: func(u, p string) error {
-		gotUser, gotPass = u, p
-		if p != "right" {
+	cfg := ServerConfig{Methods: []Method{MethodUserPass}, Authenticate: func(u string, p []byte) error {
+		gotUser, gotPass = u, string(p)
+		if gotPass != "right" {
 			return deny
 		}
 		return nil
@@ -531,7 +531,7 @@ func TestReadRequestAuthenticate(t *testing.T) {
 
 	in = cat(5, 1, 2, 1, 4, "JOB1", 5, "right", 5, 1, 0, 1, 10, 0, 0, 1, uint16(21))
 	req, err := ReadRequest(newScripted(in), cfg)
-	if err != nil || req.User != "JOB1" || req.Password != "right" {
+	if err != nil || req.User != "JOB1" || string(req.Password) != "right" {
 		t.Fatalf("accepted credentials: %v, %v", req, err)
 	}
 }
@@ -552,7 +552,7 @@ func TestReadRequestWriteFailure(t *testing.T) {
 
 func TestRequestNeverPrintsPassword(t *testing.T) {
 	const secret = "pa55-w0rd-xyz"
-	req := &Request{Version: 5, Command: CmdConnect, Dest: Addr{"ftp.example", 21}, User: "JOB1", Password: secret, Method: MethodUserPass}
+	req := &Request{Version: 5, Command: CmdConnect, Dest: Addr{"ftp.example", 21}, User: "JOB1", Password: []byte(secret), Method: MethodUserPass}
 	js, err := json.Marshal(req)
 	if err != nil {
 		t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 	"socksd/config"
 	"socksd/console"
 	"socksd/ftp"
+	"socksd/internal/scrub"
 	"socksd/tunnel"
 )
 
@@ -86,6 +87,9 @@ func New(cfg *config.Config, opt Options) (*Daemon, error) {
 		return nil, err
 	}
 	d.checkSecretPerms(cfg, opt.ConfigPath)
+	if !scrub.Enabled {
+		d.log.Warn().Msg(console.Format("SOX0013W"))
+	}
 	d.state.Store(st)
 	return d, nil
 }

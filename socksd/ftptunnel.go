@@ -105,7 +105,7 @@ func (d *Daemon) ftpTunnel(ctx context.Context, st *state, s *session, c net.Con
 	}
 	prof.SessionChannels = 2 // control and data ride the same SSH connection
 	s.set(func(s *session) { s.phase = "ftp-login" })
-	open := func(ctx context.Context, user, password string) (ftp.Tunnel, error) {
+	open := func(ctx context.Context, user string, password []byte) (ftp.Tunnel, error) {
 		s.set(func(s *session) { s.user = user })
 		lease, err := d.openTunnel(ctx, s, prof, req.Dest.Host, tunnel.Credentials{User: user, Password: password})
 		if err != nil {

@@ -57,6 +57,9 @@ func (d *Daemon) handle(ctx context.Context, c net.Conn) {
 		return
 	}
 	c.SetDeadline(time.Time{})
+	// dispatch wipes the SOCKS5 password as soon as it is of no more use;
+	// this covers the ways out before it.
+	defer clear(req.Password)
 	s.set(func(s *session) {
 		s.version = req.Version
 		s.user = req.User
@@ -121,11 +124,13 @@ func (d *Daemon) reply(c net.Conn, st *state, version int, code socks.Reply, bou
 // dispatch routes a request to its action.
 func (d *Daemon) dispatch(ctx context.Context, st *state, s *session, c net.Conn, req *socks.Request) outcome {
 	if req.Command == socks.CmdUDPAssociate {
+		clear(req.Password)
 		d.reply(c, st, req.Version, socks.RepCommandNotSupported, socks.Addr{})
 		return outcome{"refused", errors.New("socksd: UDP ASSOCIATE is not supported")}
 	}
 	// A data connection of a live FTP session joins it, whatever the rules.
 	if out, ok := d.ftpData(ctx, st, s, c, req); ok {
+		clear(req.Password)
 		return out
 	}
 	rreq := rules.Request{
@@ -143,6 +148,9 @@ func (d *Daemon) dispatch(ctx context.Context, st *state, s *session, c net.Conn
 	}
 	st.hits[rule.Index].Add(1)
 	s.set(func(s *session) { s.rule, s.action = rule.Name, rule.Action.String() })
+	if rule.Action != rules.Tunnel {
+		clear(req.Password) // only the tunnel action logs in with it
+	}
 	switch rule.Action {
 	case rules.Direct:
 		return d.direct(ctx, st, s, c, req)

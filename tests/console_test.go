@@ -641,7 +641,8 @@ passphrase_file = %q
 	if err != nil {
 		t.Fatal(err)
 	}
-	ver := strings.TrimPrefix(strings.TrimSpace(string(out)), "socksd ")
+	first, _, _ := strings.Cut(string(out), "\n")
+	ver := strings.TrimPrefix(first, "socksd ")
 	for _, text := range []string{"D VERSION", "d v"} {
 		if r := mustCmd(t, d, text, "SOX0416I"); r.lines[0] != "SOX0416I socksd version "+ver {
 			t.Errorf("%q: %q, want version %s", text, r.lines[0], ver)

@@ -33,7 +33,7 @@ type candidate struct {
 // profile's methods in order, skips those the server does not accept, and
 // offers the password at most once across password and keyboard-interactive.
 type authChain struct {
-	password   string
+	password   []byte // the dial's copy; Pool wipes it after the login
 	candidates []candidate
 	log        zerolog.Logger
 
@@ -58,18 +58,18 @@ type authChain struct {
 
 // newAuthChain builds the chain for a profile. With no password, only
 // publickey is used.
-func newAuthChain(prof Profile, password, agentSock string, log zerolog.Logger) (*authChain, error) {
+func newAuthChain(prof Profile, password []byte, agentSock string, log zerolog.Logger) (*authChain, error) {
 	a := &authChain{password: password, log: log}
 	for _, m := range prof.Auth {
 		switch m {
 		case AuthPassword:
-			if password == "" {
+			if len(password) == 0 {
 				continue
 			}
 			a.candidates = append(a.candidates, candidate{name: m, label: m, usesPW: true,
 				method: ssh.PasswordCallback(a.passwordAnswer)})
 		case AuthKeyboardInteractive:
-			if password == "" {
+			if len(password) == 0 {
 				continue
 			}
 			a.candidates = append(a.candidates, candidate{name: m, label: m, usesPW: true,
@@ -88,7 +88,7 @@ func newAuthChain(prof Profile, password, agentSock string, log zerolog.Logger) 
 	}
 	if len(a.candidates) == 0 {
 		a.close()
-		if password == "" {
+		if len(password) == 0 {
 			return nil, fmt.Errorf("no password given and no usable public key in profile %q", prof.Name)
 		}
 		return nil, fmt.Errorf("profile %q has no usable authentication method", prof.Name)
@@ -123,7 +123,9 @@ func (a *authChain) close() {
 	a.closers = nil
 }
 
-// passwordAnswer is the password method's callback.
+// passwordAnswer is the password method's callback. The string it makes
+// is allocated under Pool.connect's scrub.Do, so it is erased once the SSH
+// library has sent it and dropped it.
 func (a *authChain) passwordAnswer() (string, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -131,7 +133,7 @@ func (a *authChain) passwordAnswer() (string, error) {
 		return "", errPasswordSpent
 	}
 	a.pwSent, a.pendingPW = true, true
-	return a.password, nil
+	return string(a.password), nil
 }
 
 // challenge answers keyboard-interactive prompts: prompts that ask for a
@@ -146,7 +148,7 @@ func (a *authChain) challenge(_, _ string, questions []string, _ []bool) ([]stri
 		if !strings.Contains(strings.ToLower(q), "password") {
 			return nil, fmt.Errorf("tunnel: keyboard-interactive prompt %q not answered (only password prompts are)", q)
 		}
-		answers[i] = a.password
+		answers[i] = string(a.password) // erased as passwordAnswer's is
 		usesPW = true
 	}
 	if usesPW {

@@ -14,7 +14,7 @@ func dialEcho(t *testing.T) net.Conn {
 	t.Helper()
 	s := newTestServer(t)
 	p := testPool(t, s, nil)
-	c, err := p.Dial(context.Background(), testProfile(s), "", Credentials{User: "alice", Password: "s3cret"}, echoServer(t))
+	c, err := p.Dial(context.Background(), testProfile(s), "", Credentials{User: "alice", Password: []byte("s3cret")}, echoServer(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,10 +11,21 @@ import (
 
 	"github.com/rs/zerolog"
 	"golang.org/x/crypto/ssh"
+
+	"socksd/internal/scrub"
 )
 
 // connect dials, checks the host key and authenticates. It holds no lock.
-func (p *Pool) connect(r request) (*tconn, error) {
+// It runs under scrub.Do, so what the SSH library allocates while it
+// sends the password (the marshalled request, cipher buffers) is erased
+// once it is garbage.
+func (p *Pool) connect(r request) (c *tconn, err error) {
+	scrub.Do(func() { c, err = p.login(r) })
+	return c, err
+}
+
+// login is connect's body.
+func (p *Pool) login(r request) (*tconn, error) {
 	ctx, cancel := context.WithTimeout(p.ctx, p.opts.ConnectTimeout)
 	defer cancel()
 	log := p.opts.Logger.With().Str("server", r.server).Str("user", r.user).Str("profile", r.prof.Name).Logger()

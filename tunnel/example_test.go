@@ -25,7 +25,7 @@ func Example() {
 	defer pool.Close()
 
 	prof := tunnel.Profile{Name: "partner", Port: 22, Share: true, IdentityFiles: []string{"/etc/socksd/keys/id_ed25519"}}
-	lease, err := pool.Open(context.Background(), prof, "ftp.partner.example", tunnel.Credentials{User: "JOB1", Password: "from-the-job"})
+	lease, err := pool.Open(context.Background(), prof, "ftp.partner.example", tunnel.Credentials{User: "JOB1", Password: []byte("from-the-job")})
 	if err != nil {
 		fmt.Println(err) // e.g. a *tunnel.HostKeyError or *tunnel.AuthError
 		return

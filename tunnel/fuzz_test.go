@@ -107,7 +107,7 @@ func FuzzChallenge(f *testing.F) {
 			n = 2
 		}
 		qs := []string{q1, q2}[:n]
-		a := &authChain{password: "pw-secret", log: zerolog.Nop()}
+		a := &authChain{password: []byte("pw-secret"), log: zerolog.Nop()}
 		for round := 0; round < 2; round++ {
 			answers, err := a.challenge("", "", qs, make([]bool, len(qs)))
 			if err != nil {

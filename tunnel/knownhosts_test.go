@@ -108,7 +108,7 @@ func TestHostKeyPolicies(t *testing.T) {
 				o.KnownHosts = []string{writeFile(t, tc.lines(s)...)}
 				o.HostKeyPolicy = tc.policy
 			})
-			l, err := p.Open(context.Background(), testProfile(s), "", Credentials{User: "alice", Password: "s3cret"})
+			l, err := p.Open(context.Background(), testProfile(s), "", Credentials{User: "alice", Password: []byte("s3cret")})
 			if tc.want == nil {
 				if err != nil {
 					t.Fatalf("Open: %v", err)
@@ -143,7 +143,7 @@ func TestAcceptNew(t *testing.T) {
 		o.KnownHosts = []string{file, filepath.Join(dir, "missing-too")}
 		o.HostKeyPolicy = PolicyAcceptNew
 	})
-	cred := Credentials{User: "alice", Password: "s3cret"}
+	cred := Credentials{User: "alice", Password: []byte("s3cret")}
 	for i := 0; i < 3; i++ {
 		l, err := p.Open(context.Background(), Profile{Name: "x", Host: "127.0.0.1", Port: s.port, Share: false}, "", cred)
 		if err != nil {
@@ -206,7 +206,7 @@ func TestHostKeyAlgorithmsFollowKnownHosts(t *testing.T) {
 	p := testPool(t, s, func(o *Options) {
 		o.KnownHosts = []string{writeFile(t, line(knownhosts.Normalize(s.addr), ed.PublicKey()))}
 	})
-	l, err := p.Open(context.Background(), testProfile(s), "", Credentials{User: "alice", Password: "s3cret"})
+	l, err := p.Open(context.Background(), testProfile(s), "", Credentials{User: "alice", Password: []byte("s3cret")})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -324,7 +324,7 @@ func TestAddKnownHostsAndScan(t *testing.T) {
 		t.Fatalf("added key not found: %v", err)
 	}
 	p := testPool(t, s, func(o *Options) { o.KnownHosts = []string{file} })
-	l, err := p.Open(context.Background(), testProfile(s), "", Credentials{User: "alice", Password: "s3cret"})
+	l, err := p.Open(context.Background(), testProfile(s), "", Credentials{User: "alice", Password: []byte("s3cret")})
 	if err != nil {
 		t.Fatalf("open with scanned keys: %v", err)
 	}

@@ -1,6 +1,7 @@
 package tunnel
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"socksd/internal/scrub"
 )
 
 // maxOpenRounds bounds how often Open waits for another dial and retries.
@@ -93,7 +96,7 @@ type request struct {
 	prof     Profile
 	server   string
 	user     string
-	password string
+	password []byte // the caller's Credentials.Password: read, never kept
 	key      identity
 	reject   digest
 }
@@ -123,9 +126,9 @@ func (p *Pool) resolve(prof Profile, destHost string, cred Credentials) (request
 		r.password = cred.Password
 	}
 	r.key = identity{profile: prof.Name, server: r.server, user: user, via: prof.Via}
-	if r.password != "" {
-		r.key.cred = keyedHash(p.hmacKey, "cred", r.password)
-		r.reject = keyedHash(p.hmacKey, "reject", r.server, user, r.password)
+	if len(r.password) > 0 {
+		r.key.cred = keyedHash(p.hmacKey, []byte("cred"), r.password)
+		r.reject = keyedHash(p.hmacKey, []byte("reject"), []byte(r.server), []byte(user), r.password)
 	}
 	return r, nil
 }
@@ -142,7 +145,7 @@ func (p *Pool) Open(ctx context.Context, prof Profile, destHost string, cred Cre
 	}
 	n := max(prof.SessionChannels, 1)
 	for round := 0; round < maxOpenRounds; round++ {
-		if r.password != "" && p.rejects.rejected(r.reject, time.Now()) {
+		if len(r.password) > 0 && p.rejects.rejected(r.reject, time.Now()) {
 			err := &AuthError{Server: r.server, User: r.user, Err: ErrPasswordRejectedRecently}
 			p.opts.Logger.Warn().Str("server", r.server).Str("user", r.user).Str("profile", r.prof.Name).Msg(err.Error())
 			return nil, err
@@ -171,7 +174,7 @@ func (p *Pool) Open(ctx context.Context, prof Profile, destHost string, cred Cre
 			}
 		}
 		var busy chan struct{}
-		if r.password != "" {
+		if len(r.password) > 0 {
 			if other := p.pwBusy[r.reject]; other != nil {
 				p.mu.Unlock()
 				select {
@@ -194,11 +197,20 @@ func (p *Pool) Open(ctx context.Context, prof Profile, destHost string, cred Cre
 		// The dial runs on its own (bounded by connect_timeout and Close),
 		// so a caller that gives up does not abort a connection others wait
 		// for; the lease reserved for it is then released.
+		// The dial gets its own copy of the password, since it may outlive
+		// Open; it wipes the copy when the login is over and has the
+		// runtime erase what the SSH library made of it (scrub.Release).
 		res := make(chan *tconn, 1)
+		dr := r
+		dr.password = bytes.Clone(r.password)
 		go func() {
 			defer p.wg.Done()
-			c, err := p.connect(r)
-			res <- p.register(r, c, err, pd, busy, n)
+			c, err := p.connect(dr)
+			if len(dr.password) > 0 {
+				clear(dr.password)
+				defer scrub.Release()
+			}
+			res <- p.register(dr, c, err, pd, busy, n)
 		}()
 		select {
 		case c := <-res:

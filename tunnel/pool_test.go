@@ -24,7 +24,7 @@ func TestShareOneIdentity(t *testing.T) {
 	p := testPool(t, s, nil)
 	echo := echoServer(t)
 	prof := testProfile(s)
-	cred := Credentials{User: "alice", Password: "s3cret"}
+	cred := Credentials{User: "alice", Password: []byte("s3cret")}
 	const n = 30
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
@@ -71,7 +71,7 @@ func TestIdentitiesDoNotShare(t *testing.T) {
 	p := testPool(t, s, nil)
 	echo := echoServer(t)
 	prof := testProfile(s)
-	good := Credentials{User: "alice", Password: "s3cret"}
+	good := Credentials{User: "alice", Password: []byte("s3cret")}
 	l1, err := p.Open(context.Background(), prof, "", good)
 	if err != nil {
 		t.Fatal(err)
@@ -97,7 +97,7 @@ func TestIdentitiesDoNotShare(t *testing.T) {
 		t.Fatal("another profile shared the connection")
 	}
 	// A wrong password for the same user never rides the good connection.
-	_, err = p.Open(context.Background(), prof, "", Credentials{User: "alice", Password: "guess"})
+	_, err = p.Open(context.Background(), prof, "", Credentials{User: "alice", Password: []byte("guess")})
 	if !errors.Is(err, ErrAuthFailed) {
 		t.Fatalf("wrong password: err = %v, want ErrAuthFailed", err)
 	}
@@ -137,7 +137,7 @@ func TestMaxChannelsOpensNewConnection(t *testing.T) {
 	echo := echoServer(t)
 	prof := testProfile(s)
 	prof.MaxChannels = 2
-	cred := Credentials{User: "alice", Password: "s3cret"}
+	cred := Credentials{User: "alice", Password: []byte("s3cret")}
 	var cs []net.Conn
 	for i := 0; i < 5; i++ {
 		c, err := p.Dial(context.Background(), prof, "", cred, echo)
@@ -178,7 +178,7 @@ func TestSessionChannelsReserveRoom(t *testing.T) {
 	prof := testProfile(s)
 	prof.MaxChannels = 4
 	prof.SessionChannels = 2
-	cred := Credentials{User: "alice", Password: "s3cret"}
+	cred := Credentials{User: "alice", Password: []byte("s3cret")}
 	var conns []net.Conn
 	for i := 0; i < 5; i++ {
 		l, err := p.Open(context.Background(), prof, "", cred)
@@ -214,7 +214,7 @@ func TestIdleClose(t *testing.T) {
 	s := newTestServer(t)
 	p := testPool(t, s, func(o *Options) { o.IdleClose = 50 * time.Millisecond })
 	echo := echoServer(t)
-	cred := Credentials{User: "alice", Password: "s3cret"}
+	cred := Credentials{User: "alice", Password: []byte("s3cret")}
 	l, err := p.Open(context.Background(), testProfile(s), "", cred)
 	if err != nil {
 		t.Fatal(err)
@@ -247,7 +247,7 @@ func TestKeepaliveDetectsFrozenServer(t *testing.T) {
 		o.KeepaliveMax = 3
 	})
 	echo := echoServer(t)
-	cred := Credentials{User: "alice", Password: "s3cret"}
+	cred := Credentials{User: "alice", Password: []byte("s3cret")}
 	l, err := p.Open(context.Background(), testProfile(s), "", cred)
 	if err != nil {
 		t.Fatal(err)
@@ -287,7 +287,7 @@ func TestKeepaliveKeepsLiveServer(t *testing.T) {
 		o.KeepaliveInterval = 50 * time.Millisecond
 		o.KeepaliveMax = 20
 	})
-	l, err := p.Open(context.Background(), testProfile(s), "", Credentials{User: "alice", Password: "s3cret"})
+	l, err := p.Open(context.Background(), testProfile(s), "", Credentials{User: "alice", Password: []byte("s3cret")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,7 +305,7 @@ func TestServerRestartReconnects(t *testing.T) {
 	s := newTestServer(t)
 	p := testPool(t, s, nil)
 	echo := echoServer(t)
-	cred := Credentials{User: "alice", Password: "s3cret"}
+	cred := Credentials{User: "alice", Password: []byte("s3cret")}
 	c, err := p.Dial(context.Background(), testProfile(s), "", cred, echo)
 	if err != nil {
 		t.Fatal(err)
@@ -349,7 +349,7 @@ func TestPasswordOfferedOnce(t *testing.T) {
 			p := testPool(t, s, nil)
 			prof := testProfile(s)
 			prof.Auth = tc.auth
-			bad := Credentials{User: "alice", Password: "wrong"}
+			bad := Credentials{User: "alice", Password: []byte("wrong")}
 			_, err := p.Open(context.Background(), prof, "", bad)
 			var ae *AuthError
 			if !errors.As(err, &ae) || !errors.Is(err, ErrAuthFailed) {
@@ -373,7 +373,7 @@ func TestPasswordOfferedOnce(t *testing.T) {
 			}
 			// The right password is not blocked by the wrong one's memory.
 			if tc.rejectAfter {
-				l, err := p.Open(context.Background(), prof, "", Credentials{User: "alice", Password: "s3cret"})
+				l, err := p.Open(context.Background(), prof, "", Credentials{User: "alice", Password: []byte("s3cret")})
 				if err != nil {
 					t.Fatalf("good password after a bad one: %v", err)
 				}
@@ -387,12 +387,12 @@ func TestRejectMemoryExpires(t *testing.T) {
 	s := newTestServer(t, func(s *testServer) { s.kbd, s.pubkey = false, false })
 	p := testPool(t, s, func(o *Options) { o.RejectMemory = time.Millisecond })
 	prof := testProfile(s)
-	bad := Credentials{User: "alice", Password: "wrong"}
+	bad := Credentials{User: "alice", Password: []byte("wrong")}
 	if _, err := p.Open(context.Background(), prof, "", bad); !errors.Is(err, ErrAuthFailed) {
 		t.Fatal(err)
 	}
 	waitFor(t, "memory to expire", 5*time.Second, func() bool {
-		return !p.rejects.rejected(keyedHash(p.hmacKey, "reject", s.addr, "alice", "wrong"), time.Now())
+		return !p.rejects.rejected(keyedHash(p.hmacKey, []byte("reject"), []byte(s.addr), []byte("alice"), []byte("wrong")), time.Now())
 	})
 	if _, err := p.Open(context.Background(), prof, "", bad); !errors.Is(err, ErrAuthFailed) || errors.Is(err, ErrPasswordRejectedRecently) {
 		t.Fatalf("after expiry: %v, want a fresh ErrAuthFailed", err)
@@ -405,7 +405,7 @@ func TestRejectMemoryExpires(t *testing.T) {
 func TestChannelErrorsTyped(t *testing.T) {
 	s := newTestServer(t)
 	p := testPool(t, s, nil)
-	l, err := p.Open(context.Background(), testProfile(s), "", Credentials{User: "alice", Password: "s3cret"})
+	l, err := p.Open(context.Background(), testProfile(s), "", Credentials{User: "alice", Password: []byte("s3cret")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -451,7 +451,7 @@ func TestHalfClose(t *testing.T) {
 	s := newTestServer(t)
 	p := testPool(t, s, nil)
 	echo := echoServer(t)
-	c, err := p.Dial(context.Background(), testProfile(s), "", Credentials{User: "alice", Password: "s3cret"}, echo)
+	c, err := p.Dial(context.Background(), testProfile(s), "", Credentials{User: "alice", Password: []byte("s3cret")}, echo)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -472,7 +472,7 @@ func TestDropAndClose(t *testing.T) {
 	s := newTestServer(t)
 	p := testPool(t, s, nil)
 	echo := echoServer(t)
-	cred := Credentials{User: "alice", Password: "s3cret"}
+	cred := Credentials{User: "alice", Password: []byte("s3cret")}
 	c, err := p.Dial(context.Background(), testProfile(s), "", cred, echo)
 	if err != nil {
 		t.Fatal(err)
@@ -536,7 +536,7 @@ func TestConnectTimeout(t *testing.T) {
 	}
 	defer p.Close()
 	port := ln.Addr().(*net.TCPAddr).Port
-	_, err = p.Open(context.Background(), Profile{Name: "x", Host: "127.0.0.1", Port: port, Share: true}, "", Credentials{User: "u", Password: "p"})
+	_, err = p.Open(context.Background(), Profile{Name: "x", Host: "127.0.0.1", Port: port, Share: true}, "", Credentials{User: "u", Password: []byte("p")})
 	if !errors.Is(err, ErrServerUnreachable) {
 		t.Fatalf("err = %v, want ErrServerUnreachable", err)
 	}
@@ -546,7 +546,7 @@ func TestOpenResolvesHostAndUser(t *testing.T) {
 	s := newTestServer(t)
 	p := testPool(t, s, nil)
 	prof := Profile{Name: "dest", Port: s.port, Share: true}
-	l, err := p.Open(context.Background(), prof, "127.0.0.1", Credentials{User: "alice", Password: "s3cret"})
+	l, err := p.Open(context.Background(), prof, "127.0.0.1", Credentials{User: "alice", Password: []byte("s3cret")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -555,7 +555,7 @@ func TestOpenResolvesHostAndUser(t *testing.T) {
 	}
 	l.Close()
 	prof.User = "alice"
-	l, err = p.Open(context.Background(), prof, "127.0.0.1", Credentials{User: "jobuser", Password: "s3cret"})
+	l, err = p.Open(context.Background(), prof, "127.0.0.1", Credentials{User: "jobuser", Password: []byte("s3cret")})
 	if err != nil {
 		t.Fatalf("profile user: %v", err)
 	}
@@ -580,7 +580,7 @@ func TestOpenResolvesHostAndUser(t *testing.T) {
 }
 
 func TestCredentialsHidePassword(t *testing.T) {
-	c := Credentials{User: "bob", Password: "hunter2"}
+	c := Credentials{User: "bob", Password: []byte("hunter2")}
 	for _, s := range []string{fmt.Sprint(c), fmt.Sprintf("%v %+v %#v %s", c, c, c, c), fmt.Sprint(&c)} {
 		if strings.Contains(s, "hunter2") {
 			t.Fatalf("password shown: %s", s)
@@ -626,7 +626,7 @@ func TestPasswordOutcomeUnknownIsNotRemembered(t *testing.T) {
 	s := newTestServer(t, func(s *testServer) { s.kbd, s.pubkey, s.stall = false, false, stall })
 	p := testPool(t, s, func(o *Options) { o.ConnectTimeout = 200 * time.Millisecond })
 	prof := testProfile(s)
-	good := Credentials{User: "alice", Password: "s3cret"}
+	good := Credentials{User: "alice", Password: []byte("s3cret")}
 	// The server does not answer the password before connect_timeout.
 	_, err := p.Open(context.Background(), prof, "", good)
 	if !errors.Is(err, ErrServerUnreachable) || errors.Is(err, ErrAuthFailed) {
@@ -652,7 +652,7 @@ func TestPasswordAnsweredByDisconnectIsRemembered(t *testing.T) {
 	s := newTestServer(t, func(s *testServer) { s.kbd, s.pubkey, s.maxTries = false, false, 1 })
 	p := testPool(t, s, nil)
 	prof := testProfile(s)
-	bad := Credentials{User: "alice", Password: "wrong"}
+	bad := Credentials{User: "alice", Password: []byte("wrong")}
 	if _, err := p.Open(context.Background(), prof, "", bad); !errors.Is(err, ErrAuthFailed) {
 		t.Fatalf("first: %v, want ErrAuthFailed", err)
 	}
@@ -667,7 +667,7 @@ func TestPasswordAnsweredByDisconnectIsRemembered(t *testing.T) {
 func TestConcurrentWrongPasswordOnce(t *testing.T) {
 	s := newTestServer(t, func(s *testServer) { s.pubkey = false })
 	p := testPool(t, s, nil)
-	bad := Credentials{User: "alice", Password: "wrong"}
+	bad := Credentials{User: "alice", Password: []byte("wrong")}
 	const n = 10
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
@@ -730,13 +730,13 @@ func TestAuthOrder(t *testing.T) {
 		wantMethod string
 		wantPW     int
 	}{
-		{[]string{"publickey", "password"}, Credentials{User: "alice", Password: "s3cret"}, "publickey(identity files)", 0},
-		{[]string{"password", "publickey"}, Credentials{User: "alice", Password: "s3cret"}, "password", 1},
-		{[]string{"keyboard-interactive", "publickey"}, Credentials{User: "alice", Password: "s3cret"}, "keyboard-interactive", 0},
+		{[]string{"publickey", "password"}, Credentials{User: "alice", Password: []byte("s3cret")}, "publickey(identity files)", 0},
+		{[]string{"password", "publickey"}, Credentials{User: "alice", Password: []byte("s3cret")}, "password", 1},
+		{[]string{"keyboard-interactive", "publickey"}, Credentials{User: "alice", Password: []byte("s3cret")}, "keyboard-interactive", 0},
 		// No password from the application: straight to the key.
 		{[]string{"password", "keyboard-interactive", "publickey"}, Credentials{User: "alice"}, "publickey(identity files)", 0},
 		// A wrong password falls through to the key, and is remembered.
-		{[]string{"password", "publickey"}, Credentials{User: "alice", Password: "wrong"}, "publickey(identity files)", 1},
+		{[]string{"password", "publickey"}, Credentials{User: "alice", Password: []byte("wrong")}, "publickey(identity files)", 1},
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.auth, ",")+"/"+tc.cred.String(), func(t *testing.T) {
@@ -756,7 +756,7 @@ func TestAuthOrder(t *testing.T) {
 			if pw, _, _, _ := s.counts(); pw != tc.wantPW {
 				t.Fatalf("%d password attempts, want %d", pw, tc.wantPW)
 			}
-			if tc.cred.Password == "wrong" {
+			if string(tc.cred.Password) == "wrong" {
 				if _, err := p.Open(context.Background(), prof, "", tc.cred); !errors.Is(err, ErrPasswordRejectedRecently) {
 					t.Fatalf("rejected password used again: %v", err)
 				}
@@ -801,7 +801,7 @@ func TestOpenCanceledWhileConnecting(t *testing.T) {
 	s := newTestServer(t, func(s *testServer) { s.kbd, s.pubkey, s.stall = false, false, stall })
 	p := testPool(t, s, nil)
 	prof := testProfile(s)
-	cred := Credentials{User: "alice", Password: "s3cret"}
+	cred := Credentials{User: "alice", Password: []byte("s3cret")}
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() {

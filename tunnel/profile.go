@@ -69,15 +69,17 @@ type Options struct {
 }
 
 // Credentials are what the application sent: a user and maybe a password.
+// Pool.Open reads Password only until it returns and keeps no reference to
+// it, so the caller can wipe it (clear) as soon as Open is done.
 type Credentials struct {
 	User     string
-	Password string // "" = none
+	Password []byte // empty = none
 }
 
 // String shows the user and whether a password is present, never the password.
 func (c Credentials) String() string {
 	pw := "none"
-	if c.Password != "" {
+	if len(c.Password) > 0 {
 		pw = "<hidden>"
 	}
 	return fmt.Sprintf("user=%q password=%s", c.User, pw)
@@ -91,7 +93,7 @@ func (c Credentials) MarshalText() ([]byte, error) { return []byte(c.String()), 
 
 // MarshalZerologObject logs the user and whether a password is present.
 func (c Credentials) MarshalZerologObject(e *zerolog.Event) {
-	e.Str("user", c.User).Bool("password", c.Password != "")
+	e.Str("user", c.User).Bool("password", len(c.Password) > 0)
 }
 
 // withDefaults returns p with zero values replaced by defaults.

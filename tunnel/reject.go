@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"sync"
 	"time"
+
+	"socksd/internal/scrub"
 )
 
 // maxRejected bounds the rejected-password memory.
@@ -14,16 +16,22 @@ const maxRejected = 100000
 type digest [sha256.Size]byte
 
 // keyedHash computes HMAC-SHA256 over the parts, each length-prefixed so
-// that ("ab","c") and ("a","bc") differ.
-func keyedHash(key []byte, parts ...string) digest {
-	m := hmac.New(sha256.New, key)
-	for _, p := range parts {
-		n := len(p)
-		m.Write([]byte{byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)})
-		m.Write([]byte(p))
-	}
+// that ("ab","c") and ("a","bc") differ. A part may be a password, so no
+// copy of it may stay behind: a final block of zeros overwrites the hash's
+// buffer of pending input, and the hash runs under scrub.Do, which erases
+// its stack and, once they are garbage, its allocations.
+func keyedHash(key []byte, parts ...[]byte) digest {
 	var d digest
-	copy(d[:], m.Sum(nil))
+	scrub.Do(func() {
+		m := hmac.New(sha256.New, key)
+		for _, p := range parts {
+			n := len(p)
+			m.Write([]byte{byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)})
+			m.Write(p)
+		}
+		m.Write(make([]byte, m.BlockSize()))
+		m.Sum(d[:0])
+	})
 	return d
 }
 

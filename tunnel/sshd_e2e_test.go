@@ -57,7 +57,7 @@ const (
 func TestSSHDPassword(t *testing.T) {
 	s, p, prof := e2e(t, testpeer.SSHDConfig{PasswordAuth: true, KbdInteractive: true, PubkeyAuth: true}, nil)
 	echo := echoServer(t)
-	c, err := p.Dial(context.Background(), prof, "", Credentials{User: s.User, Password: s.Password}, echo)
+	c, err := p.Dial(context.Background(), prof, "", Credentials{User: s.User, Password: []byte(s.Password)}, echo)
 	if err != nil {
 		t.Fatalf("dial: %v\n%s", err, s.Log())
 	}
@@ -77,7 +77,7 @@ func TestSSHDPassword(t *testing.T) {
 func TestSSHDKeyboardInteractiveOnly(t *testing.T) {
 	s, p, prof := e2e(t, testpeer.SSHDConfig{KbdInteractive: true}, nil)
 	echo := echoServer(t)
-	c, err := p.Dial(context.Background(), prof, "", Credentials{User: s.User, Password: s.Password}, echo)
+	c, err := p.Dial(context.Background(), prof, "", Credentials{User: s.User, Password: []byte(s.Password)}, echo)
 	if err != nil {
 		t.Fatalf("dial: %v\n%s", err, s.Log())
 	}
@@ -105,7 +105,7 @@ func TestSSHDWrongPasswordTriedOnce(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s, p, prof := e2e(t, tc.cfg, nil)
 			prof.Auth = tc.auth
-			bad := Credentials{User: s.User, Password: "not-" + s.Password}
+			bad := Credentials{User: s.User, Password: []byte("not-" + s.Password)}
 			var firstErr error
 			for i := 0; i < 4; i++ {
 				_, err := p.Open(context.Background(), prof, "", bad)
@@ -121,7 +121,7 @@ func TestSSHDWrongPasswordTriedOnce(t *testing.T) {
 					t.Fatalf("attempt %d: %v, want ErrPasswordRejectedRecently", i, err)
 				}
 			}
-			if strings.Contains(firstErr.Error(), bad.Password) {
+			if strings.Contains(firstErr.Error(), string(bad.Password)) {
 				t.Fatal("error shows the password")
 			}
 			// sshd logs the failure when the connection ends.
@@ -130,7 +130,7 @@ func TestSSHDWrongPasswordTriedOnce(t *testing.T) {
 			if pw+kbd != 1 {
 				t.Fatalf("sshd logged %d Failed password and %d Failed keyboard-interactive, want 1 in all\n%s", pw, kbd, s.Log())
 			}
-			if strings.Contains(s.Log(), bad.Password) {
+			if strings.Contains(s.Log(), string(bad.Password)) {
 				t.Fatal("sshd log shows the password")
 			}
 		})
@@ -286,7 +286,7 @@ func TestSSHDHostKeyRefused(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = p.Open(context.Background(), prof, "", Credentials{User: s.User, Password: s.Password})
+		_, err = p.Open(context.Background(), prof, "", Credentials{User: s.User, Password: []byte(s.Password)})
 		p.Close()
 		if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), Fingerprint(s.HostKeyPub)) {
 			t.Fatalf("err = %v, want %v showing %s", err, tc.want, Fingerprint(s.HostKeyPub))
@@ -300,7 +300,7 @@ func TestSSHDHostKeyRefused(t *testing.T) {
 func TestSSHDFiftyConcurrentOneConnection(t *testing.T) {
 	s, p, prof := e2e(t, testpeer.SSHDConfig{PasswordAuth: true, KbdInteractive: true}, nil)
 	echo := echoServer(t)
-	cred := Credentials{User: s.User, Password: s.Password}
+	cred := Credentials{User: s.User, Password: []byte(s.Password)}
 	const n = 50
 	var wg sync.WaitGroup
 	conns := make([]net.Conn, n)
@@ -337,7 +337,7 @@ func TestSSHDTwoIdentitiesTwoConnections(t *testing.T) {
 	s, p, prof := e2e(t, testpeer.SSHDConfig{PasswordAuth: true, PubkeyAuth: true}, nil)
 	echo := echoServer(t)
 	prof.IdentityFiles = []string{s.ClientKeyFile}
-	withPW := Credentials{User: s.User, Password: s.Password}
+	withPW := Credentials{User: s.User, Password: []byte(s.Password)}
 	withKey := Credentials{User: s.User}
 	var cs []net.Conn
 	for i := 0; i < 6; i++ {
@@ -370,7 +370,7 @@ func TestSSHDTwoIdentitiesTwoConnections(t *testing.T) {
 func TestSSHDRestartBetweenSessions(t *testing.T) {
 	s, p, prof := e2e(t, testpeer.SSHDConfig{PasswordAuth: true}, nil)
 	echo := echoServer(t)
-	cred := Credentials{User: s.User, Password: s.Password}
+	cred := Credentials{User: s.User, Password: []byte(s.Password)}
 	c, err := p.Dial(context.Background(), prof, "", cred, echo)
 	if err != nil {
 		t.Fatal(err)
@@ -396,7 +396,7 @@ func TestSSHDFrozenDetectedByKeepalive(t *testing.T) {
 		o.ConnectTimeout = 3 * time.Second
 	})
 	echo := echoServer(t)
-	cred := Credentials{User: s.User, Password: s.Password}
+	cred := Credentials{User: s.User, Password: []byte(s.Password)}
 	l, err := p.Open(context.Background(), prof, "", cred)
 	if err != nil {
 		t.Fatal(err)
@@ -434,7 +434,7 @@ func TestSSHDFrozenDetectedByKeepalive(t *testing.T) {
 
 func TestSSHDChannelRefusals(t *testing.T) {
 	s, p, prof := e2e(t, testpeer.SSHDConfig{PasswordAuth: true, ExtraConfig: "PermitOpen 127.0.0.1:1 127.0.0.1:2 nonexistent.invalid:21"}, nil)
-	l, err := p.Open(context.Background(), prof, "", Credentials{User: s.User, Password: s.Password})
+	l, err := p.Open(context.Background(), prof, "", Credentials{User: s.User, Password: []byte(s.Password)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -98,7 +98,7 @@ func TestVia(t *testing.T) {
 					line("[localhost]:"+strconv.Itoa(s.port), s.hostKey.PublicKey()))}
 			})
 			prof := Profile{Name: "via", Host: tc.host, Port: s.port, Via: tc.via(sp.addr), Share: true}
-			c, err := p.Dial(context.Background(), prof, "", Credentials{User: "alice", Password: "s3cret"}, echo)
+			c, err := p.Dial(context.Background(), prof, "", Credentials{User: "alice", Password: []byte("s3cret")}, echo)
 			if err != nil {
 				t.Fatalf("dial via %s: %v", prof.Via, err)
 			}
@@ -110,9 +110,9 @@ func TestVia(t *testing.T) {
 			}
 			r := reqs[0]
 			want := net.JoinHostPort(tc.host, strconv.Itoa(s.port))
-			if r.Version != tc.version || r.Dest.String() != want || r.User != tc.user || r.Password != tc.password {
+			if r.Version != tc.version || r.Dest.String() != want || r.User != tc.user || string(r.Password) != tc.password {
 				t.Fatalf("proxy saw version %d dest %s user %q (password set %v); want %d %s %q",
-					r.Version, r.Dest, r.User, r.Password != "", tc.version, want, tc.user)
+					r.Version, r.Dest, r.User, len(r.Password) > 0, tc.version, want, tc.user)
 			}
 		})
 	}
@@ -134,7 +134,7 @@ func TestViaFailures(t *testing.T) {
 		p := testPool(t, s, nil)
 		prof := testProfile(s)
 		prof.Via = via
-		_, err := p.Open(context.Background(), prof, "", Credentials{User: "alice", Password: "s3cret"})
+		_, err := p.Open(context.Background(), prof, "", Credentials{User: "alice", Password: []byte("s3cret")})
 		if !errors.Is(err, ErrServerUnreachable) {
 			t.Errorf("via %s: %v, want ErrServerUnreachable", via, err)
 		}

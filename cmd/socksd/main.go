@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"socksd/internal/scrub"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -76,5 +78,10 @@ func runVersion(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	fmt.Fprintf(stdout, "socksd %s\n", version)
+	if scrub.Enabled {
+		fmt.Fprint(stdout, "password erasure: on (runtime/secret)\n")
+	} else {
+		fmt.Fprint(stdout, "password erasure: off (built without GOEXPERIMENT=runtimesecret, or platform unsupported)\n")
+	}
 	return exitOK
 }

@@ -749,21 +749,60 @@ func memContext(b, secret []byte) string {
 	return string(out)
 }
 
-// TestSecurityCredentialLifetime looks for the password in the daemon's
-// memory during a logged-in session and after it ended. The ftp package
-// wipes its own byte copies (the PASS line, the line reader's buffer, the
-// PASS sent to the server); the string handed to the tunnel and the SSH
-// library's own copies are Go strings, which cannot be wiped and stay
-// until the memory is reused. The figures show where that leaves things.
+// TestSecurityCredentialLifetime looks for a job's password in the
+// daemon's memory before any login, once the login is over while the
+// session goes on, and after the session ended: for an FTP job (PASS taken
+// from the control connection, sent to sshd and to the FTP server) and for
+// a SOCKS5 client whose RFC 1929 password is the SSH login of a tunnel
+// rule. socksd wipes its own copies; what the SSH library copies is
+// allocated under runtime/secret and erased once garbage (internal/scrub).
+// The erasure follows a garbage collection the daemon asks for after the
+// login, so the test waits for the count to fall (bounded), then holds it
+// at zero.
 func TestSecurityCredentialLifetime(t *testing.T) {
 	r := record(t, secSecurity, "credentials held in memory only as long as a login needs them")
-	l := newLane(t, "a", laneOptions{})
-	d := startSocksd(t, rigConfig{lanes: []*lane{l}}, l.sshd.Password)
-	pw := []byte(l.ftpd.Password)
-	before, scanned, _, err := procMemCount(d.PID(), pw)
+	out, err := exec.Command(socksdBin, "version").Output()
 	if err != nil {
-		t.Skipf("cannot read the daemon's memory: %v", err)
+		t.Fatal(err)
 	}
+	r.saw("socksd version: %s", strings.ReplaceAll(strings.TrimSpace(string(out)), "\n", "; "))
+	if !strings.Contains(string(out), "password erasure: on") {
+		msg := "this socksd build cannot erase passwords (build with GOEXPERIMENT=runtimesecret, as make test does)"
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	l := newLane(t, "a", laneOptions{})
+	// SOCKS5 CONNECTs to the name "localhost" go through l's sshd, logged
+	// in with the SOCKS5 user and password.
+	tunnelRule := fmt.Sprintf("[[rules]]\nname = \"tunnel\"\nto = [\"localhost\"]\nports = [\"%d\"]\naction = \"tunnel\"\nprofile = \"a\"\n", l.ftpd.Port)
+	d := startSocksd(t, rigConfig{lanes: []*lane{l}, rules: tunnelRule}, l.sshd.Password)
+	pw := []byte(l.ftpd.Password)
+	count := func() (int, int64, []string) {
+		n, scanned, ctx, err := procMemCount(d.PID(), pw)
+		if err != nil {
+			t.Fatalf("reading the daemon's memory: %v", err)
+		}
+		return n, scanned, ctx
+	}
+	// settle waits (bounded) for the copies to be gone, as the erasure
+	// follows a garbage collection, and returns the first and last counts.
+	settle := func() (first, last int, contexts []string) {
+		first, _, contexts = count()
+		last = first
+		waitFor(func() bool {
+			last, _, contexts = count()
+			return last == 0
+		})
+		return first, last, contexts
+	}
+	before, scanned, _ := count()
+	r.tried("the daemon's writable memory (/proc/PID/mem, %d MiB) searched for the job's password: before any login; for an FTP job, once it is logged in (USER/PASS to sshd and to vsftpd through the tunnel) and after its session and SSH connection ended; then for a SOCKS5 client (RFC 1929 user and password) through a tunnel rule, once its CONNECT is up and after it ended", scanned>>20)
+	if before != 0 {
+		t.Errorf("the password was in memory before any login (%d copies)", before)
+	}
+
 	j, err := openJob(d.Addr, l.ftpd.Addr)
 	if err != nil {
 		t.Fatal(err)
@@ -774,19 +813,46 @@ func TestSecurityCredentialLifetime(t *testing.T) {
 	if _, _, err := j.cmd("NOOP"); err != nil {
 		t.Fatal(err)
 	}
-	during, _, _, _ := procMemCount(d.PID(), pw)
+	ftpFirst, ftpDuring, ctxDuring := settle()
 	j.quit()
 	var st stats
 	waitFor(func() bool { st = dStats(t, d); return st.active == 0 && st.ssh == 0 })
-	after, _, contexts, _ := procMemCount(d.PID(), pw)
-	r.tried("the daemon's writable memory (/proc/PID/mem, %d MiB) searched for the job's password before login, while the FTP session is logged in, and after the session and its SSH connection ended", scanned>>20)
-	r.figure("copies of the password in memory: before / logged in / after", fmt.Sprintf("%d / %d / %d", before, during, after))
-	r.saw("code review: ftp/login.go wipes the PASS line (clear(line)), the line reader's buffer (lr.Wipe), the translated password and the PASS line sent to the server (clear(pw), clear(b)); tunnel keeps only an HMAC of the password (reject memory, sharing key)")
-	r.saw("not wiped: ftp.(*session).openAndLogin converts the password to a Go string (sshPassword := string(pw)) for Opener → tunnel.Credentials.Password → the ssh.PasswordCallback; that string and the SSH library's marshalled userauth packet (\"ssh-connection ... password\" in the contexts below) cannot be cleared and live until the garbage collector reuses the memory; tunnel.keyedHash leaves the password's last bytes in the HMAC's SHA-256 block buffer (\"cred\" in the contexts)")
-	if before != 0 {
-		t.Errorf("the password was in memory before any login (%d copies)", before)
+	ftpAfter, _, ctxAfter := settle()
+	r.figure("FTP job, copies of the password: before login / just after login / logged in, once settled / after the session", fmt.Sprintf("%d / %d / %d / %d", before, ftpFirst, ftpDuring, ftpAfter))
+
+	c, err := net.DialTimeout("tcp", d.Addr, ioTimeout)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if after > 0 {
-		r.saw("FINDING: %d copies of the password remain in the daemon's memory after the session and its SSH connection ended; the bytes before each: %q", after, contexts)
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(ioTimeout))
+	if _, err := socks.ClientHandshake(c, 5, socks.Addr{Host: "localhost", Port: uint16(l.ftpd.Port)}, l.sshd.User, l.sshd.Password); err != nil {
+		t.Fatalf("SOCKS5 CONNECT through the tunnel rule: %v", err)
+	}
+	greeting, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil || !strings.HasPrefix(greeting, "220") {
+		t.Fatalf("no FTP greeting through the tunnel: %q, %v", greeting, err)
+	}
+	socksFirst, socksDuring, ctxSocks := settle()
+	c.Close()
+	waitFor(func() bool { st = dStats(t, d); return st.active == 0 && st.ssh == 0 })
+	socksAfter, _, ctxSocksAfter := settle()
+	r.figure("SOCKS5 client, copies of the password: just after CONNECT / connected, once settled / after the session", fmt.Sprintf("%d / %d / %d", socksFirst, socksDuring, socksAfter))
+
+	r.saw("socksd wipes its own copies (the PASS line and the line reader's buffer, the translated password, the SOCKS5 password, the pool's copy for the dial) and keeps only keyed hashes; the SSH login runs under runtime/secret, the PASS to the FTP server goes out a byte at a time under it, and a garbage collection after each login has the runtime erase the SSH library's copies")
+	for _, c := range []struct {
+		what     string
+		n        int
+		contexts []string
+	}{
+		{"while the FTP job is logged in", ftpDuring, ctxDuring},
+		{"after the FTP session and its SSH connection ended", ftpAfter, ctxAfter},
+		{"while the SOCKS5 tunnel session is connected", socksDuring, ctxSocks},
+		{"after the SOCKS5 session and its SSH connection ended", socksAfter, ctxSocksAfter},
+	} {
+		if c.n > 0 {
+			r.saw("FINDING: %d copies of the password in the daemon's memory %s; the bytes before each: %q", c.n, c.what, c.contexts)
+			t.Errorf("%d copies of the password in the daemon's memory %s; the bytes before each: %q", c.n, c.what, c.contexts)
+		}
 	}
 }
