@@ -209,9 +209,6 @@ func (s *session) openAndLogin(user string, pw []byte) error {
 		return err
 	}
 	if r.Code == 331 {
-		// Once the login is over, have the runtime erase what the SSH
-		// library and sendPassword left of the password (package scrub).
-		defer scrub.Release()
 		if err := sendPassword(srv, pw); err != nil {
 			return err
 		}
@@ -238,12 +235,14 @@ func (s *session) openAndLogin(user string, pw []byte) error {
 }
 
 // sendPassword sends "PASS pw" to the server, wiping its own copies. The
-// password goes out one byte per write, under scrub.Do: an SSH channel
-// builds each packet in a buffer it keeps and reuses for the life of the
-// channel, so a PASS line written whole would stay there, past the login,
-// until a longer line overwrote it. Written singly, its bytes take turns in
-// one place of that buffer and the line end sent last overwrites them.
-// This costs a few small packets, once per login.
+// password goes out one byte per write: an SSH channel builds each packet
+// in a buffer it keeps and reuses for the life of the channel, so a PASS
+// line written whole would stay there, past the login, until a longer line
+// overwrote it. Written singly, its bytes take turns in one place of that
+// buffer and the line end sent last overwrites them. This costs a few
+// small packets, once per login. The writes allocate nothing, except a
+// packet the SSH library queues during a key exchange; they run under
+// scrub.Do, so such a copy is erased once it is garbage.
 func sendPassword(srv *side, pw []byte) (err error) {
 	scrub.Do(func() {
 		if err = srv.writeRaw(ebcdic.Encode(srv.cp, "PASS ")); err != nil {

@@ -798,7 +798,7 @@ func TestSecurityCredentialLifetime(t *testing.T) {
 		return first, last, contexts
 	}
 	before, scanned, _ := count()
-	r.tried("the daemon's writable memory (/proc/PID/mem, %d MiB) searched for the job's password: before any login; for an FTP job, once it is logged in (USER/PASS to sshd and to vsftpd through the tunnel) and after its session and SSH connection ended; then for a SOCKS5 client (RFC 1929 user and password) through a tunnel rule, once its CONNECT is up and after it ended", scanned>>20)
+	r.tried("the daemon's writable memory (/proc/PID/mem, %d MiB) searched for the job's password: before any login; for an FTP job, once it is logged in (USER/PASS to sshd and to vsftpd through the tunnel), for a second job logged in on the same SSH connection (PASS to vsftpd only), and after both sessions and the SSH connection ended; then for a SOCKS5 client (RFC 1929 user and password) through a tunnel rule, once its CONNECT is up and after it ended", scanned>>20)
 	if before != 0 {
 		t.Errorf("the password was in memory before any login (%d copies)", before)
 	}
@@ -814,11 +814,29 @@ func TestSecurityCredentialLifetime(t *testing.T) {
 		t.Fatal(err)
 	}
 	ftpFirst, ftpDuring, ctxDuring := settle()
+	// A second job logs in on the SSH connection the first one opened: no
+	// SSH login this time, only the PASS to the FTP server.
+	j2, err := openJob(d.Addr, l.ftpd.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := j2.login(l.ftpd.User, l.ftpd.Password); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := j2.cmd("NOOP"); err != nil {
+		t.Fatal(err)
+	}
+	if st := dStats(t, d); st.ssh != 1 {
+		t.Errorf("the second job did not share the first one's SSH connection: %d SSH connections", st.ssh)
+	}
+	sharedFirst, sharedDuring, ctxShared := settle()
+	j2.quit()
 	j.quit()
 	var st stats
 	waitFor(func() bool { st = dStats(t, d); return st.active == 0 && st.ssh == 0 })
 	ftpAfter, _, ctxAfter := settle()
 	r.figure("FTP job, copies of the password: before login / just after login / logged in, once settled / after the session", fmt.Sprintf("%d / %d / %d / %d", before, ftpFirst, ftpDuring, ftpAfter))
+	r.figure("second FTP job on the same SSH connection: just after login / logged in, once settled", fmt.Sprintf("%d / %d", sharedFirst, sharedDuring))
 
 	c, err := net.DialTimeout("tcp", d.Addr, ioTimeout)
 	if err != nil {
@@ -839,13 +857,14 @@ func TestSecurityCredentialLifetime(t *testing.T) {
 	socksAfter, _, ctxSocksAfter := settle()
 	r.figure("SOCKS5 client, copies of the password: just after CONNECT / connected, once settled / after the session", fmt.Sprintf("%d / %d / %d", socksFirst, socksDuring, socksAfter))
 
-	r.saw("socksd wipes its own copies (the PASS line and the line reader's buffer, the translated password, the SOCKS5 password, the pool's copy for the dial) and keeps only keyed hashes; the SSH login runs under runtime/secret, the PASS to the FTP server goes out a byte at a time under it, and a garbage collection after each login has the runtime erase the SSH library's copies")
+	r.saw("socksd wipes its own copies (the PASS line and the line reader's buffer, the translated password, the SOCKS5 password, the pool's copy for the dial) and keeps only keyed hashes; the SSH login runs under runtime/secret and a garbage collection after it has the runtime erase the SSH library's copies; the PASS to the FTP server goes out a byte at a time, so the channel's reused packet buffer never holds it whole")
 	for _, c := range []struct {
 		what     string
 		n        int
 		contexts []string
 	}{
 		{"while the FTP job is logged in", ftpDuring, ctxDuring},
+		{"while a second FTP job is logged in on the same SSH connection", sharedDuring, ctxShared},
 		{"after the FTP session and its SSH connection ended", ftpAfter, ctxAfter},
 		{"while the SOCKS5 tunnel session is connected", socksDuring, ctxSocks},
 		{"after the SOCKS5 session and its SSH connection ended", socksAfter, ctxSocksAfter},
