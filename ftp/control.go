@@ -240,7 +240,22 @@ func (s *session) forward(ev jobEvent, p *pendingCmd) error {
 	if p.cmd.Quoted != "" {
 		return s.srv.writeLines(p.cmd.Wire())
 	}
-	return s.srv.relayLine(s.job.cp, ev.line, ev.term)
+	_, err := s.srv.relayLine(s.job.cp, ev.line, ev.term)
+	return err
+}
+
+// overwriteSecret follows a line of n bytes that held a secret (PASS,
+// ACCT) with a NOOP of exactly n bytes (padded with spaces), whose reply
+// the session drops. An SSH channel builds each packet in a buffer it
+// keeps and reuses for the life of the channel, so the secret would
+// otherwise stay there, past the login, until a later line of the same
+// length or longer came; a longer one would not do either, as the channel
+// then allocates a new buffer and drops the old one as it is. (Sending the
+// secret a byte at a time would also keep it out of that buffer, but would
+// show anyone watching the connection its exact length.)
+func (s *session) overwriteSecret(n int) error {
+	s.pending = append(s.pending, &pendingCmd{cmd: Command{Verb: "NOOP"}, internal: true})
+	return s.srv.writeRaw(s.srv.noop(n))
 }
 
 // onJob handles one line from the job.
@@ -259,10 +274,14 @@ func (s *session) onJob(ev jobEvent) error {
 	}
 	if verb, _ := splitVerb(s.job.cp, ev.line); verb == "PASS" || verb == "ACCT" {
 		// A new login on the open session: relay it without decoding.
-		err := s.forward(ev, &pendingCmd{cmd: Command{Verb: verb}})
+		s.pending = append(s.pending, &pendingCmd{cmd: Command{Verb: verb}})
+		n, err := s.srv.relayLine(s.job.cp, ev.line, ev.term)
 		clear(ev.line)
 		s.job.lr.Wipe()
-		return err
+		if err != nil {
+			return err
+		}
+		return s.overwriteSecret(n)
 	}
 	cmd, err := ParseCommand(ebcdic.Decode(s.job.cp, ev.line))
 	if err != nil {

@@ -3,6 +3,7 @@ package ftp
 import (
 	"context"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 
@@ -109,7 +110,7 @@ func TestEBCDICServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	seen := make(chan string, 16)
+	seen := make(chan string, 32)
 	go func() {
 		c, err := ln.Accept()
 		if err != nil {
@@ -120,7 +121,7 @@ func TestEBCDICServer(t *testing.T) {
 		send("220-FTPD1 IBM FTP CS at MVS1 [037]")
 		send("220 Connection will close if idle for more than 5 minutes.")
 		lr := ebcdic.NewLineReader(c, 0)
-		for i := 0; i < 10; i++ {
+		for i := 0; i < 30; i++ {
 			line, _, err := lr.ReadLine()
 			if err != nil {
 				return
@@ -161,10 +162,35 @@ func TestEBCDICServer(t *testing.T) {
 	if err := h.waitServe(); err != nil {
 		t.Fatal(err)
 	}
+	// The job's commands arrive in order; PASS and ACCT are each followed
+	// by socksd's NOOP, padded to the length of the line it overwrites.
 	want := []string{"USER ibmuser", "PASS pw[1]", "ACCT D123", "SITE X[1]", "QUIT"}
-	for i, w := range want {
-		if got := <-seen; got != w {
-			t.Errorf("server got %q, want %q (command %d)", got, w, i)
+	var got []string
+	noopsAfter := map[string]int{}
+	for len(got) < len(want) {
+		select {
+		case cmd := <-seen:
+			if strings.TrimRight(cmd, " ") == "NOOP" && len(got) > 0 {
+				if prev := got[len(got)-1]; len(cmd) != len(prev) {
+					t.Errorf("NOOP of %d bytes after %q of %d", len(cmd), prev, len(prev))
+				}
+				noopsAfter[got[len(got)-1]]++
+				continue
+			}
+			got = append(got, cmd)
+		default:
+			t.Fatalf("server got only %q", got)
 		}
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("server got %q, want %q", got, want)
+	}
+	for _, secret := range []string{"PASS pw[1]", "ACCT D123"} {
+		if n := noopsAfter[secret]; n != 1 {
+			t.Errorf("%d NOOPs after %q, want 1", n, secret)
+		}
+	}
+	if len(noopsAfter) != 2 {
+		t.Errorf("NOOPs after %v, want after PASS and ACCT only", noopsAfter)
 	}
 }

@@ -17,15 +17,19 @@ import (
 	"socksd/ebcdic"
 )
 
-// pipeTunnel connects the control dial to an in-memory fake FTP server and
-// refuses every other dial.
+// pipeTunnel connects the control dial to a fake FTP server over a
+// loopback TCP pair (buffered like an SSH channel, unlike net.Pipe, so that
+// pipelined commands do not block) and refuses every other dial.
 type pipeTunnel struct{ server string }
 
 func (p *pipeTunnel) Dial(ctx context.Context, network, addr string) (net.Conn, error) {
 	if addr != p.server {
 		return nil, errors.New("fake: no data channels")
 	}
-	a, b := net.Pipe()
+	a, b, err := tcpPair()
+	if err != nil {
+		return nil, err
+	}
 	go fakeServer(b)
 	return a, nil
 }

@@ -1,6 +1,7 @@
 package ftp
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"socksd/ebcdic"
 	"socksd/internal/relay"
@@ -90,24 +92,42 @@ func (s *side) writeReply(code int, lines ...string) error {
 }
 
 // relayLine sends a line read from "from" (its bytes and line end) to s:
-// untouched when the code pages match, translated otherwise.
-func (s *side) relayLine(fromCP ebcdic.CodePage, line []byte, term ebcdic.Terminator) error {
+// untouched when the code pages match, translated otherwise. It returns
+// the number of bytes written.
+func (s *side) relayLine(fromCP ebcdic.CodePage, line []byte, term ebcdic.Terminator) (int, error) {
+	b := s.wireLine(fromCP, line, term)
+	err := s.writeRaw(b)
+	n := len(b)
+	clear(b) // the line may be a PASS
+	return n, err
+}
+
+// wireLine renders a line read from "from" for s. The buffer is sized for
+// the worst case up front: a growing append would leave a partial copy of
+// the line, which may be a PASS, behind in the old buffer.
+func (s *side) wireLine(fromCP ebcdic.CodePage, line []byte, term ebcdic.Terminator) []byte {
 	if fromCP == s.cp {
-		b := make([]byte, 0, len(line)+2)
-		b = append(b, line...)
 		if term == ebcdic.TermNone {
 			term = s.term
 		}
-		b = append(b, term.Bytes()...)
-		err := s.writeRaw(b)
-		clear(b) // the line may be a PASS
-		return err
+		b := make([]byte, 0, len(line)+len(term.Bytes()))
+		b = append(b, line...)
+		return append(b, term.Bytes()...)
 	}
-	b := ebcdic.Translate(make([]byte, 0, len(line)+2), fromCP, s.cp, line)
-	b = append(b, s.term.Bytes()...)
-	err := s.writeRaw(b)
-	clear(b) // the line may be a PASS
-	return err
+	b := make([]byte, 0, len(line)*utf8.UTFMax+len(s.term.Bytes()))
+	b = ebcdic.Translate(b, fromCP, s.cp, line)
+	return append(b, s.term.Bytes()...)
+}
+
+// noop returns a NOOP line in the side's code page and line end, padded
+// with spaces to n bytes when n is longer (see session.overwriteSecret).
+func (s *side) noop(n int) []byte {
+	b := ebcdic.Encode(s.cp, "NOOP")
+	t := s.term.Bytes()
+	if pad := n - len(b) - len(t); pad > 0 {
+		b = append(b, bytes.Repeat(ebcdic.Encode(s.cp, " "), pad)...)
+	}
+	return append(b, t...)
 }
 
 // relayReply sends a reply read from the server side to s (the job).

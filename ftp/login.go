@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"socksd/ebcdic"
 	"socksd/internal/scrub"
@@ -75,7 +76,8 @@ func splitVerb(cp ebcdic.CodePage, line []byte) (string, []byte) {
 // bounded, and with every occurrence of the password replaced.
 func sanitize(msg string, secret []byte) string {
 	if len(secret) > 0 {
-		msg = strings.ReplaceAll(msg, string(secret), "****")
+		// In bytes: string(secret) would be one more copy of the password.
+		msg = string(bytes.ReplaceAll([]byte(msg), secret, []byte("****")))
 	}
 	var b strings.Builder
 	for _, r := range msg {
@@ -139,7 +141,9 @@ func (s *session) login() error {
 				err = s.job.writeReply(503, "Login with USER first.")
 				break
 			}
-			pw := ebcdic.Translate(nil, s.job.cp, ebcdic.ASCII, args)
+			// Sized up front: a growing append would leave part of the
+			// password behind in the buffer it outgrew.
+			pw := ebcdic.Translate(make([]byte, 0, len(args)*utf8.UTFMax), s.job.cp, ebcdic.ASCII, args)
 			clear(line)
 			s.job.lr.Wipe()
 			return s.openAndLogin(user, pw)
@@ -209,7 +213,7 @@ func (s *session) openAndLogin(user string, pw []byte) error {
 		return err
 	}
 	if r.Code == 331 {
-		if err := sendPassword(srv, pw); err != nil {
+		if err := s.sendPassword(pw); err != nil {
 			return err
 		}
 		if r, err = s.readReplyDirect(); err != nil {
@@ -234,28 +238,23 @@ func (s *session) openAndLogin(user string, pw []byte) error {
 	return nil
 }
 
-// sendPassword sends "PASS pw" to the server, wiping its own copies. The
-// password goes out one byte per write: an SSH channel builds each packet
-// in a buffer it keeps and reuses for the life of the channel, so a PASS
-// line written whole would stay there, past the login, until a longer line
-// overwrote it. Written singly, its bytes take turns in one place of that
-// buffer and the line end sent last overwrites them. This costs a few
-// small packets, once per login. The writes allocate nothing, except a
-// packet the SSH library queues during a key exchange; they run under
-// scrub.Do, so such a copy is erased once it is garbage.
-func sendPassword(srv *side, pw []byte) (err error) {
+// sendPassword sends "PASS pw" to the server in one line, followed by
+// NOOPs that overwrite it in the SSH channel's packet buffer (see
+// overwriteSecret), and wipes its own copy. The line's buffer is sized up
+// front, so translating into it leaves no partial copy behind. The writes
+// run under scrub.Do, so a copy the SSH library makes (a packet queued
+// during a key exchange) is erased once it is garbage.
+func (s *session) sendPassword(pw []byte) (err error) {
+	srv := s.srv
 	scrub.Do(func() {
-		if err = srv.writeRaw(ebcdic.Encode(srv.cp, "PASS ")); err != nil {
-			return
-		}
-		b := ebcdic.Translate(nil, ebcdic.ASCII, srv.cp, pw)
+		b := make([]byte, 0, len("PASS ")+len(pw)*utf8.UTFMax+len(srv.term.Bytes()))
+		b = append(b, ebcdic.Encode(srv.cp, "PASS ")...)
+		b = ebcdic.Translate(b, ebcdic.ASCII, srv.cp, pw)
+		b = append(b, srv.term.Bytes()...)
 		defer clear(b)
-		for i := range b {
-			if err = srv.writeRaw(b[i : i+1]); err != nil {
-				return
-			}
+		if err = srv.writeRaw(b); err == nil {
+			err = s.overwriteSecret(len(b))
 		}
-		err = srv.writeRaw(srv.term.Bytes())
 	})
 	return err
 }

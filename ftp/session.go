@@ -32,7 +32,8 @@ type Tunnel interface {
 
 // Opener opens the tunnel for the credentials captured from the job. An
 // empty password means none: the profile's public key is used. The
-// session wipes password when the Opener returns, so it must not be kept.
+// password stays the session's, which sends it to the FTP server next and
+// then wipes it: the Opener must neither keep nor change it.
 type Opener func(ctx context.Context, user string, password []byte) (Tunnel, error)
 
 // Options are the FTP settings of the rule that sent a session here.

@@ -30,6 +30,7 @@ func readRequest5(r *wireReader, w io.Writer, cfg *ServerConfig) (*Request, erro
 		}
 	}
 	if req.Command, req.Dest, err = request5(r, w, cfg); err != nil {
+		clear(req.Password) // the caller gets no request to wipe it from
 		return nil, err
 	}
 	return req, nil

@@ -37,6 +37,7 @@ func (d *Daemon) ftpData(ctx context.Context, st *state, s *session, c net.Conn,
 		if !ok {
 			return outcome{}, false
 		}
+		clear(req.Password) // a data connection logs in nowhere
 		s.set(func(s *session) { s.rule, s.action, s.phase = "(ftp data)", "ftp-data", "connect" })
 		if err := dc.Open(ctx); err != nil {
 			d.stats.failed.Add(1)
@@ -54,6 +55,7 @@ func (d *Daemon) ftpData(ctx context.Context, st *state, s *session, c net.Conn,
 		if !ok {
 			return outcome{}, false
 		}
+		clear(req.Password) // a data connection logs in nowhere
 		defer pb.Close()
 		s.set(func(s *session) { s.rule, s.action, s.phase = "(ftp data)", "ftp-bind", "bind" })
 		addr, err := pb.Listen(s.local.Addr())

@@ -57,8 +57,9 @@ func (d *Daemon) handle(ctx context.Context, c net.Conn) {
 		return
 	}
 	c.SetDeadline(time.Time{})
-	// dispatch wipes the SOCKS5 password as soon as it is of no more use;
-	// this covers the ways out before it.
+	// dispatch wipes the SOCKS5 password before any action but tunnel,
+	// which wipes it once the SSH login is done; this covers the ways out
+	// before dispatch.
 	defer clear(req.Password)
 	s.set(func(s *session) {
 		s.version = req.Version
@@ -130,7 +131,6 @@ func (d *Daemon) dispatch(ctx context.Context, st *state, s *session, c net.Conn
 	}
 	// A data connection of a live FTP session joins it, whatever the rules.
 	if out, ok := d.ftpData(ctx, st, s, c, req); ok {
-		clear(req.Password)
 		return out
 	}
 	rreq := rules.Request{

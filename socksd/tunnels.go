@@ -111,7 +111,7 @@ func canFallBack(err error) bool {
 func (d *Daemon) tunnelConnect(ctx context.Context, st *state, s *session, c net.Conn, req *socks.Request, ruleName string, prof tunnel.Profile, fallback bool) outcome {
 	cred := tunnel.Credentials{User: req.User, Password: req.Password}
 	lease, err := d.openTunnel(ctx, s, prof, req.Dest.Host, cred)
-	clear(req.Password) // the login is over; Open kept no reference
+	clear(req.Password) // Open is done with it and kept no reference
 	if err != nil {
 		if fallback && canFallBack(err) {
 			d.log.Warn().Uint64("session", s.id).Str("rule", ruleName).Str("dest", req.Dest.String()).Err(err).

@@ -17,8 +17,9 @@ import (
 
 // connect dials, checks the host key and authenticates. It holds no lock.
 // It runs under scrub.Do, so what the SSH library allocates while it
-// sends the password (the marshalled request, cipher buffers) is erased
-// once it is garbage.
+// sends the password (the password string, the marshalled userauth
+// request, a plaintext buffer the cipher outgrows) is erased once it is
+// garbage.
 func (p *Pool) connect(r request) (c *tconn, err error) {
 	scrub.Do(func() { c, err = p.login(r) })
 	return c, err

@@ -96,7 +96,7 @@ type request struct {
 	prof     Profile
 	server   string
 	user     string
-	password []byte // the caller's Credentials.Password: read, never kept
+	password []byte // in Open the caller's Credentials.Password (read, not kept); in connect the dial's own copy
 	key      identity
 	reject   digest
 }

@@ -21,6 +21,8 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 
+	"socksd/ebcdic"
+	"socksd/internal/ftpjob"
 	"socksd/internal/testpeer"
 	"socksd/socks"
 )
@@ -778,27 +780,41 @@ func TestSecurityCredentialLifetime(t *testing.T) {
 	// in with the SOCKS5 user and password.
 	tunnelRule := fmt.Sprintf("[[rules]]\nname = \"tunnel\"\nto = [\"localhost\"]\nports = [\"%d\"]\naction = \"tunnel\"\nprofile = \"a\"\n", l.ftpd.Port)
 	d := startSocksd(t, rigConfig{lanes: []*lane{l}, rules: tunnelRule}, l.sshd.Password)
+	// The password as ASCII, and as an IBM-1047 job sends it.
 	pw := []byte(l.ftpd.Password)
+	pw1047 := ebcdic.Encode(ebcdic.IBM1047, l.ftpd.Password)
 	count := func() (int, int64, []string) {
 		n, scanned, ctx, err := procMemCount(d.PID(), pw)
 		if err != nil {
 			t.Fatalf("reading the daemon's memory: %v", err)
 		}
-		return n, scanned, ctx
+		n2, _, ctx2, err := procMemCount(d.PID(), pw1047)
+		if err != nil {
+			t.Fatalf("reading the daemon's memory: %v", err)
+		}
+		return n + n2, scanned, append(ctx, ctx2...)
 	}
-	// settle waits (bounded) for the copies to be gone, as the erasure
-	// follows a garbage collection, and returns the first and last counts.
+	// settle returns the count at once and, as the erasure follows a
+	// garbage collection the daemon starts after an SSH login, the count
+	// once it is zero or eraseWait has passed. eraseWait is ample for a
+	// collection that was asked for (milliseconds on this heap) and well
+	// short of the runtime's own, at least every 2 minutes, so erasure left
+	// to chance would not pass.
+	const eraseWait = 15 * time.Second
 	settle := func() (first, last int, contexts []string) {
 		first, _, contexts = count()
 		last = first
-		waitFor(func() bool {
+		deadline := time.Now().Add(eraseWait)
+		tick := time.NewTicker(100 * time.Millisecond) // memory gives no event to wait on
+		defer tick.Stop()
+		for n := 0; last > 0 && time.Now().Before(deadline) && n < 1000; n++ {
+			<-tick.C
 			last, _, contexts = count()
-			return last == 0
-		})
+		}
 		return first, last, contexts
 	}
 	before, scanned, _ := count()
-	r.tried("the daemon's writable memory (/proc/PID/mem, %d MiB) searched for the job's password: before any login; for an FTP job, once it is logged in (USER/PASS to sshd and to vsftpd through the tunnel), for a second job logged in on the same SSH connection (PASS to vsftpd only), and after both sessions and the SSH connection ended; then for a SOCKS5 client (RFC 1929 user and password) through a tunnel rule, once its CONNECT is up and after it ended", scanned>>20)
+	r.tried("the daemon's writable memory (/proc/PID/mem, %d MiB) searched for the job's password: before any login; for an FTP job, once it is logged in (USER/PASS to sshd and to vsftpd through the tunnel), for a second job logged in on the same SSH connection (PASS to vsftpd only) and sending PASS again once logged in, for an IBM-1047 job (the password also searched in IBM-1047), and after these sessions and the SSH connection ended; then for a SOCKS5 client (RFC 1929 user and password) through a tunnel rule, once its CONNECT is up and after it ended", scanned>>20)
 	if before != 0 {
 		t.Errorf("the password was in memory before any login (%d copies)", before)
 	}
@@ -830,6 +846,31 @@ func TestSecurityCredentialLifetime(t *testing.T) {
 		t.Errorf("the second job did not share the first one's SSH connection: %d SSH connections", st.ssh)
 	}
 	sharedFirst, sharedDuring, ctxShared := settle()
+	// The second job sends PASS again on its open session: socksd relays
+	// that one to the server as it is.
+	code, _, err := j2.cmd("PASS " + l.ftpd.Password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	againFirst, againDuring, ctxAgain := settle()
+	r.saw("PASS again on a logged-in session: vsftpd answered %d", code)
+	// A z/OS-like job in IBM-1047 with NL line ends.
+	zj := &ftpjob.Job{
+		Dial: (&net.Dialer{Timeout: ioTimeout}).DialContext, Proxy: d.Addr, Version: 5, HostOK: false,
+		CP: ebcdic.IBM1047, End: []byte{0x15}, ASCIIGreeting: true,
+		Server: socks.Addr{Host: "127.0.0.1", Port: uint16(l.ftpd.Port)},
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), ioTimeout)
+	defer cancel()
+	if err := zj.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := zj.Login(l.ftpd.User, l.ftpd.Password); err != nil {
+		t.Fatal(err)
+	}
+	ebcdicFirst, ebcdicDuring, ctxEBCDIC := settle()
+	zj.Cmd("QUIT")
+	zj.Close()
 	j2.quit()
 	j.quit()
 	var st stats
@@ -837,6 +878,8 @@ func TestSecurityCredentialLifetime(t *testing.T) {
 	ftpAfter, _, ctxAfter := settle()
 	r.figure("FTP job, copies of the password: before login / just after login / logged in, once settled / after the session", fmt.Sprintf("%d / %d / %d / %d", before, ftpFirst, ftpDuring, ftpAfter))
 	r.figure("second FTP job on the same SSH connection: just after login / logged in, once settled", fmt.Sprintf("%d / %d", sharedFirst, sharedDuring))
+	r.figure("the second job sends PASS again on its open session: just after / once settled", fmt.Sprintf("%d / %d", againFirst, againDuring))
+	r.figure("IBM-1047 job (NL line ends), password searched as ASCII and as IBM-1047: just after login / logged in, once settled", fmt.Sprintf("%d / %d", ebcdicFirst, ebcdicDuring))
 
 	c, err := net.DialTimeout("tcp", d.Addr, ioTimeout)
 	if err != nil {
@@ -857,7 +900,7 @@ func TestSecurityCredentialLifetime(t *testing.T) {
 	socksAfter, _, ctxSocksAfter := settle()
 	r.figure("SOCKS5 client, copies of the password: just after CONNECT / connected, once settled / after the session", fmt.Sprintf("%d / %d / %d", socksFirst, socksDuring, socksAfter))
 
-	r.saw("socksd wipes its own copies (the PASS line and the line reader's buffer, the translated password, the SOCKS5 password, the pool's copy for the dial) and keeps only keyed hashes; the SSH login runs under runtime/secret and a garbage collection after it has the runtime erase the SSH library's copies; the PASS to the FTP server goes out a byte at a time, so the channel's reused packet buffer never holds it whole")
+	r.saw("socksd wipes its own copies (the PASS line and the line reader's buffer, the translated password, the SOCKS5 password, the pool's copy for the dial) and keeps only keyed hashes; the SSH login runs under runtime/secret and a garbage collection after it has the runtime erase the SSH library's copies; each PASS to the FTP server is followed by NOOPs as long as it, which overwrite it in the SSH channel's reused packet buffer")
 	for _, c := range []struct {
 		what     string
 		n        int
@@ -865,6 +908,8 @@ func TestSecurityCredentialLifetime(t *testing.T) {
 	}{
 		{"while the FTP job is logged in", ftpDuring, ctxDuring},
 		{"while a second FTP job is logged in on the same SSH connection", sharedDuring, ctxShared},
+		{"after a PASS sent again on an open session", againDuring, ctxAgain},
+		{"while an IBM-1047 job is logged in", ebcdicDuring, ctxEBCDIC},
 		{"after the FTP session and its SSH connection ended", ftpAfter, ctxAfter},
 		{"while the SOCKS5 tunnel session is connected", socksDuring, ctxSocks},
 		{"after the SOCKS5 session and its SSH connection ended", socksAfter, ctxSocksAfter},
