@@ -23,9 +23,12 @@
 // greeting (single or multi-line; it sets the server's code page), sends
 // USER and PASS translated to the server's code page and relays the
 // server's real final reply (230, 332 for ACCT, or 530) to the job. The
-// password is kept in a byte slice that is overwritten once the login is
-// done; the string handed to the Opener is the only copy that cannot be
-// wiped. A password never reaches a log line, a reply or an error text.
+// password is kept in byte slices, passed to the Opener as one, and wiped
+// once the login is done. PASS (and ACCT, and a PASS the job sends again
+// later) is followed by a NOOP padded with spaces to the same length, whose
+// reply the session drops: it overwrites the secret in the SSH channel's
+// reused packet buffer. A password never reaches a log line, a reply or an
+// error text.
 //
 // # Control relay
 //
