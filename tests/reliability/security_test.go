@@ -900,7 +900,7 @@ func TestSecurityCredentialLifetime(t *testing.T) {
 	socksAfter, _, ctxSocksAfter := settle()
 	r.figure("SOCKS5 client, copies of the password: just after CONNECT / connected, once settled / after the session", fmt.Sprintf("%d / %d / %d", socksFirst, socksDuring, socksAfter))
 
-	r.saw("socksd wipes its own copies (the PASS line and the line reader's buffer, the translated password, the SOCKS5 password, the pool's copy for the dial) and keeps only keyed hashes; the SSH login runs under runtime/secret and a garbage collection after it has the runtime erase the SSH library's copies; each PASS to the FTP server is followed by NOOPs as long as it, which overwrite it in the SSH channel's reused packet buffer")
+	r.saw("socksd wipes its own copies (the PASS line and the line reader's buffer, the translated password, the SOCKS5 password, the pool's copy for the dial) and keeps only keyed hashes; the SSH login runs under runtime/secret and a garbage collection after it has the runtime erase the SSH library's copies; each PASS to the FTP server is followed by a NOOP padded to its length, which overwrites it in the SSH channel's reused packet buffer")
 	for _, c := range []struct {
 		what     string
 		n        int
