@@ -819,29 +819,25 @@ func TestSecurityCredentialLifetime(t *testing.T) {
 		t.Errorf("the password was in memory before any login (%d copies)", before)
 	}
 
-	j, err := openJob(d.Addr, l.ftpd.Addr)
-	if err != nil {
-		t.Fatal(err)
+	// loggedIn opens an FTP job, logs it in and has it send one command.
+	loggedIn := func() *job {
+		j, err := openJob(d.Addr, l.ftpd.Addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := j.login(l.ftpd.User, l.ftpd.Password); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := j.cmd("NOOP"); err != nil {
+			t.Fatal(err)
+		}
+		return j
 	}
-	if err := j.login(l.ftpd.User, l.ftpd.Password); err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := j.cmd("NOOP"); err != nil {
-		t.Fatal(err)
-	}
+	j := loggedIn()
 	ftpFirst, ftpDuring, ctxDuring := settle()
 	// A second job logs in on the SSH connection the first one opened: no
 	// SSH login this time, only the PASS to the FTP server.
-	j2, err := openJob(d.Addr, l.ftpd.Addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := j2.login(l.ftpd.User, l.ftpd.Password); err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := j2.cmd("NOOP"); err != nil {
-		t.Fatal(err)
-	}
+	j2 := loggedIn()
 	if st := dStats(t, d); st.ssh != 1 {
 		t.Errorf("the second job did not share the first one's SSH connection: %d SSH connections", st.ssh)
 	}
