@@ -197,6 +197,7 @@ func (p *Pool) Open(ctx context.Context, prof Profile, destHost string, cred Cre
 		// The dial runs on its own (bounded by connect_timeout and Close),
 		// so a caller that gives up does not abort a connection others wait
 		// for; the lease reserved for it is then released.
+		//
 		// The dial gets its own copy of the password, since it may outlive
 		// Open; it wipes the copy when the login is over and has the
 		// runtime erase what the SSH library made of it (scrub.Release).
