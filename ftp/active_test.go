@@ -20,7 +20,7 @@ func TestActiveBindConversion(t *testing.T) {
 	for _, verb := range []string{"PORT", "EPRT"} {
 		t.Run(verb, func(t *testing.T) {
 			h := newHarness(t, testpeer.VSFTPDConfig{WriteEnable: true, PortEnable: false}, Options{})
-			want := randomData(300<<10, 3)
+			want := testpeer.Data(300<<10, 3)
 			h.v.WriteFile(t, "act.bin", want)
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
@@ -106,7 +106,7 @@ func TestActiveBindConversion(t *testing.T) {
 // and no BIND. socksd converts it and connects to the job itself.
 func TestActivePlainPORT(t *testing.T) {
 	h := newHarness(t, testpeer.VSFTPDConfig{WriteEnable: true}, Options{})
-	want := randomData(200<<10, 5)
+	want := testpeer.Data(200<<10, 5)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	j := newRawJob(t, h.serve(ctx), ebcdic.ASCII, ebcdic.TermCRLF, ebcdic.ASCII)

@@ -84,19 +84,26 @@ func TestLineTooLong(t *testing.T) {
 	}
 }
 
-// TestTunnelDiesMidTransfer: the SSH connection dies during a RETR. The job
-// must get an error reply, not 226.
-func TestTunnelDiesMidTransfer(t *testing.T) {
-	h := newHarness(t, testpeer.VSFTPDConfig{}, Options{Data: DataSocks})
-	h.v.WriteFile(t, "big.bin", randomData(32<<20, 9))
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	j := newRawJob(t, h.serve(ctx), ebcdic.ASCII, ebcdic.TermCRLF, ebcdic.ASCII)
+// binaryEPSV logs j in, sets TYPE I and returns the data connection of an
+// EPSV, made through socksd as a SOCKS client.
+func (h *harness) binaryEPSV(ctx context.Context, j *rawJob) net.Conn {
+	h.t.Helper()
 	j.login(h.v.User, h.v.Password)
 	j.cmd("TYPE I", 200)
 	r := j.cmd("EPSV", 229)
 	port, _ := Parse229(r.Lines[0])
-	data := h.socksData(ctx, hostOf(h.v.Addr), port)
+	return h.socksData(ctx, hostOf(h.v.Addr), port)
+}
+
+// TestTunnelDiesMidTransfer: the SSH connection dies during a RETR. The job
+// must get an error reply, not 226.
+func TestTunnelDiesMidTransfer(t *testing.T) {
+	h := newHarness(t, testpeer.VSFTPDConfig{}, Options{Data: DataSocks})
+	h.v.WriteFile(t, "big.bin", testpeer.Data(32<<20, 9))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	j := newRawJob(t, h.serve(ctx), ebcdic.ASCII, ebcdic.TermCRLF, ebcdic.ASCII)
+	data := h.binaryEPSV(ctx, j)
 	j.send("RETR big.bin")
 	if r := j.reply(); r.Code != 150 {
 		t.Fatalf("RETR %d", r.Code)
@@ -107,7 +114,7 @@ func TestTunnelDiesMidTransfer(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.tunnel(0).Kill()
-	r = j.reply()
+	r := j.reply()
 	if r.Code/100 == 2 {
 		t.Fatalf("job got %d %q after the tunnel died", r.Code, r.Lines)
 	}
@@ -132,21 +139,17 @@ func TestJobDataFailsDuringStor(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	j := newRawJob(t, h.serve(ctx), ebcdic.ASCII, ebcdic.TermCRLF, ebcdic.ASCII)
-	j.login(h.v.User, h.v.Password)
-	j.cmd("TYPE I", 200)
-	r := j.cmd("EPSV", 229)
-	port, _ := Parse229(r.Lines[0])
-	data := h.socksData(ctx, hostOf(h.v.Addr), port)
+	data := h.binaryEPSV(ctx, j)
 	j.send("STOR short.bin")
 	if r := j.reply(); r.Code != 150 {
 		t.Fatalf("STOR %d", r.Code)
 	}
-	if _, err := data.Write(randomData(256<<10, 2)); err != nil {
+	if _, err := data.Write(testpeer.Data(256<<10, 2)); err != nil {
 		t.Fatal(err)
 	}
 	data.(*net.TCPConn).SetLinger(0)
 	data.Close() // RST
-	r = j.reply()
+	r := j.reply()
 	if r.Code != 426 {
 		t.Fatalf("job got %d %q, want 426", r.Code, r.Lines)
 	}

@@ -250,19 +250,6 @@ func tcpPair() (net.Conn, net.Conn, error) {
 	return a, b, nil
 }
 
-// randomData returns n bytes from a seeded PRNG.
-func randomData(n int, seed uint64) []byte {
-	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-	b := make([]byte, n)
-	for i := 0; i+8 <= n; i += 8 {
-		v := r.Uint64()
-		for j := 0; j < 8; j++ {
-			b[i+j] = byte(v >> (8 * j))
-		}
-	}
-	return b
-}
-
 // seededReader streams n bytes from a seeded PRNG without holding them.
 type seededReader struct {
 	r *rand.Rand

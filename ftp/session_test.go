@@ -30,7 +30,7 @@ func TestPassiveSocks(t *testing.T) {
 	for _, epsv := range []bool{true, false} {
 		t.Run("epsv="+map[bool]string{true: "on", false: "off"}[epsv], func(t *testing.T) {
 			h := newHarness(t, testpeer.VSFTPDConfig{WriteEnable: true}, Options{Data: DataSocks})
-			want := randomData(1<<20, 1)
+			want := testpeer.Data(1<<20, 1)
 			h.v.WriteFile(t, "in.bin", want)
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()

@@ -57,7 +57,7 @@ func TestThroughRealSSH(t *testing.T) {
 				}
 				return &sshTunnel{c: c, addr: sshd.Addr}, nil
 			}
-			want := randomData(4<<20, 11)
+			want := testpeer.Data(4<<20, 11)
 			h.v.WriteFile(t, "ssh.bin", want)
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()

@@ -95,20 +95,23 @@ func opCmd(t *testing.T, d *testpeer.Socksd, text string) opReply {
 // whose header has the given message ID.
 func mustCmd(t *testing.T, d *testpeer.Socksd, text, id string) opReply {
 	t.Helper()
-	r := opCmd(t, d, text)
-	if r.code != 0 || len(r.lines) == 0 || !strings.HasPrefix(r.lines[0], id+" ") {
-		t.Fatalf("%q: exit %d, want 0 and a %s header:\n%s%s", text, r.code, id, r.String(), r.stderr)
-	}
-	return r
+	return cmdExit(t, d, text, id, 0)
 }
 
 // refusedCmd runs text and fails the test unless it exits 1 with a reply
 // whose header has the given message ID.
 func refusedCmd(t *testing.T, d *testpeer.Socksd, text, id string) opReply {
 	t.Helper()
+	return cmdExit(t, d, text, id, 1)
+}
+
+// cmdExit runs text and fails the test unless it exits with code and a
+// reply whose header has the given message ID.
+func cmdExit(t *testing.T, d *testpeer.Socksd, text, id string, code int) opReply {
+	t.Helper()
 	r := opCmd(t, d, text)
-	if r.code != 1 || len(r.lines) == 0 || !strings.HasPrefix(r.lines[0], id+" ") {
-		t.Fatalf("%q: exit %d, want 1 and a %s header:\n%s%s", text, r.code, id, r.String(), r.stderr)
+	if r.code != code || len(r.lines) == 0 || !strings.HasPrefix(r.lines[0], id+" ") {
+		t.Fatalf("%q: exit %d, want %d and a %s header:\n%s%s", text, r.code, code, id, r.String(), r.stderr)
 	}
 	return r
 }
@@ -254,49 +257,16 @@ func (g *gatedSource) close() {
 // until the peer goes (at most 64 GiB or 5 minutes).
 func streamSource(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	chunk := make([]byte, 64<<10)
 	rand.Read(chunk)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	conns := map[net.Conn]bool{}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
+	return testpeer.ServeTCP(t, func(c net.Conn) {
+		c.SetWriteDeadline(time.Now().Add(5 * time.Minute))
+		for i := 0; i < (64<<30)/len(chunk); i++ {
+			if _, err := c.Write(chunk); err != nil {
 				return
 			}
-			mu.Lock()
-			conns[c] = true
-			mu.Unlock()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				c.SetWriteDeadline(time.Now().Add(5 * time.Minute))
-				for i := 0; i < (64<<30)/len(chunk); i++ {
-					if _, err := c.Write(chunk); err != nil {
-						return
-					}
-				}
-			}()
 		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
 	})
-	return ln.Addr().String()
 }
 
 // streamReader reads a connection to its end in the background.
@@ -473,7 +443,7 @@ func TestConsoleSocketIsPrivate(t *testing.T) {
 // alone must keep that user out.
 func TestConsoleSocketRefusesOtherUsers(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("needs root to run the CLI as another user")
+		testpeer.Missing(t, "needs root to run the CLI as another user")
 	}
 	const nobody = 65534
 	dir, err := os.MkdirTemp("", "socksd-console-")
@@ -764,48 +734,6 @@ func TestConsoleLogLevel(t *testing.T) {
 	noSecret(t, d, consoleSecret)
 }
 
-// echoServer echoes every connection until it is closed.
-func echoServer(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	conns := map[net.Conn]bool{}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns[c] = true
-			mu.Unlock()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(3 * time.Minute))
-				io.Copy(c, c)
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	return ln.Addr().String()
-}
-
 // echoTrip sends msg through c and reads it back from the echo server.
 func echoTrip(t *testing.T, c net.Conn, msg string) {
 	t.Helper()
@@ -843,7 +771,7 @@ func traced(log string, id uint64) (up, down, top int) {
 
 func TestConsoleTrace(t *testing.T) {
 	d := testpeer.StartSocksd(t, socksdBin, consoleConfig)
-	echo := echoServer(t)
+	echo := testpeer.EchoServer(t)
 	dl := socks5Dialer(t, d, "job3", consoleSecret)
 	c1, err := dl.Dial("tcp", echo)
 	if err != nil {

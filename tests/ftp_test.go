@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -20,19 +19,6 @@ import (
 
 	"socksd/internal/testpeer"
 )
-
-// testData returns n bytes from a seeded generator.
-func testData(n int, seed uint64) []byte {
-	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-	b := make([]byte, n)
-	for i := 0; i+8 <= n; i += 8 {
-		v := r.Uint64()
-		for j := 0; j < 8; j++ {
-			b[i+j] = byte(v >> (8 * j))
-		}
-	}
-	return b
-}
 
 // ftpTunnelConfig sends FTP on ftpPort through SSH. sshHost "" means the
 // SSH server on the FTP host itself.
@@ -117,7 +103,7 @@ func TestFTPTunnelPassiveOnLoopback(t *testing.T) {
 	if err := c.Login(v.User, v.Password); err != nil {
 		t.Fatalf("login through socksd: %v", err)
 	}
-	data := testData(64<<20, 1)
+	data := testpeer.Data(64<<20, 1)
 	roundTrip(t, c, v, "big.bin", data)
 	entries, err := c.List("")
 	if err != nil {

@@ -43,7 +43,7 @@ func (s *site) job(d *testpeer.Socksd, version int, cp ebcdic.CodePage, end []by
 func TestEBCDICJob(t *testing.T) {
 	s, d := gatewaySite(t, `encoding = "auto"`)
 	s1047, d1047 := gatewaySite(t, `encoding = "ibm-1047"`)
-	data := testData(64<<20, 3)
+	data := testpeer.Data(64<<20, 3)
 	want := sha256.Sum256(data)
 	ends := map[string][]byte{"CRLF": {0x0d, 0x0a}, "X'0D25'": {0x0d, 0x25}, "X'15'": {0x15}}
 	for name, end := range ends {
@@ -136,7 +136,7 @@ func TestPolicyAndAuthTLS(t *testing.T) {
 func TestCurlFTP(t *testing.T) {
 	testpeer.RequireTool(t, "curl")
 	s, d := gatewaySite(t, `data = "auto"`)
-	data := testData(64<<20, 5)
+	data := testpeer.Data(64<<20, 5)
 	want := sha256.Sum256(data)
 	src := filepath.Join(t.TempDir(), "up.bin")
 	os.WriteFile(src, data, 0o644)
@@ -205,7 +205,7 @@ func TestJlaffayeInNamespaces(t *testing.T) {
 	if err := c.Login(s.ftpd.User, s.ftpd.Password); err != nil {
 		t.Fatal(err)
 	}
-	roundTrip(t, c, s.ftpd, "jl.bin", testData(64<<20, 9))
+	roundTrip(t, c, s.ftpd, "jl.bin", testpeer.Data(64<<20, 9))
 }
 
 // TestLftpUnderProxychains runs lftp in the client namespace with
@@ -219,7 +219,7 @@ func TestLftpUnderProxychains(t *testing.T) {
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "proxychains.conf")
 	os.WriteFile(conf, []byte(fmt.Sprintf("strict_chain\nquiet_mode\ntcp_read_time_out 60000\ntcp_connect_time_out 15000\n[ProxyList]\nsocks5 %s %s\n", host, port)), 0o644)
-	data := testData(64<<20, 11)
+	data := testpeer.Data(64<<20, 11)
 	want := sha256.Sum256(data)
 	src := filepath.Join(dir, "up.bin")
 	os.WriteFile(src, data, 0o644)

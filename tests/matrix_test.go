@@ -118,7 +118,7 @@ func TestMatrix(t *testing.T) {
 		t.Skip("end-to-end matrix")
 	}
 	size := 64 << 20
-	data := testData(size, 7)
+	data := testpeer.Data(size, 7)
 	want := sha256.Sum256(data)
 	for _, gateway := range []bool{false, true} {
 		s := newSite(t, gateway)

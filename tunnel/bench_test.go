@@ -22,29 +22,14 @@ const benchPayload = 64 << 20
 // sourceServer sends benchPayload bytes to each connection, then closes it.
 func sourceServer(tb testing.TB) string {
 	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { ln.Close() })
 	buf := make([]byte, 256<<10)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
+	return testpeer.ServeTCP(tb, func(c net.Conn) {
+		for sent := 0; sent < benchPayload; sent += len(buf) {
+			if _, err := c.Write(buf); err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				for sent := 0; sent < benchPayload; sent += len(buf) {
-					if _, err := c.Write(buf); err != nil {
-						return
-					}
-				}
-			}()
 		}
-	}()
-	return ln.Addr().String()
+	})
 }
 
 // sshDynamic starts `ssh -N -D` against the test sshd (aes128-gcm, the
@@ -85,7 +70,7 @@ func sshDynamic(b *testing.B, s *testpeer.SSHD) proxy.ContextDialer {
 // same cipher (aes128-gcm@openssh.com). Compare tunnel/* with ssh-D/*.
 func BenchmarkTunnelVsSSHD(b *testing.B) {
 	s := testpeer.StartSSHD(b, testpeer.SSHDConfig{PubkeyAuth: true})
-	echo := echoServer(b)
+	echo := testpeer.EchoServer(b)
 	source := sourceServer(b)
 	p, err := NewPool(Options{KnownHosts: []string{s.KnownHostsFile}, KeepaliveInterval: -1, Logger: zerolog.Nop()})
 	if err != nil {

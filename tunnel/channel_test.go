@@ -8,13 +8,15 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"socksd/internal/testpeer"
 )
 
 func dialEcho(t *testing.T) net.Conn {
 	t.Helper()
 	s := newTestServer(t)
 	p := testPool(t, s, nil)
-	c, err := p.Dial(context.Background(), testProfile(s), "", Credentials{User: "alice", Password: []byte("s3cret")}, echoServer(t))
+	c, err := p.Dial(context.Background(), testProfile(s), "", Credentials{User: "alice", Password: []byte("s3cret")}, testpeer.EchoServer(t))
 	if err != nil {
 		t.Fatal(err)
 	}

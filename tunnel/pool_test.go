@@ -17,12 +17,14 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+
+	"socksd/internal/testpeer"
 )
 
 func TestShareOneIdentity(t *testing.T) {
 	s := newTestServer(t)
 	p := testPool(t, s, nil)
-	echo := echoServer(t)
+	echo := testpeer.EchoServer(t)
 	prof := testProfile(s)
 	cred := Credentials{User: "alice", Password: []byte("s3cret")}
 	const n = 30
@@ -69,7 +71,7 @@ func TestIdentitiesDoNotShare(t *testing.T) {
 	s := newTestServer(t)
 	s.authKeys = nil
 	p := testPool(t, s, nil)
-	echo := echoServer(t)
+	echo := testpeer.EchoServer(t)
 	prof := testProfile(s)
 	good := Credentials{User: "alice", Password: []byte("s3cret")}
 	l1, err := p.Open(context.Background(), prof, "", good)
@@ -134,7 +136,7 @@ func TestIdentitiesDoNotShare(t *testing.T) {
 func TestMaxChannelsOpensNewConnection(t *testing.T) {
 	s := newTestServer(t)
 	p := testPool(t, s, nil)
-	echo := echoServer(t)
+	echo := testpeer.EchoServer(t)
 	prof := testProfile(s)
 	prof.MaxChannels = 2
 	cred := Credentials{User: "alice", Password: []byte("s3cret")}
@@ -174,7 +176,7 @@ func TestMaxChannelsOpensNewConnection(t *testing.T) {
 func TestSessionChannelsReserveRoom(t *testing.T) {
 	s := newTestServer(t)
 	p := testPool(t, s, nil)
-	echo := echoServer(t)
+	echo := testpeer.EchoServer(t)
 	prof := testProfile(s)
 	prof.MaxChannels = 4
 	prof.SessionChannels = 2
@@ -213,7 +215,7 @@ func TestSessionChannelsReserveRoom(t *testing.T) {
 func TestIdleClose(t *testing.T) {
 	s := newTestServer(t)
 	p := testPool(t, s, func(o *Options) { o.IdleClose = 50 * time.Millisecond })
-	echo := echoServer(t)
+	echo := testpeer.EchoServer(t)
 	cred := Credentials{User: "alice", Password: []byte("s3cret")}
 	l, err := p.Open(context.Background(), testProfile(s), "", cred)
 	if err != nil {
@@ -246,7 +248,7 @@ func TestKeepaliveDetectsFrozenServer(t *testing.T) {
 		o.KeepaliveInterval = 20 * time.Millisecond
 		o.KeepaliveMax = 3
 	})
-	echo := echoServer(t)
+	echo := testpeer.EchoServer(t)
 	cred := Credentials{User: "alice", Password: []byte("s3cret")}
 	l, err := p.Open(context.Background(), testProfile(s), "", cred)
 	if err != nil {
@@ -304,7 +306,7 @@ func TestKeepaliveKeepsLiveServer(t *testing.T) {
 func TestServerRestartReconnects(t *testing.T) {
 	s := newTestServer(t)
 	p := testPool(t, s, nil)
-	echo := echoServer(t)
+	echo := testpeer.EchoServer(t)
 	cred := Credentials{User: "alice", Password: []byte("s3cret")}
 	c, err := p.Dial(context.Background(), testProfile(s), "", cred, echo)
 	if err != nil {
@@ -450,7 +452,7 @@ func TestChannelErrorsTyped(t *testing.T) {
 func TestHalfClose(t *testing.T) {
 	s := newTestServer(t)
 	p := testPool(t, s, nil)
-	echo := echoServer(t)
+	echo := testpeer.EchoServer(t)
 	c, err := p.Dial(context.Background(), testProfile(s), "", Credentials{User: "alice", Password: []byte("s3cret")}, echo)
 	if err != nil {
 		t.Fatal(err)
@@ -471,7 +473,7 @@ func TestHalfClose(t *testing.T) {
 func TestDropAndClose(t *testing.T) {
 	s := newTestServer(t)
 	p := testPool(t, s, nil)
-	echo := echoServer(t)
+	echo := testpeer.EchoServer(t)
 	cred := Credentials{User: "alice", Password: []byte("s3cret")}
 	c, err := p.Dial(context.Background(), testProfile(s), "", cred, echo)
 	if err != nil {

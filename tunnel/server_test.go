@@ -279,29 +279,6 @@ func (s *testServer) knownHostsFor(t testing.TB) string {
 	return f
 }
 
-// echoServer accepts connections and echoes until EOF, then half-closes.
-func echoServer(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				io.Copy(c, c)
-			}()
-		}
-	}()
-	return ln.Addr().String()
-}
-
 // testPool returns a pool trusting the server, with short timers.
 func testPool(t testing.TB, s *testServer, mod func(*Options)) *Pool {
 	t.Helper()

@@ -56,7 +56,7 @@ const (
 
 func TestSSHDPassword(t *testing.T) {
 	s, p, prof := e2e(t, testpeer.SSHDConfig{PasswordAuth: true, KbdInteractive: true, PubkeyAuth: true}, nil)
-	echo := echoServer(t)
+	echo := testpeer.EchoServer(t)
 	c, err := p.Dial(context.Background(), prof, "", Credentials{User: s.User, Password: []byte(s.Password)}, echo)
 	if err != nil {
 		t.Fatalf("dial: %v\n%s", err, s.Log())
@@ -76,7 +76,7 @@ func TestSSHDPassword(t *testing.T) {
 
 func TestSSHDKeyboardInteractiveOnly(t *testing.T) {
 	s, p, prof := e2e(t, testpeer.SSHDConfig{KbdInteractive: true}, nil)
-	echo := echoServer(t)
+	echo := testpeer.EchoServer(t)
 	c, err := p.Dial(context.Background(), prof, "", Credentials{User: s.User, Password: []byte(s.Password)}, echo)
 	if err != nil {
 		t.Fatalf("dial: %v\n%s", err, s.Log())
@@ -165,7 +165,7 @@ func keygen(t *testing.T, s *testpeer.SSHD, typ, format, passphrase string) stri
 func TestSSHDIdentityFiles(t *testing.T) {
 	testpeer.RequireTool(t, "ssh-keygen")
 	s, p, prof := e2e(t, testpeer.SSHDConfig{PasswordAuth: true, PubkeyAuth: true}, nil)
-	echo := echoServer(t)
+	echo := testpeer.EchoServer(t)
 	passFile := filepath.Join(t.TempDir(), "passphrase")
 	if err := os.WriteFile(passFile, []byte("correct horse\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -214,7 +214,7 @@ func TestSSHDIdentityFiles(t *testing.T) {
 
 func TestSSHDFallbackToKeyWithoutCredentials(t *testing.T) {
 	s, p, prof := e2e(t, testpeer.SSHDConfig{PasswordAuth: true, KbdInteractive: true, PubkeyAuth: true}, nil)
-	echo := echoServer(t)
+	echo := testpeer.EchoServer(t)
 	prof.IdentityFiles = []string{s.ClientKeyFile}
 	c, err := p.Dial(context.Background(), prof, "", Credentials{User: s.User}, echo)
 	if err != nil {
@@ -259,7 +259,7 @@ func TestSSHDAgent(t *testing.T) {
 	}
 	defer p.Close()
 	prof.Agent = true
-	echo := echoServer(t)
+	echo := testpeer.EchoServer(t)
 	c, err := p.Dial(context.Background(), prof, "", Credentials{User: s.User}, echo)
 	if err != nil {
 		t.Fatalf("dial with agent: %v\n%s", err, s.Log())
@@ -299,7 +299,7 @@ func TestSSHDHostKeyRefused(t *testing.T) {
 
 func TestSSHDFiftyConcurrentOneConnection(t *testing.T) {
 	s, p, prof := e2e(t, testpeer.SSHDConfig{PasswordAuth: true, KbdInteractive: true}, nil)
-	echo := echoServer(t)
+	echo := testpeer.EchoServer(t)
 	cred := Credentials{User: s.User, Password: []byte(s.Password)}
 	const n = 50
 	var wg sync.WaitGroup
@@ -335,7 +335,7 @@ func TestSSHDFiftyConcurrentOneConnection(t *testing.T) {
 
 func TestSSHDTwoIdentitiesTwoConnections(t *testing.T) {
 	s, p, prof := e2e(t, testpeer.SSHDConfig{PasswordAuth: true, PubkeyAuth: true}, nil)
-	echo := echoServer(t)
+	echo := testpeer.EchoServer(t)
 	prof.IdentityFiles = []string{s.ClientKeyFile}
 	withPW := Credentials{User: s.User, Password: []byte(s.Password)}
 	withKey := Credentials{User: s.User}
@@ -369,7 +369,7 @@ func TestSSHDTwoIdentitiesTwoConnections(t *testing.T) {
 
 func TestSSHDRestartBetweenSessions(t *testing.T) {
 	s, p, prof := e2e(t, testpeer.SSHDConfig{PasswordAuth: true}, nil)
-	echo := echoServer(t)
+	echo := testpeer.EchoServer(t)
 	cred := Credentials{User: s.User, Password: []byte(s.Password)}
 	c, err := p.Dial(context.Background(), prof, "", cred, echo)
 	if err != nil {
@@ -395,7 +395,7 @@ func TestSSHDFrozenDetectedByKeepalive(t *testing.T) {
 		o.KeepaliveMax = 4
 		o.ConnectTimeout = 3 * time.Second
 	})
-	echo := echoServer(t)
+	echo := testpeer.EchoServer(t)
 	cred := Credentials{User: s.User, Password: []byte(s.Password)}
 	l, err := p.Open(context.Background(), prof, "", cred)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"socksd/internal/testpeer"
 	"socksd/socks"
 )
 
@@ -73,7 +74,7 @@ func (sp *socksProxy) requests() []socks.Request {
 
 func TestVia(t *testing.T) {
 	s := newTestServer(t)
-	echo := echoServer(t)
+	echo := testpeer.EchoServer(t)
 	tests := []struct {
 		name     string
 		via      func(proxy string) string

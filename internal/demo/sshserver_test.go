@@ -13,6 +13,8 @@ import (
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
+
+	"socksd/internal/testpeer"
 )
 
 // testKey makes an ed25519 signer.
@@ -48,39 +50,10 @@ func sshDial(s *SSHServer, user string, auth ...ssh.AuthMethod) (*ssh.Client, er
 	})
 }
 
-// echoServer accepts connections on loopback and echoes each until EOF,
-// then half-closes its side.
-func echoServer(t *testing.T) net.Listener {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(30 * time.Second))
-				io.Copy(c, c)
-				c.(*net.TCPConn).CloseWrite()
-				// Wait for the peer to close, so that the close is
-				// not mistaken for a reset.
-				io.Copy(io.Discard, c)
-			}()
-		}
-	}()
-	return ln
-}
-
 func TestSSHDirectTCPIPHalfClose(t *testing.T) {
 	clientKey := testKey(t)
 	s := startTestSSH(t, clientKey.PublicKey())
-	echo := echoServer(t)
+	echo := testpeer.EchoServer(t)
 	for _, tc := range []struct {
 		name   string
 		auth   ssh.AuthMethod
@@ -96,7 +69,7 @@ func TestSSHDirectTCPIPHalfClose(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer cl.Close()
-			c, err := cl.Dial("tcp", echo.Addr().String())
+			c, err := cl.Dial("tcp", echo)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -286,13 +259,13 @@ func TestSSHCloseEndsChannels(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	echo := echoServer(t)
+	echo := testpeer.EchoServer(t)
 	cl, err := sshDial(s, "job", ssh.Password("right-pw"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	c, err := cl.Dial("tcp", echo.Addr().String())
+	c, err := cl.Dial("tcp", echo)
 	if err != nil {
 		t.Fatal(err)
 	}

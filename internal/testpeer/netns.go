@@ -48,7 +48,7 @@ func NewTopology(t testing.TB) *Topology {
 	t.Helper()
 	RequireTool(t, "ip")
 	if os.Geteuid() != 0 {
-		missing(t, "testpeer: network namespaces need root")
+		Missing(t, "testpeer: network namespaces need root")
 	}
 	var rnd [3]byte
 	rand.Read(rnd[:])

@@ -82,12 +82,13 @@ func RequireTool(t testing.TB, name string) string {
 			return p
 		}
 	}
-	missing(t, "testpeer: %s not found", name)
+	Missing(t, "testpeer: %s not found", name)
 	return ""
 }
 
-// missing skips, or fails under CI=true.
-func missing(t testing.TB, format string, args ...any) {
+// Missing skips the test, or fails it under CI=true, where everything a
+// test needs must be there (make deps installs it; make test runs as root).
+func Missing(t testing.TB, format string, args ...any) {
 	t.Helper()
 	if os.Getenv("CI") == "true" {
 		t.Fatalf(format, args...)
@@ -101,7 +102,7 @@ func missing(t testing.TB, format string, args ...any) {
 func EnsureTestUser(t testing.TB) (user, password string) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		missing(t, "testpeer: creating %s needs root", TestUser)
+		Missing(t, "testpeer: creating %s needs root", TestUser)
 	}
 	useradd := RequireTool(t, "useradd")
 	chpasswd := RequireTool(t, "chpasswd")

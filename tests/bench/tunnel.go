@@ -42,60 +42,21 @@ profile = "bench"
 // setupsPerRun is how many sequential set-ups one tunnel set-up run times.
 const setupsPerRun = 100
 
-// echoServer answers every connection with what it reads. It stops when t
-// ends.
-func echoServer(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("bench: %v", err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				_, _ = io.Copy(c, c)
-			}()
-		}
-	}()
-	return ln.Addr().String()
-}
-
 // sourceServer sends size bytes to every connection, then closes it. It
 // stops when t ends.
 func sourceServer(t testing.TB, size int64) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("bench: %v", err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
+	return testpeer.ServeTCP(t, func(c net.Conn) {
+		_ = c.SetDeadline(time.Now().Add(transferTimeout))
+		buf := make([]byte, 256<<10)
+		for sent := int64(0); sent < size; {
+			n := min(int64(len(buf)), size-sent)
+			if _, err := c.Write(buf[:n]); err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				_ = c.SetDeadline(time.Now().Add(transferTimeout))
-				buf := make([]byte, 256<<10)
-				for sent := int64(0); sent < size; {
-					n := min(int64(len(buf)), size-sent)
-					if _, err := c.Write(buf[:n]); err != nil {
-						return
-					}
-					sent += n
-				}
-			}()
+			sent += n
 		}
-	}()
-	return ln.Addr().String()
+	})
 }
 
 // echoOnce opens a connection with dial, sends one byte and waits for it to
@@ -149,7 +110,7 @@ func BenchTunnel(t testing.TB, e *Env) []Row {
 	d := testpeer.StartSocksd(t, e.Bin, tunnelConfig(e.SSHD))
 	ours := socks5(t, d.Addr, "", "")
 	ref := socks5(t, e.Ref.Addr, "", "")
-	echo := echoServer(t)
+	echo := testpeer.EchoServer(t)
 	source := sourceServer(t, e.Opt.Size())
 	// Warm: socksd opens its shared SSH connection here.
 	for _, dial := range []func(string, string) (net.Conn, error){ours, ref} {

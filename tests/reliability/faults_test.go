@@ -53,7 +53,7 @@ func newFaultRig(t *testing.T, title string, adjust func(*rigConfig)) *faultRig 
 		adjust(&cfg)
 	}
 	f.d = startSocksd(t, cfg, f.a.sshd.Password)
-	f.big = testData(bigSize, 42)
+	f.big = testpeer.Data(bigSize, 42)
 	f.bigSum = sha256.Sum256(f.big)
 	for _, l := range []*lane{f.a, f.b} {
 		l.ftpd.WriteFile(t, "big.bin", f.big)

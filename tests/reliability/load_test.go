@@ -326,14 +326,14 @@ func TestLoadStalledHandshakes(t *testing.T) {
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err == nil && lim.Max < 3*stalled {
 		lim.Cur, lim.Max = 3*stalled, 3*stalled
 		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-			t.Skipf("RLIMIT_NOFILE %d is too low for %d connections: %v", lim.Max, stalled, err)
+			testpeer.Missing(t, "RLIMIT_NOFILE %d is too low for %d connections: %v", lim.Max, stalled, err)
 		}
 	}
 	syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim)
 	r.figure("RLIMIT_NOFILE (soft / hard) of the test, inherited by socksd", fmt.Sprintf("%d / %d", lim.Cur, lim.Max))
 	l := newLane(t, "a", laneOptions{})
 	d := startSocksd(t, rigConfig{lanes: []*lane{l}, handshake: handshake.String()}, l.sshd.Password)
-	data := testData(2<<20, 9)
+	data := testpeer.Data(2<<20, 9)
 	f := &faultRig{t: t, r: r, a: l, d: d}
 	f.roundTrip(l, "warm.bin", data)
 	base := baseline(t, d)

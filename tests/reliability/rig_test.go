@@ -261,19 +261,6 @@ func rss(pid int) (int, error) {
 	return 0, errors.New("no VmRSS")
 }
 
-// testData returns n bytes from a seeded generator.
-func testData(n int, seed uint64) []byte {
-	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-	b := make([]byte, n)
-	for i := 0; i+8 <= n; i += 8 {
-		v := r.Uint64()
-		for j := 0; j < 8; j++ {
-			b[i+j] = byte(v >> (8 * j))
-		}
-	}
-	return b
-}
-
 // portFree reports whether a loopback TCP port could be bound a moment ago.
 func portFree(p int) bool {
 	l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))

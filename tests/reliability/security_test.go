@@ -117,7 +117,7 @@ func TestSecurityNoSecretsAnywhere(t *testing.T) {
 	if err := j.login(l.ftpd.User, l.ftpd.Password); err != nil {
 		t.Fatal(err)
 	}
-	data := testData(1<<20, 3)
+	data := testpeer.Data(1<<20, 3)
 	if err := j.put("s.bin", data); err != nil {
 		t.Fatal(err)
 	}
@@ -587,7 +587,7 @@ func secondUser(t testing.TB) (string, string) {
 	t.Helper()
 	const name, pw = "socksdtest2", "Second-User-Pw-6620"
 	if os.Geteuid() != 0 {
-		t.Skip("creating a user needs root")
+		testpeer.Missing(t, "creating a user needs root")
 	}
 	if err := exec.Command("id", "-u", name).Run(); err != nil {
 		if out, err := exec.Command(testpeer.RequireTool(t, "useradd"), "-m", "-s", "/bin/sh", name).CombinedOutput(); err != nil {
@@ -609,8 +609,8 @@ func TestSecurityIdentitySeparation(t *testing.T) {
 	user2, pw2 := secondUser(t)
 	l := newLane(t, "a", laneOptions{sshdExtra: "AllowUsers " + user2 + "\n"})
 	d := startSocksd(t, rigConfig{lanes: []*lane{l}, profileAuth: `["password"]`}, l.sshd.Password, pw2)
-	l.ftpd.WriteFile(t, "shared.bin", testData(1<<20, 5))
-	want := sha256.Sum256(testData(1<<20, 5))
+	l.ftpd.WriteFile(t, "shared.bin", testpeer.Data(1<<20, 5))
+	want := sha256.Sum256(testpeer.Data(1<<20, 5))
 	r.tried("two FTP jobs at once through the same rule and profile, as %s and %s (each with its own password); while both are logged in, a third job as %s with a wrong password", l.ftpd.User, user2, l.ftpd.User)
 	j1, err := openJob(d.Addr, l.ftpd.Addr)
 	if err != nil {
@@ -769,11 +769,7 @@ func TestSecurityCredentialLifetime(t *testing.T) {
 	}
 	r.saw("socksd version: %s", strings.ReplaceAll(strings.TrimSpace(string(out)), "\n", "; "))
 	if !strings.Contains(string(out), "password erasure: on") {
-		msg := "this socksd build cannot erase passwords (build with GOEXPERIMENT=runtimesecret, as make test does)"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		testpeer.Missing(t, "this socksd build cannot erase passwords (build with GOEXPERIMENT=runtimesecret, as make test does)")
 	}
 	l := newLane(t, "a", laneOptions{})
 	// SOCKS5 CONNECTs to the name "localhost" go through l's sshd, logged
