@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"socksd/msg"
+
 	"github.com/rs/zerolog"
 )
 
@@ -59,7 +61,7 @@ func (c *Console) Execute(text string) Response {
 
 // execute runs text for the transport named by source and logs it.
 func (c *Console) execute(source, text string) Response {
-	c.log.Info().Str("source", source).Msg(Format("SOX0401I", source, sanitize(shorten(strings.TrimSpace(text)))))
+	c.log.Info().Str("source", source).Msg(msg.Format("SOX0401I", source, sanitize(shorten(strings.TrimSpace(text)))))
 	cmd, err := Parse(text)
 	var resp Response
 	if err != nil {
@@ -82,9 +84,9 @@ func (c *Console) execute(source, text string) Response {
 func syntaxResponse(err error) Response {
 	var se *SyntaxError
 	if !errors.As(err, &se) {
-		return Response{Lines: []string{Format("SOX0402E", err.Error())}}
+		return Response{Lines: []string{msg.Format("SOX0402E", err.Error())}}
 	}
-	lines := []string{Format("SOX0402E", se.Text+": "+se.Reason), " valid forms:"}
+	lines := []string{msg.Format("SOX0402E", se.Text+": "+se.Reason), " valid forms:"}
 	for _, f := range se.Forms {
 		lines = append(lines, "  "+f)
 	}
@@ -97,7 +99,7 @@ func (c *Console) Run(cmd Command) Response {
 	case VerbDisplay:
 		return c.display(cmd)
 	case VerbHelp:
-		lines := []string{Format("SOX0417I")}
+		lines := []string{msg.Format("SOX0417I")}
 		for _, f := range helpLines() {
 			lines = append(lines, " "+f)
 		}
@@ -106,15 +108,15 @@ func (c *Console) Run(cmd Command) Response {
 		return ok(lines...)
 	case VerbReload:
 		if err := c.t.Reload(); err != nil {
-			return failed(Format("SOX0004E", err.Error()))
+			return failed(msg.Format("SOX0004E", err.Error()))
 		}
-		return ok(Format("SOX0404I", cmd.String()), fmt.Sprintf(" %d rules in use", len(c.t.Rules())))
+		return ok(msg.Format("SOX0404I", cmd.String()), fmt.Sprintf(" %d rules in use", len(c.t.Rules())))
 	case VerbLogLevel:
 		level := cmd.Args[ArgLevel]
 		if err := c.t.SetLogLevel(strings.ToLower(level)); err != nil {
 			return fail(err)
 		}
-		return ok(Format("SOX0011I", level))
+		return ok(msg.Format("SOX0011I", level))
 	case VerbTrace:
 		on := cmd.Object == ObjOn
 		id := cmd.Session()
@@ -125,38 +127,38 @@ func (c *Console) Run(cmd Command) Response {
 		if id != 0 {
 			what = fmt.Sprintf("session %d", id)
 		}
-		return ok(Format("SOX0405I", cmd.Object, what))
+		return ok(msg.Format("SOX0405I", cmd.Object, what))
 	case VerbCancel:
 		id := cmd.Session()
 		if err := c.t.Cancel(id); err != nil {
 			return fail(err)
 		}
-		return ok(Format("SOX0406I", id))
+		return ok(msg.Format("SOX0406I", id))
 	case VerbDrop:
 		id := cmd.Args[ArgTunnel]
 		if err := c.t.DropTunnel(id); err != nil {
 			return fail(err)
 		}
-		return ok(Format("SOX0407I", id))
+		return ok(msg.Format("SOX0407I", id))
 	case VerbQuiesce:
 		if err := c.t.Quiesce(); err != nil {
 			return fail(err)
 		}
-		return ok(Format("SOX0005I", c.t.Stats().Active))
+		return ok(msg.Format("SOX0005I", c.t.Stats().Active))
 	case VerbResume:
 		if err := c.t.Resume(); err != nil {
 			return fail(err)
 		}
-		return ok(Format("SOX0006I"))
+		return ok(msg.Format("SOX0006I"))
 	case VerbStop:
 		c.t.Stop(cmd.Object == ObjImmediate)
-		return ok(Format("SOX0404I", cmd.String()))
+		return ok(msg.Format("SOX0404I", cmd.String()))
 	}
-	return failed(Format("SOX0402E", "unknown verb "+cmd.Verb))
+	return failed(msg.Format("SOX0402E", "unknown verb "+cmd.Verb))
 }
 
 func ok(lines ...string) Response { return Response{OK: true, Lines: lines} }
 
 func failed(lines ...string) Response { return Response{Lines: lines} }
 
-func fail(err error) Response { return failed(Format("SOX0403E", err.Error())) }
+func fail(err error) Response { return failed(msg.Format("SOX0403E", err.Error())) }

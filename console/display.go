@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+
+	"socksd/msg"
 )
 
 // display answers DISPLAY commands.
@@ -20,15 +22,15 @@ func (c *Console) display(cmd Command) Response {
 	case ObjStats:
 		return ok(c.stats()...)
 	case ObjConfig:
-		lines := []string{Format("SOX0415I")}
+		lines := []string{msg.Format("SOX0415I")}
 		for _, l := range c.t.ConfigSummary() {
 			lines = append(lines, " "+l)
 		}
 		return ok(lines...)
 	case ObjVersion:
-		return ok(Format("SOX0416I", c.t.Version()))
+		return ok(msg.Format("SOX0416I", c.t.Version()))
 	}
-	return failed(Format("SOX0402E", "unknown DISPLAY object "+cmd.Object))
+	return failed(msg.Format("SOX0402E", "unknown DISPLAY object "+cmd.Object))
 }
 
 func (c *Console) sessions() []string {
@@ -49,7 +51,7 @@ func (c *Console) sessions() []string {
 	cols := []column{{"ID", true}, {"JOB/USER", false}, {"CLIENT", false}, {"DESTINATION", false},
 		{"RULE", false}, {"ACTION", false}, {"SSH-SERVER", false}, {"IN", true}, {"OUT", true},
 		{"AGE", true}, {"STATE", false}}
-	lines := append([]string{Format("SOX0410I", len(ss))}, table(cols, rows)...)
+	lines := append([]string{msg.Format("SOX0410I", len(ss))}, table(cols, rows)...)
 	if traced {
 		lines = append(lines, " * = traced")
 	}
@@ -75,9 +77,9 @@ func (c *Console) session(id uint64) Response {
 			{"age", ageText(c.now().Sub(s.Started))},
 			{"trace", onOff(s.Trace)},
 		}
-		return ok(append([]string{Format("SOX0411I", id)}, keyValues(rows)...)...)
+		return ok(append([]string{msg.Format("SOX0411I", id)}, keyValues(rows)...)...)
 	}
-	return failed(Format("SOX0403E", fmt.Sprintf("session %d not found", id)))
+	return failed(msg.Format("SOX0403E", fmt.Sprintf("session %d not found", id)))
 }
 
 func (c *Console) tunnels() []string {
@@ -95,7 +97,7 @@ func (c *Console) tunnels() []string {
 	}
 	cols := []column{{"ID", false}, {"SERVER", false}, {"USER", false}, {"PROFILE", false},
 		{"CHANNELS", true}, {"TOTAL", true}, {"AGE", true}, {"IDLE", true}}
-	return append([]string{Format("SOX0412I", len(ts))}, table(cols, rows)...)
+	return append([]string{msg.Format("SOX0412I", len(ts))}, table(cols, rows)...)
 }
 
 func (c *Console) rules() []string {
@@ -106,7 +108,7 @@ func (c *Console) rules() []string {
 			strconv.FormatInt(r.Hits, 10), r.Summary})
 	}
 	cols := []column{{"#", true}, {"NAME", false}, {"ACTION", false}, {"HITS", true}, {"MATCHES", false}}
-	return append([]string{Format("SOX0413I", len(rs))}, table(cols, rows)...)
+	return append([]string{msg.Format("SOX0413I", len(rs))}, table(cols, rows)...)
 }
 
 func (c *Console) stats() []string {
@@ -130,7 +132,7 @@ func (c *Console) stats() []string {
 		{"goroutines", strconv.Itoa(st.Goroutines)},
 		{"open files", strconv.Itoa(st.OpenFDs)},
 	}
-	return append([]string{Format("SOX0414I")}, keyValues(rows)...)
+	return append([]string{msg.Format("SOX0414I")}, keyValues(rows)...)
 }
 
 // keyValues renders "key: value" lines with the values aligned.

@@ -5,6 +5,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"socksd/msg"
 )
 
 // HandleSignals installs handlers for the operator signals and returns at
@@ -44,7 +46,7 @@ func (c *Console) HandleSignals(ctx context.Context) {
 
 // runSignal runs the command a signal stands for and logs its reply.
 func (c *Console) runSignal(sig os.Signal, text string) {
-	c.log.Info().Str("signal", sig.String()).Msg(Format("SOX0408I", sig.String(), text))
+	c.log.Info().Str("signal", sig.String()).Msg(msg.Format("SOX0408I", sig.String(), text))
 	resp := c.execute("signal "+sig.String(), text)
 	for _, l := range resp.Lines[1:] {
 		c.log.Info().Msg(l)

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"socksd/msg"
 )
 
 const (
@@ -143,7 +145,7 @@ func (c *Console) ServeSocket(ctx context.Context, ln net.Listener) error {
 	defer cancel()
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()
-	c.log.Info().Msg(Format("SOX0418I", ln.Addr().String()))
+	c.log.Info().Msg(msg.Format("SOX0418I", ln.Addr().String()))
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	sem := make(chan struct{}, maxSocketConns)
@@ -154,7 +156,7 @@ func (c *Console) ServeSocket(ctx context.Context, ln net.Listener) error {
 			// Out of file descriptors and the like: wait a little and
 			// try again rather than lose the console.
 			failures++
-			c.log.Warn().Err(err).Msg(Format("SOX0420E", ln.Addr().String(), err.Error()))
+			c.log.Warn().Err(err).Msg(msg.Format("SOX0420E", ln.Addr().String(), err.Error()))
 			t := time.NewTimer(time.Duration(failures) * 10 * time.Millisecond)
 			select {
 			case <-ctx.Done():
@@ -168,7 +170,7 @@ func (c *Console) ServeSocket(ctx context.Context, ln net.Listener) error {
 			if ctx.Err() != nil {
 				return nil
 			}
-			c.log.Error().Err(err).Msg(Format("SOX0420E", ln.Addr().String(), err.Error()))
+			c.log.Error().Err(err).Msg(msg.Format("SOX0420E", ln.Addr().String(), err.Error()))
 			return fmt.Errorf("console: control socket %s: %w", ln.Addr(), err)
 		}
 		failures = 0
@@ -176,7 +178,7 @@ func (c *Console) ServeSocket(ctx context.Context, ln net.Listener) error {
 		case sem <- struct{}{}:
 		default:
 			conn.SetDeadline(time.Now().Add(time.Second))
-			writeReply(conn, failed(Format("SOX0403E", "too many commands at once; try again")))
+			writeReply(conn, failed(msg.Format("SOX0403E", "too many commands at once; try again")))
 			conn.Close()
 			continue
 		}
@@ -212,14 +214,14 @@ func (c *Console) serveConn(conn net.Conn) {
 	case perr == nil:
 		source = fmt.Sprintf("control socket uid %d", uid)
 		if uid != 0 && uid != c.uid {
-			msg := Format("SOX0409W", uid, c.uid)
+			msg := msg.Format("SOX0409W", uid, c.uid)
 			c.log.Warn().Int("uid", uid).Msg(msg)
 			writeReply(conn, failed(msg))
 			return
 		}
 	case !errors.Is(perr, errors.ErrUnsupported):
-		c.log.Warn().Err(perr).Msg(Format("SOX0420E", conn.LocalAddr().String(), perr.Error()))
-		writeReply(conn, failed(Format("SOX0403E", "cannot identify the sender")))
+		c.log.Warn().Err(perr).Msg(msg.Format("SOX0420E", conn.LocalAddr().String(), perr.Error()))
+		writeReply(conn, failed(msg.Format("SOX0403E", "cannot identify the sender")))
 		return
 	}
 	if tooLong != nil {

@@ -3,6 +3,8 @@ package console
 import (
 	"context"
 	"fmt"
+
+	"socksd/msg"
 )
 
 // OperatorConsole is a system operator console that sends MODIFY and STOP
@@ -46,7 +48,7 @@ func (c *Console) RunOperatorConsole(ctx context.Context, oc OperatorConsole) er
 			if ctx.Err() != nil {
 				return nil
 			}
-			c.log.Error().Err(n.err).Msg(Format("SOX0421E", n.err.Error()))
+			c.log.Error().Err(n.err).Msg(msg.Format("SOX0421E", n.err.Error()))
 			return fmt.Errorf("console: operator console: %w", n.err)
 		}
 		text := n.text
@@ -58,7 +60,7 @@ func (c *Console) RunOperatorConsole(ctx context.Context, oc OperatorConsole) er
 		}
 		resp := c.execute("operator console", text)
 		if err := oc.Reply(resp.Lines); err != nil {
-			c.log.Error().Err(err).Msg(Format("SOX0421E", err.Error()))
+			c.log.Error().Err(err).Msg(msg.Format("SOX0421E", err.Error()))
 			return fmt.Errorf("console: operator console reply: %w", err)
 		}
 	}

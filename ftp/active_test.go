@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"socksd/ebcdic"
-	"socksd/internal/testpeer"
+	"socksd/internal/testing/testpeer"
 )
 
 // TestActiveBindConversion plays the z/OS client: SOCKS BIND, then PORT

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"socksd/ebcdic"
-	"socksd/internal/testpeer"
+	"socksd/internal/testing/testpeer"
 )
 
 // authServer is a fake FTP server that accepts AUTH TLS with 234 and then

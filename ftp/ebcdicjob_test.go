@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"socksd/ebcdic"
-	"socksd/internal/testpeer"
+	"socksd/internal/testing/testpeer"
 )
 
 // TestEBCDICJob runs an IBM-1047 job (each line-end form) against an ASCII

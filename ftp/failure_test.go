@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"socksd/ebcdic"
-	"socksd/internal/testpeer"
+	"socksd/internal/testing/testpeer"
 )
 
 func TestOpenFailure(t *testing.T) {

@@ -18,7 +18,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"socksd/internal/relay"
-	"socksd/internal/testpeer"
+	"socksd/internal/testing/testpeer"
 )
 
 // fakeTunnel dials loopback directly and counts the dials, standing in for

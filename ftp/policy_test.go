@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"socksd/ebcdic"
-	"socksd/internal/testpeer"
+	"socksd/internal/testing/testpeer"
 )
 
 func TestPolicyMatch(t *testing.T) {

@@ -13,7 +13,7 @@ import (
 
 	"github.com/jlaffaye/ftp"
 
-	"socksd/internal/testpeer"
+	"socksd/internal/testing/testpeer"
 )
 
 func dialJob(t *testing.T, h *harness, ctx context.Context, direct bool, opts ...ftp.DialOption) *ftp.ServerConn {

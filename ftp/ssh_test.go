@@ -15,7 +15,7 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 
-	"socksd/internal/testpeer"
+	"socksd/internal/testing/testpeer"
 )
 
 // sshTunnel is a Tunnel on a real x/crypto/ssh client connection.

@@ -13,9 +13,9 @@ import (
 	"github.com/rs/zerolog"
 
 	"socksd/config"
-	"socksd/console"
 	"socksd/ftp"
 	"socksd/internal/scrub"
+	"socksd/msg"
 	"socksd/tunnel"
 )
 
@@ -88,7 +88,7 @@ func New(cfg *config.Config, opt Options) (*Daemon, error) {
 	}
 	d.checkSecretPerms(cfg, opt.ConfigPath)
 	if !scrub.Enabled {
-		d.log.Warn().Msg(console.Format("SOX0013W"))
+		d.log.Warn().Msg(msg.Format("SOX0013W"))
 	}
 	d.state.Store(st)
 	return d, nil
@@ -105,7 +105,7 @@ func (d *Daemon) Listen() error {
 			for _, l := range lns {
 				l.Close()
 			}
-			d.log.Error().Err(err).Msg(console.Format("SOX0010E", addr, err))
+			d.log.Error().Err(err).Msg(msg.Format("SOX0010E", addr, err))
 			return fmt.Errorf("socksd: listen %s: %w", addr, err)
 		}
 		lns = append(lns, ln)
@@ -143,7 +143,7 @@ func (d *Daemon) Serve(ctx context.Context) error {
 	for _, l := range lns {
 		names = append(names, l.Addr().String())
 	}
-	d.log.Info().Str("event", "ready").Strs("listen", names).Msg(console.Format("SOX0002I", strings.Join(names, ", ")))
+	d.log.Info().Str("event", "ready").Strs("listen", names).Msg(msg.Format("SOX0002I", strings.Join(names, ", ")))
 
 	sessCtx, cancelSessions := context.WithCancel(context.Background())
 	defer cancelSessions()
@@ -171,7 +171,7 @@ func (d *Daemon) Serve(ctx context.Context) error {
 	cancelSessions()
 	d.waitHandlers(handlerGrace)
 	d.pool.Close()
-	d.log.Info().Str("event", "ended").Msg(console.Format("SOX0008I"))
+	d.log.Info().Str("event", "ended").Msg(msg.Format("SOX0008I"))
 	return nil
 }
 
@@ -215,7 +215,7 @@ func (d *Daemon) drain(cancel context.CancelFunc) {
 		// Ended by the timeout, or by a STOP IMMEDIATE (which Stop has
 		// announced itself).
 		if left := d.sessions.count(); !d.immediate.Load() {
-			d.log.Warn().Int("sessions", left).Msg(console.Format("SOX0009W", left))
+			d.log.Warn().Int("sessions", left).Msg(msg.Format("SOX0009W", left))
 		}
 		cancel()
 		d.sessions.wait(context.Background())
@@ -278,7 +278,7 @@ func (d *Daemon) Stop(immediate bool) {
 		if immediate {
 			wait = 0
 		}
-		d.log.Info().Str("event", "stop").Int("sessions", n).Msg(console.Format("SOX0007I", n, wait))
+		d.log.Info().Str("event", "stop").Int("sessions", n).Msg(msg.Format("SOX0007I", n, wait))
 		close(d.stopping)
 	})
 	if immediate && !began {
@@ -297,7 +297,7 @@ func (d *Daemon) setImmediate(announce bool) {
 	}
 	if announce {
 		n := d.sessions.count()
-		d.log.Info().Str("event", "stop").Int("sessions", n).Msg(console.Format("SOX0007I", n, time.Duration(0)))
+		d.log.Info().Str("event", "stop").Int("sessions", n).Msg(msg.Format("SOX0007I", n, time.Duration(0)))
 	}
 	if d.immediateC != nil {
 		close(d.immediateC)

@@ -8,8 +8,8 @@ import (
 	"net/netip"
 	"time"
 
-	"socksd/console"
 	"socksd/internal/relay"
+	"socksd/msg"
 	"socksd/rules"
 	"socksd/socks"
 )
@@ -27,7 +27,7 @@ func (d *Daemon) handle(ctx context.Context, c net.Conn) {
 	client := addrPortOf(c.RemoteAddr())
 	if !rules.PrefixesContain(st.allow, client.Addr()) {
 		d.stats.refused.Add(1)
-		d.log.Warn().Str("client", client.String()).Msg(console.Format("SOX0103W", client))
+		d.log.Warn().Str("client", client.String()).Msg(msg.Format("SOX0103W", client))
 		return
 	}
 	ctx, cancel := context.WithCancel(ctx)
@@ -53,7 +53,7 @@ func (d *Daemon) handle(ctx context.Context, c net.Conn) {
 	if err != nil {
 		d.stats.failed.Add(1)
 		d.log.Warn().Uint64("session", s.id).Str("client", client.String()).Err(err).
-			Msg(console.Format("SOX0108W", s.id, err))
+			Msg(msg.Format("SOX0108W", s.id, err))
 		return
 	}
 	c.SetDeadline(time.Time{})
@@ -71,21 +71,21 @@ func (d *Daemon) handle(ctx context.Context, c net.Conn) {
 	if d.quiesced.Load() {
 		d.stats.refused.Add(1)
 		d.reply(c, st, req.Version, socks.RepGeneralFailure, socks.Addr{})
-		d.log.Warn().Uint64("session", s.id).Str("client", client.String()).Msg(console.Format("SOX0109W", s.id))
+		d.log.Warn().Uint64("session", s.id).Str("client", client.String()).Msg(msg.Format("SOX0109W", s.id))
 		return
 	}
 	if !d.sessions.add(s, st.maxSess, st.perClient) {
 		d.stats.refused.Add(1)
 		d.reply(c, st, req.Version, socks.RepGeneralFailure, socks.Addr{})
 		d.log.Warn().Uint64("session", s.id).Str("client", client.String()).Int("max_sessions", st.maxSess).
-			Int("max_sessions_per_client", st.perClient).Msg(console.Format("SOX0104W", st.maxSess, client))
+			Int("max_sessions_per_client", st.perClient).Msg(msg.Format("SOX0104W", st.maxSess, client))
 		return
 	}
 	defer d.sessions.remove(s)
 	d.stats.total.Add(1)
 	d.log.Info().Str("event", "session_start").Uint64("session", s.id).Str("client", client.String()).
 		Int("socks", req.Version).Str("user", req.User).Str("command", req.Command.String()).
-		Str("dest", req.Dest.String()).Msg(console.Format("SOX0101I", s.id))
+		Str("dest", req.Dest.String()).Msg(msg.Format("SOX0101I", s.id))
 
 	out := d.dispatch(ctx, st, s, c, req)
 	c.Close()
@@ -108,7 +108,7 @@ func (d *Daemon) handle(ctx context.Context, c net.Conn) {
 	}
 	ev.Int64("bytes_up", up).Int64("bytes_down", down).
 		Dur("duration", time.Since(s.started)).Str("result", out.result).
-		Msg(console.Format("SOX0102I", s.id))
+		Msg(msg.Format("SOX0102I", s.id))
 }
 
 // reply writes a SOCKS reply with a write deadline, so that a client that
@@ -171,7 +171,7 @@ func (d *Daemon) block(st *state, s *session, c net.Conn, req *socks.Request, ru
 	d.stats.blocked.Add(1)
 	d.reply(c, st, req.Version, socks.RepNotAllowed, socks.Addr{})
 	d.log.Info().Uint64("session", s.id).Str("rule", rule).Str("dest", req.Dest.String()).
-		Msg(console.Format("SOX0105I", s.id, rule))
+		Msg(msg.Format("SOX0105I", s.id, rule))
 	return outcome{result: "blocked"}
 }
 

@@ -7,7 +7,7 @@ import (
 	"sort"
 
 	"socksd/config"
-	"socksd/console"
+	"socksd/msg"
 )
 
 // secretFiles lists the files of cfg that hold secrets: every profile's
@@ -76,7 +76,7 @@ func (d *Daemon) checkSecretPerms(cfg *config.Config, configPath string) []strin
 	for _, f := range secretFiles(cfg, configPath) {
 		if exposed(f) {
 			bad = append(bad, f)
-			d.log.Warn().Str("file", f).Msg(console.Format("SOX0012W", f))
+			d.log.Warn().Str("file", f).Msg(msg.Format("SOX0012W", f))
 		}
 	}
 	return bad

@@ -8,6 +8,7 @@ import (
 
 	"socksd/config"
 	"socksd/console"
+	"socksd/msg"
 )
 
 // The Daemon is what the operator console commands.
@@ -149,11 +150,11 @@ func (d *Daemon) Reload() error {
 			}
 			d.state.Store(st)
 			d.log.Info().Str("event", "reload").Str("file", cfg.File).Int("rules", st.rules.Len()).
-				Msg(console.Format("SOX0003I", cfg.File, st.rules.Len()))
+				Msg(msg.Format("SOX0003I", cfg.File, st.rules.Len()))
 			return nil
 		}
 	}
-	d.log.Error().Str("event", "reload_rejected").Msg(console.Format("SOX0004E", err))
+	d.log.Error().Str("event", "reload_rejected").Msg(msg.Format("SOX0004E", err))
 	return err
 }
 
@@ -165,7 +166,7 @@ func (d *Daemon) SetLogLevel(level string) error {
 	if err := d.opt.Level.Set(strings.ToLower(level)); err != nil {
 		return err
 	}
-	d.log.Info().Msg(console.Format("SOX0011I", strings.ToLower(level)))
+	d.log.Info().Msg(msg.Format("SOX0011I", strings.ToLower(level)))
 	return nil
 }
 
@@ -195,7 +196,7 @@ func (d *Daemon) Cancel(id uint64) error {
 	}
 	s.set(func(s *session) { s.phase = "cancelled" })
 	s.cancel()
-	d.log.Info().Uint64("session", id).Msg(console.Format("SOX0107I", id))
+	d.log.Info().Uint64("session", id).Msg(msg.Format("SOX0107I", id))
 	return nil
 }
 
@@ -203,13 +204,13 @@ func (d *Daemon) Cancel(id uint64) error {
 func (d *Daemon) Quiesce() error {
 	d.quiesced.Store(true)
 	n := d.sessions.count()
-	d.log.Info().Str("event", "quiesce").Int("sessions", n).Msg(console.Format("SOX0005I", n))
+	d.log.Info().Str("event", "quiesce").Int("sessions", n).Msg(msg.Format("SOX0005I", n))
 	return nil
 }
 
 // Resume accepts new sessions again.
 func (d *Daemon) Resume() error {
 	d.quiesced.Store(false)
-	d.log.Info().Str("event", "resume").Msg(console.Format("SOX0006I"))
+	d.log.Info().Str("event", "resume").Msg(msg.Format("SOX0006I"))
 	return nil
 }

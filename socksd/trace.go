@@ -1,6 +1,6 @@
 package socksd
 
-import "socksd/console"
+import "socksd/msg"
 
 // tracer returns the relay trace hook of session s: while TRACE is on for
 // the session, each block moved is logged with its direction and size,
@@ -15,6 +15,6 @@ func (d *Daemon) tracer(s *session) func(up bool, n int) {
 			dir, total = "up", s.bytes.Up.Load()
 		}
 		d.log.Info().Str("event", "trace").Uint64("session", s.id).Str("dir", dir).Int("bytes", n).
-			Int64("total", total).Msg(console.Format("SOX0110I", s.id, dir, n, total))
+			Int64("total", total).Msg(msg.Format("SOX0110I", s.id, dir, n, total))
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"socksd/config"
 	"socksd/console"
+	"socksd/msg"
 	"socksd/socks"
 	"socksd/tunnel"
 )
@@ -68,16 +69,16 @@ func (d *Daemon) logTunnelError(s *session, prof tunnel.Profile, destHost string
 	switch {
 	case errors.As(err, &hk) && errors.Is(err, tunnel.ErrHostKeyUnknown):
 		d.log.Error().Uint64("session", s.id).Str("ssh_server", hk.Host).Str("fingerprint", hk.Fingerprint).
-			Msg(console.Format("SOX0204A", hk.Host, hk.KeyType+" "+hk.Fingerprint))
+			Msg(msg.Format("SOX0204A", hk.Host, hk.KeyType+" "+hk.Fingerprint))
 	case errors.As(err, &hk):
 		d.log.Error().Uint64("session", s.id).Str("ssh_server", hk.Host).Str("fingerprint", hk.Fingerprint).
-			Strs("known", hk.Known).Msg(console.Format("SOX0203E", hk.Host, fmt.Sprint(hk.Known), hk.KeyType+" "+hk.Fingerprint))
+			Strs("known", hk.Known).Msg(msg.Format("SOX0203E", hk.Host, fmt.Sprint(hk.Known), hk.KeyType+" "+hk.Fingerprint))
 	case errors.As(err, &ae) && errors.Is(err, tunnel.ErrPasswordRejectedRecently):
 		d.log.Warn().Uint64("session", s.id).Str("ssh_server", ae.Server).Str("user", ae.User).
-			Msg(console.Format("SOX0206W", ae.User, ae.Server))
+			Msg(msg.Format("SOX0206W", ae.User, ae.Server))
 	case errors.As(err, &ae):
 		d.log.Error().Uint64("session", s.id).Str("ssh_server", ae.Server).Str("user", ae.User).
-			Strs("tried", ae.Tried).Msg(console.Format("SOX0205E", ae.User, ae.Server))
+			Strs("tried", ae.Tried).Msg(msg.Format("SOX0205E", ae.User, ae.Server))
 	default:
 		d.log.Warn().Uint64("session", s.id).Str("ssh_server", server).Err(err).Msg("socksd: SSH connection failed")
 	}
@@ -115,7 +116,7 @@ func (d *Daemon) tunnelConnect(ctx context.Context, st *state, s *session, c net
 	if err != nil {
 		if fallback && canFallBack(err) {
 			d.log.Warn().Uint64("session", s.id).Str("rule", ruleName).Str("dest", req.Dest.String()).Err(err).
-				Msg(console.Format("SOX0208W", req.Dest, err))
+				Msg(msg.Format("SOX0208W", req.Dest, err))
 			s.set(func(s *session) { s.action = "direct (fallback)" })
 			return d.direct(ctx, st, s, c, req)
 		}
@@ -155,7 +156,7 @@ func (d *Daemon) DropTunnel(id string) error {
 	if err := d.pool.Drop(id); err != nil {
 		return fmt.Errorf("socksd: %w", err)
 	}
-	d.log.Info().Str("tunnel", id).Msg(console.Format("SOX0209I", id))
+	d.log.Info().Str("tunnel", id).Msg(msg.Format("SOX0209I", id))
 	// The closed connection only ends each channel with an EOF, which the
 	// relay passes on as a half-close: a client that does not close its
 	// side would hold its session (and its slot) for ever. End the

@@ -20,9 +20,11 @@ import (
 	"testing"
 	"time"
 
+	"socksd/internal/testing/wait"
+
 	"golang.org/x/net/proxy"
 
-	"socksd/internal/testpeer"
+	"socksd/internal/testing/testpeer"
 )
 
 // consoleConfig lets loopback destinations through, blocks port 9 and the
@@ -155,24 +157,6 @@ func (r opReply) values() map[string]string {
 		}
 	}
 	return out
-}
-
-// eventually re-checks cond every 50ms until it holds, failing the test
-// after waitTimeout. It is for states that produce no event to wait on,
-// such as a byte counter that the relay updates after each write.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.NewTimer(waitTimeout)
-	defer deadline.Stop()
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-deadline.C:
-			t.Fatalf("gave up waiting for %s", what)
-		case <-tick.C:
-		}
-	}
 }
 
 // gatedSource is a TCP server that sends the same random payload on each
@@ -536,7 +520,7 @@ passphrase_file = %q
 
 	// D SESSION=n: the bytes counted so far, exactly.
 	var detail opReply
-	eventually(t, "the session's byte count", func() bool {
+	wait.Until(t, "the session's byte count", waitTimeout, func() bool {
 		detail = mustCmd(t, d, fmt.Sprintf("D SESSION=%d", id), "SOX0411I")
 		return detail.values()["bytes in"] == strconv.Itoa(g.split)
 	})
@@ -972,7 +956,7 @@ func TestConsoleStopDrains(t *testing.T) {
 		t.Fatal("the drain was not announced")
 	}
 	// The listener closes; the console still answers during the drain.
-	eventually(t, "the SOCKS listener to close", func() bool {
+	wait.Until(t, "the SOCKS listener to close", waitTimeout, func() bool {
 		c, err := net.DialTimeout("tcp", d.Addr, 5*time.Second)
 		if err == nil {
 			c.Close()

@@ -17,7 +17,7 @@ import (
 	"github.com/jlaffaye/ftp"
 	"golang.org/x/net/proxy"
 
-	"socksd/internal/testpeer"
+	"socksd/internal/testing/testpeer"
 )
 
 // ftpTunnelConfig sends FTP on ftpPort through SSH. sshHost "" means the

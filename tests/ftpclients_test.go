@@ -14,8 +14,8 @@ import (
 	"github.com/jlaffaye/ftp"
 
 	"socksd/ebcdic"
-	"socksd/internal/ftpjob"
-	"socksd/internal/testpeer"
+	"socksd/internal/testing/ftpjob"
+	"socksd/internal/testing/testpeer"
 	"socksd/socks"
 )
 

@@ -8,7 +8,7 @@ import (
 	"os"
 	"testing"
 
-	"socksd/internal/testpeer"
+	"socksd/internal/testing/testpeer"
 )
 
 // socksdBin is the binary built once for the whole test run.

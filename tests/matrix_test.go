@@ -11,8 +11,8 @@ import (
 	"testing"
 
 	"socksd/ebcdic"
-	"socksd/internal/ftpjob"
-	"socksd/internal/testpeer"
+	"socksd/internal/testing/ftpjob"
+	"socksd/internal/testing/testpeer"
 	"socksd/socks"
 )
 

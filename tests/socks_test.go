@@ -23,7 +23,7 @@ import (
 
 	"golang.org/x/net/proxy"
 
-	"socksd/internal/testpeer"
+	"socksd/internal/testing/testpeer"
 	"socksd/socks"
 )
 

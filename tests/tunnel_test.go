@@ -10,7 +10,7 @@ import (
 
 	"golang.org/x/net/proxy"
 
-	"socksd/internal/testpeer"
+	"socksd/internal/testing/testpeer"
 )
 
 // tunnelConfig routes loopback HTTP through SSH to the given sshd.

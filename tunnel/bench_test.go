@@ -10,10 +10,12 @@ import (
 	"testing"
 	"time"
 
+	"socksd/internal/testing/wait"
+
 	"github.com/rs/zerolog"
 	"golang.org/x/net/proxy"
 
-	"socksd/internal/testpeer"
+	"socksd/internal/testing/testpeer"
 )
 
 // benchPayload is what the source server sends per throughput connection.
@@ -51,7 +53,7 @@ func sshDynamic(b *testing.B, s *testpeer.SSHD) proxy.ContextDialer {
 		syscall.Kill(cmd.Process.Pid, syscall.SIGTERM)
 		<-done
 	})
-	waitFor(b, "ssh -D to listen", 20*time.Second, func() bool {
+	wait.Until(b, "ssh -D to listen", 20*time.Second, func() bool {
 		c, err := net.Dial("tcp", listen)
 		if err == nil {
 			c.Close()

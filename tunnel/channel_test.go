@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"socksd/internal/testpeer"
+	"socksd/internal/testing/testpeer"
 )
 
 func dialEcho(t *testing.T) net.Conn {

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 
+	"socksd/internal/testing/wait"
+
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 )
@@ -183,7 +185,7 @@ func newTestServerAt(t testing.TB, addr string) *testServer {
 	t.Helper()
 	var ln net.Listener
 	var err error
-	waitFor(t, "port to be free", 5e9, func() bool {
+	wait.Until(t, "port to be free", 5e9, func() bool {
 		ln, err = net.Listen("tcp", addr)
 		return err == nil
 	})

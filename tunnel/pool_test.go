@@ -16,9 +16,11 @@ import (
 	"testing"
 	"time"
 
+	"socksd/internal/testing/wait"
+
 	"golang.org/x/crypto/ssh"
 
-	"socksd/internal/testpeer"
+	"socksd/internal/testing/testpeer"
 )
 
 func TestShareOneIdentity(t *testing.T) {
@@ -126,7 +128,7 @@ func TestIdentitiesDoNotShare(t *testing.T) {
 	l4.Close()
 	l5.Close()
 	// An unshared connection closes as soon as nothing uses it.
-	waitFor(t, "unshared connections to close", 10*time.Second, func() bool { return len(p.Snapshot()) == 2 })
+	wait.Until(t, "unshared connections to close", 10*time.Second, func() bool { return len(p.Snapshot()) == 2 })
 	_, _, conns, _ := s.counts()
 	if conns != 4 {
 		t.Fatalf("server saw %d authenticated connections, want 4", conns)
@@ -229,7 +231,7 @@ func TestIdleClose(t *testing.T) {
 	// The open channel keeps the connection.
 	echoOnce(t, c, "still here")
 	c.Close()
-	waitFor(t, "idle connection to close", 10*time.Second, func() bool { return len(p.Snapshot()) == 0 })
+	wait.Until(t, "idle connection to close", 10*time.Second, func() bool { return len(p.Snapshot()) == 0 })
 	// The next session reconnects.
 	c, err = p.Dial(context.Background(), testProfile(s), "", cred, echo)
 	if err != nil {
@@ -261,7 +263,7 @@ func TestKeepaliveDetectsFrozenServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.frozen.Store(true)
-	waitFor(t, "frozen connection to be dropped", 10*time.Second, func() bool { return len(p.Snapshot()) == 0 })
+	wait.Until(t, "frozen connection to be dropped", 10*time.Second, func() bool { return len(p.Snapshot()) == 0 })
 	if _, err := l.Dial(context.Background(), "tcp", echo); !errors.Is(err, ErrTunnelClosed) {
 		t.Fatalf("dial on dropped connection: %v, want ErrTunnelClosed", err)
 	}
@@ -297,7 +299,7 @@ func TestKeepaliveKeepsLiveServer(t *testing.T) {
 	// Wait until the server has answered many keepalives; the connection
 	// must still be there.
 	c := p.byIDForTest(l.ID())
-	waitFor(t, "keepalives", 10*time.Second, func() bool { return c.keepaliveReplies.Load() >= 5 })
+	wait.Until(t, "keepalives", 10*time.Second, func() bool { return c.keepaliveReplies.Load() >= 5 })
 	if len(p.Snapshot()) != 1 {
 		t.Fatal("a live connection was dropped")
 	}
@@ -314,7 +316,7 @@ func TestServerRestartReconnects(t *testing.T) {
 	}
 	c.Close()
 	s.closeConns()
-	waitFor(t, "dead connection to leave the pool", 10*time.Second, func() bool { return len(p.Snapshot()) == 0 })
+	wait.Until(t, "dead connection to leave the pool", 10*time.Second, func() bool { return len(p.Snapshot()) == 0 })
 	c, err = p.Dial(context.Background(), testProfile(s), "", cred, echo)
 	if err != nil {
 		t.Fatal(err)
@@ -393,7 +395,7 @@ func TestRejectMemoryExpires(t *testing.T) {
 	if _, err := p.Open(context.Background(), prof, "", bad); !errors.Is(err, ErrAuthFailed) {
 		t.Fatal(err)
 	}
-	waitFor(t, "memory to expire", 5*time.Second, func() bool {
+	wait.Until(t, "memory to expire", 5*time.Second, func() bool {
 		return !p.rejects.rejected(keyedHash(p.hmacKey, []byte("reject"), []byte(s.addr), []byte("alice"), []byte("wrong")), time.Now())
 	})
 	if _, err := p.Open(context.Background(), prof, "", bad); !errors.Is(err, ErrAuthFailed) || errors.Is(err, ErrPasswordRejectedRecently) {
@@ -810,14 +812,14 @@ func TestOpenCanceledWhileConnecting(t *testing.T) {
 		_, err := p.Open(ctx, prof, "", cred)
 		errc <- err
 	}()
-	waitFor(t, "the password to reach the server", 10*time.Second, func() bool { pw, _, _, _ := s.counts(); return pw == 1 })
+	wait.Until(t, "the password to reach the server", 10*time.Second, func() bool { pw, _, _, _ := s.counts(); return pw == 1 })
 	cancel()
 	if err := <-errc; !errors.Is(err, context.Canceled) {
 		t.Fatalf("Open = %v, want context.Canceled", err)
 	}
 	close(stall)
 	// The connection completes anyway and waits, unleased, for the next session.
-	waitFor(t, "the abandoned connection to join the pool", 10*time.Second, func() bool {
+	wait.Until(t, "the abandoned connection to join the pool", 10*time.Second, func() bool {
 		snap := p.Snapshot()
 		return len(snap) == 1 && snap[0].Leases == 0
 	})

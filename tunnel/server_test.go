@@ -305,20 +305,6 @@ func testProfile(s *testServer) Profile {
 	return Profile{Name: "test", Host: "127.0.0.1", Port: s.port, Share: true}
 }
 
-// waitFor waits for cond, bounded by timeout.
-func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		<-tick.C
-	}
-}
-
 // echoOnce writes msg through c and reads it back.
 func echoOnce(t testing.TB, c net.Conn, msg string) {
 	t.Helper()

@@ -14,11 +14,13 @@ import (
 	"testing"
 	"time"
 
+	"socksd/internal/testing/wait"
+
 	"github.com/rs/zerolog"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 
-	"socksd/internal/testpeer"
+	"socksd/internal/testing/testpeer"
 )
 
 // e2e starts a real sshd and a pool that trusts it.
@@ -245,7 +247,7 @@ func TestSSHDAgent(t *testing.T) {
 		syscall.Kill(agent.Process.Pid, syscall.SIGTERM)
 		<-agentDone
 	})
-	waitFor(t, "agent socket", 10*time.Second, func() bool { _, err := os.Stat(sock); return err == nil })
+	wait.Until(t, "agent socket", 10*time.Second, func() bool { _, err := os.Stat(sock); return err == nil })
 	key := keygen(t, s, "ed25519", "", "")
 	add := exec.Command(addPath, key)
 	add.Env = append(os.Environ(), "SSH_AUTH_SOCK="+sock)
@@ -404,7 +406,7 @@ func TestSSHDFrozenDetectedByKeepalive(t *testing.T) {
 	defer l.Close()
 	first := l.ID()
 	s.Freeze()
-	waitFor(t, "keepalive to drop the frozen connection", 20*time.Second, func() bool { return len(p.Snapshot()) == 0 })
+	wait.Until(t, "keepalive to drop the frozen connection", 20*time.Second, func() bool { return len(p.Snapshot()) == 0 })
 	// While frozen, a new session fails within connect_timeout instead of hanging.
 	_, err = p.Dial(context.Background(), prof, "", cred, echo)
 	if !errors.Is(err, ErrServerUnreachable) {

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"testing"
 
-	"socksd/internal/testpeer"
+	"socksd/internal/testing/testpeer"
 	"socksd/socks"
 )
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"socksd/console"
+	"socksd/msg"
 )
 
 // defaultConsoleSocket is where `socksd cmd` looks when neither --socket
@@ -84,7 +85,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	resp, err := console.Send(ctx, socket, text)
 	if err != nil {
 		cause := strings.TrimPrefix(err.Error(), "console: control socket "+socket+": ")
-		fmt.Fprintln(stderr, console.Format("SOX0420E", socket, cause))
+		fmt.Fprintln(stderr, msg.Format("SOX0420E", socket, cause))
 		return exitFail
 	}
 	for _, l := range resp.Lines {

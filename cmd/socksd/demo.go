@@ -10,7 +10,7 @@ import (
 	"syscall"
 	"time"
 
-	"socksd/internal/demo"
+	"socksd/cmd/socksd/internal/demo"
 )
 
 // runDemo runs the self-contained demonstration: exit 0 only when every

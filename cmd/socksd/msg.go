@@ -5,7 +5,7 @@ import (
 	"io"
 	"strings"
 
-	"socksd/console"
+	"socksd/msg"
 )
 
 const msgUsage = `usage: socksd msg ID...    explain operator messages, for example socksd msg SOX0203E
@@ -29,7 +29,7 @@ func runMsg(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprint(stderr, msgUsage)
 			return exitUsage
 		}
-		for _, m := range console.Messages() {
+		for _, m := range msg.Messages() {
 			fmt.Fprintf(stdout, "%s  %s\n", m.ID, m.Text)
 		}
 		return exitOK
@@ -40,7 +40,7 @@ func runMsg(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "socksd msg: unknown flag %s\n%s", id, msgUsage)
 			return exitUsage
 		}
-		m, ok := console.Lookup(id)
+		m, ok := msg.Lookup(id)
 		if !ok {
 			fmt.Fprintf(stderr, "socksd msg: no message %s; socksd msg --all lists them\n", strings.ToUpper(id))
 			code = exitFail

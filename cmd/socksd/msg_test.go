@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"socksd/console"
+	"socksd/msg"
 )
 
 func TestRunMsg(t *testing.T) {
@@ -48,10 +48,10 @@ func TestRunMsgAll(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, out.String())
 	}
 	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
-	if len(lines) != len(console.Messages()) {
-		t.Fatalf("%d lines for %d messages", len(lines), len(console.Messages()))
+	if len(lines) != len(msg.Messages()) {
+		t.Fatalf("%d lines for %d messages", len(lines), len(msg.Messages()))
 	}
-	for i, m := range console.Messages() {
+	for i, m := range msg.Messages() {
 		if lines[i] != m.ID+"  "+m.Text {
 			t.Errorf("line %d = %q", i, lines[i])
 		}

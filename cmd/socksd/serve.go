@@ -12,6 +12,7 @@ import (
 
 	"socksd/config"
 	"socksd/console"
+	"socksd/msg"
 	"socksd/socksd"
 )
 
@@ -47,7 +48,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		name = config.DefaultFile
 	}
 	log.Info().Str("event", "start").Str("version", version).Str("config", name).
-		Msg(console.Format("SOX0001I", version, name))
+		Msg(msg.Format("SOX0001I", version, name))
 
 	d, err := socksd.New(cfg, socksd.Options{ConfigPath: path, ConfigEncoding: *enc, Version: version, Logger: log, Level: level, Audit: audit})
 	if err != nil {
@@ -72,7 +73,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		ln, err := listenConsole(cfg.Console.Socket)
 		if err != nil {
 			// The daemon still serves; the operator has signals and stdin.
-			log.Error().Err(err).Msg(console.Format("SOX0420E", cfg.Console.Socket, err))
+			log.Error().Err(err).Msg(msg.Format("SOX0420E", cfg.Console.Socket, err))
 		} else {
 			transports.Add(1)
 			go func() { defer transports.Done(); con.ServeSocket(ctx, ln) }()

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"socksd/internal/testpeer"
+	"socksd/internal/testing/testpeer"
 )
 
 // directConfig relays loopback connections directly.

@@ -13,7 +13,7 @@ import (
 
 	"golang.org/x/net/proxy"
 
-	"socksd/internal/testpeer"
+	"socksd/internal/testing/testpeer"
 )
 
 // Options size the benchmark run. They come from the environment (see

@@ -16,7 +16,7 @@ import (
 
 	"github.com/jlaffaye/ftp"
 
-	"socksd/internal/testpeer"
+	"socksd/internal/testing/testpeer"
 )
 
 // ftpConfig sends FTP to the vsftpd port through the test sshd with the

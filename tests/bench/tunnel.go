@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"socksd/internal/testpeer"
+	"socksd/internal/testing/testpeer"
 )
 
 // tunnelConfig carries every loopback connection through the test sshd,

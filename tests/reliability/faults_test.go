@@ -16,7 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"socksd/internal/testpeer"
+	"socksd/internal/testing/testpeer"
+	"socksd/internal/testing/wait"
 	"socksd/socks"
 )
 
@@ -170,7 +171,7 @@ func jsonNum(v any) string {
 func (f *faultRig) checkAudit(command, path string, jobCode int) {
 	f.t.Helper()
 	var rec map[string]any
-	found := waitFor(func() bool {
+	found := wait.For(waitTimeout, func() bool {
 		b, _ := os.ReadFile(f.audit)
 		for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
 			var m map[string]any
@@ -237,7 +238,7 @@ func TestFaultSSHDKilledMidStor(t *testing.T) {
 	}
 	// The first bytes reached the server: then kill sshd.
 	stored := filepath.Join(f.a.ftpd.Root, "up.bin")
-	if !waitFor(func() bool { fi, err := os.Stat(stored); return err == nil && fi.Size() > 0 }) {
+	if !wait.For(waitTimeout, func() bool { fi, err := os.Stat(stored); return err == nil && fi.Size() > 0 }) {
 		t.Fatal("the first bytes of the STOR never reached the server")
 	}
 	f.r.tried("STOR of %d MiB through lane a; after the first %d MiB were written (and the server's file had grown), sshd killed with SIGKILL; the job then wrote the rest", bigSize>>20, headSize>>20)
@@ -379,7 +380,7 @@ func TestFaultClientVanishes(t *testing.T) {
 	}
 	f.r.figure("sessions active before / during / (witness only)", fmt.Sprintf("%d / %d / 2 expected", before.active, mid.active))
 	var st stats
-	if !waitFor(func() bool { st = dStats(t, f.d); return st.active == 2 }) {
+	if !wait.For(waitTimeout, func() bool { st = dStats(t, f.d); return st.active == 2 }) {
 		t.Errorf("the vanished jobs' sessions stayed: %d active (want the witness's 2)", st.active)
 	}
 	f.r.saw("socksd ended the 4 sessions of the vanished jobs (D STATS active %d → %d, the witness's control and data remain)", mid.active, st.active)
@@ -588,7 +589,7 @@ func TestFaultFTPServerSilent(t *testing.T) {
 	before := dStats(t, f.d)
 	j.close()
 	var st stats
-	ended := waitFor(func() bool { st = dStats(t, f.d); return st.active < before.active })
+	ended := wait.For(waitTimeout, func() bool { st = dStats(t, f.d); return st.active < before.active })
 	f.r.saw("sessions active before / after the job closed (witness control+data = 2): %d / %d", before.active, st.active)
 	if !ended {
 		out, _ := opCmd(f.d, "D SESSIONS")

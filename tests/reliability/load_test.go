@@ -18,7 +18,8 @@ import (
 	"testing"
 	"time"
 
-	"socksd/internal/testpeer"
+	"socksd/internal/testing/testpeer"
+	"socksd/internal/testing/wait"
 )
 
 // genReader yields n pseudo-random bytes from a seed and hashes them as
@@ -237,7 +238,7 @@ func TestLoadConcurrentTransfers(t *testing.T) {
 		t.Errorf("%d corrupted, %d lost, %d verified:\n%s", corrupted.Load(), lost.Load(), ok.Load(), strings.Join(errs, "\n"))
 	}
 	var sess string
-	if !waitFor(func() bool {
+	if !wait.For(waitTimeout, func() bool {
 		sess, _ = opCmd(d, "D SESSIONS")
 		return strings.Contains(sess, "SOX0410I DISPLAY SESSIONS: 0 active")
 	}) {
@@ -553,7 +554,7 @@ action = "block"
 	// A slot freed is usable again.
 	open[0].Close()
 	open = open[1:]
-	if !waitFor(func() bool { return dStats(t, d).active == 5 }) {
+	if !wait.For(waitTimeout, func() bool { return dStats(t, d).active == 5 }) {
 		t.Fatal("the closed session did not free its slot")
 	}
 	err := try("127.0.0.3")

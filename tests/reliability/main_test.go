@@ -14,7 +14,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"socksd/internal/testpeer"
+	"socksd/internal/testing/testpeer"
 )
 
 // outEnv names the report file to write; unset, no report is written.

@@ -15,7 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"socksd/internal/testpeer"
+	"socksd/internal/testing/testpeer"
+	"socksd/internal/testing/wait"
 )
 
 // Generous bounds for a noisy 2-core machine; none is a timing assertion.
@@ -194,30 +195,12 @@ func opCmd(d *testpeer.Socksd, text string) (string, error) {
 	return stdout.String(), nil
 }
 
-// waitFor re-checks cond every 100ms until it holds or waitTimeout passes,
-// and reports whether it held. It is for states that produce no event to
-// wait on (counters read through the console).
-func waitFor(cond func() bool) bool {
-	deadline := time.Now().Add(waitTimeout)
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for n := 0; ; n++ {
-		if cond() {
-			return true
-		}
-		if !time.Now().Before(deadline) || n > 100000 {
-			return false
-		}
-		<-tick.C
-	}
-}
-
 // baseline waits until the daemon is idle (no session, no SSH connection)
 // and returns its counts.
 func baseline(t testing.TB, d *testpeer.Socksd) stats {
 	t.Helper()
 	var st stats
-	if !waitFor(func() bool { st = dStats(t, d); return st.active == 0 && st.ssh == 0 }) {
+	if !wait.For(waitTimeout, func() bool { st = dStats(t, d); return st.active == 0 && st.ssh == 0 }) {
 		t.Fatalf("daemon not idle: %v", st.raw)
 	}
 	return st
@@ -229,7 +212,7 @@ func baseline(t testing.TB, d *testpeer.Socksd) stats {
 func settled(t testing.TB, r *recorder, d *testpeer.Socksd, base stats) stats {
 	t.Helper()
 	var st stats
-	ok := waitFor(func() bool {
+	ok := wait.For(waitTimeout, func() bool {
 		st = dStats(t, d)
 		return st.active == 0 && st.ssh == 0 && st.goroutines <= base.goroutines+settleSlackGR && st.fds <= base.fds+settleSlackFD
 	})

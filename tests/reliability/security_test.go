@@ -18,12 +18,14 @@ import (
 	"testing"
 	"time"
 
+	"socksd/internal/testing/wait"
+
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 
 	"socksd/ebcdic"
-	"socksd/internal/ftpjob"
-	"socksd/internal/testpeer"
+	"socksd/internal/testing/ftpjob"
+	"socksd/internal/testing/testpeer"
 	"socksd/socks"
 )
 
@@ -172,7 +174,7 @@ func TestSecurityNoSecretsAnywhere(t *testing.T) {
 		out, err := opCmd(d, c)
 		keep("%s\n%s %v", c, out, err)
 	}
-	if !waitFor(func() bool { return dStats(t, d).active == 0 }) {
+	if !wait.For(waitTimeout, func() bool { return dStats(t, d).active == 0 }) {
 		t.Error("sessions did not end")
 	}
 	auditText, _ := os.ReadFile(audit)
@@ -866,7 +868,7 @@ func TestSecurityCredentialLifetime(t *testing.T) {
 	j2.quit()
 	j.quit()
 	var st stats
-	waitFor(func() bool { st = dStats(t, d); return st.active == 0 && st.ssh == 0 })
+	wait.For(waitTimeout, func() bool { st = dStats(t, d); return st.active == 0 && st.ssh == 0 })
 	ftpAfter, _, ctxAfter := settle()
 	r.figure("FTP job, copies of the password: before login / just after login / logged in, once settled / after the session", fmt.Sprintf("%d / %d / %d / %d", before, ftpFirst, ftpDuring, ftpAfter))
 	r.figure("second FTP job on the same SSH connection: just after login / logged in, once settled", fmt.Sprintf("%d / %d", sharedFirst, sharedDuring))
@@ -888,7 +890,7 @@ func TestSecurityCredentialLifetime(t *testing.T) {
 	}
 	socksFirst, socksDuring, ctxSocks := settle()
 	c.Close()
-	waitFor(func() bool { st = dStats(t, d); return st.active == 0 && st.ssh == 0 })
+	wait.For(waitTimeout, func() bool { st = dStats(t, d); return st.active == 0 && st.ssh == 0 })
 	socksAfter, _, ctxSocksAfter := settle()
 	r.figure("SOCKS5 client, copies of the password: just after CONNECT / connected, once settled / after the session", fmt.Sprintf("%d / %d / %d", socksFirst, socksDuring, socksAfter))
 

@@ -19,7 +19,7 @@ import (
 	"golang.org/x/net/proxy"
 
 	"socksd/ebcdic"
-	"socksd/internal/ftpjob"
+	"socksd/internal/testing/ftpjob"
 	"socksd/socks"
 )
 

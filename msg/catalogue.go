@@ -1,4 +1,7 @@
-package console
+// Package msg is the operator message catalogue: every message an operator
+// reads has an ID SOXnnnnS, a text, an explanation and a response, and is
+// written through this package only. It imports nothing of the project.
+package msg
 
 import (
 	"fmt"
@@ -232,11 +235,11 @@ var catalogue = []Message{
 
 // index maps an ID to its position in catalogue; built once, never modified.
 var index = func() map[string]int {
-	m := make(map[string]int, len(catalogue))
-	for i, msg := range catalogue {
-		m[msg.ID] = i
+	idx := make(map[string]int, len(catalogue))
+	for i, m := range catalogue {
+		idx[m.ID] = i
 	}
-	return m
+	return idx
 }()
 
 // Lookup returns the message with the given ID. The ID is matched without
@@ -247,9 +250,9 @@ func Lookup(id string) (Message, bool) {
 		return catalogue[i], true
 	}
 	if len(id) == 7 {
-		for _, msg := range catalogue {
-			if msg.ID[:7] == id {
-				return msg, true
+		for _, m := range catalogue {
+			if m.ID[:7] == id {
+				return m, true
 			}
 		}
 	}

@@ -14,7 +14,7 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 
-	"socksd/internal/testpeer"
+	"socksd/internal/testing/testpeer"
 )
 
 // testKey makes an ed25519 signer.

@@ -20,6 +20,7 @@ import (
 	"socksd/config"
 	"socksd/console"
 	"socksd/jcl"
+	"socksd/msg"
 	"socksd/socks"
 	"socksd/socksd"
 )
@@ -167,7 +168,7 @@ func (e *env) start(ctx context.Context) error {
 		return err
 	}
 	log.Info().Str("event", "start").Str("version", e.opt.Version).Str("config", "demo.toml").
-		Msg(console.Format("SOX0001I", e.opt.Version, "demo.toml"))
+		Msg(msg.Format("SOX0001I", e.opt.Version, "demo.toml"))
 	e.daemon, err = socksd.New(cfg, socksd.Options{Version: e.opt.Version, Logger: log, Level: level, Audit: audit})
 	if err != nil {
 		audit.Close()

@@ -5,6 +5,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"socksd/internal/testing/wait"
 )
 
 // countLines returns how many lines of the file at path contain substr
@@ -26,17 +28,10 @@ func countLines(path, substr string) int {
 	return n
 }
 
-// waitCount polls count until it reaches n or timeout passes (a daemon's
-// log file gives no event to wait on), and returns the last count.
+// waitCount re-checks count until it reaches n or timeout passes (a
+// daemon's log file gives no event to wait on), and returns the last count.
 func waitCount(count func() int, n int, timeout time.Duration) int {
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		c := count()
-		if c >= n || !time.Now().Before(deadline) {
-			return c
-		}
-		<-tick.C
-	}
+	c := 0
+	wait.For(timeout, func() bool { c = count(); return c >= n })
+	return c
 }
