@@ -61,7 +61,7 @@ func (c *Console) Execute(text string) Response {
 
 // execute runs text for the transport named by source and logs it.
 func (c *Console) execute(source, text string) Response {
-	c.log.Info().Str("source", source).Msg(msg.Format("SOX0401I", source, sanitize(shorten(strings.TrimSpace(text)))))
+	msg.Log(&c.log, "SOX0401I", source, sanitize(shorten(strings.TrimSpace(text)))).Str("source", source).Send()
 	cmd, err := Parse(text)
 	var resp Response
 	if err != nil {

@@ -46,7 +46,7 @@ func (c *Console) HandleSignals(ctx context.Context) {
 
 // runSignal runs the command a signal stands for and logs its reply.
 func (c *Console) runSignal(sig os.Signal, text string) {
-	c.log.Info().Str("signal", sig.String()).Msg(msg.Format("SOX0408I", sig.String(), text))
+	msg.Log(&c.log, "SOX0408I", sig.String(), text).Str("signal", sig.String()).Send()
 	resp := c.execute("signal "+sig.String(), text)
 	for _, l := range resp.Lines[1:] {
 		c.log.Info().Msg(l)

@@ -145,7 +145,7 @@ func (c *Console) ServeSocket(ctx context.Context, ln net.Listener) error {
 	defer cancel()
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()
-	c.log.Info().Msg(msg.Format("SOX0418I", ln.Addr().String()))
+	msg.Log(&c.log, "SOX0418I", ln.Addr().String()).Send()
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	sem := make(chan struct{}, maxSocketConns)
@@ -156,7 +156,7 @@ func (c *Console) ServeSocket(ctx context.Context, ln net.Listener) error {
 			// Out of file descriptors and the like: wait a little and
 			// try again rather than lose the console.
 			failures++
-			c.log.Warn().Err(err).Msg(msg.Format("SOX0420E", ln.Addr().String(), err.Error()))
+			msg.Log(&c.log, "SOX0420E", ln.Addr().String(), err.Error()).Err(err).Send()
 			t := time.NewTimer(time.Duration(failures) * 10 * time.Millisecond)
 			select {
 			case <-ctx.Done():
@@ -170,7 +170,7 @@ func (c *Console) ServeSocket(ctx context.Context, ln net.Listener) error {
 			if ctx.Err() != nil {
 				return nil
 			}
-			c.log.Error().Err(err).Msg(msg.Format("SOX0420E", ln.Addr().String(), err.Error()))
+			msg.Log(&c.log, "SOX0420E", ln.Addr().String(), err.Error()).Err(err).Send()
 			return fmt.Errorf("console: control socket %s: %w", ln.Addr(), err)
 		}
 		failures = 0
@@ -220,7 +220,7 @@ func (c *Console) serveConn(conn net.Conn) {
 			return
 		}
 	case !errors.Is(perr, errors.ErrUnsupported):
-		c.log.Warn().Err(perr).Msg(msg.Format("SOX0420E", conn.LocalAddr().String(), perr.Error()))
+		msg.Log(&c.log, "SOX0420E", conn.LocalAddr().String(), perr.Error()).Err(perr).Send()
 		writeReply(conn, failed(msg.Format("SOX0403E", "cannot identify the sender")))
 		return
 	}

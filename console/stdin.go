@@ -49,12 +49,12 @@ func (c *Console) ServeReader(ctx context.Context, r io.Reader, w io.Writer) err
 		var resp Response
 		switch {
 		case errors.Is(res.err, io.EOF):
-			c.log.Warn().Msg(msg.Format("SOX0419W", "end of standard input"))
+			msg.Log(&c.log, "SOX0419W", "end of standard input").Send()
 			return nil
 		case errors.As(res.err, &tooLong) && tooLong.max != maxDiscard:
 			resp = syntaxResponse(syntaxErr("(line too long)", "", "command longer than %d bytes", MaxCommandLen))
 		case res.err != nil:
-			c.log.Warn().Err(res.err).Msg(msg.Format("SOX0419W", res.err.Error()))
+			msg.Log(&c.log, "SOX0419W", res.err.Error()).Err(res.err).Send()
 			return fmt.Errorf("console: reading commands: %w", res.err)
 		case isBlank(res.line):
 			continue

@@ -48,7 +48,7 @@ func (c *Console) RunOperatorConsole(ctx context.Context, oc OperatorConsole) er
 			if ctx.Err() != nil {
 				return nil
 			}
-			c.log.Error().Err(n.err).Msg(msg.Format("SOX0421E", n.err.Error()))
+			msg.Log(&c.log, "SOX0421E", n.err.Error()).Err(n.err).Send()
 			return fmt.Errorf("console: operator console: %w", n.err)
 		}
 		text := n.text
@@ -60,7 +60,7 @@ func (c *Console) RunOperatorConsole(ctx context.Context, oc OperatorConsole) er
 		}
 		resp := c.execute("operator console", text)
 		if err := oc.Reply(resp.Lines); err != nil {
-			c.log.Error().Err(err).Msg(msg.Format("SOX0421E", err.Error()))
+			msg.Log(&c.log, "SOX0421E", err.Error()).Err(err).Send()
 			return fmt.Errorf("console: operator console reply: %w", err)
 		}
 	}

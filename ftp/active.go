@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+
+	"socksd/msg"
 )
 
 // onActive handles PORT and EPRT from the job.
@@ -40,8 +42,7 @@ func (s *session) onActive(cmd Command) error {
 	ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 	pb := s.findBind(ap)
 	if pb == nil && (ap.Addr() != s.clientIP || ap.Port() < 1024) {
-		s.log.Warn().Str("address", ap.String()).Str("command", cmd.Verb).
-			Msgf("SOX0304W FTP session %d PORT/EPRT to %s refused (bounce)", s.cfg.ID, ap)
+		msg.Log(&s.log, "SOX0304W", s.cfg.ID, ap).Str("address", ap.String()).Str("command", cmd.Verb).Send()
 		return s.localReply(504, cmd.Verb+" to "+ap.String()+" refused: only the client's own address is allowed (RFC 2577).")
 	}
 	s.setData(nil)

@@ -2,6 +2,10 @@ package ftp
 
 import (
 	"time"
+
+	"github.com/rs/zerolog"
+
+	"socksd/msg"
 )
 
 // Transfer is one audit record: one RETR, STOR, STOU, APPE, LIST, NLST or
@@ -70,7 +74,8 @@ func (s *session) onTransferReply(t *transfer, r *Reply) *Reply {
 	return r
 }
 
-// finishTransfer writes the audit record and the SOX0303I log line.
+// finishTransfer logs the transfer once (SOX0303I, or SOX0308W when it
+// failed) and hands its audit record to the session's Audit function.
 func (s *session) finishTransfer(t *transfer, code int, note string) {
 	rec := Transfer{
 		Session:   s.cfg.ID,
@@ -93,13 +98,19 @@ func (s *session) finishTransfer(t *transfer, code int, note string) {
 	if code == 0 && rec.Error == "" {
 		rec.Error = "session ended before the final reply"
 	}
-	ev := s.log.Info()
+	var ev *zerolog.Event
 	if code == 0 || code >= 400 {
-		ev = s.log.Warn()
+		ev = msg.Log(&s.log, "SOX0308W", s.cfg.ID, rec.Command, code)
+	} else {
+		ev = msg.Log(&s.log, "SOX0303I", s.cfg.ID, rec.Command, code)
 	}
-	ev.Str("user", rec.User).Str("ssh_server", rec.SSHServer).Str("command", rec.Command).Str("path", rec.Path).
-		Str("mode", rec.Mode).Int64("bytes", rec.Bytes).Dur("duration", rec.Duration).Int("code", code).
-		Str("error", rec.Error).Msg("SOX0303I FTP transfer")
+	ev = ev.Str("event", "transfer").Str("user", rec.User).Str("ssh_server", rec.SSHServer).Str("command", rec.Command).
+		Str("path", rec.Path).Str("mode", rec.Mode).Int64("bytes", rec.Bytes).
+		Int64("duration_ms", rec.Duration.Milliseconds()).Int("code", code)
+	if rec.Error != "" {
+		ev = ev.Str("error", rec.Error)
+	}
+	ev.Send()
 	if s.cfg.Audit != nil {
 		s.cfg.Audit(rec)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"socksd/ebcdic"
 	"socksd/internal/relay"
+	"socksd/msg"
 )
 
 // pendingCmd is a command whose reply the job has not seen yet, in the
@@ -289,8 +290,7 @@ func (s *session) onJob(ev jobEvent) error {
 		return s.forward(ev, &pendingCmd{})
 	}
 	if pattern, denied := s.policy.match(cmd); denied {
-		s.log.Warn().Str("command", cmd.String()).Str("pattern", pattern).
-			Msgf("SOX0302W FTP session %d command refused by policy: %s", s.cfg.ID, cmd.String())
+		msg.Log(&s.log, "SOX0302W", s.cfg.ID, cmd.String()).Str("command", cmd.String()).Str("pattern", pattern).Send()
 		return s.localReply(550, cmd.Verb+": refused by policy.")
 	}
 	switch cmd.Verb {
@@ -324,7 +324,7 @@ func (s *session) localReplyErr(code int, text string) error { return s.localRep
 
 // refuseAuthLocal logs a refused AUTH and returns the reply for it.
 func (s *session) refuseAuthLocal(cmd Command) (int, string) {
-	s.log.Warn().Str("command", cmd.Normalized()).Msgf("SOX0306W FTP session %d AUTH TLS refused", s.cfg.ID)
+	msg.Log(&s.log, "SOX0306W", s.cfg.ID).Str("command", cmd.Normalized()).Send()
 	return 534, "AUTH refused by socksd policy: the session is already encrypted by SSH."
 }
 
@@ -383,7 +383,7 @@ func (s *session) serverGone(err error) error {
 		return s.ctx.Err()
 	}
 	if isTooLong(err) {
-		s.log.Error().Int("max", s.opt.MaxLine).Msgf("SOX0305E FTP session %d control line too long, session closed", s.cfg.ID)
+		msg.Log(&s.log, "SOX0305E", s.cfg.ID).Int("max", s.opt.MaxLine).Send()
 		_ = s.job.writeReply(421, "Server reply line too long; closing.")
 		return fmt.Errorf("ftp: server line: %w", err)
 	}

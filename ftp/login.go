@@ -13,6 +13,7 @@ import (
 
 	"socksd/ebcdic"
 	"socksd/internal/scrub"
+	"socksd/msg"
 )
 
 // LoginError reports that the SSH login with the job's credentials failed.
@@ -174,7 +175,7 @@ func (s *session) login() error {
 
 // jobTooLong answers an oversized job line with 500 and ends the session.
 func (s *session) jobTooLong() error {
-	s.log.Error().Int("max", s.opt.MaxLine).Msgf("SOX0305E FTP session %d control line too long, session closed", s.cfg.ID)
+	msg.Log(&s.log, "SOX0305E", s.cfg.ID).Int("max", s.opt.MaxLine).Send()
 	_ = s.job.writeReply(500, fmt.Sprintf("Command line too long (more than %d bytes); closing.", s.opt.MaxLine))
 	return fmt.Errorf("ftp: job line: %w", ebcdic.ErrLineTooLong)
 }
@@ -196,8 +197,7 @@ func (s *session) openAndLogin(user string, pw []byte) error {
 	tun, err := s.cfg.Open(s.ctx, user, sshPassword)
 	if err != nil {
 		reason := sanitize(err.Error(), pw)
-		s.log.Error().Str("user", user).Str("reason", reason).
-			Msgf("SOX0307E FTP session %d SSH login failed for user %s: %s", s.cfg.ID, user, reason)
+		msg.Log(&s.log, "SOX0307E", s.cfg.ID, user, reason).Str("user", user).Str("reason", reason).Send()
 		_ = s.job.writeReply(530, fmt.Sprintf("SSH login to %s failed: %s", s.controlHost, reason))
 		return &LoginError{User: user, Reason: reason, Err: err}
 	}
@@ -227,8 +227,8 @@ func (s *session) openAndLogin(user string, pw []byte) error {
 	s.user = user
 	switch {
 	case r.Code == 230:
-		s.log.Info().Str("user", user).Str("ssh_server", s.sshServer).Str("ssh_conn", tun.ID()).
-			Msgf("SOX0301I FTP session %d logged in as %s at %s through %s", s.cfg.ID, user, s.cfg.Server, s.sshServer)
+		msg.Log(&s.log, "SOX0301I", s.cfg.ID, user, s.cfg.Server, s.sshServer).
+			Str("user", user).Str("ssh_server", s.sshServer).Str("ssh_conn", tun.ID()).Send()
 	case r.Code == 332:
 		s.log.Info().Str("user", user).Msg("FTP server asks for an account (ACCT)")
 	default:
@@ -267,7 +267,7 @@ func (s *session) openForAuth(cmd Command) error {
 	tun, err := s.cfg.Open(s.ctx, "", nil)
 	if err != nil {
 		reason := sanitize(err.Error(), nil)
-		s.log.Error().Str("reason", reason).Msgf("SOX0307E FTP session %d SSH login failed for user %s: %s", s.cfg.ID, "(profile)", reason)
+		msg.Log(&s.log, "SOX0307E", s.cfg.ID, "(profile)", reason).Str("reason", reason).Send()
 		_ = s.job.writeReply(530, fmt.Sprintf("SSH login to %s failed: %s", s.controlHost, reason))
 		return &LoginError{User: "(profile)", Reason: reason, Err: err}
 	}

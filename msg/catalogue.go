@@ -133,6 +133,9 @@ var catalogue = []Message{
 	{"SOX0210I", "host key for %s recorded in %s (accept-new): %s",
 		"host_key_policy is accept-new and the server was not yet known, so its key was recorded.",
 		"Verify the fingerprint shown with the server's administrator."},
+	{"SOX0211W", "SSH connection to %s failed: %s",
+		"socksd could not open or use an SSH connection to the server named, for the reason shown (for example the server cannot be reached, refused the connection, or did not answer in connect_timeout). The session that needed it got a failure reply.",
+		"Check that the SSH server is running and reachable from this host on the profile's port, and that any via proxy works."},
 
 	// FTP.
 	{"SOX0301I", "FTP session %d logged in as %s at %s through %s",
@@ -141,8 +144,8 @@ var catalogue = []Message{
 	{"SOX0302W", "FTP session %d command refused by policy: %s",
 		"The job sent an FTP command that the rule's deny list forbids. It got reply 550.",
 		"None, unless the command should be allowed: then change the rule's ftp.deny and enter RELOAD."},
-	{"SOX0303I", "FTP transfer (audit; details in fields)",
-		"A file transfer ended. The log fields name the session, user, command, file, bytes, duration and result.",
+	{"SOX0303I", "FTP session %d transfer %s ended with reply %d",
+		"A file transfer ended successfully. The log fields name the user, command, file, mode, bytes, duration_ms and reply code. With an audit_file, the same transfer is also written there as a JSON record.",
 		"None."},
 	{"SOX0304W", "FTP session %d PORT/EPRT to %s refused (bounce)",
 		"The job asked the server to connect to a host other than the job's own (an FTP bounce, RFC 2577).",
@@ -156,6 +159,9 @@ var catalogue = []Message{
 	{"SOX0307E", "FTP session %d SSH login failed for user %s: %s",
 		"The credentials that the job sent were not accepted by the SSH server. The job got reply 530.",
 		"Check the user's password or key at the SSH server."},
+	{"SOX0308W", "FTP session %d transfer %s failed with reply %d",
+		"A file transfer did not complete: the job got the failure reply shown (0 means the session ended before a final reply). The log fields name the user, command, file, bytes moved, duration_ms and the error.",
+		"Check the error field. Rerun the job's transfer once the cause is corrected; the data at the destination is incomplete."},
 
 	// Console and commands.
 	{"SOX0401I", "command from %s: %s",

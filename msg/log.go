@@ -2,10 +2,6 @@ package msg
 
 import "github.com/rs/zerolog"
 
-// IDField is the log field that carries a message's ID, so that a JSON log
-// can be searched by ID without parsing the text.
-const IDField = "msg_id"
-
 // Level returns the log level that a message ID's severity letter names:
 // I at info, W at warn, E and A (action needed) at error.
 func Level(id string) zerolog.Level {
@@ -24,12 +20,12 @@ func Level(id string) zerolog.Level {
 //
 //	msg.Log(log, "SOX0103W", client).Str("client", client.String()).Send()
 //
-// It returns nil (which zerolog treats as a disabled event) when the level is
+// The text, ID first, becomes the event's message. It returns nil (which zerolog treats as a disabled event) when the level is
 // off.
 func Log(log *zerolog.Logger, id string, args ...any) *zerolog.Event {
 	e := log.WithLevel(Level(id))
 	if e == nil {
 		return nil
 	}
-	return e.Str(IDField, id).Str(zerolog.MessageFieldName, Format(id, args...))
+	return e.Str(zerolog.MessageFieldName, Format(id, args...))
 }

@@ -21,7 +21,8 @@ check ip iproute2
 check sshpass sshpass
 check /usr/sbin/danted dante-server
 check qemu-s390x-static qemu-user-static
-if ! /usr/bin/python3 -c 'import socks' >/dev/null 2>&1; then need="$need python3-socks"; fi
+# From /: a python run in the repository would import its ./socks directory.
+if ! (cd / && /usr/bin/python3 -c 'import socks; socks.socksocket') >/dev/null 2>&1; then need="$need python3-socks"; fi
 
 if [ -z "$need" ]; then
 	exit 0

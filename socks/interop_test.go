@@ -238,7 +238,7 @@ func TestPySocksClient(t *testing.T) {
 	if _, err := os.Stat(py); err != nil {
 		py = requireTool(t, "python3")
 	}
-	if err := exec.Command(py, "-c", "import socks").Run(); err != nil {
+	if err := exec.Command(py, "-c", "import socks; socks.socksocket").Run(); err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("python3-socks is required when CI=true: %v", err)
 		}

@@ -88,7 +88,7 @@ func New(cfg *config.Config, opt Options) (*Daemon, error) {
 	}
 	d.checkSecretPerms(cfg, opt.ConfigPath)
 	if !scrub.Enabled {
-		d.log.Warn().Msg(msg.Format("SOX0013W"))
+		msg.Log(&d.log, "SOX0013W").Send()
 	}
 	d.state.Store(st)
 	return d, nil
@@ -105,7 +105,7 @@ func (d *Daemon) Listen() error {
 			for _, l := range lns {
 				l.Close()
 			}
-			d.log.Error().Err(err).Msg(msg.Format("SOX0010E", addr, err))
+			msg.Log(&d.log, "SOX0010E", addr, err).Err(err).Send()
 			return fmt.Errorf("socksd: listen %s: %w", addr, err)
 		}
 		lns = append(lns, ln)
@@ -143,7 +143,7 @@ func (d *Daemon) Serve(ctx context.Context) error {
 	for _, l := range lns {
 		names = append(names, l.Addr().String())
 	}
-	d.log.Info().Str("event", "ready").Strs("listen", names).Msg(msg.Format("SOX0002I", strings.Join(names, ", ")))
+	msg.Log(&d.log, "SOX0002I", strings.Join(names, ", ")).Str("event", "ready").Strs("listen", names).Send()
 
 	sessCtx, cancelSessions := context.WithCancel(context.Background())
 	defer cancelSessions()
@@ -171,7 +171,7 @@ func (d *Daemon) Serve(ctx context.Context) error {
 	cancelSessions()
 	d.waitHandlers(handlerGrace)
 	d.pool.Close()
-	d.log.Info().Str("event", "ended").Msg(msg.Format("SOX0008I"))
+	msg.Log(&d.log, "SOX0008I").Str("event", "ended").Send()
 	return nil
 }
 
@@ -215,7 +215,7 @@ func (d *Daemon) drain(cancel context.CancelFunc) {
 		// Ended by the timeout, or by a STOP IMMEDIATE (which Stop has
 		// announced itself).
 		if left := d.sessions.count(); !d.immediate.Load() {
-			d.log.Warn().Int("sessions", left).Msg(msg.Format("SOX0009W", left))
+			msg.Log(&d.log, "SOX0009W", left).Int("sessions", left).Send()
 		}
 		cancel()
 		d.sessions.wait(context.Background())
@@ -278,7 +278,7 @@ func (d *Daemon) Stop(immediate bool) {
 		if immediate {
 			wait = 0
 		}
-		d.log.Info().Str("event", "stop").Int("sessions", n).Msg(msg.Format("SOX0007I", n, wait))
+		msg.Log(&d.log, "SOX0007I", n, wait).Str("event", "stop").Int("sessions", n).Send()
 		close(d.stopping)
 	})
 	if immediate && !began {
@@ -297,7 +297,7 @@ func (d *Daemon) setImmediate(announce bool) {
 	}
 	if announce {
 		n := d.sessions.count()
-		d.log.Info().Str("event", "stop").Int("sessions", n).Msg(msg.Format("SOX0007I", n, time.Duration(0)))
+		msg.Log(&d.log, "SOX0007I", n, time.Duration(0)).Str("event", "stop").Int("sessions", n).Send()
 	}
 	if d.immediateC != nil {
 		close(d.immediateC)

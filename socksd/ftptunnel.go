@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"time"
 
 	"socksd/config"
 	"socksd/ftp"
@@ -134,14 +133,10 @@ func (d *Daemon) ftpTunnel(ctx context.Context, st *state, s *session, c net.Con
 	return ftpResult(err)
 }
 
-// audit records one FTP transfer.
+// audit writes one FTP transfer's record to the audit file, when there is
+// one. The ftp session has already logged the transfer (SOX0303I/SOX0308W).
 func (d *Daemon) audit(t ftp.Transfer) {
 	if d.opt.Audit != nil {
 		d.opt.Audit.Write(t)
-		return
 	}
-	d.log.Info().Str("event", "transfer").Uint64("session", t.Session).Str("user", t.User).
-		Str("command", t.Command).Str("path", t.Path).Str("mode", t.Mode).Int64("bytes", t.Bytes).
-		Dur("duration", t.Duration).Int("code", t.Code).Time("start", t.Start.Truncate(time.Millisecond)).
-		Msg("SOX0303I FTP transfer")
 }

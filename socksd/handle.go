@@ -27,7 +27,7 @@ func (d *Daemon) handle(ctx context.Context, c net.Conn) {
 	client := addrPortOf(c.RemoteAddr())
 	if !rules.PrefixesContain(st.allow, client.Addr()) {
 		d.stats.refused.Add(1)
-		d.log.Warn().Str("client", client.String()).Msg(msg.Format("SOX0103W", client))
+		msg.Log(&d.log, "SOX0103W", client).Str("client", client.String()).Send()
 		return
 	}
 	ctx, cancel := context.WithCancel(ctx)
@@ -52,8 +52,7 @@ func (d *Daemon) handle(ctx context.Context, c net.Conn) {
 	req, err := socks.ReadRequest(c, socks.ServerConfig{Versions: st.versions, Methods: st.methods})
 	if err != nil {
 		d.stats.failed.Add(1)
-		d.log.Warn().Uint64("session", s.id).Str("client", client.String()).Err(err).
-			Msg(msg.Format("SOX0108W", s.id, err))
+		msg.Log(&d.log, "SOX0108W", s.id, err).Uint64("session", s.id).Str("client", client.String()).Err(err).Send()
 		return
 	}
 	c.SetDeadline(time.Time{})
@@ -71,21 +70,21 @@ func (d *Daemon) handle(ctx context.Context, c net.Conn) {
 	if d.quiesced.Load() {
 		d.stats.refused.Add(1)
 		d.reply(c, st, req.Version, socks.RepGeneralFailure, socks.Addr{})
-		d.log.Warn().Uint64("session", s.id).Str("client", client.String()).Msg(msg.Format("SOX0109W", s.id))
+		msg.Log(&d.log, "SOX0109W", s.id).Uint64("session", s.id).Str("client", client.String()).Send()
 		return
 	}
 	if !d.sessions.add(s, st.maxSess, st.perClient) {
 		d.stats.refused.Add(1)
 		d.reply(c, st, req.Version, socks.RepGeneralFailure, socks.Addr{})
-		d.log.Warn().Uint64("session", s.id).Str("client", client.String()).Int("max_sessions", st.maxSess).
-			Int("max_sessions_per_client", st.perClient).Msg(msg.Format("SOX0104W", st.maxSess, client))
+		msg.Log(&d.log, "SOX0104W", st.maxSess, client).Uint64("session", s.id).Str("client", client.String()).Int("max_sessions", st.maxSess).
+			Int("max_sessions_per_client", st.perClient).Send()
 		return
 	}
 	defer d.sessions.remove(s)
 	d.stats.total.Add(1)
-	d.log.Info().Str("event", "session_start").Uint64("session", s.id).Str("client", client.String()).
+	msg.Log(&d.log, "SOX0101I", s.id).Str("event", "session_start").Uint64("session", s.id).Str("client", client.String()).
 		Int("socks", req.Version).Str("user", req.User).Str("command", req.Command.String()).
-		Str("dest", req.Dest.String()).Msg(msg.Format("SOX0101I", s.id))
+		Str("dest", req.Dest.String()).Send()
 
 	out := d.dispatch(ctx, st, s, c, req)
 	c.Close()
@@ -170,8 +169,7 @@ func (d *Daemon) dispatch(ctx context.Context, st *state, s *session, c net.Conn
 func (d *Daemon) block(st *state, s *session, c net.Conn, req *socks.Request, rule string) outcome {
 	d.stats.blocked.Add(1)
 	d.reply(c, st, req.Version, socks.RepNotAllowed, socks.Addr{})
-	d.log.Info().Uint64("session", s.id).Str("rule", rule).Str("dest", req.Dest.String()).
-		Msg(msg.Format("SOX0105I", s.id, rule))
+	msg.Log(&d.log, "SOX0105I", s.id, rule).Uint64("session", s.id).Str("rule", rule).Str("dest", req.Dest.String()).Send()
 	return outcome{result: "blocked"}
 }
 

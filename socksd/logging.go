@@ -89,15 +89,17 @@ func NewLogger(cfg config.Log, stderr io.Writer) (zerolog.Logger, *LevelSwitch, 
 	return log, sw, closer, nil
 }
 
-// AuditWriter writes transfer audit records as JSON lines, to the
-// audit_file or, when there is none, into the log.
+// AuditWriter writes transfer audit records as JSON lines to the
+// audit_file. Without one it writes nothing: each transfer is already in the
+// log once, as SOX0303I or SOX0308W.
 type AuditWriter struct {
 	mu  sync.Mutex
 	w   io.WriteCloser
 	log zerolog.Logger
 }
 
-// NewAuditWriter opens path for appending; "" sends records to log.
+// NewAuditWriter opens path for appending; with "" Write does nothing. log
+// receives the writer's own failures.
 func NewAuditWriter(path string, log zerolog.Logger) (*AuditWriter, error) {
 	a := &AuditWriter{log: log}
 	if path != "" {
@@ -112,13 +114,12 @@ func NewAuditWriter(path string, log zerolog.Logger) (*AuditWriter, error) {
 
 // Write records one audit event.
 func (a *AuditWriter) Write(rec any) {
+	if a.w == nil {
+		return
+	}
 	b, err := json.Marshal(rec)
 	if err != nil {
 		a.log.Error().Err(err).Msg("socksd: audit record")
-		return
-	}
-	if a.w == nil {
-		a.log.Info().Str("event", "transfer").RawJSON("audit", b).Msg("SOX0303I FTP transfer")
 		return
 	}
 	a.mu.Lock()

@@ -76,7 +76,7 @@ func (d *Daemon) checkSecretPerms(cfg *config.Config, configPath string) []strin
 	for _, f := range secretFiles(cfg, configPath) {
 		if exposed(f) {
 			bad = append(bad, f)
-			d.log.Warn().Str("file", f).Msg(msg.Format("SOX0012W", f))
+			msg.Log(&d.log, "SOX0012W", f).Str("file", f).Send()
 		}
 	}
 	return bad

@@ -149,12 +149,11 @@ func (d *Daemon) Reload() error {
 					Msg("socksd: listen addresses changed; they take effect at the next start")
 			}
 			d.state.Store(st)
-			d.log.Info().Str("event", "reload").Str("file", cfg.File).Int("rules", st.rules.Len()).
-				Msg(msg.Format("SOX0003I", cfg.File, st.rules.Len()))
+			msg.Log(&d.log, "SOX0003I", cfg.File, st.rules.Len()).Str("event", "reload").Str("file", cfg.File).Int("rules", st.rules.Len()).Send()
 			return nil
 		}
 	}
-	d.log.Error().Str("event", "reload_rejected").Msg(msg.Format("SOX0004E", err))
+	msg.Log(&d.log, "SOX0004E", err).Str("event", "reload_rejected").Send()
 	return err
 }
 
@@ -166,7 +165,7 @@ func (d *Daemon) SetLogLevel(level string) error {
 	if err := d.opt.Level.Set(strings.ToLower(level)); err != nil {
 		return err
 	}
-	d.log.Info().Msg(msg.Format("SOX0011I", strings.ToLower(level)))
+	msg.Log(&d.log, "SOX0011I", strings.ToLower(level)).Send()
 	return nil
 }
 
@@ -196,7 +195,7 @@ func (d *Daemon) Cancel(id uint64) error {
 	}
 	s.set(func(s *session) { s.phase = "cancelled" })
 	s.cancel()
-	d.log.Info().Uint64("session", id).Msg(msg.Format("SOX0107I", id))
+	msg.Log(&d.log, "SOX0107I", id).Uint64("session", id).Send()
 	return nil
 }
 
@@ -204,13 +203,13 @@ func (d *Daemon) Cancel(id uint64) error {
 func (d *Daemon) Quiesce() error {
 	d.quiesced.Store(true)
 	n := d.sessions.count()
-	d.log.Info().Str("event", "quiesce").Int("sessions", n).Msg(msg.Format("SOX0005I", n))
+	msg.Log(&d.log, "SOX0005I", n).Str("event", "quiesce").Int("sessions", n).Send()
 	return nil
 }
 
 // Resume accepts new sessions again.
 func (d *Daemon) Resume() error {
 	d.quiesced.Store(false)
-	d.log.Info().Str("event", "resume").Msg(msg.Format("SOX0006I"))
+	msg.Log(&d.log, "SOX0006I").Str("event", "resume").Send()
 	return nil
 }

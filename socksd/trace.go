@@ -14,7 +14,7 @@ func (d *Daemon) tracer(s *session) func(up bool, n int) {
 		if up {
 			dir, total = "up", s.bytes.Up.Load()
 		}
-		d.log.Info().Str("event", "trace").Uint64("session", s.id).Str("dir", dir).Int("bytes", n).
-			Int64("total", total).Msg(msg.Format("SOX0110I", s.id, dir, n, total))
+		msg.Log(&d.log, "SOX0110I", s.id, dir, n, total).Str("event", "trace").Uint64("session", s.id).Str("dir", dir).Int("bytes", n).
+			Int64("total", total).Send()
 	}
 }

@@ -68,19 +68,17 @@ func (d *Daemon) logTunnelError(s *session, prof tunnel.Profile, destHost string
 	var ae *tunnel.AuthError
 	switch {
 	case errors.As(err, &hk) && errors.Is(err, tunnel.ErrHostKeyUnknown):
-		d.log.Error().Uint64("session", s.id).Str("ssh_server", hk.Host).Str("fingerprint", hk.Fingerprint).
-			Msg(msg.Format("SOX0204A", hk.Host, hk.KeyType+" "+hk.Fingerprint))
+		msg.Log(&d.log, "SOX0204A", hk.Host, hk.KeyType+" "+hk.Fingerprint).Uint64("session", s.id).Str("ssh_server", hk.Host).Str("fingerprint", hk.Fingerprint).Send()
 	case errors.As(err, &hk):
-		d.log.Error().Uint64("session", s.id).Str("ssh_server", hk.Host).Str("fingerprint", hk.Fingerprint).
-			Strs("known", hk.Known).Msg(msg.Format("SOX0203E", hk.Host, fmt.Sprint(hk.Known), hk.KeyType+" "+hk.Fingerprint))
+		msg.Log(&d.log, "SOX0203E", hk.Host, fmt.Sprint(hk.Known), hk.KeyType+" "+hk.Fingerprint).
+			Uint64("session", s.id).Str("ssh_server", hk.Host).Str("fingerprint", hk.Fingerprint).Strs("known", hk.Known).Send()
 	case errors.As(err, &ae) && errors.Is(err, tunnel.ErrPasswordRejectedRecently):
-		d.log.Warn().Uint64("session", s.id).Str("ssh_server", ae.Server).Str("user", ae.User).
-			Msg(msg.Format("SOX0206W", ae.User, ae.Server))
+		msg.Log(&d.log, "SOX0206W", ae.User, ae.Server).Uint64("session", s.id).Str("ssh_server", ae.Server).Str("user", ae.User).Send()
 	case errors.As(err, &ae):
-		d.log.Error().Uint64("session", s.id).Str("ssh_server", ae.Server).Str("user", ae.User).
-			Strs("tried", ae.Tried).Msg(msg.Format("SOX0205E", ae.User, ae.Server))
+		msg.Log(&d.log, "SOX0205E", ae.User, ae.Server).
+			Uint64("session", s.id).Str("ssh_server", ae.Server).Str("user", ae.User).Strs("tried", ae.Tried).Send()
 	default:
-		d.log.Warn().Uint64("session", s.id).Str("ssh_server", server).Err(err).Msg("socksd: SSH connection failed")
+		msg.Log(&d.log, "SOX0211W", server, err).Uint64("session", s.id).Str("ssh_server", server).Send()
 	}
 }
 
@@ -115,8 +113,7 @@ func (d *Daemon) tunnelConnect(ctx context.Context, st *state, s *session, c net
 	clear(req.Password) // Open is done with it and kept no reference
 	if err != nil {
 		if fallback && canFallBack(err) {
-			d.log.Warn().Uint64("session", s.id).Str("rule", ruleName).Str("dest", req.Dest.String()).Err(err).
-				Msg(msg.Format("SOX0208W", req.Dest, err))
+			msg.Log(&d.log, "SOX0208W", req.Dest, err).Uint64("session", s.id).Str("rule", ruleName).Str("dest", req.Dest.String()).Err(err).Send()
 			s.set(func(s *session) { s.action = "direct (fallback)" })
 			return d.direct(ctx, st, s, c, req)
 		}
@@ -156,7 +153,7 @@ func (d *Daemon) DropTunnel(id string) error {
 	if err := d.pool.Drop(id); err != nil {
 		return fmt.Errorf("socksd: %w", err)
 	}
-	d.log.Info().Str("tunnel", id).Msg(msg.Format("SOX0209I", id))
+	msg.Log(&d.log, "SOX0209I", id).Str("tunnel", id).Send()
 	// The closed connection only ends each channel with an EOF, which the
 	// relay passes on as a half-close: a client that does not close its
 	// side would hold its session (and its slot) for ever. End the

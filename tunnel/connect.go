@@ -13,6 +13,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"socksd/internal/scrub"
+	"socksd/msg"
 )
 
 // connect dials, checks the host key and authenticates. It holds no lock.
@@ -87,8 +88,7 @@ func (p *Pool) login(r request) (*tconn, error) {
 		share: r.prof.Share, maxCh: r.prof.MaxChannels, client: ssh.NewClient(sc, chans, reqs),
 		opened: time.Now(), done: make(chan struct{}),
 	}
-	log.Info().Str("tunnel", id).Str("method", method).Bool("shared", c.share).
-		Msgf("SOX0201I SSH connection %s to %s opened for user %s", id, r.server, r.user)
+	msg.Log(&log, "SOX0201I", id, r.server, r.user).Str("tunnel", id).Str("method", method).Bool("shared", c.share).Send()
 	return c, nil
 }
 

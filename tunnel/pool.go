@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"socksd/internal/scrub"
+	"socksd/msg"
 )
 
 // maxOpenRounds bounds how often Open waits for another dial and retries.
@@ -293,8 +294,8 @@ func (p *Pool) watch(c *tconn) {
 	go c.keepalive(p.opts.KeepaliveInterval, p.opts.KeepaliveMax, func(reason string, missed int) {
 		if missed > 0 {
 			// The operator message for a server that stopped answering.
-			p.opts.Logger.Warn().Str("tunnel", c.id).Str("server", c.server).Int("missed", missed).
-				Msgf("SOX0207W SSH connection %s to %s lost: %d keepalives unanswered", c.id, c.server, missed)
+			msg.Log(&p.opts.Logger, "SOX0207W", c.id, c.server, missed).
+				Str("tunnel", c.id).Str("server", c.server).Int("missed", missed).Send()
 		}
 		p.drop(c, reason)
 	})
@@ -351,10 +352,11 @@ func (p *Pool) finish(c *tconn, already bool, reason string) {
 	p.mu.Lock()
 	channels, total := c.channels, c.total
 	p.mu.Unlock()
-	p.opts.Logger.Info().Str("tunnel", c.id).Str("server", c.server).Str("user", c.user).
+	msg.Log(&p.opts.Logger, "SOX0202I", c.id, c.server, reason).
+		Str("tunnel", c.id).Str("server", c.server).Str("user", c.user).
 		Int("channels_open", channels).Int("channels_total", total).
 		Int64("bytes_in", c.bytesIn.Load()).Int64("bytes_out", c.bytesOut.Load()).
-		Str("reason", reason).Msgf("SOX0202I SSH connection %s to %s closed: %s", c.id, c.server, reason)
+		Str("reason", reason).Send()
 }
 
 // releaseLocked notes that a lease or channel ended and starts the idle

@@ -47,8 +47,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	if path == "" {
 		name = config.DefaultFile
 	}
-	log.Info().Str("event", "start").Str("version", version).Str("config", name).
-		Msg(msg.Format("SOX0001I", version, name))
+	msg.Log(&log, "SOX0001I", version, name).Str("event", "start").Str("version", version).Str("config", name).Send()
 
 	d, err := socksd.New(cfg, socksd.Options{ConfigPath: path, ConfigEncoding: *enc, Version: version, Logger: log, Level: level, Audit: audit})
 	if err != nil {
@@ -73,7 +72,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		ln, err := listenConsole(cfg.Console.Socket)
 		if err != nil {
 			// The daemon still serves; the operator has signals and stdin.
-			log.Error().Err(err).Msg(msg.Format("SOX0420E", cfg.Console.Socket, err))
+			msg.Log(&log, "SOX0420E", cfg.Console.Socket, err).Err(err).Send()
 		} else {
 			transports.Add(1)
 			go func() { defer transports.Done(); con.ServeSocket(ctx, ln) }()

@@ -167,8 +167,7 @@ func (e *env) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	log.Info().Str("event", "start").Str("version", e.opt.Version).Str("config", "demo.toml").
-		Msg(msg.Format("SOX0001I", e.opt.Version, "demo.toml"))
+	msg.Log(&log, "SOX0001I", e.opt.Version, "demo.toml").Str("event", "start").Str("version", e.opt.Version).Str("config", "demo.toml").Send()
 	e.daemon, err = socksd.New(cfg, socksd.Options{Version: e.opt.Version, Logger: log, Level: level, Audit: audit})
 	if err != nil {
 		audit.Close()
