@@ -15,12 +15,12 @@ import (
 // referenceFile is the configuration reference that must name every key.
 const referenceFile = "../docs/CONFIG.md"
 
-// nameWord stands for the name of one table of a map of tables
+// refNameWord stands for the name of one table of a map of tables
 // ([profiles.NAME]) in key paths and headings.
-const nameWord = "NAME"
+const refNameWord = "NAME"
 
-// sampleProfile is the profile name the sample configurations use for NAME.
-const sampleProfile = "partner"
+// refSampleProfile is the profile name the sample configurations use for NAME.
+const refSampleProfile = "partner"
 
 // refKey is one key the loader accepts.
 type refKey struct {
@@ -30,27 +30,27 @@ type refKey struct {
 
 func (k refKey) String() string { return strings.Join(k.path, ".") }
 
-var textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
+var refTextUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
 
-func deref(t reflect.Type) reflect.Type {
+func refDeref(t reflect.Type) reflect.Type {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
 	return t
 }
 
-// isValue reports whether the decoder reads t from one TOML value (a
+// refIsValue reports whether the decoder reads t from one TOML value (a
 // string, number, boolean or array) rather than from a table.
-func isValue(t reflect.Type) bool {
-	return t.Implements(textUnmarshaler) || reflect.PointerTo(t).Implements(textUnmarshaler) ||
-		deref(t).Kind() != reflect.Struct
+func refIsValue(t reflect.Type) bool {
+	return t.Implements(refTextUnmarshaler) || reflect.PointerTo(t).Implements(refTextUnmarshaler) ||
+		refDeref(t).Kind() != reflect.Struct
 }
 
-// schema walks a configuration struct type through its toml tags, as the
+// refSchema walks a configuration struct type through its toml tags, as the
 // decoder does: nested structs are tables, maps of structs are tables named
 // by their key (NAME), slices of structs are arrays of tables. It returns
 // every table heading and every key, in declaration order.
-func schema(root reflect.Type) (tables []string, keys []refKey) {
+func refSchema(root reflect.Type) (tables []string, keys []refKey) {
 	var walk func(t reflect.Type, prefix []string, table string)
 	walk = func(t reflect.Type, prefix []string, table string) {
 		for i := 0; i < t.NumField(); i++ {
@@ -59,8 +59,8 @@ func schema(root reflect.Type) (tables []string, keys []refKey) {
 			if !f.IsExported() || name == "-" {
 				continue
 			}
-			ft := deref(f.Type)
-			if f.Anonymous && name == "" && !isValue(ft) {
+			ft := refDeref(f.Type)
+			if f.Anonymous && name == "" && !refIsValue(ft) {
 				walk(ft, prefix, table) // embedded: its keys are the outer table's
 				continue
 			}
@@ -69,19 +69,19 @@ func schema(root reflect.Type) (tables []string, keys []refKey) {
 			}
 			path := append(slices.Clone(prefix), name)
 			switch {
-			case !isValue(ft):
+			case !refIsValue(ft):
 				h := "[" + strings.Join(path, ".") + "]"
 				tables = append(tables, h)
 				walk(ft, path, h)
-			case ft.Kind() == reflect.Map && !isValue(ft.Elem()):
-				path = append(path, nameWord)
+			case ft.Kind() == reflect.Map && !refIsValue(ft.Elem()):
+				path = append(path, refNameWord)
 				h := "[" + strings.Join(path, ".") + "]"
 				tables = append(tables, h)
-				walk(deref(ft.Elem()), path, h)
-			case ft.Kind() == reflect.Slice && !isValue(ft.Elem()):
+				walk(refDeref(ft.Elem()), path, h)
+			case ft.Kind() == reflect.Slice && !refIsValue(ft.Elem()):
 				h := "[[" + strings.Join(path, ".") + "]]"
 				tables = append(tables, h)
-				walk(deref(ft.Elem()), path, h)
+				walk(refDeref(ft.Elem()), path, h)
 			default:
 				keys = append(keys, refKey{path, table})
 			}
@@ -121,8 +121,8 @@ type reference struct {
 }
 
 var (
-	tableHeadingRE = regexp.MustCompile("^## `(\\[\\[?[A-Za-z0-9_.-]+\\]\\]?)`$")
-	keyHeadingRE   = regexp.MustCompile("^### `([A-Za-z0-9_.-]+)`$")
+	refTableHeadingRE = regexp.MustCompile("^## `(\\[\\[?[A-Za-z0-9_.-]+\\]\\]?)`$")
+	refKeyHeadingRE   = regexp.MustCompile("^### `([A-Za-z0-9_.-]+)`$")
 )
 
 func parseReference(text string) *reference {
@@ -149,7 +149,7 @@ func parseReference(text string) *reference {
 			table = ""
 		case 2:
 			table = ""
-			if m := tableHeadingRE.FindStringSubmatch(l); m != nil {
+			if m := refTableHeadingRE.FindStringSubmatch(l); m != nil {
 				table = m[1]
 				if prev, dup := r.tables[table]; dup {
 					r.problems = append(r.problems, fmt.Sprintf("line %d: table %s is documented twice (also line %d)", n, table, prev))
@@ -159,7 +159,7 @@ func parseReference(text string) *reference {
 				r.problems = append(r.problems, fmt.Sprintf("line %d: %q: a table heading is ## `[table]` and nothing else", n, l))
 			}
 		case 3:
-			m := keyHeadingRE.FindStringSubmatch(l)
+			m := refKeyHeadingRE.FindStringSubmatch(l)
 			if m == nil {
 				if strings.Contains(l, "`") {
 					r.problems = append(r.problems, fmt.Sprintf("line %d: %q: a key heading is ### `table.key` and nothing else", n, l))
@@ -179,7 +179,7 @@ func parseReference(text string) *reference {
 // checkReference compares the reference with the keys of the struct type
 // root and returns every difference.
 func checkReference(doc string, root reflect.Type) []string {
-	tables, keys := schema(root)
+	tables, keys := refSchema(root)
 	ref := parseReference(doc)
 	problems := slices.Clone(ref.problems)
 	for _, h := range tables {
@@ -283,8 +283,8 @@ func TestReferenceCheckFindsGaps(t *testing.T) {
 	}
 }
 
-// codeSpan returns the text of the first `code span` of s.
-func codeSpan(s string) (string, bool) {
+// refCodeSpan returns the text of the first `code span` of s.
+func refCodeSpan(s string) (string, bool) {
 	_, rest, ok := strings.Cut(s, "`")
 	if !ok {
 		return "", false
@@ -293,15 +293,15 @@ func codeSpan(s string) (string, bool) {
 	return span, ok
 }
 
-// sampleConfig writes a configuration with every table of the schema in
+// refSampleConfig writes a configuration with every table of the schema in
 // order, each with its base lines, and with line ("key = value") set in
 // table (replacing a base line of the same key).
-func sampleConfig(tables []string, base map[string][]string, table, line string) string {
+func refSampleConfig(tables []string, base map[string][]string, table, line string) string {
 	key, _, _ := strings.Cut(line, "=")
 	key = strings.TrimSpace(key)
 	var b strings.Builder
 	for _, h := range tables {
-		b.WriteString(strings.ReplaceAll(h, nameWord, sampleProfile) + "\n")
+		b.WriteString(strings.ReplaceAll(h, refNameWord, refSampleProfile) + "\n")
 		lines := base[h]
 		if h == table {
 			lines = slices.DeleteFunc(slices.Clone(lines), func(l string) bool {
@@ -317,9 +317,9 @@ func sampleConfig(tables []string, base map[string][]string, table, line string)
 	return b.String()
 }
 
-// valueAt returns the value of a key path in c (NAME is sampleProfile, an
+// refValueAt returns the value of a key path in c (NAME is refSampleProfile, an
 // array of tables its first element).
-func valueAt(c *Config, path []string) (reflect.Value, error) {
+func refValueAt(c *Config, path []string) (reflect.Value, error) {
 	v := reflect.ValueOf(c)
 	for _, p := range path {
 		for v.Kind() == reflect.Pointer {
@@ -327,19 +327,19 @@ func valueAt(c *Config, path []string) (reflect.Value, error) {
 		}
 		switch v.Kind() {
 		case reflect.Struct:
-			f, ok := fieldByTag(v, p)
+			f, ok := refFieldByTag(v, p)
 			if !ok {
 				return reflect.Value{}, fmt.Errorf("no field %q", p)
 			}
 			v = f
 		case reflect.Map:
-			v = v.MapIndex(reflect.ValueOf(sampleProfile))
+			v = v.MapIndex(reflect.ValueOf(refSampleProfile))
 		case reflect.Slice:
 			if v.Len() == 0 {
 				return reflect.Value{}, fmt.Errorf("empty array of tables at %q", p)
 			}
 			v = v.Index(0)
-			f, ok := fieldByTag(reflect.Indirect(v), p)
+			f, ok := refFieldByTag(reflect.Indirect(v), p)
 			if !ok {
 				return reflect.Value{}, fmt.Errorf("no field %q", p)
 			}
@@ -352,7 +352,7 @@ func valueAt(c *Config, path []string) (reflect.Value, error) {
 	return v, nil
 }
 
-func fieldByTag(v reflect.Value, name string) (reflect.Value, bool) {
+func refFieldByTag(v reflect.Value, name string) (reflect.Value, bool) {
 	t := v.Type()
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
@@ -364,17 +364,17 @@ func fieldByTag(v reflect.Value, name string) (reflect.Value, bool) {
 	return reflect.Value{}, false
 }
 
-// sameValue compares two configuration values; nil and empty slices are
+// refSameValue compares two configuration values; nil and empty slices are
 // the same.
-func sameValue(a, b reflect.Value) bool {
+func refSameValue(a, b reflect.Value) bool {
 	if a.Kind() == reflect.Slice && b.Kind() == reflect.Slice && a.Len() == 0 && b.Len() == 0 {
 		return true
 	}
 	return reflect.DeepEqual(a.Interface(), b.Interface())
 }
 
-// show writes a configuration value for a test message.
-func show(v reflect.Value) string {
+// refShow writes a configuration value for a test message.
+func refShow(v reflect.Value) string {
 	if v.Kind() == reflect.String {
 		return fmt.Sprintf("%q", v.String())
 	}
@@ -387,11 +387,11 @@ func show(v reflect.Value) string {
 func TestReferenceDefaultsAndExamples(t *testing.T) {
 	t.Setenv("HOME", t.TempDir()) // the same ~/ expansion on both sides
 	ref := parseReference(readReference(t))
-	tables, keys := schema(reflect.TypeFor[Config]())
+	tables, keys := refSchema(reflect.TypeFor[Config]())
 
 	blockRule := map[string][]string{"[[rules]]": {`name = "r"`, `action = "block"`}}
-	tunnelRule := map[string][]string{"[[rules]]": {`name = "r"`, `action = "tunnel"`, `profile = "` + sampleProfile + `"`}}
-	plain, err := Parse("defaults.toml", []byte(sampleConfig(tables, blockRule, "", "")))
+	tunnelRule := map[string][]string{"[[rules]]": {`name = "r"`, `action = "tunnel"`, `profile = "` + refSampleProfile + `"`}}
+	plain, err := Parse("defaults.toml", []byte(refSampleConfig(tables, blockRule, "", "")))
 	if err != nil {
 		t.Fatalf("the sample without values does not load: %v", err)
 	}
@@ -404,19 +404,19 @@ func TestReferenceDefaultsAndExamples(t *testing.T) {
 		at := fmt.Sprintf("%s:%d: %s", referenceFile, sec.line, k)
 
 		def, _ := sec.field("Default:")
-		if v, ok := codeSpan(def); ok && strings.HasPrefix(def, "`") {
-			text := sampleConfig(tables, blockRule, k.table, last+" = "+v)
+		if v, ok := refCodeSpan(def); ok && strings.HasPrefix(def, "`") {
+			text := refSampleConfig(tables, blockRule, k.table, last+" = "+v)
 			c, err := Parse("default.toml", []byte(text))
 			if err != nil {
 				t.Errorf("%s: the documented default `%s` does not load: %v", at, v, err)
 			} else {
-				want, err1 := valueAt(plain, k.path)
-				got, err2 := valueAt(c, k.path)
+				want, err1 := refValueAt(plain, k.path)
+				got, err2 := refValueAt(c, k.path)
 				switch {
 				case err1 != nil || err2 != nil:
 					t.Errorf("%s: %v %v", at, err1, err2)
-				case !sameValue(want, got):
-					t.Errorf("%s: the documented default `%s` gives %s, but the loader's default is %s", at, v, show(got), show(want))
+				case !refSameValue(want, got):
+					t.Errorf("%s: the documented default `%s` gives %s, but the loader's default is %s", at, v, refShow(got), refShow(want))
 				}
 			}
 		} else if !strings.HasPrefix(def, "none") {
@@ -424,12 +424,12 @@ func TestReferenceDefaultsAndExamples(t *testing.T) {
 		}
 
 		ex, _ := sec.field("Example:")
-		line, ok := codeSpan(ex)
+		line, ok := refCodeSpan(ex)
 		if name, _, _ := strings.Cut(line, "="); !ok || strings.TrimSpace(name) != last {
 			t.Errorf("%s: Example: must be a code span `%s = ...`, not %q", at, last, ex)
 			continue
 		}
-		if _, err := Parse("example.toml", []byte(sampleConfig(tables, tunnelRule, k.table, line))); err != nil {
+		if _, err := Parse("example.toml", []byte(refSampleConfig(tables, tunnelRule, k.table, line))); err != nil {
 			t.Errorf("%s: the example `%s` does not load: %v", at, line, err)
 		}
 	}
