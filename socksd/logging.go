@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"socksd/config"
+	"socksd/msg"
 )
 
 // LevelSwitch is a log level that can change while the daemon runs
@@ -93,15 +94,16 @@ func NewLogger(cfg config.Log, stderr io.Writer) (zerolog.Logger, *LevelSwitch, 
 // audit_file. Without one it writes nothing: each transfer is already in the
 // log once, as SOX0303I or SOX0308W.
 type AuditWriter struct {
-	mu  sync.Mutex
-	w   io.WriteCloser
-	log zerolog.Logger
+	mu   sync.Mutex
+	w    io.WriteCloser
+	path string
+	log  zerolog.Logger
 }
 
 // NewAuditWriter opens path for appending; with "" Write does nothing. log
 // receives the writer's own failures.
 func NewAuditWriter(path string, log zerolog.Logger) (*AuditWriter, error) {
-	a := &AuditWriter{log: log}
+	a := &AuditWriter{log: log, path: path}
 	if path != "" {
 		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
 		if err != nil {
@@ -119,13 +121,13 @@ func (a *AuditWriter) Write(rec any) {
 	}
 	b, err := json.Marshal(rec)
 	if err != nil {
-		a.log.Error().Err(err).Msg("socksd: audit record")
+		msg.Log(&a.log, "SOX0017E", a.path, err).Str("audit_file", a.path).Err(err).Send()
 		return
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if _, err := a.w.Write(append(b, '\n')); err != nil {
-		a.log.Error().Err(err).Msg("socksd: audit file")
+		msg.Log(&a.log, "SOX0017E", a.path, err).Str("audit_file", a.path).Err(err).Send()
 	}
 }
 
