@@ -65,15 +65,17 @@ func (d *Daemon) handle(ctx context.Context, c net.Conn) {
 func (r *request) serve() outcome {
 	d, s := r.d, r.s
 	if !rules.PrefixesContain(r.st.allow, s.client.Addr()) {
-		msg.Log(&d.log, "SOX0103W", s.client).Str("client", s.client.String()).Send()
-		return outcome{resultRefused, errors.New("socksd: client not in allow_clients")}
+		return r.turnAway(resultRefused, func() {
+			msg.Log(&d.log, "SOX0103W", s.client).Str("client", s.client.String()).Send()
+		})
 	}
 	s.id = d.nextID.Add(1) // not yet shared: the session is in no table
 	r.conn.SetDeadline(time.Now().Add(r.st.handshake))
 	req, err := socks.ReadRequest(r.conn, socks.ServerConfig{Versions: r.st.versions, Methods: r.st.methods})
 	if err != nil {
-		msg.Log(&d.log, "SOX0108W", s.id, err).Uint64("session", s.id).Str("client", s.client.String()).Err(err).Send()
-		return outcome{resultFailed, fmt.Errorf("socksd: handshake: %w", err)}
+		return r.turnAway(resultFailed, func() {
+			msg.Log(&d.log, "SOX0108W", s.id, err).Uint64("session", s.id).Str("client", s.client.String()).Err(err).Send()
+		})
 	}
 	r.conn.SetDeadline(time.Time{})
 	r.req = req
@@ -88,17 +90,26 @@ func (r *request) serve() outcome {
 	})
 	if d.quiesced.Load() {
 		r.reply(socks.RepGeneralFailure, socks.Addr{})
-		msg.Log(&d.log, "SOX0109W", s.id).Uint64("session", s.id).Str("client", s.client.String()).Send()
-		return outcome{resultRefused, errors.New("socksd: quiesced")}
+		return r.turnAway(resultRefused, func() {
+			msg.Log(&d.log, "SOX0109W", s.id).Uint64("session", s.id).Str("client", s.client.String()).Send()
+		})
 	}
 	if !d.sessions.add(s, r.st.maxSess, r.st.perClient) {
 		r.reply(socks.RepGeneralFailure, socks.Addr{})
-		msg.Log(&d.log, "SOX0104W", r.st.maxSess, s.client).Uint64("session", s.id).Str("client", s.client.String()).
-			Int("max_sessions", r.st.maxSess).Int("max_sessions_per_client", r.st.perClient).Send()
-		return outcome{resultRefused, errors.New("socksd: session limit reached")}
+		return r.turnAway(resultRefused, func() {
+			msg.Log(&d.log, "SOX0104W", r.st.maxSess, s.client).Uint64("session", s.id).Str("client", s.client.String()).
+				Int("max_sessions", r.st.maxSess).Int("max_sessions_per_client", r.st.perClient).Send()
+		})
 	}
 	r.start()
 	return r.route()
+}
+
+// turnAway is the outcome of a connection turned away before its session
+// started; logMsg logs the message that stands for its end, once end has
+// counted it.
+func (r *request) turnAway(res result, logMsg func()) outcome {
+	return outcome{result: res, log: logMsg}
 }
 
 // start counts and logs the start of an admitted session.
@@ -111,10 +122,11 @@ func (r *request) start() {
 }
 
 // end is where every connection ends: it closes the connection, frees the
-// session's slot, counts the outcome once, and logs the session's end:
+// session's slot, counts the outcome once, and then logs the session's end:
 // SOX0102I, or SOX0111W when it failed. A connection turned away before its
-// session started is counted, but its end is not logged: the message that
-// turned it away (SOX0103W, SOX0104W, SOX0108W, SOX0109W) stands for it.
+// session started logs instead the message that turned it away (SOX0103W,
+// SOX0104W, SOX0108W, SOX0109W). An operator who sees the message finds it
+// counted in D STATS.
 func (r *request) end(out outcome) {
 	r.conn.Close()
 	s := r.s
@@ -122,6 +134,9 @@ func (r *request) end(out outcome) {
 	up, down := s.bytes.Up.Load(), s.bytes.Down.Load()
 	r.d.stats.count(out.result, up, down)
 	if !r.started {
+		if out.log != nil {
+			out.log()
+		}
 		return
 	}
 	var ev *zerolog.Event
@@ -164,15 +179,15 @@ func (r *request) fail(code socks.Reply, err error) outcome {
 // connection, but the cause is the cancel).
 func (r *request) failed(err error) outcome {
 	if r.ctx.Err() != nil || errors.Is(err, context.Canceled) {
-		return outcome{resultCancelled, err}
+		return outcome{result: resultCancelled, err: err}
 	}
-	return outcome{resultFailed, err}
+	return outcome{result: resultFailed, err: err}
 }
 
 // refuse answers with code a request that the matched action cannot carry.
 func (r *request) refuse(code socks.Reply, err error) outcome {
 	r.reply(code, socks.Addr{})
-	return outcome{resultRefused, err}
+	return outcome{result: resultRefused, err: err}
 }
 
 // relay sends the success reply with bound (the second reply of a BIND)

@@ -33,6 +33,7 @@ func (r result) String() string {
 type outcome struct {
 	result result
 	err    error
+	log    func() // for a connection turned away before its session started: its message
 }
 
 // counters are the daemon's totals since it started, as D STATS shows
