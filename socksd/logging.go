@@ -1,11 +1,11 @@
 package socksd
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,7 +17,7 @@ import (
 )
 
 // LevelSwitch is a log level that can change while the daemon runs
-// (LOGLEVEL=...). It filters events as a zerolog hook.
+// (LOGLEVEL=...). The logger NewLogger builds filters its events by it.
 type LevelSwitch struct{ level atomic.Int32 }
 
 // NewLevelSwitch starts at level.
@@ -40,16 +40,32 @@ func (l *LevelSwitch) Set(name string) error {
 // Level returns the current level.
 func (l *LevelSwitch) Level() zerolog.Level { return zerolog.Level(l.level.Load()) }
 
-// Run implements zerolog.Hook. Daemon lifecycle messages (SOX00xx: start,
-// ready, reload, quiesce, stop) always pass, so that an operator sees them
-// at any level.
-func (l *LevelSwitch) Run(e *zerolog.Event, level zerolog.Level, msg string) {
-	if strings.HasPrefix(msg, "SOX00") {
-		return
+// filter wraps w so that it drops events below the switch's level, except
+// daemon lifecycle messages (SOX00xx: start, ready, reload, quiesce, stop,
+// log level), which an operator sees at any level. It reads the message
+// from the written event, because msg.Log sets it as a field, which a
+// zerolog hook does not see.
+func (l *LevelSwitch) filter(w io.Writer) zerolog.LevelWriter { return levelFilter{l, w} }
+
+// levelFilter is the writer LevelSwitch.filter returns.
+type levelFilter struct {
+	sw *LevelSwitch
+	w  io.Writer
+}
+
+// lifecycleMark starts the message field of a daemon lifecycle message in
+// a JSON event. A string value cannot contain it unescaped.
+var lifecycleMark = []byte(`"` + zerolog.MessageFieldName + `":"SOX00`)
+
+// Write writes an event of no level.
+func (f levelFilter) Write(p []byte) (int, error) { return f.w.Write(p) }
+
+// WriteLevel writes the event unless the switch filters it out.
+func (f levelFilter) WriteLevel(level zerolog.Level, p []byte) (int, error) {
+	if level != zerolog.NoLevel && level < f.sw.Level() && !bytes.Contains(p, lifecycleMark) {
+		return len(p), nil
 	}
-	if level < l.Level() && level != zerolog.NoLevel {
-		e.Discard()
-	}
+	return f.w.Write(p)
 }
 
 func parseLevel(name string) (zerolog.Level, error) {
@@ -86,7 +102,7 @@ func NewLogger(cfg config.Log, stderr io.Writer) (zerolog.Logger, *LevelSwitch, 
 		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339, NoColor: true}
 	}
 	sw := NewLevelSwitch(lv)
-	log := zerolog.New(zerolog.SyncWriter(w)).Level(zerolog.DebugLevel).Hook(sw).With().Timestamp().Logger()
+	log := zerolog.New(sw.filter(zerolog.SyncWriter(w))).Level(zerolog.DebugLevel).With().Timestamp().Logger()
 	return log, sw, closer, nil
 }
 
