@@ -177,7 +177,7 @@ func TestSessionsColumns(t *testing.T) {
 			}
 		}
 	}
-	for _, title := range []string{"ID", "IN", "OUT", "AGE"} {
+	for _, title := range []string{"ID", "UP", "DOWN", "AGE"} {
 		end := strings.Index(head, " "+title+" ") + len(title)
 		if title == "ID" {
 			end = strings.Index(head, "ID") + 1

@@ -46,10 +46,10 @@ func (c *Console) sessions() []string {
 			traced = true
 		}
 		rows = append(rows, []string{id, s.User, s.Client, s.Dest, s.Rule, s.Action,
-			s.SSHServer, bytesText(s.BytesIn), bytesText(s.BytesOut), ageText(now.Sub(s.Started)), s.State})
+			s.SSHServer, bytesText(s.BytesOut), bytesText(s.BytesIn), ageText(now.Sub(s.Started)), s.State})
 	}
 	cols := []column{{"ID", true}, {"JOB/USER", false}, {"CLIENT", false}, {"DESTINATION", false},
-		{"RULE", false}, {"ACTION", false}, {"SSH-SERVER", false}, {"IN", true}, {"OUT", true},
+		{"RULE", false}, {"ACTION", false}, {"SSH-SERVER", false}, {"UP", true}, {"DOWN", true},
 		{"AGE", true}, {"STATE", false}}
 	lines := append([]string{msg.Format("SOX0410I", len(ss))}, table(cols, rows)...)
 	if traced {
@@ -71,8 +71,8 @@ func (c *Console) session(id uint64) Response {
 			{"action", s.Action},
 			{"ssh server", s.SSHServer},
 			{"state", s.State},
-			{"bytes in", strconv.FormatInt(s.BytesIn, 10)},
-			{"bytes out", strconv.FormatInt(s.BytesOut, 10)},
+			{"bytes up", strconv.FormatInt(s.BytesOut, 10)},
+			{"bytes down", strconv.FormatInt(s.BytesIn, 10)},
 			{"started", timeText(s.Started)},
 			{"age", ageText(c.now().Sub(s.Started))},
 			{"trace", onOff(s.Trace)},
@@ -126,8 +126,8 @@ func (c *Console) stats() []string {
 		{"refused", strconv.FormatInt(st.Refused, 10)},
 		{"blocked", strconv.FormatInt(st.Blocked, 10)},
 		{"failed", strconv.FormatInt(st.Failed, 10)},
-		{"bytes in", fmt.Sprintf("%d (%s)", st.BytesIn, bytesText(st.BytesIn))},
-		{"bytes out", fmt.Sprintf("%d (%s)", st.BytesOut, bytesText(st.BytesOut))},
+		{"bytes up", fmt.Sprintf("%d (%s)", st.BytesOut, bytesText(st.BytesOut))},
+		{"bytes down", fmt.Sprintf("%d (%s)", st.BytesIn, bytesText(st.BytesIn))},
 		{"ssh connections", strconv.Itoa(st.Tunnels)},
 		{"goroutines", strconv.Itoa(st.Goroutines)},
 		{"open files", strconv.Itoa(st.OpenFDs)},

@@ -48,6 +48,7 @@ type Daemon struct {
 	sessions *table
 	handlers sync.WaitGroup // running handle calls; Serve waits for them
 	pool     *tunnel.Pool
+	dial     dialer // direct and tunnel dialing; tests replace it
 	broker   *ftp.Broker
 	nextID   atomic.Uint64
 
@@ -62,10 +63,7 @@ type Daemon struct {
 	listeners  []net.Listener
 	immediateC chan struct{} // closed by STOP IMMEDIATE
 
-	stats struct {
-		total, refused, blocked, failed atomic.Int64
-		bytesIn, bytesOut               atomic.Int64
-	}
+	stats counters // counted by request.start and request.end only
 }
 
 // New builds a daemon from a validated configuration.
@@ -86,6 +84,7 @@ func New(cfg *config.Config, opt Options) (*Daemon, error) {
 	if d.pool, err = newPool(cfg, d); err != nil {
 		return nil, err
 	}
+	d.dial = poolDialer{d.pool}
 	d.checkSecretPerms(cfg, opt.ConfigPath)
 	if !scrub.Enabled {
 		msg.Log(&d.log, "SOX0013W").Send()
@@ -188,7 +187,7 @@ func (d *Daemon) waitHandlers(grace time.Duration) {
 	select {
 	case <-done:
 	case <-t.C:
-		d.log.Warn().Dur("waited", grace).Msg("socksd: some sessions did not end in time after the stop; their end is not logged")
+		msg.Log(&d.log, "SOX0014W", grace).Dur("waited", grace).Send()
 	}
 }
 
@@ -245,7 +244,7 @@ func (d *Daemon) acceptLoop(ctx context.Context, ln net.Listener) {
 			}
 			// Out of descriptors or a similar passing trouble: wait a
 			// little, so as not to spin, and go on.
-			d.log.Warn().Err(err).Msg("socksd: accept")
+			msg.Log(&d.log, "SOX0015W", ln.Addr(), err).Str("listen", ln.Addr().String()).Err(err).Send()
 			select {
 			case <-time.After(backoff):
 			case <-d.stopping:
@@ -264,21 +263,22 @@ func (d *Daemon) acceptLoop(ctx context.Context, ln net.Listener) {
 }
 
 // Stop begins a stop: the listeners close and running sessions drain.
-// With immediate, sessions end at once.
+// With immediate, sessions end at once. A STOP IMMEDIATE after a STOP ends
+// the drain under way. Each stop is announced (SOX0007I) before it acts,
+// so that the announcement is written before the process can end.
 func (d *Daemon) Stop(immediate bool) {
 	began := false
 	d.stopOnce.Do(func() {
 		began = true
-		if immediate {
-			d.setImmediate(false) // before the drain can begin; announced below
-		}
-		st := d.state.Load()
 		n := d.sessions.count()
-		wait := st.drain
+		wait := d.state.Load().drain
 		if immediate {
 			wait = 0
 		}
 		msg.Log(&d.log, "SOX0007I", n, wait).Str("event", "stop").Int("sessions", n).Send()
+		if immediate {
+			d.setImmediate(false) // before the drain can begin: close(d.stopping) lets it
+		}
 		close(d.stopping)
 	})
 	if immediate && !began {
@@ -287,18 +287,20 @@ func (d *Daemon) Stop(immediate bool) {
 }
 
 // setImmediate marks the stop immediate and ends a drain under way, once.
-// With announce, the first call logs SOX0007I before the drain ends, while
-// the sessions it ends are still counted.
+// With announce, the first call first logs SOX0007I, while the sessions it
+// ends are still counted, and only then acts: drain reads the mark without
+// the lock, and once it sees the mark the process may end at any moment.
 func (d *Daemon) setImmediate(announce bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.immediate.Swap(true) {
+	if d.immediate.Load() { // only setImmediate sets it, under d.mu
 		return
 	}
 	if announce {
 		n := d.sessions.count()
 		msg.Log(&d.log, "SOX0007I", n, time.Duration(0)).Str("event", "stop").Int("sessions", n).Send()
 	}
+	d.immediate.Store(true)
 	if d.immediateC != nil {
 		close(d.immediateC)
 	}

@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 
 	"socksd/config"
 	"socksd/ftp"
+	"socksd/rules"
 	"socksd/socks"
 	"socksd/tunnel"
 )
@@ -27,30 +27,30 @@ func ftpOptions(cfg *config.Config) []ftp.Options {
 
 // ftpData serves a SOCKS request that belongs to a live FTP session: a
 // passive data CONNECT, or a BIND for active mode. ok is false when the
-// request is not such a data connection.
-func (d *Daemon) ftpData(ctx context.Context, st *state, s *session, c net.Conn, req *socks.Request) (outcome, bool) {
+// request is not such a data connection. How data connections pair with
+// their control session is the ftp package's business.
+func (r *request) ftpData() (out outcome, ok bool) {
+	s, req := r.s, r.req
 	client := s.client.Addr()
 	switch req.Command {
 	case socks.CmdConnect:
-		dc, ok := d.broker.Connect(client, req.Dest.Host, req.Dest.Port)
+		dc, ok := r.d.broker.Connect(client, req.Dest.Host, req.Dest.Port)
 		if !ok {
 			return outcome{}, false
 		}
 		clear(req.Password) // a data connection logs in nowhere
 		s.set(func(s *session) { s.rule, s.action, s.phase = "(ftp data)", "ftp-data", "connect" })
-		if err := dc.Open(ctx); err != nil {
-			d.stats.failed.Add(1)
-			d.reply(c, st, req.Version, tunnelReply(err), socks.Addr{})
-			return outcome{"failed", fmt.Errorf("socksd: ftp data: %w", err)}, true
+		if err := dc.Open(r.ctx); err != nil {
+			return r.fail(failureReply(err), fmt.Errorf("socksd: ftp data: %w", err)), true
 		}
-		if err := d.reply(c, st, req.Version, socks.RepSucceeded, socks.AddrFromAddrPort(s.local)); err != nil {
-			dc.Serve(ctx, nil)
-			return outcome{"failed", err}, true
+		if err := r.reply(socks.RepSucceeded, socks.AddrFromAddrPort(s.local)); err != nil {
+			dc.Serve(r.ctx, nil)
+			return r.failed(err), true
 		}
 		s.set(func(s *session) { s.phase = "data" })
-		return ftpResult(dc.Serve(ctx, c)), true
+		return r.ftpResult(dc.Serve(r.ctx, r.conn)), true
 	case socks.CmdBind:
-		pb, ok := d.broker.Bind(client, req.Dest.Host, req.Dest.Port)
+		pb, ok := r.d.broker.Bind(client, req.Dest.Host, req.Dest.Port)
 		if !ok {
 			return outcome{}, false
 		}
@@ -59,78 +59,74 @@ func (d *Daemon) ftpData(ctx context.Context, st *state, s *session, c net.Conn,
 		s.set(func(s *session) { s.rule, s.action, s.phase = "(ftp data)", "ftp-bind", "bind" })
 		addr, err := pb.Listen(s.local.Addr())
 		if err != nil {
-			d.stats.failed.Add(1)
-			d.reply(c, st, req.Version, socks.RepGeneralFailure, socks.Addr{})
-			return outcome{"failed", fmt.Errorf("socksd: ftp bind: %w", err)}, true
+			return r.fail(socks.RepGeneralFailure, fmt.Errorf("socksd: ftp bind: %w", err)), true
 		}
-		if err := d.reply(c, st, req.Version, socks.RepSucceeded, socks.AddrFromAddrPort(addr)); err != nil {
-			return outcome{"failed", err}, true
+		if err := r.reply(socks.RepSucceeded, socks.AddrFromAddrPort(addr)); err != nil {
+			return r.failed(err), true
 		}
-		wait, cancel := context.WithTimeout(ctx, st.bindWait)
+		wait, cancel := context.WithTimeout(r.ctx, r.st.bindWait)
 		peer, err := pb.Accept(wait)
 		cancel()
 		if err != nil {
-			d.stats.failed.Add(1)
-			d.reply(c, st, req.Version, tunnelReply(err), socks.Addr{})
-			return outcome{"failed", fmt.Errorf("socksd: ftp bind: %w", err)}, true
+			return r.fail(failureReply(err), fmt.Errorf("socksd: ftp bind: %w", err)), true
 		}
-		if err := d.reply(c, st, req.Version, socks.RepSucceeded, socks.AddrFromAddrPort(peer)); err != nil {
-			return outcome{"failed", err}, true
+		if err := r.reply(socks.RepSucceeded, socks.AddrFromAddrPort(peer)); err != nil {
+			return r.failed(err), true
 		}
 		s.set(func(s *session) { s.phase = "data" })
-		return ftpResult(pb.Serve(ctx, c)), true
+		return r.ftpResult(pb.Serve(r.ctx, r.conn)), true
 	}
 	return outcome{}, false
 }
 
-func ftpResult(err error) outcome {
-	switch {
-	case err == nil:
-		return outcome{result: "ok"}
-	case errors.Is(err, context.Canceled):
-		return outcome{"cancelled", err}
+// ftpResult is the outcome of an FTP session or data connection that
+// returned err.
+func (r *request) ftpResult(err error) outcome {
+	if err == nil {
+		return outcome{result: resultOK}
 	}
-	return outcome{"failed", err}
+	return r.failed(err)
 }
 
 // ftpTunnel carries out the ftp-tunnel action: socksd answers the CONNECT
 // itself and runs the FTP session, which opens the SSH connection with the
 // job's USER and PASS.
-func (d *Daemon) ftpTunnel(ctx context.Context, st *state, s *session, c net.Conn, req *socks.Request, ruleIndex int, ruleName string, prof tunnel.Profile) outcome {
+func (r *request) ftpTunnel(rule *rules.Rule) outcome {
+	s, req := r.s, r.req
 	if req.Command != socks.CmdConnect {
-		d.reply(c, st, req.Version, socks.RepNotAllowed, socks.Addr{})
-		return outcome{"refused", errors.New("socksd: BIND without a live FTP control session")}
+		return r.refuse(socks.RepCommandNotSupported, errors.New("socksd: BIND without a live FTP control session"))
 	}
-	if err := d.reply(c, st, req.Version, socks.RepSucceeded, socks.AddrFromAddrPort(s.local)); err != nil {
-		return outcome{"failed", err}
+	if err := r.reply(socks.RepSucceeded, socks.AddrFromAddrPort(s.local)); err != nil {
+		return r.failed(err)
 	}
+	prof := r.st.profiles[rule.Profile]
 	prof.SessionChannels = 2 // control and data ride the same SSH connection
 	s.set(func(s *session) { s.phase = "ftp-login" })
 	open := func(ctx context.Context, user string, password []byte) (ftp.Tunnel, error) {
 		s.set(func(s *session) { s.user = user })
-		lease, err := d.openTunnel(ctx, s, prof, req.Dest.Host, tunnel.Credentials{User: user, Password: password})
+		l, err := r.openTunnel(ctx, prof, tunnel.Credentials{User: user, Password: password})
 		if err != nil {
 			return nil, err
 		}
 		s.set(func(s *session) { s.phase = "ftp" })
-		return lease, nil
+		return l, nil
 	}
-	err := ftp.Serve(ctx, ftp.SessionConfig{
+	err := ftp.Serve(r.ctx, ftp.SessionConfig{
 		ID:         s.id,
-		Client:     c,
+		Client:     r.conn,
 		ClientAddr: s.client,
 		LocalAddr:  s.local.Addr(),
 		Server:     req.Dest.String(),
-		Rule:       ruleName,
-		Options:    st.ftp[ruleIndex],
+		Rule:       rule.Name,
+		Options:    r.st.ftp[rule.Index],
 		Open:       open,
-		Broker:     d.broker,
-		Audit:      d.audit,
-		Log:        d.log,
+		Broker:     r.d.broker,
+		Audit:      r.d.audit,
+		Log:        r.d.log,
 		Counters:   &s.bytes,
-		Trace:      d.tracer(s),
+		Trace:      r.d.tracer(s),
 	})
-	return ftpResult(err)
+	return r.ftpResult(err)
 }
 
 // audit writes one FTP transfer's record to the audit file, when there is

@@ -13,11 +13,11 @@ import (
 	"github.com/rs/zerolog"
 
 	"socksd/config"
+	"socksd/msg"
 )
 
 // LevelSwitch is a log level that can change while the daemon runs
-// (LOGLEVEL=...). It filters events in the writer, where the event's text
-// is already written out, whether it came from Msg or from msg.Log.
+// (LOGLEVEL=...). The logger NewLogger builds filters its events by it.
 type LevelSwitch struct{ level atomic.Int32 }
 
 // NewLevelSwitch starts at level.
@@ -40,30 +40,32 @@ func (l *LevelSwitch) Set(name string) error {
 // Level returns the current level.
 func (l *LevelSwitch) Level() zerolog.Level { return zerolog.Level(l.level.Load()) }
 
-// lifecycle marks a daemon lifecycle message (SOX00xx: start, ready,
-// reload, quiesce, stop) in a JSON event; these always pass, so that an
-// operator sees them at any level.
-var lifecycle = []byte(`"` + zerolog.MessageFieldName + `":"SOX00`)
+// filter wraps w so that it drops events below the switch's level, except
+// daemon lifecycle messages (SOX00xx: start, ready, reload, quiesce, stop,
+// log level), which an operator sees at any level. It reads the message
+// from the written event, because msg.Log sets it as a field, which a
+// zerolog hook does not see.
+func (l *LevelSwitch) filter(w io.Writer) zerolog.LevelWriter { return levelFilter{l, w} }
 
-// passes reports whether an event at level, serialised as p, is written.
-func (l *LevelSwitch) passes(level zerolog.Level, p []byte) bool {
-	return level >= l.Level() || level == zerolog.NoLevel || bytes.Contains(p, lifecycle)
+// levelFilter is the writer LevelSwitch.filter returns.
+type levelFilter struct {
+	sw *LevelSwitch
+	w  io.Writer
 }
 
-// filter is the zerolog.LevelWriter that drops the events LevelSwitch
-// filters out before they reach out.
-type filter struct {
-	sw  *LevelSwitch
-	out io.Writer
-}
+// lifecycleMark starts the message field of a daemon lifecycle message in
+// a JSON event. A string value cannot contain it unescaped.
+var lifecycleMark = []byte(`"` + zerolog.MessageFieldName + `":"SOX00`)
 
-func (f filter) Write(p []byte) (int, error) { return f.out.Write(p) }
+// Write writes an event of no level.
+func (f levelFilter) Write(p []byte) (int, error) { return f.w.Write(p) }
 
-func (f filter) WriteLevel(level zerolog.Level, p []byte) (int, error) {
-	if !f.sw.passes(level, p) {
+// WriteLevel writes the event unless the switch filters it out.
+func (f levelFilter) WriteLevel(level zerolog.Level, p []byte) (int, error) {
+	if level != zerolog.NoLevel && level < f.sw.Level() && !bytes.Contains(p, lifecycleMark) {
 		return len(p), nil
 	}
-	return f.out.Write(p)
+	return f.w.Write(p)
 }
 
 func parseLevel(name string) (zerolog.Level, error) {
@@ -100,7 +102,7 @@ func NewLogger(cfg config.Log, stderr io.Writer) (zerolog.Logger, *LevelSwitch, 
 		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339, NoColor: true}
 	}
 	sw := NewLevelSwitch(lv)
-	log := zerolog.New(filter{sw: sw, out: zerolog.SyncWriter(w)}).Level(zerolog.DebugLevel).With().Timestamp().Logger()
+	log := zerolog.New(sw.filter(zerolog.SyncWriter(w))).Level(zerolog.DebugLevel).With().Timestamp().Logger()
 	return log, sw, closer, nil
 }
 
@@ -108,15 +110,16 @@ func NewLogger(cfg config.Log, stderr io.Writer) (zerolog.Logger, *LevelSwitch, 
 // audit_file. Without one it writes nothing: each transfer is already in the
 // log once, as SOX0303I or SOX0308W.
 type AuditWriter struct {
-	mu  sync.Mutex
-	w   io.WriteCloser
-	log zerolog.Logger
+	mu   sync.Mutex
+	w    io.WriteCloser
+	path string
+	log  zerolog.Logger
 }
 
 // NewAuditWriter opens path for appending; with "" Write does nothing. log
 // receives the writer's own failures.
 func NewAuditWriter(path string, log zerolog.Logger) (*AuditWriter, error) {
-	a := &AuditWriter{log: log}
+	a := &AuditWriter{log: log, path: path}
 	if path != "" {
 		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
 		if err != nil {
@@ -134,13 +137,13 @@ func (a *AuditWriter) Write(rec any) {
 	}
 	b, err := json.Marshal(rec)
 	if err != nil {
-		a.log.Error().Err(err).Msg("socksd: audit record")
+		msg.Log(&a.log, "SOX0017E", a.path, err).Str("audit_file", a.path).Err(err).Send()
 		return
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if _, err := a.w.Write(append(b, '\n')); err != nil {
-		a.log.Error().Err(err).Msg("socksd: audit file")
+		msg.Log(&a.log, "SOX0017E", a.path, err).Str("audit_file", a.path).Err(err).Send()
 	}
 }
 

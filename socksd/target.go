@@ -29,7 +29,7 @@ func (s *session) info() console.SessionInfo {
 	return console.SessionInfo{
 		ID: s.id, User: s.user, Client: s.client.String(), Dest: s.dest,
 		Rule: s.rule, Action: s.action, SSHServer: s.sshServer, State: s.phase,
-		BytesIn: s.bytes.Down.Load(), BytesOut: s.bytes.Up.Load(),
+		BytesIn: s.bytes.Down.Load(), BytesOut: s.bytes.Up.Load(), // console's in: down, out: up
 		Started: s.started, Trace: s.trace.Load(),
 	}
 }
@@ -54,26 +54,22 @@ func (d *Daemon) Rules() []console.RuleInfo {
 // Stats returns the daemon's counters.
 func (d *Daemon) Stats() console.Stats {
 	st := d.state.Load()
-	var in, out int64
+	var up, down int64
 	for _, s := range d.sessions.list() {
-		in += s.bytes.Down.Load()
-		out += s.bytes.Up.Load()
+		up += s.bytes.Up.Load()
+		down += s.bytes.Down.Load()
 	}
-	return console.Stats{
+	out := console.Stats{
 		Started:     d.started,
 		Active:      int64(d.sessions.count()),
-		Total:       d.stats.total.Load(),
-		Refused:     d.stats.refused.Load(),
-		Blocked:     d.stats.blocked.Load(),
-		Failed:      d.stats.failed.Load(),
-		BytesIn:     d.stats.bytesIn.Load() + in,
-		BytesOut:    d.stats.bytesOut.Load() + out,
 		Tunnels:     len(d.Tunnels()),
 		Goroutines:  runtime.NumGoroutine(),
 		OpenFDs:     openFDs(),
 		Quiesced:    d.quiesced.Load(),
 		MaxSessions: st.maxSess,
 	}
+	d.stats.fill(&out, up, down)
+	return out
 }
 
 // openFDs counts the process's open file descriptors, -1 if unknown.
@@ -145,8 +141,7 @@ func (d *Daemon) Reload() error {
 		if st, err = build(cfg); err == nil {
 			old := d.state.Load()
 			if strings.Join(old.cfg.Server.Listen, ",") != strings.Join(cfg.Server.Listen, ",") {
-				d.log.Warn().Strs("listen", cfg.Server.Listen).
-					Msg("socksd: listen addresses changed; they take effect at the next start")
+				msg.Log(&d.log, "SOX0016W", strings.Join(cfg.Server.Listen, ", ")).Strs("listen", cfg.Server.Listen).Send()
 			}
 			d.state.Store(st)
 			msg.Log(&d.log, "SOX0003I", cfg.File, st.rules.Len()).Str("event", "reload").Str("file", cfg.File).Int("rules", st.rules.Len()).Send()

@@ -1,16 +1,13 @@
 package socksd
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"net"
 	"strings"
 
 	"socksd/config"
 	"socksd/console"
 	"socksd/msg"
-	"socksd/socks"
 	"socksd/tunnel"
 )
 
@@ -46,18 +43,6 @@ func profiles(cfg *config.Config) map[string]tunnel.Profile {
 	return out
 }
 
-// openTunnel opens (or joins) the SSH connection for a session and logs a
-// failure with its operator message.
-func (d *Daemon) openTunnel(ctx context.Context, s *session, prof tunnel.Profile, destHost string, cred tunnel.Credentials) (*tunnel.Lease, error) {
-	lease, err := d.pool.Open(ctx, prof, destHost, cred)
-	if err != nil {
-		d.logTunnelError(s, prof, destHost, err)
-		return nil, err
-	}
-	s.set(func(s *session) { s.sshServer, s.tunnel = lease.Server(), lease.ID() })
-	return lease, nil
-}
-
 // logTunnelError writes the operator message for an SSH failure.
 func (d *Daemon) logTunnelError(s *session, prof tunnel.Profile, destHost string, err error) {
 	server := prof.Host
@@ -80,60 +65,6 @@ func (d *Daemon) logTunnelError(s *session, prof tunnel.Profile, destHost string
 	default:
 		msg.Log(&d.log, "SOX0211W", server, err).Uint64("session", s.id).Str("ssh_server", server).Send()
 	}
-}
-
-// tunnelReply maps an SSH failure to a SOCKS reply code.
-func tunnelReply(err error) socks.Reply {
-	switch {
-	case errors.Is(err, tunnel.ErrProhibited):
-		return socks.RepNotAllowed
-	case errors.Is(err, tunnel.ErrConnectFailed):
-		return socks.RepConnectionRefused
-	case errors.Is(err, tunnel.ErrUnreachable), errors.Is(err, tunnel.ErrServerUnreachable):
-		return socks.RepHostUnreachable
-	case errors.Is(err, tunnel.ErrHostKeyUnknown), errors.Is(err, tunnel.ErrHostKeyChanged),
-		errors.Is(err, tunnel.ErrHostKeyRevoked), errors.Is(err, tunnel.ErrAuthFailed),
-		errors.Is(err, tunnel.ErrPasswordRejectedRecently):
-		return socks.RepNotAllowed
-	}
-	return socks.ReplyCode(err)
-}
-
-// canFallBack reports whether a tunnel failure allows fallback_to_plain:
-// only when the SSH server could not be reached. A host-key or login
-// failure always fails closed.
-func canFallBack(err error) bool {
-	return errors.Is(err, tunnel.ErrServerUnreachable)
-}
-
-// tunnelConnect carries out the tunnel action for CONNECT.
-func (d *Daemon) tunnelConnect(ctx context.Context, st *state, s *session, c net.Conn, req *socks.Request, ruleName string, prof tunnel.Profile, fallback bool) outcome {
-	cred := tunnel.Credentials{User: req.User, Password: req.Password}
-	lease, err := d.openTunnel(ctx, s, prof, req.Dest.Host, cred)
-	clear(req.Password) // Open is done with it and kept no reference
-	if err != nil {
-		if fallback && canFallBack(err) {
-			msg.Log(&d.log, "SOX0208W", req.Dest, err).Uint64("session", s.id).Str("rule", ruleName).Str("dest", req.Dest.String()).Err(err).Send()
-			s.set(func(s *session) { s.action = "direct (fallback)" })
-			return d.direct(ctx, st, s, c, req)
-		}
-		d.stats.failed.Add(1)
-		d.reply(c, st, req.Version, tunnelReply(err), socks.Addr{})
-		return outcome{"failed", fmt.Errorf("socksd: tunnel: %w", err)}
-	}
-	defer lease.Close()
-	up, err := lease.Dial(ctx, "tcp", req.Dest.String())
-	if err != nil {
-		d.stats.failed.Add(1)
-		d.reply(c, st, req.Version, tunnelReply(err), socks.Addr{})
-		return outcome{"failed", fmt.Errorf("socksd: tunnel: %w", err)}
-	}
-	bound := socks.AddrFromAddrPort(s.local)
-	if err := d.reply(c, st, req.Version, socks.RepSucceeded, bound); err != nil {
-		up.Close()
-		return outcome{"failed", err}
-	}
-	return d.relay(ctx, st, s, c, up)
 }
 
 // Tunnels lists the open SSH connections.

@@ -522,21 +522,21 @@ passphrase_file = %q
 	var detail opReply
 	wait.Until(t, "the session's byte count", waitTimeout, func() bool {
 		detail = mustCmd(t, d, fmt.Sprintf("D SESSION=%d", id), "SOX0411I")
-		return detail.values()["bytes in"] == strconv.Itoa(g.split)
+		return detail.values()["bytes down"] == strconv.Itoa(g.split)
 	})
 	if detail.lines[0] != fmt.Sprintf("SOX0411I DISPLAY SESSION %d", id) {
 		t.Errorf("D SESSION header: %q", detail.lines[0])
 	}
 	v := detail.values()
 	for k, want := range map[string]string{"user": "job1", "client": c.LocalAddr().String(), "destination": g.Addr(),
-		"rule": "loopback", "action": "direct", "state": "relay", "bytes out": "0", "trace": "OFF"} {
+		"rule": "loopback", "action": "direct", "state": "relay", "bytes up": "0", "trace": "OFF"} {
 		if v[k] != want {
 			t.Errorf("D SESSION=%d: %s = %q, want %q\n%s", id, k, v[k], want, detail)
 		}
 	}
 	// The short form of the table shows the same count.
-	if row := sessionRow(t, d, g.Addr()); row["IN"] != "1.0M" {
-		t.Errorf("D S: IN = %q, want 1.0M", row["IN"])
+	if row := sessionRow(t, d, g.Addr()); row["DOWN"] != "1.0M" {
+		t.Errorf("D S: DOWN = %q, want 1.0M", row["DOWN"])
 	}
 	refusedCmd(t, d, fmt.Sprintf("D SESSION=%d", id+1000), "SOX0403E")
 
@@ -571,10 +571,10 @@ passphrase_file = %q
 			t.Errorf("D STATS %s = %q, want a count of at least 3", k, st[k])
 		}
 	}
-	if in := strings.Fields(st["bytes in"]); len(in) == 0 {
-		t.Errorf("D STATS bytes in missing")
-	} else if n, err := strconv.Atoi(in[0]); err != nil || n < g.split {
-		t.Errorf("D STATS bytes in = %q, want at least %d", st["bytes in"], g.split)
+	if down := strings.Fields(st["bytes down"]); len(down) == 0 {
+		t.Errorf("D STATS bytes down missing")
+	} else if n, err := strconv.Atoi(down[0]); err != nil || n < g.split {
+		t.Errorf("D STATS bytes down = %q, want at least %d", st["bytes down"], g.split)
 	}
 
 	// D CONFIG: the file, listeners, profiles; never a secret.

@@ -138,9 +138,14 @@ func TestXNetProxyClientAndHalfClose(t *testing.T) {
 	if strings.Contains(log, "Pw-Never-Logged-42") {
 		t.Fatal("the SOCKS5 password reached the log")
 	}
-	for _, field := range []string{"user=job1", "bytes_up=8388608", "bytes_down=32", "rule=loopback", "action=direct", "result=ok", "socks=5", "duration="} {
+	for _, field := range []string{"user=job1", "bytes_up=8388608", "bytes_down=32", "rule=loopback", "action=direct", "result=ok", "socks=5", "duration_ms="} {
 		if !strings.Contains(log, field) {
 			t.Errorf("session log lacks %s", field)
+		}
+	}
+	for _, line := range strings.Split(log, "\n") {
+		if strings.Contains(line, "session_end") && strings.Contains(line, "error=") {
+			t.Errorf("a successful session's end carries an error field: %s", line)
 		}
 	}
 }
