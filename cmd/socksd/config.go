@@ -56,15 +56,7 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		printConfigErrors(stderr, err)
 		return exitFail
 	}
-	specs := make([]rules.Spec, len(cfg.Rules))
-	for i, r := range cfg.Rules {
-		specs[i] = r.Spec()
-	}
-	set, err := rules.Compile(specs)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return exitFail
-	}
+	set := cfg.RuleSet()
 	fmt.Fprintf(stdout, "%s: OK\n", cfg.File)
 	fmt.Fprintf(stdout, "listen %v, clients %v, SOCKS versions %v\n", cfg.Server.Listen, cfg.Server.AllowClients, cfg.Server.SocksVersions)
 	fmt.Fprintf(stdout, "rules (first match wins; no match = block):\n")
