@@ -19,7 +19,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
-	"socksd/ebcdic"
+	"socksd/ftp"
 	"socksd/jcl"
 	"socksd/rules"
 	"socksd/socks"
@@ -395,8 +395,8 @@ func (c *Config) validateProfile(name string, p *Profile, bad func([]string, str
 	}
 }
 
-// validateRule checks what rules.Compile does not: the profile a rule
-// names, and its [rules.ftp] table.
+// validateRule checks what rules.Compile does not: that the profile a rule
+// names exists, and its [rules.ftp] table (with ftp.Options.Check).
 func (c *Config) validateRule(i int, r *Rule, bad func([]string, string, ...any)) {
 	at := func(keys ...string) []string { return append([]string{"rules", strconv.Itoa(i)}, keys...) }
 	if r.Profile != "" {
@@ -405,21 +405,13 @@ func (c *Config) validateRule(i int, r *Rule, bad func([]string, string, ...any)
 		}
 	}
 	f := r.FTP
-	if !oneOf(f.Data, "auto", "socks", "rewrite") {
-		bad(at("ftp", "data"), "unknown mode %q (want auto, socks or rewrite)", f.Data)
-	}
-	if !oneOf(f.Active, "convert", "refuse") {
-		bad(at("ftp", "active"), "unknown mode %q (want convert or refuse)", f.Active)
-	}
-	if _, _, err := ebcdic.ParseCodePageOrAuto(f.Encoding); err != nil {
-		var ce *ebcdic.CodePageError
-		if errors.As(err, &ce) {
-			bad(at("ftp", "encoding"), "%s", ce.Reason())
-		}
-	}
-	for _, dn := range f.Deny {
-		if strings.TrimSpace(dn) == "" {
-			bad(at("ftp", "deny"), "an empty pattern would deny nothing")
+	opt := ftp.Options{Data: f.Data, Active: f.Active, Encoding: f.Encoding, Deny: f.Deny, AllowAuthTLS: f.AllowAuthTLS}
+	for _, err := range flatten(opt.Check()) {
+		var oe *ftp.OptionError
+		if errors.As(err, &oe) {
+			bad(at("ftp", oe.Field), "%s", oe.Reason)
+		} else if err != nil {
+			bad(at("ftp"), "%s", strings.TrimPrefix(err.Error(), "ftp: "))
 		}
 	}
 }
@@ -460,15 +452,6 @@ func (r *Rule) Spec() rules.Spec {
 		Commands: r.Commands, Versions: r.Versions, Action: r.Action,
 		Profile: r.Profile, FallbackToPlain: r.FallbackToPlain,
 	}
-}
-
-func oneOf(s string, set ...string) bool {
-	for _, v := range set {
-		if s == v {
-			return true
-		}
-	}
-	return false
 }
 
 // checkHostPort checks a listen address, host:port.
