@@ -64,6 +64,7 @@ func TestErrorsNameFileLineAndKey(t *testing.T) {
 		{"bad ftp mode", head + "[[rules]]\nname = \"a\"\naction = \"ftp-tunnel\"\nprofile = \"p\"\n[rules.ftp]\ndata = \"sideways\"\n", 12, "rules[1].ftp.data", "unknown mode"},
 		{"bad ftp encoding", head + "[[rules]]\nname = \"a\"\naction = \"ftp-tunnel\"\nprofile = \"p\"\n[rules.ftp]\nencoding = \"ibm-500\"\n", 12, "rules[1].ftp.encoding", `unknown code page "ibm-500" (want auto, ascii, ibm-1047 or ibm-037)`},
 		{"bad ftp deny", head + "[[rules]]\nname = \"a\"\naction = \"ftp-tunnel\"\nprofile = \"p\"\n[rules.ftp]\ndeny = [\"DELE\", \"SITE-X\"]\n", 12, "rules[1].ftp.deny", `"SITE-X" is not an FTP command pattern: verb contains '-'`},
+		{"auth twice", "[profiles.x]\nauth = [\"publickey\", \"password\", \"publickey\"]\n", 2, "profiles.x.auth", `method "publickey" is listed twice`},
 		{"bad via", "[profiles.x]\nvia = \"http://proxy:8080\"\n", 2, "profiles.x.via", "not a usable proxy URL: the scheme is not socks4, socks4a, socks5 or socks5h"},
 		{"syntax", "[server\nlisten = 1\n", 1, "", `not valid TOML at the end of the line: expected '.' or ']' to end table name, but got '\n' instead`},
 		{"syntax value", "[server]\nlisten = [\"a\", 1 2]\n", 2, "", "not valid TOML at column"},

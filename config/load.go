@@ -365,33 +365,28 @@ func (c *Config) validate(d *decoder) ErrorList {
 	return errs
 }
 
+// validateProfile checks a profile with tunnel.Profile.Check. A value
+// written as 0 or [] is an error here, where tunnel would take its default:
+// the defaults apply only to keys not written.
 func (c *Config) validateProfile(name string, p *Profile, bad func([]string, string, ...any)) {
 	at := func(key string) []string { return []string{"profiles", name, key} }
-	if p.Port < 1 || p.Port > 65535 {
-		bad(at("port"), "%d is not a port (1-65535)", p.Port)
+	if p.Port == 0 {
+		bad(at("port"), "0 is not a port (1-65535)")
 	}
 	if len(p.Auth) == 0 {
 		bad(at("auth"), "at least one method is needed")
 	}
-	for _, a := range p.Auth {
-		switch a {
-		case tunnel.AuthPassword, tunnel.AuthKeyboardInteractive, tunnel.AuthPublicKey:
-		default:
-			bad(at("auth"), "unknown method %q (want password, keyboard-interactive or publickey)", a)
-		}
-	}
-	if p.Via != "" {
-		if _, err := p.Via.Dialer(); err != nil {
-			var ue *socks.URLError
-			if errors.As(err, &ue) {
-				bad(at("via"), "not a usable proxy URL: %s", ue.Reason)
-			} else {
-				bad(at("via"), "not a usable proxy URL")
-			}
-		}
-	}
 	if p.MaxChannels < 1 {
 		bad(at("max_channels"), "must be at least 1")
+	}
+	tp := tunnel.Profile{Name: name, Port: p.Port, Auth: p.Auth, Via: p.Via}
+	for _, err := range flatten(tp.Check()) {
+		var pe *tunnel.ProfileError
+		if errors.As(err, &pe) {
+			bad(at(pe.Field), "%s", pe.Reason)
+		} else if err != nil {
+			bad([]string{"profiles", name}, "%s", strings.TrimPrefix(err.Error(), "tunnel: "))
+		}
 	}
 }
 

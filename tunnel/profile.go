@@ -1,6 +1,7 @@
 package tunnel
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -108,28 +109,59 @@ func (p Profile) withDefaults() Profile {
 	return p
 }
 
-// Validate reports a profile that cannot work.
-func (p Profile) Validate() error {
-	p = p.withDefaults()
-	if p.Port < 1 || p.Port > 65535 {
-		return fmt.Errorf("%w %q: port %d out of range", ErrBadProfile, p.Name, p.Port)
+// ProfileError is one invalid setting of a profile. Field is its key in
+// the profile's table ("port", "auth", "via"); Reason says what is wrong
+// in the configuration's terms and never contains a password.
+type ProfileError struct {
+	Field  string
+	Reason string
+}
+
+func (e *ProfileError) Error() string { return fmt.Sprintf("tunnel: %s: %s", e.Field, e.Reason) }
+
+// Check reports every invalid setting of p, each a *ProfileError joined
+// with errors.Join, or nil. Zero values stand for their defaults and are
+// valid. It is the one check of a profile: Validate (and so Pool.Open) and
+// the configuration loader both use it.
+func (p Profile) Check() error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, &ProfileError{Field: field, Reason: fmt.Sprintf(format, args...)})
+	}
+	if p.Port < 0 || p.Port > 65535 {
+		bad("port", "%d is not a port (1-65535)", p.Port)
 	}
 	seen := map[string]bool{}
 	for _, m := range p.Auth {
 		switch m {
 		case AuthPassword, AuthKeyboardInteractive, AuthPublicKey:
 		default:
-			return fmt.Errorf("%w %q: unknown auth method %q", ErrBadProfile, p.Name, m)
+			bad("auth", "unknown method %q (want password, keyboard-interactive or publickey)", m)
+			continue
 		}
 		if seen[m] {
-			return fmt.Errorf("%w %q: auth method %q listed twice", ErrBadProfile, p.Name, m)
+			bad("auth", "method %q is listed twice", m)
 		}
 		seen[m] = true
 	}
 	if p.Via != "" {
 		if _, err := p.Via.Dialer(); err != nil {
-			return fmt.Errorf("%w %q: via: %w", ErrBadProfile, p.Name, err)
+			var ue *socks.URLError
+			if errors.As(err, &ue) {
+				bad("via", "not a usable proxy URL: %s", ue.Reason)
+			} else {
+				bad("via", "not a usable proxy URL")
+			}
 		}
+	}
+	return errors.Join(errs...)
+}
+
+// Validate reports a profile that cannot work: ErrBadProfile with the
+// problems Check finds.
+func (p Profile) Validate() error {
+	if err := p.Check(); err != nil {
+		return fmt.Errorf("%w %q: %w", ErrBadProfile, p.Name, err)
 	}
 	return nil
 }
