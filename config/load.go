@@ -330,10 +330,8 @@ func (c *Config) validate(d *decoder) ErrorList {
 	default:
 		bad(key("log", "format"), "unknown format %q (want console or json)", c.Log.Format)
 	}
-	switch c.SSH.HostKeyPolicy {
-	case tunnel.PolicyStrict, tunnel.PolicyAcceptNew:
-	default:
-		bad(key("ssh", "host_key_policy"), "unknown policy %q (want strict or accept-new)", c.SSH.HostKeyPolicy)
+	if err := tunnel.CheckHostKeyPolicy(c.SSH.HostKeyPolicy); err != nil {
+		bad(key("ssh", "host_key_policy"), "%s", strings.TrimPrefix(err.Error(), "tunnel: "))
 	}
 	if c.SSH.KeepaliveMax < 1 {
 		bad(key("ssh", "keepalive_max"), "must be at least 1")

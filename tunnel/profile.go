@@ -23,6 +23,17 @@ const (
 	PolicyAcceptNew = "accept-new"
 )
 
+// CheckHostKeyPolicy reports a host-key policy that is neither strict nor
+// accept-new; "" stands for strict. It is the one check of the setting:
+// NewPool and the configuration loader both use it.
+func CheckHostKeyPolicy(policy string) error {
+	switch policy {
+	case "", PolicyStrict, PolicyAcceptNew:
+		return nil
+	}
+	return fmt.Errorf("tunnel: unknown host key policy %q (want strict or accept-new)", policy)
+}
+
 // Defaults applied to zero values.
 const (
 	DefaultPort              = 22
