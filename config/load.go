@@ -19,6 +19,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"socksd/ebcdic"
 	"socksd/ftp"
 	"socksd/jcl"
 	"socksd/rules"
@@ -58,6 +59,10 @@ func LoadEncoded(path, enc string) (*Config, error) {
 func ParseEncoded(name string, data []byte, enc string) (*Config, error) {
 	e, err := jcl.NormalizeEncoding(enc)
 	if err != nil {
+		var ce *ebcdic.CodePageError
+		if errors.As(err, &ce) {
+			return nil, ErrorList{{File: name, Msg: "the file's encoding: " + ce.Reason()}}
+		}
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	if e == jcl.EncodingAuto {

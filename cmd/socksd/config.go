@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"socksd/config"
+	"socksd/ebcdic"
 	"socksd/rules"
 )
 
@@ -48,6 +49,10 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	enc := fs.String("encoding", "auto", "the file's encoding: auto, ascii, ibm-1047, ibm-037")
 	if err := fs.Parse(args); err != nil || fs.NArg() != 0 {
 		fmt.Fprint(stderr, "usage: socksd check -c FILE [--encoding E]\n")
+		return exitUsage
+	}
+	if _, _, err := ebcdic.ParseCodePageOrAuto(*enc); err != nil {
+		fmt.Fprintf(stderr, "socksd check: --encoding: %v\nusage: socksd check -c FILE [--encoding E]\n", err)
 		return exitUsage
 	}
 	path := configPath(*file)

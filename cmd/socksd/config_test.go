@@ -86,3 +86,22 @@ profile = "gw"
 		}
 	}
 }
+
+func TestCheckUsage(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "ok.toml")
+	os.WriteFile(f, []byte("[[rules]]\nname = \"all\"\naction = \"block\"\n"), 0o600)
+	for _, tc := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"-c", f}, exitOK},
+		{[]string{"-c", f, "--encoding", "cp1047"}, exitFail}, // ASCII text read as EBCDIC
+		{[]string{"-c", f, "--encoding", "klingon"}, exitUsage},
+		{[]string{"-c", f, "extra"}, exitUsage},
+		{[]string{"-c", f + ".missing"}, exitFail},
+	} {
+		if code, out, errOut := runCheckTest(t, tc.args...); code != tc.code {
+			t.Errorf("check %v: exit %d, want %d: %s%s", tc.args, code, tc.code, out, errOut)
+		}
+	}
+}
