@@ -226,5 +226,5 @@ func describe(v any) string {
 	if v != nil && reflect.TypeOf(v).Kind() == reflect.Slice {
 		return "a list"
 	}
-	return "a date or time"
+	return "another kind of value"
 }

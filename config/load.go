@@ -86,11 +86,16 @@ func ParseEncoded(name string, data []byte, enc string) (*Config, error) {
 // the key; the returned error is then an ErrorList, in line order. Only a
 // TOML syntax error stops the reading early: it is then the one error.
 //
-// Each setting is checked by the parser of the package that owns it
-// (rules.Compile, rules.ParsePrefix, socks.ParseProxyURL,
-// socks.ParseMethod, ebcdic.ParseCodePageOrAuto, jcl.Site.Validate); the
-// rule set and client prefixes it builds are kept, so that nothing compiles
-// them again (RuleSet, AllowClients, Socks5Methods).
+// Each setting is checked by the parser of the package that owns it:
+// rules.Compile and rules.ParsePrefix, socks.ParseProxyURL (through
+// tunnel.Profile.Check) and socks.ParseMethod, tunnel.CheckHostKeyPolicy,
+// ftp.Options.Check (whose encoding check is ebcdic.ParseCodePageOrAuto),
+// jcl.Site.Validate. What config checks itself is only what no runtime
+// package owns: the contract of the file (unknown keys, types, keys written
+// as 0 or [] where the runtime would take a default, a profile that a rule
+// names but the file lacks). The rule set, client prefixes and SOCKS5
+// methods built on the way are kept, so that nothing compiles them again
+// (RuleSet, AllowClients, Socks5Methods).
 func Parse(name string, data []byte) (*Config, error) {
 	text := string(data)
 	c := &Config{File: name, pos: scanPositions(text), JCL: jcl.DefaultSite()}
