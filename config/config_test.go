@@ -52,8 +52,8 @@ func TestErrorsNameFileLineAndKey(t *testing.T) {
 		line       int
 		key, msg   string
 	}{
-		{"unknown key", "[server]\nlisten = [\"127.0.0.1:1\"]\nlisen = 3\n", 3, "server.lisen", "unknown key"},
-		{"unknown key in rule", head + "[[rules]]\nname = \"a\"\naction = \"block\"\n\n[[rules]]\nname = \"b\"\nactoin = \"block\"\naction = \"block\"\n", 13, "rules[2].actoin", "unknown key"},
+		{"unknown key", "[server]\nlisten = [\"127.0.0.1:1\"]\nlisen = 3\n", 3, "server.lisen", "unknown key (did you mean listen?)"},
+		{"unknown key in rule", head + "[[rules]]\nname = \"a\"\naction = \"block\"\n\n[[rules]]\nname = \"b\"\nactoin = \"block\"\naction = \"block\"\n", 13, "rules[2].actoin", "unknown key (did you mean action?)"},
 		{"bad duration", "[server]\nhandshake_timeout = \"10 parsecs\"\n", 2, "server.handshake_timeout", `"10 parsecs" is not a duration (want a number and a unit, such as 10s, 5m or 1h)`},
 		{"duration type", "[server]\nidle_timeout = 30\n", 2, "server.idle_timeout", `must be a duration in quotes, such as "10s" or "5m", not a whole number`},
 		{"bad cidr allow", "[server]\nallow_clients = [\"10.0.0.0/40\"]\n", 2, "server.allow_clients", `"10.0.0.0/40" is not an IP address or a CIDR prefix`},

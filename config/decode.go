@@ -56,7 +56,11 @@ func (d *decoder) table(path []string, tbl map[string]any, rv reflect.Value) {
 		p := append(slices.Clone(path), k)
 		idx, ok := fields[k]
 		if !ok {
-			d.fail(p, "unknown key")
+			if near := nearest(k, fields); near != "" {
+				d.fail(p, "unknown key (did you mean %s?)", near)
+			} else {
+				d.fail(p, "unknown key")
+			}
 			continue
 		}
 		d.set[strings.Join(p, ".")] = true
@@ -227,4 +231,37 @@ func describe(v any) string {
 		return "a list"
 	}
 	return "another kind of value"
+}
+
+// nearest returns the key of fields closest to k, when it is at most two
+// edits away, or "".
+func nearest(k string, fields map[string][]int) string {
+	best, bestD := "", 3
+	for f := range fields {
+		if d := editDistance(k, f); d < bestD || d == bestD && f < best {
+			best, bestD = f, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance of a and b, in bytes.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
