@@ -2,10 +2,14 @@ package config
 
 import (
 	"fmt"
+	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
 	"socksd/jcl"
+	"socksd/rules"
+	"socksd/socks"
 )
 
 // Config is a whole socksd configuration file.
@@ -23,7 +27,21 @@ type Config struct {
 	// embedded one).
 	File string `toml:"-"`
 	pos  positions
+
+	// Built by Parse with the owners' parsers, once.
+	ruleSet *rules.Set
+	allow   []netip.Prefix
+	methods []socks.Method
 }
+
+// RuleSet returns the compiled rules, built once when the file was parsed.
+func (c *Config) RuleSet() *rules.Set { return c.ruleSet }
+
+// AllowClients returns server.allow_clients as parsed prefixes.
+func (c *Config) AllowClients() []netip.Prefix { return slices.Clone(c.allow) }
+
+// Socks5Methods returns server.socks5_auth as SOCKS5 methods, in order.
+func (c *Config) Socks5Methods() []socks.Method { return slices.Clone(c.methods) }
 
 // Server configures the SOCKS listeners and session limits.
 type Server struct {
@@ -66,16 +84,16 @@ type SSH struct {
 
 // Profile says how to reach and log in to an SSH server.
 type Profile struct {
-	Host           string   `toml:"host"`
-	Port           int      `toml:"port"`
-	User           string   `toml:"user"`
-	Auth           []string `toml:"auth"`
-	IdentityFiles  []string `toml:"identity_files"`
-	PassphraseFile string   `toml:"passphrase_file"`
-	Agent          bool     `toml:"agent"`
-	Via            string   `toml:"via"`
-	Share          bool     `toml:"share"`
-	MaxChannels    int      `toml:"max_channels"`
+	Host           string         `toml:"host"`
+	Port           int            `toml:"port"`
+	User           string         `toml:"user"`
+	Auth           []string       `toml:"auth"`
+	IdentityFiles  []string       `toml:"identity_files"`
+	PassphraseFile string         `toml:"passphrase_file"`
+	Agent          bool           `toml:"agent"`
+	Via            socks.ProxyURL `toml:"via"` // printing it hides the password
+	Share          bool           `toml:"share"`
+	MaxChannels    int            `toml:"max_channels"`
 }
 
 // Rule is one filter rule.
@@ -109,10 +127,10 @@ type Duration struct{ time.Duration }
 func (d *Duration) UnmarshalText(b []byte) error {
 	v, err := time.ParseDuration(strings.TrimSpace(string(b)))
 	if err != nil {
-		return fmt.Errorf("bad duration %q (want e.g. 10s, 5m, 1h)", b)
+		return fmt.Errorf("%q is not a duration (want a number and a unit, such as 10s, 5m or 1h)", b)
 	}
 	if v < 0 {
-		return fmt.Errorf("bad duration %q: negative", b)
+		return fmt.Errorf("%q is negative (want 0 or more, such as 10s, 5m or 1h)", b)
 	}
 	d.Duration = v
 	return nil

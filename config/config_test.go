@@ -52,18 +52,27 @@ func TestErrorsNameFileLineAndKey(t *testing.T) {
 		line       int
 		key, msg   string
 	}{
-		{"unknown key", "[server]\nlisten = [\"127.0.0.1:1\"]\nlisen = 3\n", 3, "server.lisen", "unknown key"},
-		{"unknown key in rule", head + "[[rules]]\nname = \"a\"\naction = \"block\"\n\n[[rules]]\nname = \"b\"\nactoin = \"block\"\n", 13, "rules[].actoin", "unknown key"},
-		{"bad duration", "[server]\nhandshake_timeout = \"10 parsecs\"\n", 2, "", "bad duration"},
-		{"bad cidr allow", "[server]\nallow_clients = [\"10.0.0.0/40\"]\n", 2, "server.allow_clients", "bad CIDR"},
-		{"bad cidr rule", head + "[[rules]]\nname = \"a\"\nto = [\"10.1.0.0/99\"]\naction = \"block\"\n", 9, "rules[1].to", "bad CIDR"},
-		{"missing profile", head + "[[rules]]\nname = \"a\"\naction = \"tunnel\"\nprofile = \"nope\"\n", 10, "rules[1].profile", "does not exist"},
-		{"duplicate name", head + "[[rules]]\nname = \"a\"\naction = \"block\"\n[[rules]]\nname = \"a\"\naction = \"direct\"\n", 11, "rules[2].name", "duplicate"},
+		{"unknown key", "[server]\nlisten = [\"127.0.0.1:1\"]\nlisen = 3\n", 3, "server.lisen", "unknown key (did you mean listen?)"},
+		{"unknown key in rule", head + "[[rules]]\nname = \"a\"\naction = \"block\"\n\n[[rules]]\nname = \"b\"\nactoin = \"block\"\naction = \"block\"\n", 13, "rules[2].actoin", "unknown key (did you mean action?)"},
+		{"bad duration", "[server]\nhandshake_timeout = \"10 parsecs\"\n", 2, "server.handshake_timeout", `"10 parsecs" is not a duration (want a number and a unit, such as 10s, 5m or 1h)`},
+		{"duration type", "[server]\nidle_timeout = 30\n", 2, "server.idle_timeout", `must be a duration in quotes, such as "10s" or "5m", not a whole number`},
+		{"bad cidr allow", "[server]\nallow_clients = [\"10.0.0.0/40\"]\n", 2, "server.allow_clients", `"10.0.0.0/40" is not an IP address or a CIDR prefix`},
+		{"bad cidr rule", head + "[[rules]]\nname = \"a\"\nto = [\"10.1.0.0/99\"]\naction = \"block\"\n", 9, "rules[1].to", `"10.1.0.0/99" is not an address, a CIDR prefix, a host name pattern or re:REGEX`},
+		{"missing profile", head + "[[rules]]\nname = \"a\"\naction = \"tunnel\"\nprofile = \"nope\"\n", 10, "rules[1].profile", `profile "nope" does not exist`},
+		{"duplicate name", head + "[[rules]]\nname = \"a\"\naction = \"block\"\n[[rules]]\nname = \"a\"\naction = \"direct\"\n", 11, "rules[2].name", `"a" is already the name of rule 1`},
 		{"bad action", head + "[[rules]]\nname = \"a\"\naction = \"allow\"\n", 9, "rules[1].action", "unknown action"},
 		{"bad ftp mode", head + "[[rules]]\nname = \"a\"\naction = \"ftp-tunnel\"\nprofile = \"p\"\n[rules.ftp]\ndata = \"sideways\"\n", 12, "rules[1].ftp.data", "unknown mode"},
-		{"bad via", "[profiles.x]\nvia = \"http://proxy:8080\"\n", 2, "profiles.x.via", "bad proxy URL"},
-		{"syntax", "[server\nlisten = 1\n", 2, "", ""},
-		{"type", "[server]\nmax_sessions = \"many\"\n", 2, "server.max_sessions", "incompatible types"},
+		{"bad ftp encoding", head + "[[rules]]\nname = \"a\"\naction = \"ftp-tunnel\"\nprofile = \"p\"\n[rules.ftp]\nencoding = \"ibm-500\"\n", 12, "rules[1].ftp.encoding", `unknown code page "ibm-500" (want auto, ascii, ibm-1047 or ibm-037)`},
+		{"bad ftp deny", head + "[[rules]]\nname = \"a\"\naction = \"ftp-tunnel\"\nprofile = \"p\"\n[rules.ftp]\ndeny = [\"DELE\", \"SITE-X\"]\n", 12, "rules[1].ftp.deny", `"SITE-X" is not an FTP command pattern: verb contains '-'`},
+		{"auth twice", "[profiles.x]\nauth = [\"publickey\", \"password\", \"publickey\"]\n", 2, "profiles.x.auth", `method "publickey" is listed twice`},
+		{"bad via", "[profiles.x]\nvia = \"http://proxy:8080\"\n", 2, "profiles.x.via", "not a usable proxy URL: the scheme is not socks4, socks4a, socks5 or socks5h"},
+		{"syntax", "[server\nlisten = 1\n", 1, "", `not valid TOML at the end of the line: expected '.' or ']' to end table name, but got '\n' instead`},
+		{"syntax value", "[server]\nlisten = [\"a\", 1 2]\n", 2, "", "not valid TOML at column"},
+		{"type", "[server]\nmax_sessions = \"many\"\n", 2, "server.max_sessions", "must be a whole number, not a string"},
+		{"list type", "[server]\nlisten = \"127.0.0.1:1080\"\n", 2, "server.listen", "must be a list of strings in quotes, not a string"},
+		{"item type", "[server]\nsocks_versions = [4, \"5\"]\n", 2, "server.socks_versions", "item 2 must be a whole number, not a string"},
+		{"table type", "server = 5\n", 1, "server", "must be a table, not a whole number"},
+		{"bad socks5 auth", "[server]\nsocks5_auth = [\"gssapi\"]\n", 2, "server.socks5_auth", `unknown authentication method "gssapi"`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -84,6 +93,7 @@ func TestErrorsNameFileLineAndKey(t *testing.T) {
 			if !strings.Contains(err.Error(), tc.msg) || !strings.Contains(err.Error(), "site.toml:") {
 				t.Errorf("error %q lacks %q or FILE:LINE", err, tc.msg)
 			}
+			noGoInternals(t, err.Error())
 		})
 	}
 }
@@ -182,5 +192,174 @@ func TestEBCDICConfig(t *testing.T) {
 	var e *Error
 	if !errors.As(err, &e) || e.Line != 2 {
 		t.Errorf("EBCDIC error: %v", err)
+	}
+}
+
+// noGoInternals fails when a message shows Go's own wording instead of
+// the configuration's terms.
+func noGoInternals(t *testing.T, msg string) {
+	t.Helper()
+	for _, internal := range []string{"netip.", "ParsePrefix", "strconv.", "time: ", "toml: ", "incompatible types",
+		"destination has type", "has type integer", "reflect", "error parsing regexp", "[]string", "int64", "rules[]"} {
+		if strings.Contains(msg, internal) {
+			t.Errorf("message %q shows Go internals (%s)", msg, internal)
+		}
+	}
+}
+
+// check -c names every problem of a file in one run, each at its own line
+// and key.
+func TestEveryErrorInOneRun(t *testing.T) {
+	type at struct {
+		line int
+		key  string
+	}
+	cases := []struct {
+		name string
+		body string
+		want []at
+	}{
+		{"issue example", `[server]
+listen = ["127.0.0.1:1080"]
+bogus_key = 1
+socks_versions = [4, 5]
+
+[[rules]]
+name = "a"
+to = ["10.0.0.0/33"]
+action = "block"
+
+[[rules]]
+name = "b"
+action = "tunnel"
+profile = "nope"
+`, []at{{3, "server.bogus_key"}, {8, "rules[1].to"}, {14, "rules[2].profile"}}},
+		{"every section", `[server]
+listen = ["no-port"]
+allow_clients = ["10.0.0.0/8", "localhost", "::1/129"]
+max_sessions = "many"
+handshake_timeout = "soon"
+
+[log]
+level = "loud"
+
+[ssh]
+host_key_policy = "trust-all"
+keepalive_max = 0
+
+[profiles.gw]
+port = 70000
+auth = ["password", "telepathy"]
+via = "http://proxy:8080"
+colour = "blue"
+
+[[rules]]
+name = "one"
+to = ["ok.example", "bad*glob.example", "re:("]
+ports = ["21", "0"]
+action = "ftp-tunnel"
+profile = "gw"
+
+[rules.ftp]
+data = "sideways"
+encoding = "ebcdic-martian"
+bogus = true
+
+[[rules]]
+name = "one"
+action = "direct"
+fallback_to_plain = true
+from = ["somewhere"]
+bogus_key = "x"
+`, []at{
+			{2, "server.listen"},
+			{3, "server.allow_clients"}, {3, "server.allow_clients"},
+			{4, "server.max_sessions"},
+			{5, "server.handshake_timeout"},
+			{8, "log.level"},
+			{11, "ssh.host_key_policy"},
+			{12, "ssh.keepalive_max"},
+			{15, "profiles.gw.port"},
+			{16, "profiles.gw.auth"},
+			{17, "profiles.gw.via"},
+			{18, "profiles.gw.colour"},
+			{22, "rules[1].to"}, {22, "rules[1].to"},
+			{23, "rules[1].ports"},
+			{28, "rules[1].ftp.data"},
+			{29, "rules[1].ftp.encoding"},
+			{30, "rules[1].ftp.bogus"},
+			{33, "rules[2].name"},
+			{35, "rules[2].fallback_to_plain"},
+			{36, "rules[2].from"},
+			{37, "rules[2].bogus_key"},
+		}},
+		{"types", `[server]
+listen = "127.0.0.1:1080"
+socks_versions = [4, "5"]
+max_sessions = 1.5
+
+[[rules]]
+name = 7
+action = "block"
+commands = "connect"
+`, []at{{2, "server.listen"}, {3, "server.socks_versions"}, {4, "server.max_sessions"}, {7, "rules[1].name"}, {9, "rules[1].commands"}}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("site.toml", []byte(tc.body))
+			var list ErrorList
+			if !errors.As(err, &list) {
+				t.Fatalf("not an ErrorList: %v", err)
+			}
+			var got []at
+			for _, e := range list {
+				got = append(got, at{e.Line, e.Key})
+				noGoInternals(t, e.Error())
+				if e.File != "site.toml" {
+					t.Errorf("file %q", e.File)
+				}
+			}
+			if len(got) != len(tc.want) {
+				t.Fatalf("got %d errors, want %d:\n%v", len(got), len(tc.want), err)
+			}
+			for i := range got {
+				if got[i] != tc.want[i] {
+					t.Errorf("error %d at %v, want %v:\n%v", i+1, got[i], tc.want[i], err)
+				}
+			}
+		})
+	}
+}
+
+// secrets is what the files of TestSecretsNeverEchoed hide; none of it
+// may appear in any error.
+var secrets = []string{"hunter2", "S3cr3t-Pass", "90817263", "Tr0ub4dor"}
+
+// The files of testdata/secrets feed secrets through every error path of
+// the loader: bad proxy URLs with a password, bad values next to a via with
+// a password or a passphrase, malformed TOML around a secret, secrets in
+// unknown keys and in keys of the wrong type. In files named key-*, the
+// secret is written as a key or table name: a key is not a value, so
+// there it may be named.
+func TestSecretsNeverEchoed(t *testing.T) {
+	files, err := filepath.Glob("testdata/secrets/*.toml")
+	if err != nil || len(files) < 20 {
+		t.Fatalf("secret files: %v %v", files, err)
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			_, err := Load(f)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if strings.HasPrefix(filepath.Base(f), "key-") {
+				return
+			}
+			for _, sec := range secrets {
+				if strings.Contains(err.Error(), sec) {
+					t.Errorf("error shows the secret %q:\n%v", sec, err)
+				}
+			}
+		})
 	}
 }

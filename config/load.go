@@ -1,22 +1,30 @@
 package config
 
 import (
+	"cmp"
 	_ "embed"
 	"errors"
 	"fmt"
+	"math"
 	"net"
-	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/BurntSushi/toml"
 
+	"socksd/ebcdic"
+	"socksd/ftp"
 	"socksd/jcl"
 	"socksd/rules"
+	"socksd/socks"
+	"socksd/tunnel"
 )
 
 //go:embed default.toml
@@ -51,6 +59,10 @@ func LoadEncoded(path, enc string) (*Config, error) {
 func ParseEncoded(name string, data []byte, enc string) (*Config, error) {
 	e, err := jcl.NormalizeEncoding(enc)
 	if err != nil {
+		var ce *ebcdic.CodePageError
+		if errors.As(err, &ce) {
+			return nil, ErrorList{{File: name, Msg: "the file's encoding: " + ce.Reason()}}
+		}
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	if e == jcl.EncodingAuto {
@@ -71,81 +83,113 @@ func ParseEncoded(name string, data []byte, enc string) (*Config, error) {
 
 // Parse decodes and validates a configuration. name is used in errors.
 // Every problem found is reported, each as an *Error naming FILE:LINE and
-// the key; the returned error is then an ErrorList.
+// the key; the returned error is then an ErrorList, in line order. Only a
+// TOML syntax error stops the reading early: it is then the one error.
+//
+// Each setting is checked by the parser of the package that owns it:
+// rules.Compile and rules.ParsePrefix, socks.ParseProxyURL (through
+// tunnel.Profile.Check) and socks.ParseMethod, tunnel.CheckHostKeyPolicy,
+// ftp.Options.Check (whose encoding check is ebcdic.ParseCodePageOrAuto),
+// jcl.Site.Validate. What config checks itself is only what no runtime
+// package owns: the contract of the file (unknown keys, types, keys written
+// as 0 or [] where the runtime would take a default, a profile that a rule
+// names but the file lacks). The rule set, client prefixes and SOCKS5
+// methods built on the way are kept, so that nothing compiles them again
+// (RuleSet, AllowClients, Socks5Methods).
 func Parse(name string, data []byte) (*Config, error) {
 	text := string(data)
 	c := &Config{File: name, pos: scanPositions(text), JCL: jcl.DefaultSite()}
-	md, err := toml.Decode(text, c)
-	if err != nil {
-		return nil, c.decodeError(err)
+	var doc map[string]any
+	if _, err := toml.Decode(text, &doc); err != nil {
+		return nil, ErrorList{c.syntaxError(err)}
 	}
-	var errs ErrorList
-	for _, k := range md.Undecoded() {
-		errs = append(errs, c.errAt(keyPath(k), "unknown key"))
-	}
-	if len(errs) > 0 {
-		return nil, errs
-	}
-	c.applyDefaults(&md)
-	errs = c.validate()
-	if md.IsDefined("jcl") {
-		errs = append(errs, c.validateJCL()...)
+	d := newDecoder(c)
+	d.table(nil, doc, reflect.ValueOf(c).Elem())
+	c.applyDefaults(d.isSet)
+	errs := append(d.errs, c.validate(d)...)
+	if d.isSet("jcl") {
+		errs = append(errs, c.validateJCL(d)...)
 	}
 	if len(errs) > 0 {
+		slices.SortStableFunc(errs, func(a, b *Error) int { return cmp.Compare(lineOrder(a), lineOrder(b)) })
 		return nil, errs
 	}
 	c.expandHome()
 	return c, nil
 }
 
-// keyPath turns a decoded TOML key into a positions path; array-of-tables
-// elements become "*", since the decoder does not say which element.
-func keyPath(k toml.Key) []string {
-	var out []string
-	for i, part := range k {
-		out = append(out, part)
-		if i == 0 && part == "rules" && len(k) > 1 {
-			out = append(out, "*")
+// lineOrder sorts errors by line, those without a line last.
+func lineOrder(e *Error) int {
+	if e.Line == 0 {
+		return math.MaxInt
+	}
+	return e.Line
+}
+
+// syntaxError reports a document that is not TOML. The parser's message is
+// kept, but any quoted word in it is hidden: it may be a secret that was
+// meant to be in quotes.
+func (c *Config) syntaxError(err error) *Error {
+	var pe toml.ParseError
+	if errors.As(err, &pe) {
+		line, msg := pe.Position.Line, "not valid TOML: "+hideQuoted(pe.Message)
+		switch {
+		case (strings.Contains(pe.Message, `"\n"`) || strings.Contains(pe.Message, `'\n'`)) && line > 1:
+			// The parser met the line end: the problem is on the line before.
+			line, msg = line-1, "not valid TOML at the end of the line: "+hideQuoted(pe.Message)
+		case pe.Position.Col > 0:
+			msg = fmt.Sprintf("not valid TOML at column %d: %s", pe.Position.Col, hideQuoted(pe.Message))
+		}
+		if strings.Contains(pe.Message, "expected value but found") {
+			msg += " (a string must be in quotes)"
+		}
+		return &Error{File: c.File, Line: line, Msg: msg}
+	}
+	return &Error{File: c.File, Msg: "not valid TOML"}
+}
+
+var quotedRE = regexp.MustCompile(`"(?:[^"\\]|\\.)*"|'[^']*'`)
+
+// hideQuoted replaces each quoted text of more than one character that
+// holds a letter or digit by "…".
+func hideQuoted(s string) string {
+	return quotedRE.ReplaceAllStringFunc(s, func(q string) string {
+		inner := q[1 : len(q)-1]
+		if len([]rune(inner)) <= 1 || len(inner) == 2 && inner[0] == '\\' || !strings.ContainsFunc(inner, func(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }) {
+			return q
+		}
+		return `"…"`
+	})
+}
+
+// urlUserinfoRE finds the user part of anything that looks like a URL.
+var urlUserinfoRE = regexp.MustCompile(`(?i)\b([a-z][a-z0-9+.-]*://)[^\s"'/@]*@`)
+
+func (c *Config) errAt(path []string, format string, args ...any) *Error {
+	msg := urlUserinfoRE.ReplaceAllString(fmt.Sprintf(format, args...), "${1}***@")
+	return &Error{File: c.File, Line: c.pos.line(path), Key: displayKey(path), Msg: msg}
+}
+
+// arrayTables names the arrays of tables of the schema, such as rules:
+// their elements are counted, not named.
+var arrayTables = func() map[string]bool {
+	out := map[string]bool{}
+	t := reflect.TypeFor[Config]()
+	for name, idx := range tomlFields(t) {
+		if f := t.FieldByIndex(idx).Type; f.Kind() == reflect.Slice && isTable(f.Elem()) {
+			out[name] = true
 		}
 	}
 	return out
-}
+}()
 
-func (c *Config) decodeError(err error) error {
-	var pe toml.ParseError
-	if errors.As(err, &pe) {
-		key := pe.LastKey
-		msg := pe.Message
-		if pe.Position.Line > 0 {
-			return ErrorList{{File: c.File, Line: pe.Position.Line, Key: key, Msg: msg}}
-		}
-		return ErrorList{c.errAt(strings.Split(key, "."), "%s", msg)}
-	}
-	// Type mismatches come as plain errors that name the last key.
-	if m := lastKeyRE.FindStringSubmatch(err.Error()); m != nil {
-		path := keyPath(toml.Key(strings.Split(m[1], ".")))
-		return ErrorList{c.errAt(path, "%s", m[2])}
-	}
-	return ErrorList{{File: c.File, Msg: err.Error()}}
-}
-
-var lastKeyRE = regexp.MustCompile(`^toml: (?:line \d+ )?\(last key "([^"]*)"\): (.*)$`)
-
-func (c *Config) errAt(path []string, format string, args ...any) *Error {
-	return &Error{File: c.File, Line: c.pos.line(path), Key: displayKey(path), Msg: fmt.Sprintf(format, args...)}
-}
-
-// displayKey writes a path as the user wrote it: rules[3].action.
+// displayKey writes a path as the user wrote it, counting the tables of an
+// array from 1: rules[3].action.
 func displayKey(path []string) string {
 	var b strings.Builder
 	for i, p := range path {
-		if _, err := strconv.Atoi(p); err == nil {
-			n, _ := strconv.Atoi(p)
+		if n, err := strconv.Atoi(p); err == nil && i > 0 && arrayTables[path[i-1]] {
 			fmt.Fprintf(&b, "[%d]", n+1)
-			continue
-		}
-		if p == "*" {
-			b.WriteString("[]")
 			continue
 		}
 		if i > 0 {
@@ -156,8 +200,7 @@ func displayKey(path []string) string {
 	return b.String()
 }
 
-func (c *Config) applyDefaults(md *toml.MetaData) {
-	set := func(keys ...string) bool { return md.IsDefined(keys...) }
+func (c *Config) applyDefaults(set func(path ...string) bool) {
 	s := &c.Server
 	if !set("server", "listen") {
 		s.Listen = []string{"127.0.0.1:1080"}
@@ -234,157 +277,163 @@ func durDefault(d *Duration, isSet bool, v time.Duration) {
 	}
 }
 
-// validate checks every value and returns all problems found.
-func (c *Config) validate() ErrorList {
+// validate checks every value with its owner's parser, keeps what they
+// build, and returns all problems found. A key that could not be decoded
+// is not checked again.
+func (c *Config) validate(d *decoder) ErrorList {
 	var errs ErrorList
 	bad := func(path []string, format string, args ...any) {
-		errs = append(errs, c.errAt(path, format, args...))
+		if !d.hasFailed(path) {
+			errs = append(errs, c.errAt(path, format, args...))
+		}
 	}
 	s := c.Server
+	key := func(k ...string) []string { return k }
 	if len(s.Listen) == 0 {
-		bad([]string{"server", "listen"}, "at least one listen address is needed")
+		bad(key("server", "listen"), "at least one listen address is needed")
 	}
 	for _, l := range s.Listen {
 		if err := checkHostPort(l); err != nil {
-			bad([]string{"server", "listen"}, "%v", err)
+			bad(key("server", "listen"), "%v", err)
 		}
 	}
-	if _, err := rules.ParsePrefixes(s.AllowClients); err != nil {
-		bad([]string{"server", "allow_clients"}, "%v", strings.TrimPrefix(err.Error(), "rules: "))
+	for _, a := range s.AllowClients {
+		p, err := rules.ParsePrefix(a)
+		if err != nil {
+			bad(key("server", "allow_clients"), "%v", err)
+			continue
+		}
+		c.allow = append(c.allow, p)
 	}
 	if len(s.SocksVersions) == 0 {
-		bad([]string{"server", "socks_versions"}, "at least one SOCKS version is needed")
+		bad(key("server", "socks_versions"), "at least one SOCKS version is needed")
 	}
 	for _, v := range s.SocksVersions {
 		if v != 4 && v != 5 {
-			bad([]string{"server", "socks_versions"}, "unknown SOCKS version %d (want 4 or 5)", v)
+			bad(key("server", "socks_versions"), "unknown SOCKS version %d (want 4 or 5)", v)
 		}
 	}
 	for _, m := range s.Socks5Auth {
-		if m != "none" && m != "userpass" {
-			bad([]string{"server", "socks5_auth"}, "unknown method %q (want none or userpass)", m)
+		sm, err := socks.ParseMethod(m)
+		if err != nil {
+			bad(key("server", "socks5_auth"), "%s", strings.TrimPrefix(err.Error(), "socks: "))
+			continue
 		}
+		c.methods = append(c.methods, sm)
 	}
 	if s.MaxSessions < 1 {
-		bad([]string{"server", "max_sessions"}, "must be at least 1")
+		bad(key("server", "max_sessions"), "must be at least 1")
 	}
 	if s.MaxPerClient < 0 {
-		bad([]string{"server", "max_sessions_per_client"}, "must not be negative")
+		bad(key("server", "max_sessions_per_client"), "must not be negative")
 	}
 	if s.HandshakeTimeout.Duration == 0 {
-		bad([]string{"server", "handshake_timeout"}, "must be more than 0")
+		bad(key("server", "handshake_timeout"), "must be more than 0")
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
-		bad([]string{"log", "level"}, "unknown level %q (want debug, info, warn or error)", c.Log.Level)
+		bad(key("log", "level"), "unknown level %q (want debug, info, warn or error)", c.Log.Level)
 	}
 	switch c.Log.Format {
 	case "console", "json":
 	default:
-		bad([]string{"log", "format"}, "unknown format %q (want console or json)", c.Log.Format)
+		bad(key("log", "format"), "unknown format %q (want console or json)", c.Log.Format)
 	}
-	switch c.SSH.HostKeyPolicy {
-	case "strict", "accept-new":
-	default:
-		bad([]string{"ssh", "host_key_policy"}, "unknown policy %q (want strict or accept-new)", c.SSH.HostKeyPolicy)
+	if err := tunnel.CheckHostKeyPolicy(c.SSH.HostKeyPolicy); err != nil {
+		bad(key("ssh", "host_key_policy"), "%s", strings.TrimPrefix(err.Error(), "tunnel: "))
 	}
 	if c.SSH.KeepaliveMax < 1 {
-		bad([]string{"ssh", "keepalive_max"}, "must be at least 1")
+		bad(key("ssh", "keepalive_max"), "must be at least 1")
 	}
-	for name, p := range c.Profiles {
-		errs = append(errs, c.validateProfile(name, p)...)
+	names := make([]string, 0, len(c.Profiles))
+	for name := range c.Profiles {
+		names = append(names, name)
 	}
-	for i, r := range c.Rules {
-		errs = append(errs, c.validateRule(i, r)...)
+	slices.Sort(names)
+	for _, name := range names {
+		c.validateProfile(name, c.Profiles[name], bad)
 	}
 	specs := make([]rules.Spec, len(c.Rules))
 	for i, r := range c.Rules {
 		specs[i] = r.Spec()
+		c.validateRule(i, r, bad)
 	}
-	if _, err := rules.Compile(specs); err != nil {
-		var re *rules.Error
-		if errors.As(err, &re) && re.Field == "name" && strings.Contains(re.Error(), "duplicate") {
-			bad([]string{"rules", strconv.Itoa(re.Rule), "name"}, "duplicate rule name %q", re.Name)
+	set, err := rules.Compile(specs)
+	var rerrs rules.ErrorList
+	switch {
+	case errors.As(err, &rerrs):
+		for _, re := range rerrs {
+			bad(key("rules", strconv.Itoa(re.Rule), re.Field), "%v", re.Err)
 		}
+	case err != nil:
+		bad(key("rules"), "%s", strings.TrimPrefix(err.Error(), "rules: "))
 	}
+	c.ruleSet = set
 	return errs
 }
 
-func (c *Config) validateProfile(name string, p *Profile) ErrorList {
-	var errs ErrorList
+// validateProfile checks a profile with tunnel.Profile.Check. A value
+// written as 0 or [] is an error here, where tunnel would take its default:
+// the defaults apply only to keys not written.
+func (c *Config) validateProfile(name string, p *Profile, bad func([]string, string, ...any)) {
 	at := func(key string) []string { return []string{"profiles", name, key} }
-	if p.Port < 1 || p.Port > 65535 {
-		errs = append(errs, c.errAt(at("port"), "bad port %d", p.Port))
+	if p.Port == 0 {
+		bad(at("port"), "0 is not a port (1-65535)")
 	}
 	if len(p.Auth) == 0 {
-		errs = append(errs, c.errAt(at("auth"), "at least one method is needed"))
-	}
-	for _, a := range p.Auth {
-		switch a {
-		case "password", "keyboard-interactive", "publickey":
-		default:
-			errs = append(errs, c.errAt(at("auth"), "unknown method %q (want password, keyboard-interactive or publickey)", a))
-		}
-	}
-	if p.Via != "" {
-		if err := checkVia(p.Via); err != nil {
-			errs = append(errs, c.errAt(at("via"), "%v", err))
-		}
+		bad(at("auth"), "at least one method is needed")
 	}
 	if p.MaxChannels < 1 {
-		errs = append(errs, c.errAt(at("max_channels"), "must be at least 1"))
+		bad(at("max_channels"), "must be at least 1")
 	}
-	return errs
-}
-
-func (c *Config) validateRule(i int, r *Rule) ErrorList {
-	var errs ErrorList
-	at := func(keys ...string) []string { return append([]string{"rules", strconv.Itoa(i)}, keys...) }
-	if _, err := rules.Compile([]rules.Spec{r.Spec()}); err != nil {
-		var re *rules.Error
-		if errors.As(err, &re) {
-			errs = append(errs, c.errAt(at(re.Field), "%v", re.Err))
-		} else {
-			errs = append(errs, c.errAt(at(), "%v", err))
+	tp := tunnel.Profile{Name: name, Port: p.Port, Auth: p.Auth, Via: p.Via}
+	for _, err := range flatten(tp.Check()) {
+		var pe *tunnel.ProfileError
+		if errors.As(err, &pe) {
+			bad(at(pe.Field), "%s", pe.Reason)
+		} else if err != nil {
+			bad([]string{"profiles", name}, "%s", strings.TrimPrefix(err.Error(), "tunnel: "))
 		}
 	}
+}
+
+// validateRule checks what rules.Compile does not: that the profile a rule
+// names exists, and its [rules.ftp] table (with ftp.Options.Check).
+func (c *Config) validateRule(i int, r *Rule, bad func([]string, string, ...any)) {
+	at := func(keys ...string) []string { return append([]string{"rules", strconv.Itoa(i)}, keys...) }
 	if r.Profile != "" {
 		if _, ok := c.Profiles[r.Profile]; !ok {
-			errs = append(errs, c.errAt(at("profile"), "profile %q does not exist", r.Profile))
+			bad(at("profile"), "profile %q does not exist (there is no [profiles.%s] table)", r.Profile, r.Profile)
 		}
 	}
 	f := r.FTP
-	if !oneOf(f.Data, "auto", "socks", "rewrite") {
-		errs = append(errs, c.errAt(at("ftp", "data"), "unknown mode %q (want auto, socks or rewrite)", f.Data))
-	}
-	if !oneOf(f.Active, "convert", "refuse") {
-		errs = append(errs, c.errAt(at("ftp", "active"), "unknown mode %q (want convert or refuse)", f.Active))
-	}
-	if !oneOf(strings.ToLower(f.Encoding), "auto", "ascii", "ibm-1047", "ibm-037") {
-		errs = append(errs, c.errAt(at("ftp", "encoding"), "unknown encoding %q (want auto, ascii, ibm-1047 or ibm-037)", f.Encoding))
-	}
-	for _, d := range f.Deny {
-		if strings.TrimSpace(d) == "" {
-			errs = append(errs, c.errAt(at("ftp", "deny"), "empty pattern"))
+	opt := ftp.Options{Data: f.Data, Active: f.Active, Encoding: f.Encoding, Deny: f.Deny, AllowAuthTLS: f.AllowAuthTLS}
+	for _, err := range flatten(opt.Check()) {
+		var oe *ftp.OptionError
+		if errors.As(err, &oe) {
+			bad(at("ftp", oe.Field), "%s", oe.Reason)
+		} else if err != nil {
+			bad(at("ftp"), "%s", strings.TrimPrefix(err.Error(), "ftp: "))
 		}
 	}
-	return errs
 }
 
 // validateJCL checks the [jcl] table against the listener it renders.
-func (c *Config) validateJCL() ErrorList {
+func (c *Config) validateJCL(d *decoder) ErrorList {
 	var errs ErrorList
-	if err := c.JCL.SetListener(c.Server.Listen); err != nil {
-		errs = append(errs, c.errAt([]string{"server", "listen"}, "%v", err))
+	if err := c.JCL.SetListener(c.Server.Listen); err != nil && !d.hasFailed([]string{"server", "listen"}) {
+		errs = append(errs, c.errAt([]string{"server", "listen"}, "%s", strings.TrimPrefix(err.Error(), "jcl: ")))
 	}
 	if err := c.JCL.Validate(); err != nil {
 		for _, e := range flatten(err) {
 			var se *jcl.SiteError
-			if errors.As(e, &se) {
+			switch {
+			case errors.As(e, &se) && d.hasFailed([]string{"jcl", se.Field}):
+			case errors.As(e, &se):
 				errs = append(errs, c.errAt([]string{"jcl", se.Field}, "%s", se.Msg))
-			} else {
-				errs = append(errs, c.errAt([]string{"jcl"}, "%v", e))
+			default:
+				errs = append(errs, c.errAt([]string{"jcl"}, "%s", strings.TrimPrefix(e.Error(), "jcl: ")))
 			}
 		}
 	}
@@ -408,38 +457,14 @@ func (r *Rule) Spec() rules.Spec {
 	}
 }
 
-func oneOf(s string, set ...string) bool {
-	for _, v := range set {
-		if s == v {
-			return true
-		}
-	}
-	return false
-}
-
+// checkHostPort checks a listen address, host:port.
 func checkHostPort(s string) error {
 	_, port, err := net.SplitHostPort(s)
 	if err != nil {
-		return fmt.Errorf("bad address %q: %v", s, err)
+		return fmt.Errorf("%q is not a host:port address, such as 127.0.0.1:1080", s)
 	}
 	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
-		return fmt.Errorf("bad port in %q", s)
-	}
-	return nil
-}
-
-func checkVia(s string) error {
-	u, err := url.Parse(s)
-	if err != nil {
-		return fmt.Errorf("bad proxy URL %q", s)
-	}
-	switch u.Scheme {
-	case "socks4", "socks4a", "socks5", "socks5h":
-	default:
-		return fmt.Errorf("bad proxy URL %q (want socks4://host:port or socks5://host:port)", s)
-	}
-	if err := checkHostPort(u.Host); err != nil {
-		return err
+		return fmt.Errorf("%q does not end in a port (0-65535)", s)
 	}
 	return nil
 }

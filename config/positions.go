@@ -154,40 +154,14 @@ func joinKey(a, b string) string {
 	return a + "." + b
 }
 
-// line finds a key path; an element "*" matches any array index. When a
-// key is not found, the nearest enclosing table's line is returned.
+// line finds a key path. When a key is not found, the nearest enclosing
+// table's line is returned, or 0.
 func (p positions) line(path []string) int {
 	for len(path) > 0 {
-		want := strings.Join(path, ".")
-		if n, ok := p[want]; ok {
+		if n, ok := p[strings.Join(path, ".")]; ok {
 			return n
-		}
-		if strings.Contains(want, "*") {
-			best := 0
-			for k, n := range p {
-				if globKey(want, k) && (best == 0 || n < best) {
-					best = n
-				}
-			}
-			if best > 0 {
-				return best
-			}
 		}
 		path = path[:len(path)-1]
 	}
 	return 0
-}
-
-func globKey(pattern, key string) bool {
-	pp := strings.Split(pattern, ".")
-	kk := strings.Split(key, ".")
-	if len(pp) != len(kk) {
-		return false
-	}
-	for i := range pp {
-		if pp[i] != "*" && pp[i] != kk[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -20,8 +20,46 @@ const (
 	IBM037                  // EBCDIC US/Canada, the classic MVS default
 )
 
-// ErrUnknownCodePage reports a code page name that ParseCodePage does not know.
+// ErrUnknownCodePage reports a code page name that ParseCodePage does not
+// know; the error itself is a *CodePageError.
 var ErrUnknownCodePage = errors.New("ebcdic: unknown code page")
+
+// AutoName is the setting that asks for detection instead of a code page.
+const AutoName = "auto"
+
+// codePageNames is the one list of code-page names socksd accepts, in
+// every setting and flag that names a code page: the canonical name first,
+// then its aliases. Names are compared case-insensitively.
+var codePageNames = []struct {
+	cp    CodePage
+	names []string
+}{
+	{ASCII, []string{"ascii", "us-ascii", "utf-8", "utf8", "iso8859-1", "iso-8859-1", "latin1"}},
+	{IBM1047, []string{"ibm-1047", "ibm1047", "cp1047", "1047", "ebcdic"}},
+	{IBM037, []string{"ibm-037", "ibm037", "cp037", "037", "ibm-37", "cp37"}},
+}
+
+// CodePageError reports a code page name that is not known. Auto tells
+// whether the setting also accepts "auto".
+type CodePageError struct {
+	Name string
+	Auto bool
+}
+
+// Reason says what is wrong and what is accepted, without a package prefix,
+// for callers that name the setting themselves.
+func (e *CodePageError) Reason() string {
+	want := "ascii, ibm-1047 or ibm-037"
+	if e.Auto {
+		want = "auto, " + want
+	}
+	return fmt.Sprintf("unknown code page %q (want %s)", e.Name, want)
+}
+
+func (e *CodePageError) Error() string { return "ebcdic: " + e.Reason() }
+
+// Is makes errors.Is(err, ErrUnknownCodePage) true.
+func (e *CodePageError) Is(target error) bool { return target == ErrUnknownCodePage }
 
 // String returns the canonical name of cp: "ascii", "ibm-1047" or "ibm-037".
 func (cp CodePage) String() string {
@@ -40,20 +78,38 @@ func (cp CodePage) String() string {
 func (cp CodePage) IsEBCDIC() bool { return cp == IBM1047 || cp == IBM037 }
 
 // ParseCodePage parses a code page name, case-insensitively: "ascii"
-// (also "us-ascii", "utf-8"), "ibm-1047" (also "ibm1047", "cp1047", "1047")
-// or "ibm-037" (also "ibm037", "cp037", "037"). The name "auto" is not a code
-// page; callers that accept it handle it before calling ParseCodePage.
+// (also "us-ascii", "utf-8", "latin1", ...), "ibm-1047" (also "ibm1047",
+// "cp1047", "1047", "ebcdic") or "ibm-037" (also "ibm037", "cp037", "037").
+// The name "auto" is not a code page: see ParseCodePageOrAuto. The error is
+// a *CodePageError.
 func ParseCodePage(name string) (CodePage, error) {
-	switch strings.ToLower(strings.TrimSpace(name)) {
-	case "ascii", "us-ascii", "utf-8", "utf8":
-		return ASCII, nil
-	case "ibm-1047", "ibm1047", "cp1047", "1047":
-		return IBM1047, nil
-	case "ibm-037", "ibm037", "cp037", "037", "ibm-37", "cp37":
-		return IBM037, nil
+	n := strings.ToLower(strings.TrimSpace(name))
+	for _, e := range codePageNames {
+		for _, alias := range e.names {
+			if n == alias {
+				return e.cp, nil
+			}
+		}
 	}
-	return 0, fmt.Errorf("%w %q (want ascii, ibm-1047 or ibm-037)", ErrUnknownCodePage, name)
+	return 0, &CodePageError{Name: name}
 }
+
+// ParseCodePageOrAuto parses a setting that names a code page or asks for
+// detection: "auto" or "" give auto = true. The error is a *CodePageError.
+func ParseCodePageOrAuto(name string) (cp CodePage, auto bool, err error) {
+	n := strings.ToLower(strings.TrimSpace(name))
+	if n == "" || n == AutoName {
+		return ASCII, true, nil
+	}
+	cp, err = ParseCodePage(name)
+	if err != nil {
+		return 0, false, &CodePageError{Name: name, Auto: true}
+	}
+	return cp, false, nil
+}
+
+// Charmap returns the table of an EBCDIC code page, nil for ASCII.
+func (cp CodePage) Charmap() *charmap.Charmap { return charmapOf(cp) }
 
 // charmapOf returns the table of an EBCDIC code page, nil for ASCII.
 func charmapOf(cp CodePage) *charmap.Charmap {

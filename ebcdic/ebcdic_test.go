@@ -24,7 +24,10 @@ func TestParseCodePage(t *testing.T) {
 		{"ibm-037", IBM037, false},
 		{" ibm037 ", IBM037, false},
 		{"auto", 0, true},
-		{"ebcdic", 0, true},
+		{"ebcdic", IBM1047, false},
+		{"Latin1", ASCII, false},
+		{"cp37", IBM037, false},
+		{"ibm-500", 0, true},
 		{"", 0, true},
 	}
 	for _, tt := range tests {
@@ -44,6 +47,33 @@ func TestParseCodePage(t *testing.T) {
 		}
 		if back, err := ParseCodePage(got.String()); err != nil || back != got {
 			t.Errorf("ParseCodePage(%q.String()) = %v, %v", got, back, err)
+		}
+	}
+}
+
+func TestParseCodePageOrAuto(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		cp   CodePage
+		auto bool
+		err  string
+	}{
+		{"", ASCII, true, ""},
+		{" AUTO ", ASCII, true, ""},
+		{"IBM-037", IBM037, false, ""},
+		{"utf-8", ASCII, false, ""},
+		{"martian", 0, false, `ebcdic: unknown code page "martian" (want auto, ascii, ibm-1047 or ibm-037)`},
+	} {
+		cp, auto, err := ParseCodePageOrAuto(tc.in)
+		if tc.err != "" {
+			var ce *CodePageError
+			if err == nil || err.Error() != tc.err || !errors.As(err, &ce) || !errors.Is(err, ErrUnknownCodePage) {
+				t.Errorf("ParseCodePageOrAuto(%q) = %v, want error %q", tc.in, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || cp != tc.cp || auto != tc.auto {
+			t.Errorf("ParseCodePageOrAuto(%q) = %v %v %v, want %v %v", tc.in, cp, auto, err, tc.cp, tc.auto)
 		}
 	}
 }

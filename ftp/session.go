@@ -72,22 +72,7 @@ func (o Options) normalize() (Options, error) {
 	}
 	o.Data = strings.ToLower(o.Data)
 	o.Active = strings.ToLower(o.Active)
-	switch o.Data {
-	case DataAuto, DataSocks, DataRewrite:
-	default:
-		return o, fmt.Errorf("ftp: unknown data mode %q (want auto, socks or rewrite)", o.Data)
-	}
-	switch o.Active {
-	case ActiveConvert, ActiveRefuse:
-	default:
-		return o, fmt.Errorf("ftp: unknown active mode %q (want convert or refuse)", o.Active)
-	}
-	if !strings.EqualFold(o.Encoding, "auto") {
-		if _, err := ebcdic.ParseCodePage(o.Encoding); err != nil {
-			return o, fmt.Errorf("ftp: encoding: %w", err)
-		}
-	}
-	return o, nil
+	return o, o.Check()
 }
 
 // SessionConfig is everything one FTP session needs from the daemon.

@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"socksd/ebcdic"
 )
 
 var wantDeck = []string{
@@ -124,8 +126,14 @@ func TestEncodingNames(t *testing.T) {
 		}
 	}
 	var ee *EncodingError
-	if _, err := NormalizeEncoding("ibm-500"); !errors.As(err, &ee) || ee.Name != "ibm-500" {
+	if _, err := NormalizeEncoding("ibm-500"); !errors.As(err, &ee) || ee.Name != "ibm-500" || !errors.Is(err, ebcdic.ErrUnknownCodePage) {
 		t.Errorf("ibm-500: got %v", err)
+	}
+	// The constants are ebcdic's canonical names.
+	for _, c := range []string{EncodingASCII, EncodingIBM1047, EncodingIBM037} {
+		if cp, err := ebcdic.ParseCodePage(c); err != nil || cp.String() != c {
+			t.Errorf("%s is not an ebcdic code page name: %v %v", c, cp, err)
+		}
 	}
 }
 

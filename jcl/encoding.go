@@ -2,20 +2,23 @@ package jcl
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"strings"
 	"unicode/utf8"
 
 	"golang.org/x/text/encoding/charmap"
+
+	"socksd/ebcdic"
 )
 
 // Encoding names accepted by [Check], [ReadDeck], [Render] and the
 // --encoding flag of socksd jcl.
 const (
 	EncodingAuto    = "auto"     // detect ASCII or EBCDIC from the data
-	EncodingASCII   = "ascii"    // ASCII / UTF-8 lines
-	EncodingIBM1047 = "ibm-1047" // EBCDIC code page 1047 (z/OS UNIX, ISPF)
-	EncodingIBM037  = "ibm-037"  // EBCDIC code page 037 (US/Canada)
+	EncodingASCII   = "ascii"    // ASCII / UTF-8 lines (ebcdic.ASCII)
+	EncodingIBM1047 = "ibm-1047" // EBCDIC code page 1047, z/OS UNIX, ISPF (ebcdic.IBM1047)
+	EncodingIBM037  = "ibm-037"  // EBCDIC code page 037, US/Canada (ebcdic.IBM037)
 )
 
 // RecordLength is the length of a fixed-length card-image record (FB 80).
@@ -24,27 +27,28 @@ const RecordLength = 80
 // EncodingError reports an encoding name that is not known.
 type EncodingError struct {
 	Name string
+	err  *ebcdic.CodePageError
 }
 
-func (e *EncodingError) Error() string {
-	return fmt.Sprintf("jcl: unknown encoding %q (want auto, ascii, ibm-1047 or ibm-037)", e.Name)
-}
+func (e *EncodingError) Error() string { return "jcl: " + e.err.Reason() }
 
-// NormalizeEncoding maps an encoding name or one of its common aliases
-// (cp1047, 1047, ebcdic, iso8859-1, utf-8, ...) to one of the Encoding
-// constants. An empty name means auto.
+// Unwrap gives access to the ebcdic error (errors.Is ebcdic.ErrUnknownCodePage).
+func (e *EncodingError) Unwrap() error { return e.err }
+
+// NormalizeEncoding maps an encoding name, or one of the aliases that
+// ebcdic.ParseCodePage knows (cp1047, 1047, ebcdic, iso8859-1, utf-8, ...),
+// to one of the Encoding constants. An empty name means auto.
 func NormalizeEncoding(name string) (string, error) {
-	switch strings.ToLower(strings.TrimSpace(name)) {
-	case "", "auto":
-		return EncodingAuto, nil
-	case "ascii", "us-ascii", "utf-8", "utf8", "iso8859-1", "iso-8859-1", "latin1":
-		return EncodingASCII, nil
-	case "ibm-1047", "ibm1047", "cp1047", "1047", "ebcdic":
-		return EncodingIBM1047, nil
-	case "ibm-037", "ibm037", "cp037", "037":
-		return EncodingIBM037, nil
+	cp, auto, err := ebcdic.ParseCodePageOrAuto(name)
+	if err != nil {
+		var ce *ebcdic.CodePageError
+		errors.As(err, &ce)
+		return "", &EncodingError{Name: name, err: ce}
 	}
-	return "", &EncodingError{Name: name}
+	if auto {
+		return EncodingAuto, nil
+	}
+	return cp.String(), nil
 }
 
 // DetectEncoding guesses whether data is ASCII or IBM-1047. Data that starts
@@ -86,14 +90,13 @@ func isEBCDICAlnum(b byte) bool {
 		b >= 0xF0 && b <= 0xF9
 }
 
+// charmapFor returns the table of a normalized encoding, nil for ASCII.
 func charmapFor(enc string) *charmap.Charmap {
-	switch enc {
-	case EncodingIBM1047:
-		return charmap.CodePage1047
-	case EncodingIBM037:
-		return charmap.CodePage037
+	cp, err := ebcdic.ParseCodePage(enc)
+	if err != nil {
+		return nil
 	}
-	return nil
+	return cp.Charmap()
 }
 
 // decodeLines splits data into lines (without terminators) in encoding enc,

@@ -25,12 +25,23 @@ func (a Action) String() string {
 
 // ParseAction parses a configuration action name.
 func ParseAction(s string) (Action, error) {
+	a, err := parseAction(s)
+	if err != nil {
+		return 0, fmt.Errorf("rules: %w", err)
+	}
+	return a, nil
+}
+
+func parseAction(s string) (Action, error) {
 	for i, n := range actionNames {
 		if s == n {
 			return Action(i), nil
 		}
 	}
-	return 0, fmt.Errorf("rules: unknown action %q (want block, direct, tunnel or ftp-tunnel)", s)
+	if s == "" {
+		return 0, fmt.Errorf("every rule needs an action (block, direct, tunnel or ftp-tunnel)")
+	}
+	return 0, fmt.Errorf("unknown action %q (want block, direct, tunnel or ftp-tunnel)", s)
 }
 
 // UsesTunnel reports whether the action needs an SSH profile.

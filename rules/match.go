@@ -1,9 +1,11 @@
 package rules
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"regexp"
+	"regexp/syntax"
 	"strconv"
 	"strings"
 )
@@ -52,52 +54,96 @@ func (m prefixMatcher) String() string {
 // normName lower-cases a host name and drops a trailing dot.
 func normName(s string) string { return strings.TrimSuffix(strings.ToLower(s), ".") }
 
+// hostExpect says what a "to" pattern may be, in the configuration's terms.
+const hostExpect = "an address, a CIDR prefix, a host name pattern or re:REGEX"
+
 // parseHost compiles one "to" pattern.
 func parseHost(s string) (hostMatcher, error) {
 	switch {
 	case s == "":
-		return nil, fmt.Errorf("empty host pattern")
+		return nil, fmt.Errorf("an empty pattern is not %s", hostExpect)
 	case strings.HasPrefix(s, "re:"):
 		re, err := regexp.Compile("(?i)" + s[3:])
 		if err != nil {
-			return nil, fmt.Errorf("bad regular expression %q: %w", s[3:], err)
+			return nil, fmt.Errorf("%q is not a valid regular expression: %s", s, regexpReason(err, s[3:]))
 		}
 		return regexName{re}, nil
 	case strings.HasPrefix(s, "*."):
 		d := normName(s[1:])
 		if len(d) < 2 || strings.ContainsAny(d[1:], "*/ ") {
-			return nil, fmt.Errorf("bad domain glob %q", s)
+			return nil, fmt.Errorf("%q is not %s (a * may only begin a pattern, as in *.example.com)", s, hostExpect)
 		}
 		return globName(d), nil
 	case strings.Contains(s, "/"):
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			return nil, fmt.Errorf("bad CIDR %q: %w", s, err)
+		p, why, ok := parseCIDR(s)
+		if !ok {
+			return nil, fmt.Errorf("%q is not %s%s", s, hostExpect, why)
 		}
-		return prefixMatcher(p.Masked()), nil
+		return prefixMatcher(p), nil
 	}
 	if ip, err := netip.ParseAddr(s); err == nil {
 		ip = ip.Unmap()
 		return prefixMatcher(netip.PrefixFrom(ip, ip.BitLen())), nil
 	}
 	if strings.ContainsAny(s, "*?[]/ \t") {
-		return nil, fmt.Errorf("bad host %q (globs must look like *.domain)", s)
+		return nil, fmt.Errorf("%q is not %s (a * may only begin a pattern, as in *.example.com)", s, hostExpect)
 	}
 	return exactName(normName(s)), nil
 }
 
-// parsePrefix compiles a client pattern: an IP or a CIDR.
-func parsePrefix(s string) (netip.Prefix, error) {
-	if strings.Contains(s, "/") {
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			return netip.Prefix{}, fmt.Errorf("bad CIDR %q: %w", s, err)
+// regexpReason gives the reason of a regexp compile error of expr without
+// Go's wording around it.
+func regexpReason(err error, expr string) string {
+	var se *syntax.Error
+	if !errors.As(err, &se) {
+		return "it does not compile"
+	}
+	part := strings.TrimPrefix(se.Expr, "(?i)")
+	if part == "" || part == expr {
+		return string(se.Code)
+	}
+	return fmt.Sprintf("%s at %q", se.Code, part)
+}
+
+// parseCIDR parses ADDRESS/BITS. When it fails, why is a short reason in
+// parentheses, with a leading blank, or "" when there is nothing to add to
+// "not a CIDR prefix".
+func parseCIDR(s string) (p netip.Prefix, why string, ok bool) {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Masked(), "", true
+	}
+	addr, bits, _ := strings.Cut(s, "/")
+	ip, aerr := netip.ParseAddr(addr)
+	n, berr := strconv.Atoi(bits)
+	switch {
+	case aerr != nil:
+		return p, fmt.Sprintf(" (%q is not an IP address)", addr), false
+	case berr == nil && ip.Zone() == "" && (n < 0 || n > ip.BitLen()):
+		v := 6
+		if ip.Is4() {
+			v = 4
 		}
-		return p.Masked(), nil
+		return p, fmt.Sprintf(" (the prefix length of an IPv%d address is 0 to %d)", v, ip.BitLen()), false
+	}
+	return p, "", false
+}
+
+// ParsePrefix parses a client pattern, such as an item of allow_clients or
+// of a rule's from list: an IP address or a CIDR prefix. Its error says so
+// in the configuration's terms.
+func ParsePrefix(s string) (netip.Prefix, error) {
+	s = strings.TrimSpace(s)
+	const expect = "an IP address or a CIDR prefix"
+	if strings.Contains(s, "/") {
+		p, why, ok := parseCIDR(s)
+		if !ok {
+			return netip.Prefix{}, fmt.Errorf("%q is not %s%s", s, expect, why)
+		}
+		return p, nil
 	}
 	ip, err := netip.ParseAddr(s)
 	if err != nil {
-		return netip.Prefix{}, fmt.Errorf("bad address %q: %w", s, err)
+		return netip.Prefix{}, fmt.Errorf("%q is not %s", s, expect)
 	}
 	ip = ip.Unmap()
 	return netip.PrefixFrom(ip, ip.BitLen()), nil
@@ -116,18 +162,18 @@ func (r portRange) String() string {
 func parsePorts(s string) (portRange, error) {
 	lo, hi, isRange := strings.Cut(s, "-")
 	a, err := parsePort(lo)
-	if err != nil {
-		return portRange{}, err
+	if !isRange && err != nil {
+		return portRange{}, fmt.Errorf("%q is not a port (1-65535) or a range such as 2100-2199", s)
 	}
 	if !isRange {
 		return portRange{a, a}, nil
 	}
-	b, err := parsePort(hi)
-	if err != nil {
-		return portRange{}, err
+	b, err2 := parsePort(hi)
+	if err != nil || err2 != nil {
+		return portRange{}, fmt.Errorf("%q is not a port range such as 2100-2199 (ports are 1-65535)", s)
 	}
 	if b < a {
-		return portRange{}, fmt.Errorf("bad port range %q: end before start", s)
+		return portRange{}, fmt.Errorf("%q is not a port range (its end is below its start)", s)
 	}
 	return portRange{a, b}, nil
 }
@@ -135,7 +181,7 @@ func parsePorts(s string) (portRange, error) {
 func parsePort(s string) (uint16, error) {
 	n, err := strconv.ParseUint(strings.TrimSpace(s), 10, 16)
 	if err != nil || n == 0 {
-		return 0, fmt.Errorf("bad port %q (want 1-65535)", s)
+		return 0, fmt.Errorf("%q is not a port (1-65535)", s)
 	}
 	return uint16(n), nil
 }
@@ -149,17 +195,4 @@ func PrefixesContain(ps []netip.Prefix, ip netip.Addr) bool {
 		}
 	}
 	return false
-}
-
-// ParsePrefixes parses a list of IPs and CIDRs, such as allow_clients.
-func ParsePrefixes(list []string) ([]netip.Prefix, error) {
-	out := make([]netip.Prefix, 0, len(list))
-	for _, s := range list {
-		p, err := parsePrefix(s)
-		if err != nil {
-			return nil, fmt.Errorf("rules: %w", err)
-		}
-		out = append(out, p)
-	}
-	return out, nil
 }

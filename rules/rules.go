@@ -52,8 +52,10 @@ type Set struct {
 	rules []*Rule
 }
 
-// Error reports a rule that does not compile. Field names the configuration
-// key at fault; Rule is the rule's index.
+// Error reports one rule setting that does not compile. Rule is the
+// rule's index (from 0) and Field the configuration key at fault, such as
+// "to" or "action", so that a caller can point at the place in its file.
+// Err says what is wrong in the user's terms and never quotes Go internals.
 type Error struct {
 	Rule  int
 	Name  string
@@ -67,87 +69,134 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// ErrorList is every problem of a rule set, in rule and field order.
+type ErrorList []*Error
+
+func (l ErrorList) Error() string {
+	msgs := make([]string, len(l))
+	for i, e := range l {
+		msgs[i] = e.Error()
+	}
+	return strings.Join(msgs, "\n")
+}
+
+// Unwrap gives errors.As and errors.Is access to each *Error.
+func (l ErrorList) Unwrap() []error {
+	out := make([]error, len(l))
+	for i, e := range l {
+		out[i] = e
+	}
+	return out
+}
+
+// DuplicateNameError is the Err of an *Error on the name of a rule that
+// repeats an earlier rule's name.
+type DuplicateNameError struct {
+	Name  string
+	First int // index of the rule that has the name first
+}
+
+func (e *DuplicateNameError) Error() string {
+	return fmt.Sprintf("%q is already the name of rule %d", e.Name, e.First+1)
+}
+
 var validCommands = map[string]bool{"connect": true, "bind": true, "udp-associate": true}
 
-// Compile builds a rule set. Rule names must be unique and non-empty.
+// Compile builds a rule set. Rule names must be unique and non-empty. It
+// checks every rule and every item and reports all problems at once: the
+// error is then an ErrorList of *Error.
 func Compile(specs []Spec) (*Set, error) {
 	s := &Set{rules: make([]*Rule, 0, len(specs))}
+	var errs ErrorList
 	seen := map[string]int{}
 	for i, sp := range specs {
-		r, err := compileOne(i, sp)
-		if err != nil {
-			return nil, err
+		r, ruleErrs := compileOne(i, sp)
+		errs = append(errs, ruleErrs...)
+		if strings.TrimSpace(sp.Name) != "" {
+			if j, dup := seen[sp.Name]; dup {
+				errs = append(errs, &Error{i, sp.Name, "name", &DuplicateNameError{Name: sp.Name, First: j}})
+			} else {
+				seen[sp.Name] = i
+			}
 		}
-		if j, dup := seen[r.Name]; dup {
-			return nil, &Error{i, sp.Name, "name", fmt.Errorf("duplicate rule name, also rule %d", j+1)}
-		}
-		seen[r.Name] = i
 		s.rules = append(s.rules, r)
+	}
+	if len(errs) > 0 {
+		return nil, errs
 	}
 	return s, nil
 }
 
-func compileOne(i int, sp Spec) (*Rule, error) {
-	fail := func(field string, err error) error { return &Error{i, sp.Name, field, err} }
+// compileOne compiles one rule and returns every problem found in it.
+func compileOne(i int, sp Spec) (*Rule, ErrorList) {
+	var errs ErrorList
+	fail := func(field string, err error) { errs = append(errs, &Error{i, sp.Name, field, err}) }
 	if strings.TrimSpace(sp.Name) == "" {
-		return nil, fail("name", fmt.Errorf("every rule needs a name"))
+		fail("name", fmt.Errorf("every rule needs a name"))
 	}
 	r := &Rule{Index: i, Name: sp.Name, Profile: sp.Profile, FallbackToPlain: sp.FallbackToPlain}
 	var err error
-	if r.Action, err = ParseAction(sp.Action); err != nil {
-		return nil, fail("action", err)
-	}
-	if r.Action.UsesTunnel() && sp.Profile == "" {
-		return nil, fail("profile", fmt.Errorf("action %s needs a profile", r.Action))
-	}
-	if !r.Action.UsesTunnel() && sp.Profile != "" {
-		return nil, fail("profile", fmt.Errorf("action %s takes no profile", r.Action))
-	}
-	if sp.FallbackToPlain && !r.Action.UsesTunnel() {
-		return nil, fail("fallback_to_plain", fmt.Errorf("only tunnel actions can fall back"))
+	if r.Action, err = parseAction(sp.Action); err != nil {
+		fail("action", err)
+	} else {
+		switch {
+		case r.Action.UsesTunnel() && sp.Profile == "":
+			fail("profile", fmt.Errorf("action %s needs a profile", r.Action))
+		case !r.Action.UsesTunnel() && sp.Profile != "":
+			fail("profile", fmt.Errorf("action %s takes no profile", r.Action))
+		}
+		if sp.FallbackToPlain && !r.Action.UsesTunnel() {
+			fail("fallback_to_plain", fmt.Errorf("only the tunnel actions (tunnel, ftp-tunnel) can fall back, not %s", r.Action))
+		}
 	}
 	for _, h := range sp.To {
 		m, err := parseHost(strings.TrimSpace(h))
 		if err != nil {
-			return nil, fail("to", err)
+			fail("to", err)
+			continue
 		}
 		r.hosts = append(r.hosts, m)
 	}
 	for _, p := range sp.Ports {
 		pr, err := parsePorts(p)
 		if err != nil {
-			return nil, fail("ports", err)
+			fail("ports", err)
+			continue
 		}
 		r.ports = append(r.ports, pr)
 	}
 	for _, f := range sp.From {
-		p, err := parsePrefix(strings.TrimSpace(f))
+		p, err := ParsePrefix(f)
 		if err != nil {
-			return nil, fail("from", err)
+			fail("from", err)
+			continue
 		}
 		r.from = append(r.from, p)
 	}
 	for _, u := range sp.Users {
 		m, err := parseUser(u)
 		if err != nil {
-			return nil, fail("users", err)
+			fail("users", err)
+			continue
 		}
 		r.users = append(r.users, m)
 	}
 	for _, c := range sp.Commands {
 		c = strings.ToLower(c)
 		if !validCommands[c] {
-			return nil, fail("commands", fmt.Errorf("unknown command %q (want connect, bind or udp-associate)", c))
+			fail("commands", fmt.Errorf("unknown command %q (want connect, bind or udp-associate)", c))
+			continue
 		}
 		r.commands = append(r.commands, c)
 	}
 	for _, v := range sp.Versions {
 		if v != 4 && v != 5 {
-			return nil, fail("versions", fmt.Errorf("unknown SOCKS version %d (want 4 or 5)", v))
+			fail("versions", fmt.Errorf("unknown SOCKS version %d (want 4 or 5)", v))
+			continue
 		}
 		r.versions = append(r.versions, v)
 	}
-	return r, nil
+	return r, errs
 }
 
 // Match returns the first rule that matches req, or ok=false when none does

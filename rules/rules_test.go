@@ -67,33 +67,100 @@ func TestCompileErrors(t *testing.T) {
 	cases := []struct {
 		spec  Spec
 		field string
+		msg   string
 	}{
-		{Spec{Name: "a", Action: "allow"}, "action"},
-		{Spec{Name: "a", Action: "tunnel"}, "profile"},
-		{Spec{Name: "a", Action: "direct", Profile: "x"}, "profile"},
-		{Spec{Name: "a", Action: "direct", FallbackToPlain: true}, "fallback_to_plain"},
-		{Spec{Name: "a", Action: "block", To: []string{"10.0.0.0/33"}}, "to"},
-		{Spec{Name: "a", Action: "block", To: []string{"re:("}}, "to"},
-		{Spec{Name: "a", Action: "block", To: []string{"ftp*.example"}}, "to"},
-		{Spec{Name: "a", Action: "block", Ports: []string{"0"}}, "ports"},
-		{Spec{Name: "a", Action: "block", Ports: []string{"90-80"}}, "ports"},
-		{Spec{Name: "a", Action: "block", Ports: []string{"70000"}}, "ports"},
-		{Spec{Name: "a", Action: "block", From: []string{"localhost"}}, "from"},
-		{Spec{Name: "a", Action: "block", Commands: []string{"listen"}}, "commands"},
-		{Spec{Name: "a", Action: "block", Versions: []int{6}}, "versions"},
-		{Spec{Name: "", Action: "block"}, "name"},
+		{Spec{Name: "a", Action: "allow"}, "action", `unknown action "allow" (want block, direct, tunnel or ftp-tunnel)`},
+		{Spec{Name: "a"}, "action", "every rule needs an action"},
+		{Spec{Name: "a", Action: "tunnel"}, "profile", "action tunnel needs a profile"},
+		{Spec{Name: "a", Action: "direct", Profile: "x"}, "profile", "action direct takes no profile"},
+		{Spec{Name: "a", Action: "direct", FallbackToPlain: true}, "fallback_to_plain", "only the tunnel actions"},
+		{Spec{Name: "a", Action: "block", To: []string{"10.0.0.0/33"}}, "to",
+			`"10.0.0.0/33" is not an address, a CIDR prefix, a host name pattern or re:REGEX (the prefix length of an IPv4 address is 0 to 32)`},
+		{Spec{Name: "a", Action: "block", To: []string{"10.0.0.300/8"}}, "to", `("10.0.0.300" is not an IP address)`},
+		{Spec{Name: "a", Action: "block", To: []string{"re:("}}, "to", `"re:(" is not a valid regular expression: missing closing )`},
+		{Spec{Name: "a", Action: "block", To: []string{"re:a**"}}, "to", `"re:a**" is not a valid regular expression: invalid nested repetition operator at "**"`},
+		{Spec{Name: "a", Action: "block", To: []string{"ftp*.example"}}, "to", "a * may only begin a pattern"},
+		{Spec{Name: "a", Action: "block", Ports: []string{"0"}}, "ports", `"0" is not a port (1-65535) or a range such as 2100-2199`},
+		{Spec{Name: "a", Action: "block", Ports: []string{"90-80"}}, "ports", "its end is below its start"},
+		{Spec{Name: "a", Action: "block", Ports: []string{"70000"}}, "ports", `"70000" is not a port`},
+		{Spec{Name: "a", Action: "block", From: []string{"localhost"}}, "from", `"localhost" is not an IP address or a CIDR prefix`},
+		{Spec{Name: "a", Action: "block", Users: []string{"re:[a"}}, "users", "is not a valid regular expression"},
+		{Spec{Name: "a", Action: "block", Commands: []string{"listen"}}, "commands", `unknown command "listen"`},
+		{Spec{Name: "a", Action: "block", Versions: []int{6}}, "versions", "unknown SOCKS version 6"},
+		{Spec{Name: "", Action: "block"}, "name", "every rule needs a name"},
 	}
 	for _, c := range cases {
 		_, err := Compile([]Spec{c.spec})
 		var re *Error
-		if !errors.As(err, &re) || re.Field != c.field {
-			t.Errorf("Compile(%+v) = %v, want error on %s", c.spec, err, c.field)
+		if !errors.As(err, &re) || re.Field != c.field || !strings.Contains(re.Err.Error(), c.msg) {
+			t.Errorf("Compile(%+v) = %v, want error on %s containing %q", c.spec, err, c.field, c.msg)
+			continue
+		}
+		for _, internal := range []string{"netip", "ParsePrefix", "strconv", "error parsing regexp"} {
+			if strings.Contains(err.Error(), internal) {
+				t.Errorf("error %q shows Go internals (%s)", err, internal)
+			}
 		}
 	}
-	_, err := Compile([]Spec{{Name: "x", Action: "block"}, {Name: "x", Action: "direct"}})
-	var re *Error
-	if !errors.As(err, &re) || re.Rule != 1 || !strings.Contains(err.Error(), "duplicate") {
+}
+
+// Compile reports every problem of every rule in one run, each with its
+// rule index and field, and a duplicate name as a typed error.
+func TestCompileReportsEveryError(t *testing.T) {
+	_, err := Compile([]Spec{
+		{Name: "x", Action: "block", To: []string{"10.0.0.0/33", "ok.example", "re:("}},
+		{Name: "x", Action: "direct", Ports: []string{"0"}},
+		{Name: "y", Action: "tunnel"},
+	})
+	var list ErrorList
+	if !errors.As(err, &list) {
+		t.Fatalf("not an ErrorList: %v", err)
+	}
+	type at struct {
+		rule  int
+		field string
+	}
+	var got []at
+	for _, e := range list {
+		got = append(got, at{e.Rule, e.Field})
+	}
+	want := []at{{0, "to"}, {0, "to"}, {1, "ports"}, {1, "name"}, {2, "profile"}}
+	if len(got) != len(want) {
+		t.Fatalf("got %v, want %v (%v)", got, want, err)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("error %d at %v, want %v", i, got[i], want[i])
+		}
+	}
+	var dup *DuplicateNameError
+	if !errors.As(err, &dup) || dup.Name != "x" || dup.First != 0 {
 		t.Errorf("duplicate name: %v", err)
+	}
+}
+
+func TestParsePrefix(t *testing.T) {
+	for _, tc := range []struct {
+		in, want, err string
+	}{
+		{"127.0.0.1", "127.0.0.1/32", ""},
+		{" 10.1.2.3/8 ", "10.0.0.0/8", ""},
+		{"::ffff:10.0.0.1", "10.0.0.1/32", ""},
+		{"::1/128", "::1/128", ""},
+		{"10.0.0.0/40", "", `"10.0.0.0/40" is not an IP address or a CIDR prefix (the prefix length of an IPv4 address is 0 to 32)`},
+		{"::/129", "", "IPv6 address is 0 to 128"},
+		{"localhost", "", `"localhost" is not an IP address or a CIDR prefix`},
+	} {
+		p, err := ParsePrefix(tc.in)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("ParsePrefix(%q) = %v, %v; want error %q", tc.in, p, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || p.String() != tc.want {
+			t.Errorf("ParsePrefix(%q) = %v, %v; want %s", tc.in, p, err, tc.want)
+		}
 	}
 }
 

@@ -26,12 +26,12 @@ func parseUser(s string) (userMatcher, error) {
 	if rest, ok := strings.CutPrefix(s, "re:"); ok {
 		re, err := regexp.Compile(rest)
 		if err != nil {
-			return nil, fmt.Errorf("bad regular expression %q: %w", rest, err)
+			return nil, fmt.Errorf("%q is not a valid regular expression: %s", s, regexpReason(err, rest))
 		}
 		return regexUser{re}, nil
 	}
 	if s == "" {
-		return nil, fmt.Errorf("empty user")
+		return nil, fmt.Errorf("an empty user id matches nothing (leave users out to match any user)")
 	}
 	return exactUser(s), nil
 }

@@ -9,7 +9,10 @@
 //
 // The client side ([ClientHandshake], [ClientBind], [ReadBindSecond],
 // [ParseProxyURL], and [Dialer] built on them) is the small part needed to
-// reach a server through an upstream SOCKS proxy.
+// reach a server through an upstream SOCKS proxy: the tunnel package dials
+// a profile's via with it. ParseProxyURL is socksd's one parser of proxy
+// URLs, and [ProxyURL] holds one as a setting without ever printing its
+// password.
 //
 // Reads are exact: nothing after a request or reply is consumed, so the
 // connection can be handed to a relay afterwards. Every length read from

@@ -1,6 +1,9 @@
 package socks
 
 import (
+	"encoding/json"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -59,14 +62,57 @@ func TestParseProxyURLHidesPassword(t *testing.T) {
 		"socks4://u:s3cretpw@gw:1080",          // socks4 with password
 		"socks5://u:s3cretpw@gw:99999",
 		"socks5://u:s3cretpw@[::1",
+		"socks5://u:s3cretpw",        // forgot the host: the password looks like a port
+		"socks5://u:90909090",        // the same with a numeric password
+		"s3cretpw://u:p@h",           // the scheme
+		"socks5://u:s3cretpw@h:1:2",  // two ports
+		"socks5://u:s3cretpw@h%zz:1", // bad escape in the host
+		"socks5://u:s3cretpw@a b:1",  // blank in the host
 	} {
 		_, _, _, _, err := ParseProxyURL(in)
 		if err == nil {
 			t.Errorf("ParseProxyURL(%q) succeeded", in)
 			continue
 		}
-		if strings.Contains(err.Error(), "Secret") || strings.Contains(err.Error(), "s3cretpw") {
+		if strings.Contains(err.Error(), "Secret") || strings.Contains(err.Error(), "s3cretpw") || strings.Contains(err.Error(), "90909090") {
 			t.Errorf("error %q reveals the password", err)
 		}
+		var ue *URLError
+		if !errors.As(err, &ue) || ue.Reason == "" {
+			t.Errorf("error %v is not a *URLError", err)
+		}
+	}
+}
+
+func TestProxyURLHidesPassword(t *testing.T) {
+	type holder struct{ Via ProxyURL }
+	for _, tc := range []struct {
+		in       ProxyURL
+		str      string
+		password bool
+	}{
+		{"", "", false},
+		{"socks5://JOB1:s3cretpw@proxy.lan:1081", "socks5://JOB1:***@proxy.lan:1081", true},
+		{"socks5h://proxy.lan", "socks5://proxy.lan:1080", false},
+		{"socks4a://JOB1@gw:1080", "socks4://JOB1@gw:1080", false},
+		{"socks5://JOB1:s3cretpw@", "(a proxy URL that does not parse)", true},
+		{"socks5://JOB1:s3cretpw", "(a proxy URL that does not parse)", false},
+	} {
+		if got := tc.in.String(); got != tc.str {
+			t.Errorf("%q.String() = %q, want %q", string(tc.in), got, tc.str)
+		}
+		if got := tc.in.HasPassword(); got != tc.password {
+			t.Errorf("%q.HasPassword() = %v", string(tc.in), got)
+		}
+		js, _ := json.Marshal(holder{tc.in})
+		for _, out := range []string{fmt.Sprintf("%v %+v %#v %s %q", tc.in, holder{tc.in}, holder{tc.in}, tc.in, tc.in), string(js)} {
+			if strings.Contains(out, "s3cretpw") {
+				t.Errorf("%q shows the password", out)
+			}
+		}
+	}
+	d, err := ProxyURL("socks5://u:pw@h:1").Dialer()
+	if err != nil || d.Password != "pw" || d.ProxyAddr != "h:1" {
+		t.Errorf("Dialer() = %+v, %v", d, err)
 	}
 }

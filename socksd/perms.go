@@ -2,7 +2,6 @@ package socksd
 
 import (
 	"io/fs"
-	"net/url"
 	"os"
 	"sort"
 
@@ -28,7 +27,7 @@ func secretFiles(cfg *config.Config, configPath string) []string {
 			seen[p.PassphraseFile] = true
 			configSecret = true
 		}
-		if viaHasPassword(p.Via) {
+		if p.Via.HasPassword() {
 			configSecret = true
 		}
 	}
@@ -43,20 +42,6 @@ func secretFiles(cfg *config.Config, configPath string) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-// viaHasPassword reports whether a via URL (socks5://user:pass@h:p)
-// carries a password.
-func viaHasPassword(via string) bool {
-	if via == "" {
-		return false
-	}
-	u, err := url.Parse(via)
-	if err != nil || u.User == nil {
-		return false
-	}
-	_, ok := u.User.Password()
-	return ok
 }
 
 // exposed reports whether group or other users may read the file at path.

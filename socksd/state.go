@@ -32,24 +32,19 @@ type state struct {
 	ftp       []ftp.Options // by rule index
 }
 
-// build turns a validated configuration into runtime objects.
+// build turns a configuration into runtime objects. The rule set, client
+// prefixes and SOCKS5 methods were built by config.Parse with their
+// owners' parsers and are taken as they are.
 func build(cfg *config.Config) (*state, error) {
-	specs := make([]rules.Spec, len(cfg.Rules))
-	for i, r := range cfg.Rules {
-		specs[i] = r.Spec()
-	}
-	set, err := rules.Compile(specs)
-	if err != nil {
-		return nil, fmt.Errorf("socksd: %w", err)
-	}
-	allow, err := rules.ParsePrefixes(cfg.Server.AllowClients)
-	if err != nil {
-		return nil, fmt.Errorf("socksd: allow_clients: %w", err)
+	set := cfg.RuleSet()
+	if set == nil {
+		return nil, fmt.Errorf("socksd: configuration %s was not parsed by config.Parse", cfg.File)
 	}
 	st := &state{
 		cfg:       cfg,
 		rules:     set,
-		allow:     allow,
+		allow:     cfg.AllowClients(),
+		methods:   cfg.Socks5Methods(),
 		versions:  cfg.Server.SocksVersions,
 		handshake: cfg.Server.HandshakeTimeout.Duration,
 		idle:      cfg.Server.IdleTimeout.Duration,
@@ -61,13 +56,6 @@ func build(cfg *config.Config) (*state, error) {
 		hits:      make([]atomic.Int64, set.Len()),
 		profiles:  profiles(cfg),
 		ftp:       ftpOptions(cfg),
-	}
-	for _, m := range cfg.Server.Socks5Auth {
-		sm, err := socks.ParseMethod(m)
-		if err != nil {
-			return nil, fmt.Errorf("socksd: socks5_auth: %w", err)
-		}
-		st.methods = append(st.methods, sm)
 	}
 	return st, nil
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+
+	"socksd/socks"
 )
 
 // identity is what must be equal for two sessions to share a connection.
@@ -17,7 +19,7 @@ type identity struct {
 	profile string
 	server  string
 	user    string
-	via     string
+	via     socks.ProxyURL
 	cred    digest // keyed hash of the password; zero when none is used
 }
 

@@ -51,12 +51,11 @@ type pendingDial struct {
 
 // NewPool checks the options, fills in defaults and returns an empty pool.
 func NewPool(opts Options) (*Pool, error) {
-	switch opts.HostKeyPolicy {
-	case "":
+	if err := CheckHostKeyPolicy(opts.HostKeyPolicy); err != nil {
+		return nil, err
+	}
+	if opts.HostKeyPolicy == "" {
 		opts.HostKeyPolicy = PolicyStrict
-	case PolicyStrict, PolicyAcceptNew:
-	default:
-		return nil, fmt.Errorf("tunnel: host_key_policy %q: want strict or accept-new", opts.HostKeyPolicy)
 	}
 	if opts.KeepaliveInterval == 0 {
 		opts.KeepaliveInterval = DefaultKeepaliveInterval

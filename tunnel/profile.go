@@ -1,14 +1,13 @@
 package tunnel
 
 import (
+	"errors"
 	"fmt"
-	"net"
-	"net/url"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"socksd/socks"
 )
 
 // Authentication method names, as in the profile's auth list.
@@ -24,6 +23,17 @@ const (
 	PolicyAcceptNew = "accept-new"
 )
 
+// CheckHostKeyPolicy reports a host-key policy that is neither strict nor
+// accept-new; "" stands for strict. It is the one check of the setting:
+// NewPool and the configuration loader both use it.
+func CheckHostKeyPolicy(policy string) error {
+	switch policy {
+	case "", PolicyStrict, PolicyAcceptNew:
+		return nil
+	}
+	return fmt.Errorf("tunnel: unknown host key policy %q (want strict or accept-new)", policy)
+}
+
 // Defaults applied to zero values.
 const (
 	DefaultPort              = 22
@@ -38,16 +48,16 @@ const (
 // Profile describes how to reach and log in to an SSH server.
 type Profile struct {
 	Name           string
-	Host           string   // "" = the destination host the application named
-	Port           int      // 0 = 22
-	User           string   // "" = the user the application named
-	Auth           []string // "password", "keyboard-interactive", "publickey", in try order; empty = all three
-	IdentityFiles  []string // private keys: OpenSSH, PEM or PKCS#8
-	PassphraseFile string   // passphrase for encrypted identity files
-	Agent          bool     // also use the agent at $SSH_AUTH_SOCK (or Options.AgentSocket)
-	Via            string   // "" or socks4://h:p, socks4a://h:p, socks5://[user:pass@]h:p
-	Share          bool     // share one connection among sessions of the same identity
-	MaxChannels    int      // 0 = 64: channels per connection; a new connection opens beyond
+	Host           string         // "" = the destination host the application named
+	Port           int            // 0 = 22
+	User           string         // "" = the user the application named
+	Auth           []string       // "password", "keyboard-interactive", "publickey", in try order; empty = all three
+	IdentityFiles  []string       // private keys: OpenSSH, PEM or PKCS#8
+	PassphraseFile string         // passphrase for encrypted identity files
+	Agent          bool           // also use the agent at $SSH_AUTH_SOCK (or Options.AgentSocket)
+	Via            socks.ProxyURL // "" or socks4://[user@]h[:p], socks5://[user:pass@]h[:p]; printing hides the password
+	Share          bool           // share one connection among sessions of the same identity
+	MaxChannels    int            // 0 = 64: channels per connection; a new connection opens beyond
 	// SessionChannels is how many channels one session (one lease) may
 	// hold at once: 2 for an FTP session (control and data, which must
 	// ride the same connection), 1 otherwise (0 = 1). A connection takes a
@@ -110,28 +120,59 @@ func (p Profile) withDefaults() Profile {
 	return p
 }
 
-// Validate reports a profile that cannot work.
-func (p Profile) Validate() error {
-	p = p.withDefaults()
-	if p.Port < 1 || p.Port > 65535 {
-		return fmt.Errorf("%w %q: port %d out of range", ErrBadProfile, p.Name, p.Port)
+// ProfileError is one invalid setting of a profile. Field is its key in
+// the profile's table ("port", "auth", "via"); Reason says what is wrong
+// in the configuration's terms and never contains a password.
+type ProfileError struct {
+	Field  string
+	Reason string
+}
+
+func (e *ProfileError) Error() string { return fmt.Sprintf("tunnel: %s: %s", e.Field, e.Reason) }
+
+// Check reports every invalid setting of p, each a *ProfileError joined
+// with errors.Join, or nil. Zero values stand for their defaults and are
+// valid. It is the one check of a profile: Validate (and so Pool.Open) and
+// the configuration loader both use it.
+func (p Profile) Check() error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, &ProfileError{Field: field, Reason: fmt.Sprintf(format, args...)})
+	}
+	if p.Port < 0 || p.Port > 65535 {
+		bad("port", "%d is not a port (1-65535)", p.Port)
 	}
 	seen := map[string]bool{}
 	for _, m := range p.Auth {
 		switch m {
 		case AuthPassword, AuthKeyboardInteractive, AuthPublicKey:
 		default:
-			return fmt.Errorf("%w %q: unknown auth method %q", ErrBadProfile, p.Name, m)
+			bad("auth", "unknown method %q (want password, keyboard-interactive or publickey)", m)
+			continue
 		}
 		if seen[m] {
-			return fmt.Errorf("%w %q: auth method %q listed twice", ErrBadProfile, p.Name, m)
+			bad("auth", "method %q is listed twice", m)
 		}
 		seen[m] = true
 	}
 	if p.Via != "" {
-		if _, err := ParseVia(p.Via); err != nil {
-			return fmt.Errorf("%w %q: %w", ErrBadProfile, p.Name, err)
+		if _, err := p.Via.Dialer(); err != nil {
+			var ue *socks.URLError
+			if errors.As(err, &ue) {
+				bad("via", "not a usable proxy URL: %s", ue.Reason)
+			} else {
+				bad("via", "not a usable proxy URL")
+			}
 		}
+	}
+	return errors.Join(errs...)
+}
+
+// Validate reports a profile that cannot work: ErrBadProfile with the
+// problems Check finds.
+func (p Profile) Validate() error {
+	if err := p.Check(); err != nil {
+		return fmt.Errorf("%w %q: %w", ErrBadProfile, p.Name, err)
 	}
 	return nil
 }
@@ -144,69 +185,4 @@ func (p Profile) usesPassword() bool {
 		}
 	}
 	return false
-}
-
-// Via is a parsed upstream proxy address.
-type Via struct {
-	Version  int    // 4 or 5
-	Addr     string // "host:port" of the proxy
-	User     string // SOCKS4 USERID or SOCKS5 user, may be empty
-	Password string // SOCKS5 password, may be empty
-}
-
-// ParseVia parses "socks4://[user@]host:port", "socks4a://..." or
-// "socks5://[user[:password]@]host:port" ("socks5h" is accepted as socks5).
-func ParseVia(s string) (Via, error) {
-	u, err := url.Parse(s)
-	if err != nil {
-		// url.Error repeats the input, which may hold a password.
-		return Via{}, fmt.Errorf("tunnel: via %q: not a proxy URL", redactURL(s))
-	}
-	var v Via
-	switch strings.ToLower(u.Scheme) {
-	case "socks4", "socks4a":
-		v.Version = 4
-	case "socks5", "socks5h":
-		v.Version = 5
-	default:
-		return Via{}, fmt.Errorf("tunnel: via %q: scheme must be socks4 or socks5", redactURL(s))
-	}
-	if u.Opaque != "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
-		return Via{}, fmt.Errorf("tunnel: via %q: want scheme://host:port", redactURL(s))
-	}
-	host, port, err := net.SplitHostPort(u.Host)
-	if err != nil || host == "" {
-		return Via{}, fmt.Errorf("tunnel: via %q: want host:port", redactURL(s))
-	}
-	n, err := strconv.Atoi(port)
-	if err != nil || n < 1 || n > 65535 {
-		return Via{}, fmt.Errorf("tunnel: via %q: bad port %q", redactURL(s), port)
-	}
-	v.Addr = net.JoinHostPort(host, strconv.Itoa(n))
-	if u.User != nil {
-		v.User = u.User.Username()
-		v.Password, _ = u.User.Password()
-		if v.Version == 4 && v.Password != "" {
-			return Via{}, fmt.Errorf("tunnel: via %q: socks4 has no password", redactURL(s))
-		}
-		if len(v.User) > 255 || len(v.Password) > 255 {
-			return Via{}, fmt.Errorf("tunnel: via %q: user or password longer than 255 bytes", redactURL(s))
-		}
-	}
-	return v, nil
-}
-
-// redactURL hides a password in a proxy URL for messages.
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
-		if i := strings.LastIndex(s, "@"); i >= 0 {
-			return "(redacted)@" + s[i+1:]
-		}
-		return s
-	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	}
-	return u.String()
 }

@@ -98,7 +98,7 @@ func TestVia(t *testing.T) {
 					line("[127.0.0.1]:"+strconv.Itoa(s.port), s.hostKey.PublicKey()),
 					line("[localhost]:"+strconv.Itoa(s.port), s.hostKey.PublicKey()))}
 			})
-			prof := Profile{Name: "via", Host: tc.host, Port: s.port, Via: tc.via(sp.addr), Share: true}
+			prof := Profile{Name: "via", Host: tc.host, Port: s.port, Via: socks.ProxyURL(tc.via(sp.addr)), Share: true}
 			c, err := p.Dial(context.Background(), prof, "", Credentials{User: "alice", Password: []byte("s3cret")}, echo)
 			if err != nil {
 				t.Fatalf("dial via %s: %v", prof.Via, err)
@@ -134,7 +134,7 @@ func TestViaFailures(t *testing.T) {
 	for _, via := range []string{"socks5://" + closed, "socks4://" + closed, "socks5://" + refusing.addr, "socks4://" + refusing.addr} {
 		p := testPool(t, s, nil)
 		prof := testProfile(s)
-		prof.Via = via
+		prof.Via = socks.ProxyURL(via)
 		_, err := p.Open(context.Background(), prof, "", Credentials{User: "alice", Password: []byte("s3cret")})
 		if !errors.Is(err, ErrServerUnreachable) {
 			t.Errorf("via %s: %v, want ErrServerUnreachable", via, err)
@@ -145,35 +145,30 @@ func TestViaFailures(t *testing.T) {
 	}
 }
 
-func TestParseVia(t *testing.T) {
-	tests := []struct {
-		in      string
-		want    Via
-		wantErr bool
+// A profile's via is checked by socks.ParseProxyURL, the one parser of
+// proxy URLs; its error never shows the password.
+func TestProfileValidateVia(t *testing.T) {
+	for _, tc := range []struct {
+		via string
+		ok  bool
 	}{
-		{in: "socks5://h:1080", want: Via{Version: 5, Addr: "h:1080"}},
-		{in: "SOCKS5H://h:1080", want: Via{Version: 5, Addr: "h:1080"}},
-		{in: "socks5://u:p@h:1", want: Via{Version: 5, Addr: "h:1", User: "u", Password: "p"}},
-		{in: "socks4://job@10.0.0.1:1080", want: Via{Version: 4, Addr: "10.0.0.1:1080", User: "job"}},
-		{in: "socks4a://[::1]:1080", want: Via{Version: 4, Addr: "[::1]:1080"}},
-		{in: "socks4://u:p@h:1", wantErr: true},
-		{in: "http://h:1", wantErr: true},
-		{in: "socks5://h", wantErr: true},
-		{in: "socks5://h:0", wantErr: true},
-		{in: "socks5://h:65536", wantErr: true},
-		{in: "socks5://:1080", wantErr: true},
-		{in: "socks5://h:1/path", wantErr: true},
-		{in: "socks5://h:1?x=1", wantErr: true},
-		{in: "socks5:h:1", wantErr: true},
-		{in: "", wantErr: true},
-	}
-	for _, tc := range tests {
-		got, err := ParseVia(tc.in)
-		if (err != nil) != tc.wantErr || (!tc.wantErr && got != tc.want) {
-			t.Errorf("ParseVia(%q) = %+v, %v; want %+v, err %v", tc.in, got, err, tc.want, tc.wantErr)
+		{"socks5://h:1080", true},
+		{"SOCKS5H://u:p@h:1", true},
+		{"socks4a://job@[::1]:1080", true},
+		{"socks5://h", true}, // port 1080
+		{"socks4://u:topsecret@h:1", false},
+		{"http://h:1", false},
+		{"socks5://u:topsecret@h:0", false},
+		{"socks5://u:topsecret@h:1/path", false},
+		{"socks5://u:topsecret@h:bad", false},
+	} {
+		prof := Profile{Name: "p", Via: socks.ProxyURL(tc.via)}
+		err := prof.Validate()
+		if (err == nil) != tc.ok {
+			t.Errorf("via %q: Validate() = %v, want ok=%v", tc.via, err, tc.ok)
 		}
-	}
-	if _, err := ParseVia("socks5://u:topsecret@h:bad"); err == nil || strings.Contains(err.Error(), "topsecret") {
-		t.Fatalf("error shows the proxy password: %v", err)
+		if err != nil && (strings.Contains(err.Error(), "topsecret") || !errors.Is(err, ErrBadProfile)) {
+			t.Errorf("via %q: error %v shows the password or is not ErrBadProfile", tc.via, err)
+		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"socksd/config"
+	"socksd/ebcdic"
 	"socksd/rules"
 )
 
@@ -50,21 +51,17 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, "usage: socksd check -c FILE [--encoding E]\n")
 		return exitUsage
 	}
+	if _, _, err := ebcdic.ParseCodePageOrAuto(*enc); err != nil {
+		fmt.Fprintf(stderr, "socksd check: --encoding: %v\nusage: socksd check -c FILE [--encoding E]\n", err)
+		return exitUsage
+	}
 	path := configPath(*file)
 	cfg, err := loadConfig(path, *enc)
 	if err != nil {
 		printConfigErrors(stderr, err)
 		return exitFail
 	}
-	specs := make([]rules.Spec, len(cfg.Rules))
-	for i, r := range cfg.Rules {
-		specs[i] = r.Spec()
-	}
-	set, err := rules.Compile(specs)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return exitFail
-	}
+	set := cfg.RuleSet()
 	fmt.Fprintf(stdout, "%s: OK\n", cfg.File)
 	fmt.Fprintf(stdout, "listen %v, clients %v, SOCKS versions %v\n", cfg.Server.Listen, cfg.Server.AllowClients, cfg.Server.SocksVersions)
 	fmt.Fprintf(stdout, "rules (first match wins; no match = block):\n")
