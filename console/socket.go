@@ -178,7 +178,7 @@ func (c *Console) ServeSocket(ctx context.Context, ln net.Listener) error {
 		case sem <- struct{}{}:
 		default:
 			conn.SetDeadline(time.Now().Add(time.Second))
-			writeReply(conn, failed(msg.Format("SOX0403E", "too many commands at once; try again")))
+			writeReply(conn, failure("SOX0403E", "too many commands at once; try again"))
 			conn.Close()
 			continue
 		}
@@ -214,19 +214,19 @@ func (c *Console) serveConn(conn net.Conn) {
 	case perr == nil:
 		source = fmt.Sprintf("control socket uid %d", uid)
 		if uid != 0 && uid != c.uid {
-			msg := msg.Format("SOX0409W", uid, c.uid)
-			c.log.Warn().Int("uid", uid).Msg(msg)
-			writeReply(conn, failed(msg))
+			resp := failure("SOX0409W", uid, c.uid)
+			c.logFailure(source, resp)
+			writeReply(conn, resp)
 			return
 		}
 	case !errors.Is(perr, errors.ErrUnsupported):
 		msg.Log(&c.log, "SOX0420E", conn.LocalAddr().String(), perr.Error()).Err(perr).Send()
-		writeReply(conn, failed(msg.Format("SOX0403E", "cannot identify the sender")))
+		writeReply(conn, failure("SOX0403E", "cannot identify the sender"))
 		return
 	}
 	if tooLong != nil {
 		resp := syntaxResponse(syntaxErr("(line too long)", "", "command longer than %d bytes", MaxCommandLen))
-		c.log.Warn().Str("source", source).Msg(resp.Lines[0])
+		c.logFailure(source, resp)
 		writeReply(conn, resp)
 		return
 	}
