@@ -136,6 +136,18 @@ var catalogue = []Message{
 	{"SOX0211W", "SSH connection to %s failed: %s",
 		"socksd could not open or use an SSH connection to the server named, for the reason shown (for example the server cannot be reached, refused the connection, or did not answer in connect_timeout). The session that needed it got a failure reply.",
 		"Check that the SSH server is running and reachable from this host on the profile's port, and that any via proxy works."},
+	{"SOX0212W", "password for user %s at %s was rejected; logged in by %s instead",
+		"The SSH server rejected the password the job sent, but another method of the profile (for example a public key) logged in. The session goes on. socksd does not send the same password to that server again for a while, so that the account is not locked.",
+		"Correct the password the job sends, or stop sending one if the other method is meant to be used."},
+	{"SOX0213W", "SSH connection to %s for user %s lost after the password was sent; outcome unknown",
+		"The SSH server closed the connection after socksd sent the password and before it answered. Some servers do this after a wrong password. socksd does not know whether the password was right, so it does not treat it as rejected. The session that needed the connection got a failure reply.",
+		"Check the SSH server's log for this user and whether the password is right, then rerun the job."},
+	{"SOX0214W", "ssh-agent not usable: %s",
+		"A profile has agent = true, but socksd could not reach an ssh-agent for the reason shown. The profile's other methods are still tried.",
+		"Set SSH_AUTH_SOCK in the daemon's environment to a running ssh-agent that holds the keys, or set agent = false in the profile."},
+	{"SOX0215W", "identity file %s skipped: %s",
+		"An identity file named in a profile's identity_files could not be used as a private key, for the reason shown. The profile's other keys and methods are still tried. A passphrase is never shown.",
+		"Make the file a readable private key of the daemon's user; for an encrypted key set passphrase_file to a file holding its passphrase."},
 
 	// FTP.
 	{"SOX0301I", "FTP session %d logged in as %s at %s through %s",
