@@ -83,8 +83,8 @@ func (c *Console) execute(source, text string) Response {
 
 // logFailure logs the header message of a refused command at the level of
 // its ID. A successful reply is not logged: the command itself is
-// (SOX0401I), and so is what it changed, by the daemon (SOX0003I,
-// SOX0005I, SOX0011I, ...), once.
+// (SOX0401I), and the target logs what it changed (SOX0003I, SOX0005I,
+// SOX0011I, ...), so each line is logged once.
 func (c *Console) logFailure(source string, resp Response) {
 	if resp.OK || resp.id == "" {
 		return
@@ -128,7 +128,7 @@ func (c *Console) Run(cmd Command) Response {
 		return ok(lines...)
 	case VerbReload:
 		if err := c.t.Reload(); err != nil {
-			return failure("SOX0004E", err.Error())
+			return reported("SOX0004E", err.Error())
 		}
 		return ok(msg.Format("SOX0404I", cmd.String()), fmt.Sprintf(" %d rules in use", len(c.t.Rules())))
 	case VerbLogLevel:
@@ -184,6 +184,12 @@ func ok(lines ...string) Response { return Response{OK: true, Lines: lines} }
 // is also what the log records.
 func failure(id string, args ...any) Response {
 	return Response{Lines: []string{msg.Format(id, args...)}, id: id, args: args}
+}
+
+// reported is a failure reply whose message the target has logged itself
+// (Reload's SOX0004E), so that the console does not log it again.
+func reported(id string, args ...any) Response {
+	return Response{Lines: []string{msg.Format(id, args...)}}
 }
 
 // fail is the SOX0403E reply for a command the target could not carry out.
