@@ -77,16 +77,21 @@ func (c *Console) execute(source, text string) Response {
 	for i, l := range resp.Lines {
 		resp.Lines[i] = sanitize(l)
 	}
-	c.logFailure(source, resp)
+	c.logReply(source, resp)
 	return resp
 }
 
-// logFailure logs the header message of a refused command at the level of
-// its ID. A successful reply is not logged: the command itself is
-// (SOX0401I), and the target logs what it changed (SOX0003I, SOX0005I,
-// SOX0011I, ...), so each line is logged once.
-func (c *Console) logFailure(source string, resp Response) {
-	if resp.OK || resp.id == "" {
+// logReply logs the header message of a reply: a refused command's at
+// the level of its ID; a successful one at info, as the text msg.Format
+// made. (It goes through Msg rather than msg.Log because the daemon's log
+// level switch lets lifecycle messages, SOX00xx, pass by their Msg text.)
+// A refusal that the target logged itself (reported) is not logged again.
+func (c *Console) logReply(source string, resp Response) {
+	if resp.OK {
+		c.log.Info().Str("source", source).Bool("ok", true).Msg(resp.Lines[0])
+		return
+	}
+	if resp.id == "" {
 		return
 	}
 	args := make([]any, len(resp.args))

@@ -137,16 +137,15 @@ func TestReloadRejected(t *testing.T) {
 	}
 }
 
-// TestExecuteLogsCommand: every command is logged; a refused one also
-// logs its reply at the level of the reply's ID; a successful reply is
-// not logged, since the target logs what the command changed.
+// TestExecuteLogsCommand: every command is logged, then its reply's
+// header: a refusal at the level of its ID, a success at info.
 func TestExecuteLogsCommand(t *testing.T) {
 	tests := []struct {
 		cmd  string
 		want []string // log lines, in order
 	}{
-		{"d   v", []string{`{"level":"info","message":"SOX0401I command from socket uid 0: d   v","source":"socket uid 0"}`}},
-		{"QUIESCE", []string{`{"level":"info","message":"SOX0401I command from socket uid 0: QUIESCE","source":"socket uid 0"}`}},
+		{"d   v", []string{`{"level":"info","message":"SOX0401I command from socket uid 0: d   v","source":"socket uid 0"}`,
+			`{"level":"info","source":"socket uid 0","ok":true,"message":"SOX0416I socksd version 1.0.0-test"}`}},
 		{"D SESSION=77", []string{`"SOX0401I command from socket uid 0: D SESSION=77"`,
 			`{"level":"error","message":"SOX0403E command failed: session 77 not found","source":"socket uid 0","ok":false}`}},
 		{"FROB\x1b", []string{`"SOX0401I command from socket uid 0: FROB?"`,

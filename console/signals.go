@@ -45,16 +45,11 @@ func (c *Console) HandleSignals(ctx context.Context) {
 }
 
 // runSignal runs the command a signal stands for and logs its reply, which
-// has no other reader: a failure's header through execute, at its level,
-// every other line at info.
+// has no other reader: execute logs the header, this the other lines.
 func (c *Console) runSignal(sig os.Signal, text string) {
 	msg.Log(&c.log, "SOX0408I", sig.String(), text).Str("signal", sig.String()).Send()
 	resp := c.execute("signal "+sig.String(), text)
-	lines := resp.Lines
-	if !resp.OK {
-		lines = lines[1:]
-	}
-	for _, l := range lines {
+	for _, l := range resp.Lines[1:] {
 		c.log.Info().Str("signal", sig.String()).Msg(l)
 	}
 }

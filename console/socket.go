@@ -259,7 +259,7 @@ func (c *Console) serveConn(conn net.Conn) {
 		source = fmt.Sprintf("control socket uid %d", uid)
 		if uid != 0 && uid != c.uid {
 			resp := failure("SOX0409W", uid, c.uid)
-			c.logFailure(source, resp)
+			c.logReply(source, resp)
 			writeReply(conn, resp)
 			return
 		}
@@ -270,7 +270,7 @@ func (c *Console) serveConn(conn net.Conn) {
 	}
 	if tooLong != nil {
 		resp := syntaxResponse(syntaxErr("(line too long)", "", "command longer than %d bytes", MaxCommandLen))
-		c.logFailure(source, resp)
+		c.logReply(source, resp)
 		writeReply(conn, resp)
 		return
 	}
