@@ -3,10 +3,9 @@ package console
 import "time"
 
 // Target is what the console operates on; the daemon implements it.
-// Its methods may be called from several goroutines at once. The methods
-// that change the daemon log what they changed, with its message ID, and
-// Reload logs its rejection (SOX0004E): the console logs only the command
-// and the other refusals, so that no line is logged twice.
+// Its methods may be called from several goroutines at once. Reload logs
+// its own rejection (SOX0004E), which the console therefore does not log
+// again.
 type Target interface {
 	// Sessions returns the running sessions.
 	Sessions() []SessionInfo
