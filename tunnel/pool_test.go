@@ -1,6 +1,7 @@
 package tunnel
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -18,6 +19,7 @@ import (
 
 	"socksd/internal/testing/wait"
 
+	"github.com/rs/zerolog"
 	"golang.org/x/crypto/ssh"
 
 	"socksd/internal/testing/testpeer"
@@ -745,7 +747,8 @@ func TestAuthOrder(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.auth, ",")+"/"+tc.cred.String(), func(t *testing.T) {
 			s := newTestServer(t, func(s *testServer) { s.authKeys = []ssh.PublicKey{signer.PublicKey()} })
-			p := testPool(t, s, nil)
+			var log logBuffer
+			p := testPool(t, s, func(o *Options) { o.Logger = zerolog.New(&log) })
 			prof := testProfile(s)
 			prof.Auth = tc.auth
 			prof.IdentityFiles = []string{keyFile}
@@ -759,6 +762,10 @@ func TestAuthOrder(t *testing.T) {
 			}
 			if pw, _, _, _ := s.counts(); pw != tc.wantPW {
 				t.Fatalf("%d password attempts, want %d", pw, tc.wantPW)
+			}
+			want := `{"level":"warn","server":"` + s.addr + `","user":"alice","profile":"test","message":"SOX0212W password for user alice at ` + s.addr + ` was rejected; logged in by publickey(identity files) instead"`
+			if got := strings.Contains(log.String(), want); got != (string(tc.cred.Password) == "wrong") {
+				t.Errorf("SOX0212W logged: %v; log:\n%s", got, log.String())
 			}
 			if string(tc.cred.Password) == "wrong" {
 				if _, err := p.Open(context.Background(), prof, "", tc.cred); !errors.Is(err, ErrPasswordRejectedRecently) {
@@ -779,9 +786,25 @@ func TestEncryptedIdentityFile(t *testing.T) {
 	for _, tc := range []struct {
 		name, pass string
 		ok         bool
-	}{{"right passphrase", passFile, true}, {"wrong passphrase", wrongFile, false}, {"no passphrase file", "", false}, {"missing passphrase file", "/nonexistent/pass", false}} {
+		warning    string // the SOX0215W reason
+	}{
+		{"right passphrase", passFile, true, ""},
+		{"wrong passphrase", wrongFile, false, "it cannot be decrypted with passphrase_file"},
+		{"no passphrase file", "", false, "it is encrypted and no passphrase_file is set"},
+		{"missing passphrase file", "/nonexistent/pass", false, "it is encrypted and passphrase_file cannot be read: open /nonexistent/pass: no such file or directory"},
+	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := testPool(t, s, nil)
+			var log logBuffer
+			p := testPool(t, s, func(o *Options) { o.Logger = zerolog.New(&log) })
+			defer func() {
+				want := "SOX0215W identity file " + keyFile + " skipped: " + tc.warning + `"`
+				if tc.warning != "" && !strings.Contains(log.String(), want) {
+					t.Errorf("log lacks %s:\n%s", want, log.String())
+				}
+				if strings.Contains(log.String(), "open sesame") || strings.Contains(log.String(), "nope") {
+					t.Errorf("log shows a passphrase:\n%s", log.String())
+				}
+			}()
 			prof := testProfile(s)
 			prof.IdentityFiles = []string{keyFile}
 			prof.PassphraseFile = tc.pass
@@ -831,4 +854,22 @@ func TestOpenCanceledWhileConnecting(t *testing.T) {
 	if pw, _, conns, _ := s.counts(); pw != 1 || conns != 1 {
 		t.Fatalf("server saw %d password attempts and %d logins, want 1 and 1", pw, conns)
 	}
+}
+
+// logBuffer collects log output from several goroutines.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
