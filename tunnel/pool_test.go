@@ -630,13 +630,18 @@ func TestNoUsableMethodDoesNotConnect(t *testing.T) {
 func TestPasswordOutcomeUnknownIsNotRemembered(t *testing.T) {
 	stall := make(chan struct{})
 	s := newTestServer(t, func(s *testServer) { s.kbd, s.pubkey, s.stall = false, false, stall })
-	p := testPool(t, s, func(o *Options) { o.ConnectTimeout = 200 * time.Millisecond })
+	var log logBuffer
+	p := testPool(t, s, func(o *Options) { o.ConnectTimeout = 200 * time.Millisecond; o.Logger = zerolog.New(&log) })
 	prof := testProfile(s)
 	good := Credentials{User: "alice", Password: []byte("s3cret")}
 	// The server does not answer the password before connect_timeout.
 	_, err := p.Open(context.Background(), prof, "", good)
 	if !errors.Is(err, ErrServerUnreachable) || errors.Is(err, ErrAuthFailed) {
 		t.Fatalf("stalled password check: %v, want ErrServerUnreachable", err)
+	}
+	want := `"level":"warn","server":"` + s.addr + `","user":"alice","profile":"test","message":"SOX0213W SSH connection to ` + s.addr + ` for user alice lost after the password was sent; outcome unknown"`
+	if !strings.Contains(log.String(), want) || strings.Contains(log.String(), "s3cret") {
+		t.Errorf("log lacks %s (or shows the password):\n%s", want, log.String())
 	}
 	close(stall)
 	// Not remembered as rejected: the next attempt goes to the server (a
@@ -872,4 +877,26 @@ func (b *logBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// TestAgentNotUsable: agent = true without a reachable ssh-agent is
+// reported (SOX0214W) and the method is left out.
+func TestAgentNotUsable(t *testing.T) {
+	for _, tc := range []struct{ sock, reason string }{
+		{"", "SSH_AUTH_SOCK is not set"},
+		{"/nonexistent/agent.sock", "dial unix /nonexistent/agent.sock: connect: no such file or directory"},
+	} {
+		t.Run(tc.reason, func(t *testing.T) {
+			t.Setenv("SSH_AUTH_SOCK", "")
+			var log logBuffer
+			a := &authChain{log: zerolog.New(&log)}
+			if _, ok := a.agentCandidate(tc.sock); ok {
+				t.Fatal("an unusable agent became a candidate")
+			}
+			want := `{"level":"warn","message":"SOX0214W ssh-agent not usable: ` + tc.reason + `"`
+			if !strings.Contains(log.String(), want) {
+				t.Errorf("log lacks %s:\n%s", want, log.String())
+			}
+		})
+	}
 }
