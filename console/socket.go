@@ -34,6 +34,7 @@ type SocketError struct {
 	Err  error
 }
 
+// Error returns "console: control socket PATH: cause".
 func (e *SocketError) Error() string {
 	return fmt.Sprintf("console: control socket %s: %v", e.Path, e.Err)
 }
