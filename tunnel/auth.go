@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"slices"
@@ -233,7 +234,7 @@ func loadSigners(prof Profile, log zerolog.Logger) []ssh.Signer {
 	for _, f := range prof.IdentityFiles {
 		b, err := os.ReadFile(f)
 		if err != nil {
-			msg.Log(&log, "SOX0215W", f, "cannot read it: "+err.Error()).Str("identity_file", f).Send()
+			msg.Log(&log, "SOX0215W", f, "cannot read it: "+withoutPath(err)).Str("identity_file", f).Send()
 			continue
 		}
 		s, err := ssh.ParsePrivateKey(b)
@@ -279,4 +280,14 @@ func readPassphrase(file string) ([]byte, error) {
 		b = b[:i]
 	}
 	return bytes.TrimSuffix(b, []byte("\r")), nil
+}
+
+// withoutPath is err's text without the file name that a *fs.PathError
+// repeats, for a message that names the file itself.
+func withoutPath(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Op + ": " + pe.Err.Error()
+	}
+	return err.Error()
 }

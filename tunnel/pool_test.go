@@ -900,3 +900,17 @@ func TestAgentNotUsable(t *testing.T) {
 		})
 	}
 }
+
+// TestUnreadableIdentityFile: a missing identity file is reported with its
+// name once and the reason, and skipped.
+func TestUnreadableIdentityFile(t *testing.T) {
+	var log logBuffer
+	missing := filepath.Join(t.TempDir(), "id_missing")
+	if got := loadSigners(Profile{IdentityFiles: []string{missing}}, zerolog.New(&log)); len(got) != 0 {
+		t.Fatalf("%d signers from a missing file", len(got))
+	}
+	want := `"message":"SOX0215W identity file ` + missing + ` skipped: cannot read it: open: no such file or directory"`
+	if !strings.Contains(log.String(), want) {
+		t.Errorf("log lacks %s:\n%s", want, log.String())
+	}
+}
