@@ -6,7 +6,8 @@ BIN       := bin/socksd
 # A count of inputs, not a duration: time-bounded fuzzing can fail
 # spuriously with Go 1.26.8 ("context deadline exceeded" at the end).
 FUZZTIME  ?= 20000x
-STATICCHECK := honnef.co/go/tools/cmd/staticcheck@latest
+# Pinned, so that a new staticcheck release cannot fail CI on its own.
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # runtime/secret (Go experiment) lets socksd erase the copies of a job's
 # password that the SSH library leaves in freed memory; see internal/scrub.
 # Every build and test here uses it; `socksd version` shows it is on.

@@ -31,7 +31,7 @@ func Send(ctx context.Context, path, text string) (Response, error) {
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "unix", path)
 	if err != nil {
-		return Response{}, fmt.Errorf("console: control socket %s: %w", path, err)
+		return Response{}, &SocketError{Path: path, Err: err}
 	}
 	defer conn.Close()
 	deadline, _ := ctx.Deadline()
@@ -39,14 +39,14 @@ func Send(ctx context.Context, path, text string) (Response, error) {
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 	if _, err := conn.Write([]byte(text + "\n")); err != nil {
-		return Response{}, fmt.Errorf("console: control socket %s: sending command: %w", path, err)
+		return Response{}, &SocketError{Path: path, Err: fmt.Errorf("sending command: %w", err)}
 	}
 	resp, err := readReply(bufio.NewReader(conn))
 	if err != nil {
 		if ctx.Err() != nil {
 			err = fmt.Errorf("%w (%w)", err, ctx.Err())
 		}
-		return Response{}, fmt.Errorf("console: control socket %s: %w", path, err)
+		return Response{}, &SocketError{Path: path, Err: err}
 	}
 	return resp, nil
 }

@@ -18,6 +18,11 @@ type Response struct {
 	OK bool
 	// Lines is the reply; Lines[0] is the header message with its ID.
 	Lines []string
+
+	// id and args are the header message of a failure built by this
+	// package, for the log; empty in a reply read from the wire.
+	id   string
+	args []any
 }
 
 // Console runs operator commands against a Target. It is safe for
@@ -72,25 +77,45 @@ func (c *Console) execute(source, text string) Response {
 	for i, l := range resp.Lines {
 		resp.Lines[i] = sanitize(l)
 	}
-	ev := c.log.Info()
-	if !resp.OK {
-		ev = c.log.Warn()
-	}
-	ev.Str("source", source).Bool("ok", resp.OK).Msg(resp.Lines[0])
+	c.logReply(source, resp)
 	return resp
+}
+
+// logReply logs the header message of a reply: a refused command's at
+// the level of its ID; a successful one at info, as the text msg.Format
+// made. (It goes through Msg rather than msg.Log because the daemon's log
+// level switch lets lifecycle messages, SOX00xx, pass by their Msg text.)
+// A refusal that the target logged itself (reported) is not logged again.
+func (c *Console) logReply(source string, resp Response) {
+	if resp.OK {
+		c.log.Info().Str("source", source).Bool("ok", true).Msg(resp.Lines[0])
+		return
+	}
+	if resp.id == "" {
+		return
+	}
+	args := make([]any, len(resp.args))
+	for i, a := range resp.args {
+		if s, ok := a.(string); ok {
+			a = sanitize(s)
+		}
+		args[i] = a
+	}
+	msg.Log(&c.log, resp.id, args...).Str("source", source).Bool("ok", false).Send()
 }
 
 // syntaxResponse turns a Parse error into a SOX0402E reply.
 func syntaxResponse(err error) Response {
 	var se *SyntaxError
 	if !errors.As(err, &se) {
-		return Response{Lines: []string{msg.Format("SOX0402E", err.Error())}}
+		return failure("SOX0402E", err.Error())
 	}
-	lines := []string{msg.Format("SOX0402E", se.Text+": "+se.Reason), " valid forms:"}
+	resp := failure("SOX0402E", se.Text+": "+se.Reason)
+	resp.Lines = append(resp.Lines, " valid forms:")
 	for _, f := range se.Forms {
-		lines = append(lines, "  "+f)
+		resp.Lines = append(resp.Lines, "  "+f)
 	}
-	return Response{Lines: lines}
+	return resp
 }
 
 // Run carries out a parsed command.
@@ -108,7 +133,7 @@ func (c *Console) Run(cmd Command) Response {
 		return ok(lines...)
 	case VerbReload:
 		if err := c.t.Reload(); err != nil {
-			return failed(msg.Format("SOX0004E", err.Error()))
+			return reported("SOX0004E", err.Error())
 		}
 		return ok(msg.Format("SOX0404I", cmd.String()), fmt.Sprintf(" %d rules in use", len(c.t.Rules())))
 	case VerbLogLevel:
@@ -154,11 +179,23 @@ func (c *Console) Run(cmd Command) Response {
 		c.t.Stop(cmd.Object == ObjImmediate)
 		return ok(msg.Format("SOX0404I", cmd.String()))
 	}
-	return failed(msg.Format("SOX0402E", "unknown verb "+cmd.Verb))
+	return failure("SOX0402E", "unknown verb "+cmd.Verb)
 }
 
+// ok is a successful reply: a header message with its ID, then details.
 func ok(lines ...string) Response { return Response{OK: true, Lines: lines} }
 
-func failed(lines ...string) Response { return Response{Lines: lines} }
+// failure is the reply to a refused command: message id with args, which
+// is also what the log records.
+func failure(id string, args ...any) Response {
+	return Response{Lines: []string{msg.Format(id, args...)}, id: id, args: args}
+}
 
-func fail(err error) Response { return failed(msg.Format("SOX0403E", err.Error())) }
+// reported is a failure reply whose message the target has logged itself
+// (Reload's SOX0004E), so that the console does not log it again.
+func reported(id string, args ...any) Response {
+	return Response{Lines: []string{msg.Format(id, args...)}}
+}
+
+// fail is the SOX0403E reply for a command the target could not carry out.
+func fail(err error) Response { return failure("SOX0403E", err.Error()) }

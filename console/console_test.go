@@ -131,20 +131,41 @@ func TestReloadRejected(t *testing.T) {
 	if resp.OK || resp.Lines[0] != want {
 		t.Fatalf("got %v %q, want failure %q", resp.OK, resp.Lines, want)
 	}
-	if !strings.Contains(log.String(), "SOX0004E") || !strings.Contains(log.String(), `"level":"warn"`) {
-		t.Errorf("log does not record the rejected reload as a warning: %s", log.String())
+	// The target logs the rejection itself; the console logs the command.
+	if strings.Contains(log.String(), "SOX0004E") || !strings.Contains(log.String(), "SOX0401I command from api: RELOAD") {
+		t.Errorf("log is not the command alone: %s", log.String())
 	}
 }
 
+// TestExecuteLogsCommand: every command is logged, then its reply's
+// header: a refusal at the level of its ID, a success at info.
 func TestExecuteLogsCommand(t *testing.T) {
-	var log bytes.Buffer
-	c := newTestConsole(newFake(), &log)
-	c.execute("socket uid 0", "d   v")
-	out := log.String()
-	for _, want := range []string{`SOX0401I command from socket uid 0: d   v`, `SOX0416I socksd version 1.0.0-test`, `"ok":true`} {
-		if !strings.Contains(out, want) {
-			t.Errorf("log lacks %q:\n%s", want, out)
-		}
+	tests := []struct {
+		cmd  string
+		want []string // log lines, in order
+	}{
+		{"d   v", []string{`{"level":"info","message":"SOX0401I command from socket uid 0: d   v","source":"socket uid 0"}`,
+			`{"level":"info","source":"socket uid 0","ok":true,"message":"SOX0416I socksd version 1.0.0-test"}`}},
+		{"D SESSION=77", []string{`"SOX0401I command from socket uid 0: D SESSION=77"`,
+			`{"level":"error","message":"SOX0403E command failed: session 77 not found","source":"socket uid 0","ok":false}`}},
+		{"FROB\x1b", []string{`"SOX0401I command from socket uid 0: FROB?"`,
+			`{"level":"error","message":"SOX0402E unknown or malformed command: FROB?: command contains a character that is not printable ASCII","source":"socket uid 0","ok":false}`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.cmd, func(t *testing.T) {
+			var log bytes.Buffer
+			c := newTestConsole(newFake(), &log)
+			c.execute("socket uid 0", tt.cmd)
+			lines := strings.Split(strings.TrimSuffix(log.String(), "\n"), "\n")
+			if len(lines) != len(tt.want) {
+				t.Fatalf("%d log lines, want %d:\n%s", len(lines), len(tt.want), log.String())
+			}
+			for i, want := range tt.want {
+				if !strings.Contains(lines[i], want) {
+					t.Errorf("log line %d = %s, want it to contain %s", i, lines[i], want)
+				}
+			}
+		})
 	}
 }
 

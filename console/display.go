@@ -30,7 +30,7 @@ func (c *Console) display(cmd Command) Response {
 	case ObjVersion:
 		return ok(msg.Format("SOX0416I", c.t.Version()))
 	}
-	return failed(msg.Format("SOX0402E", "unknown DISPLAY object "+cmd.Object))
+	return failure("SOX0402E", "unknown DISPLAY object "+cmd.Object)
 }
 
 func (c *Console) sessions() []string {
@@ -79,7 +79,7 @@ func (c *Console) session(id uint64) Response {
 		}
 		return ok(append([]string{msg.Format("SOX0411I", id)}, keyValues(rows)...)...)
 	}
-	return failed(msg.Format("SOX0403E", fmt.Sprintf("session %d not found", id)))
+	return failure("SOX0403E", fmt.Sprintf("session %d not found", id))
 }
 
 func (c *Console) tunnels() []string {

@@ -44,11 +44,12 @@ func (c *Console) HandleSignals(ctx context.Context) {
 	}()
 }
 
-// runSignal runs the command a signal stands for and logs its reply.
+// runSignal runs the command a signal stands for and logs its reply, which
+// has no other reader: execute logs the header, this the other lines.
 func (c *Console) runSignal(sig os.Signal, text string) {
 	msg.Log(&c.log, "SOX0408I", sig.String(), text).Str("signal", sig.String()).Send()
 	resp := c.execute("signal "+sig.String(), text)
 	for _, l := range resp.Lines[1:] {
-		c.log.Info().Msg(l)
+		c.log.Info().Str("signal", sig.String()).Msg(l)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -25,6 +26,22 @@ const (
 	maxAcceptFailures = 100              // transient Accept errors in a row before giving up
 )
 
+// SocketError is a failure to create, serve or reach the control socket
+// at Path. Err says what went wrong, without the path, for a message
+// that names the path itself (SOX0420E).
+type SocketError struct {
+	Path string
+	Err  error
+}
+
+// Error returns "console: control socket PATH: cause".
+func (e *SocketError) Error() string {
+	return fmt.Sprintf("console: control socket %s: %v", e.Path, e.Err)
+}
+
+// Unwrap returns the cause.
+func (e *SocketError) Unwrap() error { return e.Err }
+
 // SocketInUseError reports that another process answers on the control
 // socket, so a second daemon must not take it over.
 type SocketInUseError struct{ Path string }
@@ -36,14 +53,16 @@ func (e *SocketInUseError) Error() string {
 // ListenSocket creates the Unix control socket at path with mode 0600.
 // A socket left behind by an ended daemon is removed; when another process
 // still answers on it, ListenSocket fails with a *SocketInUseError. A file
-// at path that is not a socket is never removed. The parent directory is
-// created (0755) when missing. Closing the listener removes the socket.
+// at path that is not a socket is never removed. A missing directory of
+// the socket is created (mode 0750) only when its parent exists; deeper
+// trees are not. Other failures are a *SocketError. Closing the listener
+// removes the socket.
 func ListenSocket(path string) (net.Listener, error) {
 	if path == "" {
 		return nil, errors.New("console: control socket path is empty")
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, fmt.Errorf("console: control socket %s: %w", path, err)
+	if err := socketDir(filepath.Dir(path)); err != nil {
+		return nil, &SocketError{Path: path, Err: err}
 	}
 	if err := removeStale(path); err != nil {
 		return nil, err
@@ -58,18 +77,18 @@ func ListenSocket(path string) (net.Listener, error) {
 	}
 	if tmp != path {
 		if err := os.Remove(tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("console: control socket %s: %w", path, err)
+			return nil, &SocketError{Path: path, Err: err}
 		}
 	}
 	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: tmp, Net: "unix"})
 	if err != nil {
-		return nil, fmt.Errorf("console: control socket %s: %w", path, err)
+		return nil, &SocketError{Path: path, Err: err}
 	}
 	ln.SetUnlinkOnClose(false)
 	fail := func(err error) (net.Listener, error) {
 		ln.Close()
 		os.Remove(tmp)
-		return nil, fmt.Errorf("console: control socket %s: %w", path, err)
+		return nil, &SocketError{Path: path, Err: err}
 	}
 	if err := os.Chmod(tmp, 0o600); err != nil {
 		return fail(err)
@@ -86,6 +105,32 @@ func ListenSocket(path string) (net.Listener, error) {
 	return &socketListener{UnixListener: ln, path: path, fi: fi}, nil
 }
 
+// socketDir makes sure that dir, the socket's directory, exists. It creates
+// dir (mode 0750) when its parent exists, and nothing else: a path under
+// directories that do not exist is most likely a mistake, and a daemon
+// running as root must not build a tree for it.
+func socketDir(dir string) error {
+	err := os.Mkdir(dir, 0o750)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("directory %s does not exist and neither does its parent %s; only a missing last level is created", dir, filepath.Dir(dir))
+	case err != nil && !errors.Is(err, fs.ErrExist):
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // the path is in the message already
+		}
+		return fmt.Errorf("cannot create directory %s: %w", dir, err)
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("%s is not a directory", dir)
+	}
+	return nil
+}
+
 // removeStale removes a socket at path that nobody answers on.
 func removeStale(path string) error {
 	fi, err := os.Lstat(path)
@@ -93,10 +138,10 @@ func removeStale(path string) error {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("console: control socket %s: %w", path, err)
+		return &SocketError{Path: path, Err: err}
 	}
 	if fi.Mode().Type() != os.ModeSocket {
-		return fmt.Errorf("console: control socket %s: exists and is not a socket", path)
+		return &SocketError{Path: path, Err: errors.New("exists and is not a socket")}
 	}
 	conn, err := net.DialTimeout("unix", path, probeTimeout)
 	if err == nil {
@@ -104,10 +149,10 @@ func removeStale(path string) error {
 		return &SocketInUseError{Path: path}
 	}
 	if !errors.Is(err, syscall.ECONNREFUSED) {
-		return fmt.Errorf("console: control socket %s: cannot tell whether it is in use: %w", path, err)
+		return &SocketError{Path: path, Err: fmt.Errorf("cannot tell whether it is in use: %w", err)}
 	}
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("console: control socket %s: removing stale socket: %w", path, err)
+		return &SocketError{Path: path, Err: fmt.Errorf("removing stale socket: %w", err)}
 	}
 	return nil
 }
@@ -171,14 +216,14 @@ func (c *Console) ServeSocket(ctx context.Context, ln net.Listener) error {
 				return nil
 			}
 			msg.Log(&c.log, "SOX0420E", ln.Addr().String(), err.Error()).Err(err).Send()
-			return fmt.Errorf("console: control socket %s: %w", ln.Addr(), err)
+			return &SocketError{Path: ln.Addr().String(), Err: err}
 		}
 		failures = 0
 		select {
 		case sem <- struct{}{}:
 		default:
 			conn.SetDeadline(time.Now().Add(time.Second))
-			writeReply(conn, failed(msg.Format("SOX0403E", "too many commands at once; try again")))
+			writeReply(conn, failure("SOX0403E", "too many commands at once; try again"))
 			conn.Close()
 			continue
 		}
@@ -214,19 +259,19 @@ func (c *Console) serveConn(conn net.Conn) {
 	case perr == nil:
 		source = fmt.Sprintf("control socket uid %d", uid)
 		if uid != 0 && uid != c.uid {
-			msg := msg.Format("SOX0409W", uid, c.uid)
-			c.log.Warn().Int("uid", uid).Msg(msg)
-			writeReply(conn, failed(msg))
+			resp := failure("SOX0409W", uid, c.uid)
+			c.logReply(source, resp)
+			writeReply(conn, resp)
 			return
 		}
 	case !errors.Is(perr, errors.ErrUnsupported):
 		msg.Log(&c.log, "SOX0420E", conn.LocalAddr().String(), perr.Error()).Err(perr).Send()
-		writeReply(conn, failed(msg.Format("SOX0403E", "cannot identify the sender")))
+		writeReply(conn, failure("SOX0403E", "cannot identify the sender"))
 		return
 	}
 	if tooLong != nil {
 		resp := syntaxResponse(syntaxErr("(line too long)", "", "command longer than %d bytes", MaxCommandLen))
-		c.log.Warn().Str("source", source).Msg(resp.Lines[0])
+		c.logReply(source, resp)
 		writeReply(conn, resp)
 		return
 	}

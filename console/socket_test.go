@@ -62,7 +62,7 @@ func TestSocketCommands(t *testing.T) {
 			t.Fatalf("Send(%q): %v", cmd, err)
 		}
 		want := newTestConsole(newFake(), nil).Execute(cmd)
-		if !reflect.DeepEqual(got, want) {
+		if got.OK != want.OK || !reflect.DeepEqual(got.Lines, want.Lines) {
 			t.Errorf("Send(%q) = %+v, want %+v", cmd, got, want)
 		}
 	}
@@ -421,5 +421,59 @@ func TestServeSocketAcceptErrors(t *testing.T) {
 	}
 	if _, err := os.Lstat(path); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("socket left behind: %v", err)
+	}
+}
+
+// TestListenSocketDirectory: a missing last directory level is created
+// with mode 0750; a deeper missing tree, or a file in the way, is an
+// error that says so, and nothing is created.
+func TestListenSocketDirectory(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "file"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		path    string
+		wantErr string // "" = success
+		created string // a directory that must exist afterwards, mode 0750 at most
+		absent  string // a path that must not exist afterwards
+	}{
+		{"existing directory", "console.sock", "", "", ""},
+		{"missing last level", "run/console.sock", "", "run", ""},
+		{"missing tree", "a/b/console.sock", "directory " + dir + "/a/b does not exist and neither does its parent " + dir + "/a; only a missing last level is created", "", "a"},
+		{"file in the way", "file/console.sock", dir + "/file is not a directory", "", ""},
+		{"file as parent", "file/x/console.sock", "cannot create directory " + dir + "/file/x: not a directory", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(dir, tt.path)
+			ln, err := ListenSocket(path)
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				ln.Close()
+			} else {
+				var se *SocketError
+				if !errors.As(err, &se) || se.Path != path || se.Err.Error() != tt.wantErr {
+					t.Fatalf("ListenSocket(%s) = %v, want a *SocketError with %q", path, err, tt.wantErr)
+				}
+				if !strings.HasPrefix(err.Error(), "console: control socket "+path+": ") {
+					t.Errorf("error %q does not name the socket", err)
+				}
+			}
+			if tt.created != "" {
+				fi, err := os.Stat(filepath.Join(dir, tt.created))
+				if err != nil || !fi.IsDir() || fi.Mode().Perm()&^0o750 != 0 || fi.Mode().Perm()&0o700 != 0o700 {
+					t.Errorf("directory %s: %v %v, want a directory with mode 0750 (less the umask)", tt.created, fi, err)
+				}
+			}
+			if tt.absent != "" {
+				if _, err := os.Lstat(filepath.Join(dir, tt.absent)); !errors.Is(err, os.ErrNotExist) {
+					t.Errorf("%s was created: %v", tt.absent, err)
+				}
+			}
+		})
 	}
 }

@@ -53,6 +53,7 @@ func (c *Console) ServeReader(ctx context.Context, r io.Reader, w io.Writer) err
 			return nil
 		case errors.As(res.err, &tooLong) && tooLong.max != maxDiscard:
 			resp = syntaxResponse(syntaxErr("(line too long)", "", "command longer than %d bytes", MaxCommandLen))
+			c.logReply("stdin", resp)
 		case res.err != nil:
 			msg.Log(&c.log, "SOX0419W", res.err.Error()).Err(res.err).Send()
 			return fmt.Errorf("console: reading commands: %w", res.err)

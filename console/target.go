@@ -3,7 +3,9 @@ package console
 import "time"
 
 // Target is what the console operates on; the daemon implements it.
-// Its methods may be called from several goroutines at once.
+// Its methods may be called from several goroutines at once. Reload logs
+// its own rejection (SOX0004E), which the console therefore does not log
+// again.
 type Target interface {
 	// Sessions returns the running sessions.
 	Sessions() []SessionInfo

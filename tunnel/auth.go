@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"slices"
 	"strings"
 	"sync"
+
+	"socksd/msg"
 
 	"github.com/rs/zerolog"
 	"golang.org/x/crypto/ssh"
@@ -102,12 +105,12 @@ func (a *authChain) agentCandidate(sock string) (candidate, bool) {
 		sock = os.Getenv("SSH_AUTH_SOCK")
 	}
 	if sock == "" {
-		a.log.Warn().Msg("tunnel: agent = true but no SSH_AUTH_SOCK")
+		msg.Log(&a.log, "SOX0214W", "SSH_AUTH_SOCK is not set").Send()
 		return candidate{}, false
 	}
 	c, err := net.Dial("unix", sock)
 	if err != nil {
-		a.log.Warn().Err(err).Msg("tunnel: cannot reach ssh-agent")
+		msg.Log(&a.log, "SOX0214W", err.Error()).Err(err).Send()
 		return candidate{}, false
 	}
 	a.closers = append(a.closers, func() { c.Close() })
@@ -231,7 +234,7 @@ func loadSigners(prof Profile, log zerolog.Logger) []ssh.Signer {
 	for _, f := range prof.IdentityFiles {
 		b, err := os.ReadFile(f)
 		if err != nil {
-			log.Warn().Str("identity_file", f).Err(err).Msg("tunnel: identity file skipped")
+			msg.Log(&log, "SOX0215W", f, "cannot read it: "+withoutPath(err)).Str("identity_file", f).Send()
 			continue
 		}
 		s, err := ssh.ParsePrivateKey(b)
@@ -241,21 +244,21 @@ func loadSigners(prof Profile, log zerolog.Logger) []ssh.Signer {
 				passLoaded = true
 				passphrase, err = readPassphrase(prof.PassphraseFile)
 				if err != nil {
-					log.Warn().Str("identity_file", f).Err(err).Msg("tunnel: encrypted identity file skipped")
+					msg.Log(&log, "SOX0215W", f, "it is encrypted and passphrase_file cannot be read: "+strings.TrimPrefix(err.Error(), "tunnel: passphrase_file: ")).Str("identity_file", f).Send()
 					continue
 				}
 			}
 			if passphrase == nil {
-				log.Warn().Str("identity_file", f).Msg("tunnel: identity file is encrypted and no passphrase_file is set; skipped")
+				msg.Log(&log, "SOX0215W", f, "it is encrypted and no passphrase_file is set").Str("identity_file", f).Send()
 				continue
 			}
 			s, err = ssh.ParsePrivateKeyWithPassphrase(b, passphrase)
 			if err != nil {
-				log.Warn().Str("identity_file", f).Msg("tunnel: identity file could not be decrypted with passphrase_file; skipped")
+				msg.Log(&log, "SOX0215W", f, "it cannot be decrypted with passphrase_file").Str("identity_file", f).Send()
 				continue
 			}
 		} else if err != nil {
-			log.Warn().Str("identity_file", f).Err(err).Msg("tunnel: identity file not a private key; skipped")
+			msg.Log(&log, "SOX0215W", f, "not a private key: "+err.Error()).Str("identity_file", f).Send()
 			continue
 		}
 		signers = append(signers, s)
@@ -277,4 +280,14 @@ func readPassphrase(file string) ([]byte, error) {
 		b = b[:i]
 	}
 	return bytes.TrimSuffix(b, []byte("\r")), nil
+}
+
+// withoutPath is err's text without the file name that a *fs.PathError
+// repeats, for a message that names the file itself.
+func withoutPath(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Op + ": " + pe.Err.Error()
+	}
+	return err.Error()
 }

@@ -36,14 +36,14 @@ func (p *Pool) login(r request) (*tconn, error) {
 	auth, err := newAuthChain(r.prof, r.password, p.opts.AgentSocket, log)
 	if err != nil {
 		ae := &AuthError{Server: r.server, User: r.user, Err: ErrAuthFailed, Detail: err.Error()}
-		log.Warn().Msg(ae.Error())
+		log.Debug().Msg(ae.Error())
 		return nil, ae
 	}
 	defer auth.close()
 	nc, err := dialServer(ctx, r.prof.Via, r.server)
 	if err != nil {
 		err = fmt.Errorf("tunnel: connect %s: %w: %w", r.server, ErrServerUnreachable, err)
-		log.Warn().Err(err).Msg("tunnel: ssh connect failed")
+		log.Debug().Err(err).Msg("tunnel: ssh connect failed")
 		return nil, err
 	}
 	raw := &watchConn{Conn: nc}
@@ -77,7 +77,7 @@ func (p *Pool) login(r request) (*tconn, error) {
 	if pwRejected {
 		// Logged in by another method, but the password itself was wrong.
 		p.rejects.add(r.reject, time.Now())
-		log.Warn().Str("method", method).Msg("tunnel: password rejected (logged in by another method); it will not be tried again for a while")
+		msg.Log(&log, "SOX0212W", r.user, r.server, method).Str("method", method).Send()
 	}
 	p.mu.Lock()
 	p.nextID++
@@ -137,18 +137,18 @@ func (p *Pool) handshakeError(ctx context.Context, r request, auth *authChain, e
 			cause = nil
 		}
 		ae := &AuthError{Server: r.server, User: r.user, Tried: tried, PasswordRejected: pwRejected, Err: ErrAuthFailed, Cause: cause}
-		log.Warn().Strs("tried", tried).Bool("password_rejected", pwRejected).Msg(ae.Error())
+		log.Debug().Strs("tried", tried).Bool("password_rejected", pwRejected).Msg(ae.Error())
 		return ae
 	}
 	if pwSent && !pwRejected {
-		log.Warn().Msg("tunnel: connection lost after the password was sent; outcome unknown")
+		msg.Log(&log, "SOX0213W", r.server, r.user).Send()
 	}
 	if ctx.Err() != nil {
 		err = fmt.Errorf("tunnel: connect %s: %w: handshake timed out: %w", r.server, ErrServerUnreachable, ctx.Err())
 	} else {
 		err = fmt.Errorf("tunnel: connect %s: %w: %w", r.server, ErrServerUnreachable, err)
 	}
-	log.Warn().Err(err).Msg("tunnel: ssh handshake failed")
+	log.Debug().Err(err).Msg("tunnel: ssh handshake failed")
 	return err
 }
 

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync"
 
+	"socksd/msg"
+
 	"github.com/rs/zerolog"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
@@ -288,7 +290,8 @@ func (h *hostKeys) callback() ssh.HostKeyCallback {
 			hkErr.Err = ErrHostKeyUnknown
 			hkErr.Detail = err.Error()
 		}
-		h.log.Error().Str("host", hostname).Str("key_type", hkErr.KeyType).
+		// The caller logs the operator message (SOX0203E, SOX0204A).
+		h.log.Debug().Str("host", hostname).Str("key_type", hkErr.KeyType).
 			Str("fingerprint", hkErr.Fingerprint).Strs("known", hkErr.Known).
 			Str("policy", h.policy).Msg(hkErr.Error())
 		return hkErr
@@ -308,8 +311,8 @@ func (h *hostKeys) acceptNew(hostport string, key ssh.PublicKey) error {
 		return err
 	}
 	if added > 0 {
-		h.log.Warn().Str("host", hostport).Str("key_type", key.Type()).Str("fingerprint", Fingerprint(key)).
-			Str("file", h.files[0]).Msg("tunnel: accepted new host key (policy accept-new)")
+		msg.Log(&h.log, "SOX0210I", hostport, h.files[0], key.Type()+" "+Fingerprint(key)).Str("host", hostport).
+			Str("key_type", key.Type()).Str("fingerprint", Fingerprint(key)).Str("file", h.files[0]).Send()
 	}
 	return nil
 }

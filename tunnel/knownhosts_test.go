@@ -15,6 +15,7 @@ import (
 
 	"socksd/internal/testing/wait"
 
+	"github.com/rs/zerolog"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 )
@@ -141,9 +142,11 @@ func TestAcceptNew(t *testing.T) {
 	s := newTestServer(t)
 	dir := t.TempDir()
 	file := filepath.Join(dir, "sub", "known_hosts") // directory and file do not exist yet
+	var log logBuffer
 	p := testPool(t, s, func(o *Options) {
 		o.KnownHosts = []string{file, filepath.Join(dir, "missing-too")}
 		o.HostKeyPolicy = PolicyAcceptNew
+		o.Logger = zerolog.New(&log)
 	})
 	cred := Credentials{User: "alice", Password: []byte("s3cret")}
 	for i := 0; i < 3; i++ {
@@ -163,6 +166,12 @@ func TestAcceptNew(t *testing.T) {
 	want := knownhosts.Line([]string{knownhosts.Normalize(s.addr)}, s.hostKey.PublicKey())
 	if strings.TrimSpace(string(b)) != want {
 		t.Fatalf("known_hosts = %q, want %q", b, want)
+	}
+	// Recorded once, with an operator message that shows the fingerprint.
+	key := s.hostKey.PublicKey()
+	wantLine := `"level":"info","message":"SOX0210I host key for ` + s.addr + ` recorded in ` + file + ` (accept-new): ` + key.Type() + " " + Fingerprint(key) + `"`
+	if n := strings.Count(log.String(), "SOX0210I"); n != 1 || !strings.Contains(log.String(), wantLine) {
+		t.Errorf("%d SOX0210I lines, want 1 with %s:\n%s", n, wantLine, log.String())
 	}
 	// The recorded key is now enforced, even under strict.
 	strict := testPool(t, s, func(o *Options) { o.KnownHosts = []string{file} })

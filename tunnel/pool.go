@@ -147,7 +147,8 @@ func (p *Pool) Open(ctx context.Context, prof Profile, destHost string, cred Cre
 	for round := 0; round < maxOpenRounds; round++ {
 		if len(r.password) > 0 && p.rejects.rejected(r.reject, time.Now()) {
 			err := &AuthError{Server: r.server, User: r.user, Err: ErrPasswordRejectedRecently}
-			p.opts.Logger.Warn().Str("server", r.server).Str("user", r.user).Str("profile", r.prof.Name).Msg(err.Error())
+			// The caller logs the operator message (SOX0206W).
+			p.opts.Logger.Debug().Str("server", r.server).Str("user", r.user).Str("profile", r.prof.Name).Msg(err.Error())
 			return nil, err
 		}
 		p.mu.Lock()

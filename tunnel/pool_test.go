@@ -1,6 +1,7 @@
 package tunnel
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -18,6 +19,7 @@ import (
 
 	"socksd/internal/testing/wait"
 
+	"github.com/rs/zerolog"
 	"golang.org/x/crypto/ssh"
 
 	"socksd/internal/testing/testpeer"
@@ -628,13 +630,18 @@ func TestNoUsableMethodDoesNotConnect(t *testing.T) {
 func TestPasswordOutcomeUnknownIsNotRemembered(t *testing.T) {
 	stall := make(chan struct{})
 	s := newTestServer(t, func(s *testServer) { s.kbd, s.pubkey, s.stall = false, false, stall })
-	p := testPool(t, s, func(o *Options) { o.ConnectTimeout = 200 * time.Millisecond })
+	var log logBuffer
+	p := testPool(t, s, func(o *Options) { o.ConnectTimeout = 200 * time.Millisecond; o.Logger = zerolog.New(&log) })
 	prof := testProfile(s)
 	good := Credentials{User: "alice", Password: []byte("s3cret")}
 	// The server does not answer the password before connect_timeout.
 	_, err := p.Open(context.Background(), prof, "", good)
 	if !errors.Is(err, ErrServerUnreachable) || errors.Is(err, ErrAuthFailed) {
 		t.Fatalf("stalled password check: %v, want ErrServerUnreachable", err)
+	}
+	want := `"level":"warn","server":"` + s.addr + `","user":"alice","profile":"test","message":"SOX0213W SSH connection to ` + s.addr + ` for user alice lost after the password was sent; outcome unknown"`
+	if !strings.Contains(log.String(), want) || strings.Contains(log.String(), "s3cret") {
+		t.Errorf("log lacks %s (or shows the password):\n%s", want, log.String())
 	}
 	close(stall)
 	// Not remembered as rejected: the next attempt goes to the server (a
@@ -745,7 +752,8 @@ func TestAuthOrder(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.auth, ",")+"/"+tc.cred.String(), func(t *testing.T) {
 			s := newTestServer(t, func(s *testServer) { s.authKeys = []ssh.PublicKey{signer.PublicKey()} })
-			p := testPool(t, s, nil)
+			var log logBuffer
+			p := testPool(t, s, func(o *Options) { o.Logger = zerolog.New(&log) })
 			prof := testProfile(s)
 			prof.Auth = tc.auth
 			prof.IdentityFiles = []string{keyFile}
@@ -759,6 +767,10 @@ func TestAuthOrder(t *testing.T) {
 			}
 			if pw, _, _, _ := s.counts(); pw != tc.wantPW {
 				t.Fatalf("%d password attempts, want %d", pw, tc.wantPW)
+			}
+			want := `{"level":"warn","server":"` + s.addr + `","user":"alice","profile":"test","message":"SOX0212W password for user alice at ` + s.addr + ` was rejected; logged in by publickey(identity files) instead"`
+			if got := strings.Contains(log.String(), want); got != (string(tc.cred.Password) == "wrong") {
+				t.Errorf("SOX0212W logged: %v; log:\n%s", got, log.String())
 			}
 			if string(tc.cred.Password) == "wrong" {
 				if _, err := p.Open(context.Background(), prof, "", tc.cred); !errors.Is(err, ErrPasswordRejectedRecently) {
@@ -779,9 +791,25 @@ func TestEncryptedIdentityFile(t *testing.T) {
 	for _, tc := range []struct {
 		name, pass string
 		ok         bool
-	}{{"right passphrase", passFile, true}, {"wrong passphrase", wrongFile, false}, {"no passphrase file", "", false}, {"missing passphrase file", "/nonexistent/pass", false}} {
+		warning    string // the SOX0215W reason
+	}{
+		{"right passphrase", passFile, true, ""},
+		{"wrong passphrase", wrongFile, false, "it cannot be decrypted with passphrase_file"},
+		{"no passphrase file", "", false, "it is encrypted and no passphrase_file is set"},
+		{"missing passphrase file", "/nonexistent/pass", false, "it is encrypted and passphrase_file cannot be read: open /nonexistent/pass: no such file or directory"},
+	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := testPool(t, s, nil)
+			var log logBuffer
+			p := testPool(t, s, func(o *Options) { o.Logger = zerolog.New(&log) })
+			defer func() {
+				want := "SOX0215W identity file " + keyFile + " skipped: " + tc.warning + `"`
+				if tc.warning != "" && !strings.Contains(log.String(), want) {
+					t.Errorf("log lacks %s:\n%s", want, log.String())
+				}
+				if strings.Contains(log.String(), "open sesame") || strings.Contains(log.String(), "nope") {
+					t.Errorf("log shows a passphrase:\n%s", log.String())
+				}
+			}()
 			prof := testProfile(s)
 			prof.IdentityFiles = []string{keyFile}
 			prof.PassphraseFile = tc.pass
@@ -830,5 +858,59 @@ func TestOpenCanceledWhileConnecting(t *testing.T) {
 	l.Close()
 	if pw, _, conns, _ := s.counts(); pw != 1 || conns != 1 {
 		t.Fatalf("server saw %d password attempts and %d logins, want 1 and 1", pw, conns)
+	}
+}
+
+// logBuffer collects log output from several goroutines.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestAgentNotUsable: agent = true without a reachable ssh-agent is
+// reported (SOX0214W) and the method is left out.
+func TestAgentNotUsable(t *testing.T) {
+	for _, tc := range []struct{ sock, reason string }{
+		{"", "SSH_AUTH_SOCK is not set"},
+		{"/nonexistent/agent.sock", "dial unix /nonexistent/agent.sock: connect: no such file or directory"},
+	} {
+		t.Run(tc.reason, func(t *testing.T) {
+			t.Setenv("SSH_AUTH_SOCK", "")
+			var log logBuffer
+			a := &authChain{log: zerolog.New(&log)}
+			if _, ok := a.agentCandidate(tc.sock); ok {
+				t.Fatal("an unusable agent became a candidate")
+			}
+			want := `{"level":"warn","message":"SOX0214W ssh-agent not usable: ` + tc.reason + `"`
+			if !strings.Contains(log.String(), want) {
+				t.Errorf("log lacks %s:\n%s", want, log.String())
+			}
+		})
+	}
+}
+
+// TestUnreadableIdentityFile: a missing identity file is reported with its
+// name once and the reason, and skipped.
+func TestUnreadableIdentityFile(t *testing.T) {
+	var log logBuffer
+	missing := filepath.Join(t.TempDir(), "id_missing")
+	if got := loadSigners(Profile{IdentityFiles: []string{missing}}, zerolog.New(&log)); len(got) != 0 {
+		t.Fatalf("%d signers from a missing file", len(got))
+	}
+	want := `"message":"SOX0215W identity file ` + missing + ` skipped: cannot read it: open: no such file or directory"`
+	if !strings.Contains(log.String(), want) {
+		t.Errorf("log lacks %s:\n%s", want, log.String())
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -84,8 +85,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	defer cancel()
 	resp, err := console.Send(ctx, socket, text)
 	if err != nil {
-		cause := strings.TrimPrefix(err.Error(), "console: control socket "+socket+": ")
-		fmt.Fprintln(stderr, msg.Format("SOX0420E", socket, cause))
+		fmt.Fprintln(stderr, msg.Format("SOX0420E", socket, socketCause(err)))
 		return exitFail
 	}
 	for _, l := range resp.Lines {
@@ -95,4 +95,14 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		return exitFail
 	}
 	return exitOK
+}
+
+// socketCause is the reason a control socket operation failed, without the
+// "console: control socket PATH:" that SOX0420E says itself.
+func socketCause(err error) string {
+	var se *console.SocketError
+	if errors.As(err, &se) {
+		return se.Err.Error()
+	}
+	return err.Error()
 }

@@ -37,7 +37,7 @@ func hostkey(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("socksd hostkey "+sub, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, hostkeyUsage) }
-	timeout := fs.Duration("timeout", 10*time.Second, "bound on each SSH handshake")
+	timeout := fs.Duration("timeout", 10*time.Second, "bound on the whole scan")
 	var file *string
 	var yes *bool
 	switch sub {
@@ -83,9 +83,7 @@ func hostkey(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 6*(*timeout))
-	defer cancel()
-	keys, err := tunnel.ScanHostKeys(ctx, hostport, *timeout)
+	keys, err := tunnel.ScanHostKeys(context.Background(), hostport, *timeout)
 	if err != nil {
 		fmt.Fprintf(stderr, "socksd hostkey %s: %v\n", sub, err)
 		return exitFail

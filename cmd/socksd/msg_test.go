@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"socksd/internal/testing/gosource"
 	"socksd/msg"
 )
 
@@ -67,6 +68,29 @@ func TestWrap(t *testing.T) {
 	for _, line := range strings.Split(wrap(strings.Repeat("word ", 50), "  ", 76), "\n") {
 		if len(line) > 76 {
 			t.Errorf("line longer than 76: %q", line)
+		}
+	}
+}
+
+// TestRunMsgEveryEmittedID runs socksd msg for every message ID that the
+// code (tests left out) names, and checks that each explains itself: its
+// text, a non-empty explanation and a non-empty operator response.
+func TestRunMsgEveryEmittedID(t *testing.T) {
+	ids := gosource.MessageIDs(t, gosource.Root(t), false)
+	if len(ids) < 20 {
+		t.Fatalf("only %d message IDs found in the code; the walk is broken", len(ids))
+	}
+	for id, files := range ids {
+		var out, errOut bytes.Buffer
+		if code := runMsg([]string{id}, &out, &errOut); code != exitOK {
+			t.Errorf("socksd msg %s (named in %s): exit %d: %s", id, strings.Join(files, ", "), code, errOut.String())
+			continue
+		}
+		head, rest, _ := strings.Cut(out.String(), "\n\nExplanation:\n")
+		explanation, response, ok := strings.Cut(rest, "\nOperator response:\n")
+		if !ok || !strings.HasPrefix(head, id+"  ") || len(head) <= len(id)+2 ||
+			strings.TrimSpace(explanation) == "" || strings.TrimSpace(response) == "" {
+			t.Errorf("socksd msg %s does not give the text, explanation and operator response:\n%s", id, out.String())
 		}
 	}
 }

@@ -5,9 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"os"
-	"path/filepath"
 	"sync"
 
 	"socksd/config"
@@ -69,10 +67,10 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	var transports sync.WaitGroup
 	defer transports.Wait()
 	if cfg.Console.Socket != "" {
-		ln, err := listenConsole(cfg.Console.Socket)
+		ln, err := console.ListenSocket(cfg.Console.Socket)
 		if err != nil {
 			// The daemon still serves; the operator has signals and stdin.
-			msg.Log(&log, "SOX0420E", cfg.Console.Socket, err).Err(err).Send()
+			msg.Log(&log, "SOX0420E", cfg.Console.Socket, socketCause(err)).Err(err).Send()
 		} else {
 			transports.Add(1)
 			go func() { defer transports.Done(); con.ServeSocket(ctx, ln) }()
@@ -88,12 +86,4 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		return exitFail
 	}
 	return exitOK
-}
-
-// listenConsole creates the control socket, and its directory if missing.
-func listenConsole(path string) (net.Listener, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		return nil, fmt.Errorf("socksd: console socket: %w", err)
-	}
-	return console.ListenSocket(path)
 }
