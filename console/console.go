@@ -23,6 +23,9 @@ type Response struct {
 	// package, for the log; empty in a reply read from the wire.
 	id   string
 	args []any
+	// logged is true when the header is already in the log (STOP logs it
+	// before it acts, as the process may end right after).
+	logged bool
 }
 
 // Console runs operator commands against a Target. It is safe for
@@ -81,17 +84,14 @@ func (c *Console) execute(source, text string) Response {
 	return resp
 }
 
-// logReply logs the header message of a reply: a refused command's at
-// the level of its ID; a successful one at info, as the text msg.Format
-// made. (It goes through Msg rather than msg.Log because the daemon's log
-// level switch lets lifecycle messages, SOX00xx, pass by their Msg text.)
+// logReply logs the header message of a refused command at the level of
+// its ID. A successful reply is not logged: the sender reads it, the
+// command itself is in the log (SOX0401I), and what it did is logged by the
+// target (SOX0005I, SOX0011I, ...) — logging the reply too would write
+// those lines twice. Signals have no sender; runSignal logs their replies.
 // A refusal that the target logged itself (reported) is not logged again.
 func (c *Console) logReply(source string, resp Response) {
-	if resp.OK {
-		c.log.Info().Str("source", source).Bool("ok", true).Msg(resp.Lines[0])
-		return
-	}
-	if resp.id == "" {
+	if resp.OK || resp.id == "" {
 		return
 	}
 	args := make([]any, len(resp.args))
@@ -176,8 +176,13 @@ func (c *Console) Run(cmd Command) Response {
 		}
 		return ok(msg.Format("SOX0006I"))
 	case VerbStop:
+		// Announce first, then act: STOP IMMEDIATE may end the process
+		// before the reply could be logged.
+		msg.Log(&c.log, "SOX0404I", cmd.String()).Send()
 		c.t.Stop(cmd.Object == ObjImmediate)
-		return ok(msg.Format("SOX0404I", cmd.String()))
+		resp := ok(msg.Format("SOX0404I", cmd.String()))
+		resp.logged = true
+		return resp
 	}
 	return failure("SOX0402E", "unknown verb "+cmd.Verb)
 }

@@ -137,15 +137,18 @@ func TestReloadRejected(t *testing.T) {
 	}
 }
 
-// TestExecuteLogsCommand: every command is logged, then its reply's
-// header: a refusal at the level of its ID, a success at info.
+// TestExecuteLogsCommand: every command is logged, then a refusal's
+// header at the level of its ID. A success is not logged again (the target
+// logs what it did), except STOP, which announces itself before it acts.
 func TestExecuteLogsCommand(t *testing.T) {
 	tests := []struct {
 		cmd  string
 		want []string // log lines, in order
 	}{
-		{"d   v", []string{`{"level":"info","message":"SOX0401I command from socket uid 0: d   v","source":"socket uid 0"}`,
-			`{"level":"info","source":"socket uid 0","ok":true,"message":"SOX0416I socksd version 1.0.0-test"}`}},
+		{"d   v", []string{`{"level":"info","message":"SOX0401I command from socket uid 0: d   v","source":"socket uid 0"}`}},
+		{"QUIESCE", []string{`"SOX0401I command from socket uid 0: QUIESCE"`}},
+		{"STOP", []string{`"SOX0401I command from socket uid 0: STOP"`,
+			`{"level":"info","message":"SOX0404I command accepted: STOP"}`}},
 		{"D SESSION=77", []string{`"SOX0401I command from socket uid 0: D SESSION=77"`,
 			`{"level":"error","message":"SOX0403E command failed: session 77 not found","source":"socket uid 0","ok":false}`}},
 		{"FROB\x1b", []string{`"SOX0401I command from socket uid 0: FROB?"`,

@@ -16,7 +16,7 @@ import (
 //	SIGTERM, SIGINT  STOP (a second one: STOP IMMEDIATE)
 //	SIGUSR1          DISPLAY STATS, written to the log
 //
-// Every reply goes to the log.
+// Every reply goes to the log, as there is no one else to read it.
 func (c *Console) HandleSignals(ctx context.Context) {
 	ch := make(chan os.Signal, 4)
 	signal.Notify(ch, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1)
@@ -49,7 +49,11 @@ func (c *Console) HandleSignals(ctx context.Context) {
 func (c *Console) runSignal(sig os.Signal, text string) {
 	msg.Log(&c.log, "SOX0408I", sig.String(), text).Str("signal", sig.String()).Send()
 	resp := c.execute("signal "+sig.String(), text)
-	for _, l := range resp.Lines[1:] {
+	lines := resp.Lines
+	if !resp.OK || resp.logged {
+		lines = lines[1:] // the header is in the log already
+	}
+	for _, l := range lines {
 		c.log.Info().Str("signal", sig.String()).Msg(l)
 	}
 }
