@@ -56,8 +56,10 @@ func LoadEncoded(path, enc string) (*Config, error) {
 }
 
 // ParseEncoded is Parse for data in a named encoding (see LoadEncoded).
+// Detection and framing are ebcdic's (ebcdic.DetectText, ebcdic.TextLines),
+// as for JCL members.
 func ParseEncoded(name string, data []byte, enc string) (*Config, error) {
-	e, err := jcl.NormalizeEncoding(enc)
+	cp, auto, err := ebcdic.ParseCodePageOrAuto(enc)
 	if err != nil {
 		var ce *ebcdic.CodePageError
 		if errors.As(err, &ce) {
@@ -65,16 +67,13 @@ func ParseEncoded(name string, data []byte, enc string) (*Config, error) {
 		}
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	if e == jcl.EncodingAuto {
-		e = jcl.DetectEncoding(data)
+	if auto {
+		cp = ebcdic.DetectText(data)
 	}
-	if e == jcl.EncodingASCII {
+	if !cp.IsEBCDIC() {
 		return Parse(name, data)
 	}
-	lines, err := jcl.DecodeLines(data, e)
-	if err != nil {
-		return nil, fmt.Errorf("config: %w", err)
-	}
+	lines := ebcdic.TextLines(data, cp)
 	for i, l := range lines {
 		lines[i] = strings.TrimRight(l, " ")
 	}

@@ -240,6 +240,10 @@ func pathProblem(p string) string {
 	return ""
 }
 
+func isASCIIAlnum(b byte) bool {
+	return b >= '0' && b <= '9' || b >= 'A' && b <= 'Z' || b >= 'a' && b <= 'z'
+}
+
 func hostProblem(h string) string {
 	if h == "" {
 		return "is empty"
