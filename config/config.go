@@ -32,6 +32,11 @@ type Config struct {
 	ruleSet *rules.Set
 	allow   []netip.Prefix
 	methods []socks.Method
+	// jclErr is server.listen's problem for rendering JCL, when the file
+	// has no [jcl] table (see JCLSite); listenFailed tells that a listen
+	// address failed its own check.
+	jclErr       *Error
+	listenFailed bool
 }
 
 // RuleSet returns the compiled rules, built once when the file was parsed.
