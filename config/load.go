@@ -23,6 +23,7 @@ import (
 	"socksd/ftp"
 	"socksd/internal/hostport"
 	"socksd/jcl"
+	"socksd/msg"
 	"socksd/rules"
 	"socksd/socks"
 	"socksd/tunnel"
@@ -90,7 +91,8 @@ func ParseEncoded(name string, data []byte, enc string) (*Config, error) {
 // rules.Compile and rules.ParsePrefix, socks.ParseProxyURL (through
 // tunnel.Profile.Check) and socks.ParseMethod, tunnel.CheckHostKeyPolicy,
 // ftp.Options.Check (whose encoding check is ebcdic.ParseCodePageOrAuto),
-// jcl.Site.Validate. What config checks itself is only what no runtime
+// jcl.Site.Validate and jcl.Site.SetListener, msg.ParseLevel,
+// hostport.ParseListen. What config checks itself is only what no runtime
 // package owns: the contract of the file (unknown keys, types, keys written
 // as 0 or [] where the runtime would take a default, a profile that a rule
 // names but the file lacks). The rule set, client prefixes and SOCKS5
@@ -365,10 +367,10 @@ func (c *Config) validate(d *decoder) ErrorList {
 	if s.HandshakeTimeout.Duration == 0 {
 		bad(key("server", "handshake_timeout"), "must be more than 0")
 	}
-	switch c.Log.Level {
-	case "debug", "info", "warn", "error":
-	default:
-		bad(key("log", "level"), "unknown level %q (want debug, info, warn or error)", c.Log.Level)
+	if _, err := msg.ParseLevel(c.Log.Level); err != nil {
+		var le *msg.LevelError
+		errors.As(err, &le)
+		bad(key("log", "level"), "%s", le.Reason())
 	}
 	switch c.Log.Format {
 	case "console", "json":
