@@ -88,7 +88,7 @@ func ParseEncoded(name string, data []byte, enc string) (*Config, error) {
 // TOML syntax error stops the reading early: it is then the one error.
 //
 // Each setting is checked by the parser of the package that owns it:
-// rules.Compile and rules.ParsePrefix, socks.ParseProxyURL (through
+// rules.Compile, rules.ParsePrefix and rules.CheckVersion, socks.ParseProxyURL (through
 // tunnel.Profile.Check) and socks.ParseMethod, tunnel.CheckHostKeyPolicy,
 // ftp.Options.Check (whose encoding check is ebcdic.ParseCodePageOrAuto),
 // jcl.Site.Validate and jcl.Site.SetListener, msg.ParseLevel,
@@ -346,8 +346,8 @@ func (c *Config) validate(d *decoder) ErrorList {
 		bad(key("server", "socks_versions"), "at least one SOCKS version is needed")
 	}
 	for _, v := range s.SocksVersions {
-		if v != 4 && v != 5 {
-			bad(key("server", "socks_versions"), "unknown SOCKS version %d (want 4 or 5)", v)
+		if err := rules.CheckVersion(v); err != nil {
+			bad(key("server", "socks_versions"), "%v", err)
 		}
 	}
 	for _, m := range s.Socks5Auth {
