@@ -78,3 +78,24 @@ func TestTextLines(t *testing.T) {
 		}
 	}
 }
+
+// FuzzTextLines checks that detection and framing never panic, that
+// DetectText names ASCII or IBM-1047, and that no line keeps a line end.
+func FuzzTextLines(f *testing.F) {
+	f.Add([]byte("[server]\nlisten = [\"127.0.0.1:1080\"]\n"))
+	f.Add(append(record("//J JOB"), record("//S EXEC PGM=X")...))
+	f.Add(lines(IBM1047, 0x15, "[server]", "a = 1"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cp := DetectText(data)
+		if cp != ASCII && cp != IBM1047 {
+			t.Fatalf("DetectText gave %s", cp)
+		}
+		for _, c := range []CodePage{ASCII, IBM1047, IBM037} {
+			for _, l := range TextLines(data, c) {
+				if !c.IsEBCDIC() && strings.Contains(l, "\n") {
+					t.Fatalf("%s line %q keeps its line end", c, l)
+				}
+			}
+		}
+	})
+}
