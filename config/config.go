@@ -20,7 +20,8 @@ type Config struct {
 	SSH      SSH                 `toml:"ssh"`
 	Profiles map[string]*Profile `toml:"profiles"`
 	Rules    []*Rule             `toml:"rules"`
-	// JCL holds the site's values for `socksd jcl render`.
+	// JCL holds the [jcl] table over the shipped samples' values; JCLSite
+	// gives it, with its listener, to `socksd jcl render`.
 	JCL jcl.Site `toml:"jcl"`
 
 	// File is where the configuration came from ("(default)" for the
@@ -32,6 +33,11 @@ type Config struct {
 	ruleSet *rules.Set
 	allow   []netip.Prefix
 	methods []socks.Method
+	// jclErr is server.listen's problem for rendering JCL, when the file
+	// has no [jcl] table (see JCLSite); listenFailed tells that a listen
+	// address failed its own check.
+	jclErr       *Error
+	listenFailed bool
 }
 
 // RuleSet returns the compiled rules, built once when the file was parsed.

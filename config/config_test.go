@@ -67,6 +67,7 @@ func TestErrorsNameFileLineAndKey(t *testing.T) {
 		{"auth twice", "[profiles.x]\nauth = [\"publickey\", \"password\", \"publickey\"]\n", 2, "profiles.x.auth", `method "publickey" is listed twice`},
 		{"bad via", "[profiles.x]\nvia = \"http://proxy:8080\"\n", 2, "profiles.x.via", "not a usable proxy URL: the scheme is not socks4, socks4a, socks5 or socks5h"},
 		{"syntax", "[server\nlisten = 1\n", 1, "", `not valid TOML at the end of the line: expected '.' or ']' to end table name, but got '\n' instead`},
+		{"syntax at a line end", "[jcl]\nhlq = \n", 2, "", "not valid TOML at the end of the line: expected value"},
 		{"syntax value", "[server]\nlisten = [\"a\", 1 2]\n", 2, "", "not valid TOML at column"},
 		{"type", "[server]\nmax_sessions = \"many\"\n", 2, "server.max_sessions", "must be a whole number, not a string"},
 		{"list type", "[server]\nlisten = \"127.0.0.1:1080\"\n", 2, "server.listen", "must be a list of strings in quotes, not a string"},
@@ -153,6 +154,41 @@ func TestJCLSampleConfigLoads(t *testing.T) {
 	var e *Error
 	if !errors.As(err, &e) || e.Line != 2 || !strings.HasPrefix(e.Key, "jcl.") {
 		t.Errorf("bad [jcl] value: %v", err)
+	}
+}
+
+// JCLSite takes the listener from server.listen, with or without a [jcl]
+// table; without one, a list the daemon accepts but JCL cannot use is an
+// error of JCLSite only.
+func TestJCLSite(t *testing.T) {
+	tests := []struct {
+		name, body string
+		host       string
+		port       int
+		line       int // of JCLSite's error, or 0
+	}{
+		{"no [jcl]", "[server]\nlisten = [\"0.0.0.0:1081\"]\n", "127.0.0.1", 1081, 0},
+		{"no [jcl], IPv6 only", "[server]\nlisten = [\"[::1]:1080\"]\n", "", 0, 2},
+		{"[jcl]", "[server]\nlisten = [\"[::1]:1080\", \"10.1.2.3:1080\"]\n[jcl]\nhlq = \"X\"\n", "10.1.2.3", 1080, 0},
+	}
+	for _, tc := range tests {
+		c, err := Parse("site.toml", []byte(tc.body))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		site, err := c.JCLSite()
+		var e *Error
+		switch {
+		case tc.line == 0 && (err != nil || site.ListenHost != tc.host || site.Port != tc.port):
+			t.Errorf("%s: got %s:%d, %v", tc.name, site.ListenHost, site.Port, err)
+		case tc.line != 0 && (!errors.As(err, &e) || e.Line != tc.line || e.Key != "server.listen"):
+			t.Errorf("%s: got %v, want an error at line %d, server.listen", tc.name, err, tc.line)
+		}
+	}
+	_, err := Parse("site.toml", []byte("[server]\nlisten = [\"[::1]:1080\"]\n[jcl]\n"))
+	var e *Error
+	if !errors.As(err, &e) || e.Line != 2 || !strings.Contains(e.Msg, "no IPv4 listen address") {
+		t.Errorf("[jcl] with an IPv6 listener only: got %v", err)
 	}
 }
 

@@ -13,7 +13,12 @@ type Error struct {
 	Msg  string
 }
 
-func (e *Error) Error() string {
+func (e *Error) Error() string { return "config: " + e.Detail() }
+
+// Detail is the error without its package prefix, "FILE:LINE: KEY: what is
+// wrong", for a message that says itself that it is about the
+// configuration (SOX0501E).
+func (e *Error) Detail() string {
 	var b strings.Builder
 	b.WriteString(e.File)
 	if e.Line > 0 {
@@ -25,7 +30,7 @@ func (e *Error) Error() string {
 		b.WriteString(": ")
 	}
 	b.WriteString(e.Msg)
-	return "config: " + b.String()
+	return b.String()
 }
 
 // ErrorList is every problem found in one file.

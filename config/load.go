@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -16,12 +15,15 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/BurntSushi/toml"
 
 	"socksd/ebcdic"
 	"socksd/ftp"
+	"socksd/internal/hostport"
 	"socksd/jcl"
+	"socksd/msg"
 	"socksd/rules"
 	"socksd/socks"
 	"socksd/tunnel"
@@ -56,8 +58,10 @@ func LoadEncoded(path, enc string) (*Config, error) {
 }
 
 // ParseEncoded is Parse for data in a named encoding (see LoadEncoded).
+// Detection and framing are ebcdic's (ebcdic.DetectText, ebcdic.TextLines),
+// as for JCL members.
 func ParseEncoded(name string, data []byte, enc string) (*Config, error) {
-	e, err := jcl.NormalizeEncoding(enc)
+	cp, auto, err := ebcdic.ParseCodePageOrAuto(enc)
 	if err != nil {
 		var ce *ebcdic.CodePageError
 		if errors.As(err, &ce) {
@@ -65,16 +69,13 @@ func ParseEncoded(name string, data []byte, enc string) (*Config, error) {
 		}
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	if e == jcl.EncodingAuto {
-		e = jcl.DetectEncoding(data)
+	if auto {
+		cp = ebcdic.DetectText(data)
 	}
-	if e == jcl.EncodingASCII {
+	if !cp.IsEBCDIC() {
 		return Parse(name, data)
 	}
-	lines, err := jcl.DecodeLines(data, e)
-	if err != nil {
-		return nil, fmt.Errorf("config: %w", err)
-	}
+	lines := ebcdic.TextLines(data, cp)
 	for i, l := range lines {
 		lines[i] = strings.TrimRight(l, " ")
 	}
@@ -87,10 +88,11 @@ func ParseEncoded(name string, data []byte, enc string) (*Config, error) {
 // TOML syntax error stops the reading early: it is then the one error.
 //
 // Each setting is checked by the parser of the package that owns it:
-// rules.Compile and rules.ParsePrefix, socks.ParseProxyURL (through
+// rules.Compile, rules.ParsePrefix and rules.CheckVersion, socks.ParseProxyURL (through
 // tunnel.Profile.Check) and socks.ParseMethod, tunnel.CheckHostKeyPolicy,
 // ftp.Options.Check (whose encoding check is ebcdic.ParseCodePageOrAuto),
-// jcl.Site.Validate. What config checks itself is only what no runtime
+// jcl.Site.Validate and jcl.Site.SetListener, msg.ParseLevel,
+// hostport.ParseListen. What config checks itself is only what no runtime
 // package owns: the contract of the file (unknown keys, types, keys written
 // as 0 or [] where the runtime would take a default, a profile that a rule
 // names but the file lacks). The rule set, client prefixes and SOCKS5
@@ -101,21 +103,39 @@ func Parse(name string, data []byte) (*Config, error) {
 	c := &Config{File: name, pos: scanPositions(text), JCL: jcl.DefaultSite()}
 	var doc map[string]any
 	if _, err := toml.Decode(text, &doc); err != nil {
-		return nil, ErrorList{c.syntaxError(err)}
+		return nil, ErrorList{c.syntaxError(err, text)}
 	}
 	d := newDecoder(c)
 	d.table(nil, doc, reflect.ValueOf(c).Elem())
 	c.applyDefaults(d.isSet)
 	errs := append(d.errs, c.validate(d)...)
+	listenErr := c.setJCLListener(d)
 	if d.isSet("jcl") {
+		if listenErr != nil {
+			errs = append(errs, listenErr)
+		}
 		errs = append(errs, c.validateJCL(d)...)
 	}
 	if len(errs) > 0 {
 		slices.SortStableFunc(errs, func(a, b *Error) int { return cmp.Compare(lineOrder(a), lineOrder(b)) })
 		return nil, errs
 	}
+	c.jclErr = listenErr
 	c.expandHome()
 	return c, nil
+}
+
+// JCLSite returns the [jcl] table as `socksd jcl render` uses it: the
+// site's values over the defaults of the shipped samples, with the SOCKS
+// listener (ListenHost, Port) taken from server.listen. Parse has checked
+// it when the file has a [jcl] table. Without one the site is the default
+// one, and a server.listen without an IPv4 address, which the daemon
+// accepts, is an error here: an ErrorList with the one *Error at the key.
+func (c *Config) JCLSite() (jcl.Site, error) {
+	if c.jclErr != nil {
+		return jcl.Site{}, ErrorList{c.jclErr}
+	}
+	return c.JCL, nil
 }
 
 // lineOrder sorts errors by line, those without a line last.
@@ -129,14 +149,18 @@ func lineOrder(e *Error) int {
 // syntaxError reports a document that is not TOML. The parser's message is
 // kept, but any quoted word in it is hidden: it may be a secret that was
 // meant to be in quotes.
-func (c *Config) syntaxError(err error) *Error {
+func (c *Config) syntaxError(err error, text string) *Error {
 	var pe toml.ParseError
 	if errors.As(err, &pe) {
 		line, msg := pe.Position.Line, "not valid TOML: "+hideQuoted(pe.Message)
 		switch {
-		case (strings.Contains(pe.Message, `"\n"`) || strings.Contains(pe.Message, `'\n'`)) && line > 1:
-			// The parser met the line end: the problem is on the line before.
-			line, msg = line-1, "not valid TOML at the end of the line: "+hideQuoted(pe.Message)
+		case strings.Contains(pe.Message, `"\n"`) || strings.Contains(pe.Message, `'\n'`):
+			// The parser met the line end at the column. Some parsing
+			// states count the line end into the next line already.
+			if line > 1 && !lineEndsAt(text, line, pe.Position.Col) && lineEndsAt(text, line-1, pe.Position.Col) {
+				line--
+			}
+			msg = "not valid TOML at the end of the line: " + hideQuoted(pe.Message)
 		case pe.Position.Col > 0:
 			msg = fmt.Sprintf("not valid TOML at column %d: %s", pe.Position.Col, hideQuoted(pe.Message))
 		}
@@ -146,6 +170,16 @@ func (c *Config) syntaxError(err error) *Error {
 		return &Error{File: c.File, Line: line, Msg: msg}
 	}
 	return &Error{File: c.File, Msg: "not valid TOML"}
+}
+
+// lineEndsAt reports whether line n (from 1) of text ends just before
+// column col (from 1, in characters).
+func lineEndsAt(text string, n, col int) bool {
+	lines := strings.SplitN(text, "\n", n+1)
+	if n > len(lines) {
+		return false
+	}
+	return utf8.RuneCountInString(strings.TrimSuffix(lines[n-1], "\r")) == col-1
 }
 
 var quotedRE = regexp.MustCompile(`"(?:[^"\\]|\\.)*"|'[^']*'`)
@@ -293,8 +327,11 @@ func (c *Config) validate(d *decoder) ErrorList {
 		bad(key("server", "listen"), "at least one listen address is needed")
 	}
 	for _, l := range s.Listen {
-		if err := checkHostPort(l); err != nil {
-			bad(key("server", "listen"), "%v", err)
+		if _, _, err := hostport.ParseListen(l); err != nil {
+			var he *hostport.Error
+			errors.As(err, &he)
+			bad(key("server", "listen"), "%s", he.Reason)
+			c.listenFailed = true
 		}
 	}
 	for _, a := range s.AllowClients {
@@ -309,8 +346,8 @@ func (c *Config) validate(d *decoder) ErrorList {
 		bad(key("server", "socks_versions"), "at least one SOCKS version is needed")
 	}
 	for _, v := range s.SocksVersions {
-		if v != 4 && v != 5 {
-			bad(key("server", "socks_versions"), "unknown SOCKS version %d (want 4 or 5)", v)
+		if err := rules.CheckVersion(v); err != nil {
+			bad(key("server", "socks_versions"), "%v", err)
 		}
 	}
 	for _, m := range s.Socks5Auth {
@@ -330,10 +367,10 @@ func (c *Config) validate(d *decoder) ErrorList {
 	if s.HandshakeTimeout.Duration == 0 {
 		bad(key("server", "handshake_timeout"), "must be more than 0")
 	}
-	switch c.Log.Level {
-	case "debug", "info", "warn", "error":
-	default:
-		bad(key("log", "level"), "unknown level %q (want debug, info, warn or error)", c.Log.Level)
+	if _, err := msg.ParseLevel(c.Log.Level); err != nil {
+		var le *msg.LevelError
+		errors.As(err, &le)
+		bad(key("log", "level"), "%s", le.Reason())
 	}
 	switch c.Log.Format {
 	case "console", "json":
@@ -419,12 +456,19 @@ func (c *Config) validateRule(i int, r *Rule, bad func([]string, string, ...any)
 	}
 }
 
-// validateJCL checks the [jcl] table against the listener it renders.
+// setJCLListener sets the listener of the [jcl] site from server.listen.
+// A list that failed its own check is not reported again.
+func (c *Config) setJCLListener(d *decoder) *Error {
+	err := c.JCL.SetListener(c.Server.Listen)
+	if err == nil || d.hasFailed([]string{"server", "listen"}) || c.listenFailed {
+		return nil
+	}
+	return c.errAt([]string{"server", "listen"}, "%s", strings.TrimPrefix(err.Error(), "jcl: "))
+}
+
+// validateJCL checks the [jcl] table (with jcl.Site.Validate).
 func (c *Config) validateJCL(d *decoder) ErrorList {
 	var errs ErrorList
-	if err := c.JCL.SetListener(c.Server.Listen); err != nil && !d.hasFailed([]string{"server", "listen"}) {
-		errs = append(errs, c.errAt([]string{"server", "listen"}, "%s", strings.TrimPrefix(err.Error(), "jcl: ")))
-	}
 	if err := c.JCL.Validate(); err != nil {
 		for _, e := range flatten(err) {
 			var se *jcl.SiteError
@@ -455,18 +499,6 @@ func (r *Rule) Spec() rules.Spec {
 		Commands: r.Commands, Versions: r.Versions, Action: r.Action,
 		Profile: r.Profile, FallbackToPlain: r.FallbackToPlain,
 	}
-}
-
-// checkHostPort checks a listen address, host:port.
-func checkHostPort(s string) error {
-	_, port, err := net.SplitHostPort(s)
-	if err != nil {
-		return fmt.Errorf("%q is not a host:port address, such as 127.0.0.1:1080", s)
-	}
-	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
-		return fmt.Errorf("%q does not end in a port (0-65535)", s)
-	}
-	return nil
 }
 
 // expandHome replaces a leading "~/" in path settings with the running

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"socksd/msg"
 )
 
 // MaxCommandLen is the longest command text Parse accepts, in bytes.
@@ -127,11 +129,6 @@ var displayObjects = map[string]string{
 var keys = map[string]string{
 	"SESSION": ArgSession, "SESS": ArgSession, "S": ArgSession,
 	"TUNNEL": ArgTunnel, "TUN": ArgTunnel, "T": ArgTunnel,
-}
-
-// logLevels are the values LOGLEVEL takes.
-var logLevels = map[string]string{
-	"DEBUG": "DEBUG", "INFO": "INFO", "WARN": "WARN", "WARNING": "WARN", "ERROR": "ERROR",
 }
 
 // forms lists the valid forms of each verb, for HELP and syntax errors.
@@ -274,11 +271,11 @@ func (p *parser) logLevel(verbTok token, ops []token) error {
 	default:
 		return p.fail("LOGLEVEL takes one level")
 	}
-	level, ok := logLevels[strings.ToUpper(value)]
-	if !ok {
+	level, err := msg.ParseLevel(value)
+	if err != nil {
 		return p.fail("unknown log level %q", value)
 	}
-	p.cmd.Args = map[string]string{ArgLevel: level}
+	p.cmd.Args = map[string]string{ArgLevel: strings.ToUpper(level.String())}
 	return nil
 }
 

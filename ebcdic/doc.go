@@ -5,6 +5,8 @@
 // It converts text ([Encode], [Decode], [Translate]), guesses the code page
 // of a control line ([Detect]) and frames control lines ([LineReader]) with
 // any of the line ends seen on such connections: CRLF, X'0D25' (EBCDIC CR
-// LF), X'15' (EBCDIC NL) and a bare LF. The tables come from
+// LF), X'15' (EBCDIC NL) and a bare LF. For whole text files (the
+// configuration, JCL members) it guesses the code page ([DetectText]) and
+// splits lines or 80-byte records ([TextLines]). The tables come from
 // golang.org/x/text/encoding/charmap.
 package ebcdic

@@ -137,26 +137,6 @@ func TestEncodingNames(t *testing.T) {
 	}
 }
 
-func TestDetectEncoding(t *testing.T) {
-	rec, _ := toEBCDIC(t, "HELLO WORLD\nUSER PASS\n")
-	tests := []struct {
-		data []byte
-		want string
-	}{
-		{[]byte("//J JOB\n"), EncodingASCII},
-		{[]byte{0x61, 0x61, 0xD1, 0x40}, EncodingIBM1047},
-		{[]byte("  \n//J JOB\n"), EncodingASCII},
-		{[]byte("user pass\nput a b\n"), EncodingASCII},
-		{rec, EncodingIBM1047},
-		{nil, EncodingASCII},
-	}
-	for _, tc := range tests {
-		if got := DetectEncoding(tc.data); got != tc.want {
-			t.Errorf("% X: got %s, want %s", tc.data, got, tc.want)
-		}
-	}
-}
-
 func TestEncodeLines(t *testing.T) {
 	if _, err := encodeLines([]string{strings.Repeat("x", 81)}, "ibm-1047"); err == nil {
 		t.Error("81-character line accepted")

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"strings"
 	"unicode/utf8"
 
 	"golang.org/x/text/encoding/charmap"
@@ -22,7 +21,7 @@ const (
 )
 
 // RecordLength is the length of a fixed-length card-image record (FB 80).
-const RecordLength = 80
+const RecordLength = ebcdic.RecordLength
 
 // EncodingError reports an encoding name that is not known.
 type EncodingError struct {
@@ -51,45 +50,6 @@ func NormalizeEncoding(name string) (string, error) {
 	return cp.String(), nil
 }
 
-// DetectEncoding guesses whether data is ASCII or IBM-1047. Data that starts
-// (after blanks) with EBCDIC "//" (X'6161') is EBCDIC, ASCII "//" is ASCII;
-// anything else is decided by counting blanks and alphanumerics of each code.
-func DetectEncoding(data []byte) string {
-	rest := bytes.TrimLeft(data, " \t\r\n\x40\x15\x25\x05")
-	switch {
-	case bytes.HasPrefix(rest, []byte{0x61, 0x61}):
-		return EncodingIBM1047
-	case bytes.HasPrefix(rest, []byte("//")):
-		return EncodingASCII
-	}
-	if len(data) > 4096 {
-		data = data[:4096]
-	}
-	var e, a int
-	for _, b := range data {
-		if b == 0x40 || isEBCDICAlnum(b) {
-			e++
-		}
-		if b == ' ' || b == '\n' || isASCIIAlnum(b) {
-			a++
-		}
-	}
-	if e > a {
-		return EncodingIBM1047
-	}
-	return EncodingASCII
-}
-
-func isASCIIAlnum(b byte) bool {
-	return b >= '0' && b <= '9' || b >= 'A' && b <= 'Z' || b >= 'a' && b <= 'z'
-}
-
-func isEBCDICAlnum(b byte) bool {
-	return b >= 0x81 && b <= 0x89 || b >= 0x91 && b <= 0x99 || b >= 0xA2 && b <= 0xA9 ||
-		b >= 0xC1 && b <= 0xC9 || b >= 0xD1 && b <= 0xD9 || b >= 0xE2 && b <= 0xE9 ||
-		b >= 0xF0 && b <= 0xF9
-}
-
 // charmapFor returns the table of a normalized encoding, nil for ASCII.
 func charmapFor(enc string) *charmap.Charmap {
 	cp, err := ebcdic.ParseCodePage(enc)
@@ -101,93 +61,20 @@ func charmapFor(enc string) *charmap.Charmap {
 
 // decodeLines splits data into lines (without terminators) in encoding enc,
 // which may be auto. It returns the lines and the encoding actually used.
-//
-// ASCII data is split at LF (a CR before it is dropped). EBCDIC data is split
-// at NL (X'15') or LF (X'25'), a CR (X'0D') before either dropped; EBCDIC data
-// without any line end is cut into fixed 80-byte records. ASCII data without
-// any newline whose length is a multiple of 80 is cut into records as well.
+// Detection (ebcdic.DetectText) and framing (ebcdic.TextLines: line ends
+// or 80-byte records) are ebcdic's.
 func decodeLines(data []byte, enc string) ([]string, string, error) {
 	enc, err := NormalizeEncoding(enc)
 	if err != nil {
 		return nil, "", err
 	}
+	var cp ebcdic.CodePage
 	if enc == EncodingAuto {
-		enc = DetectEncoding(data)
+		cp = ebcdic.DetectText(data)
+	} else {
+		cp, _ = ebcdic.ParseCodePage(enc)
 	}
-	cm := charmapFor(enc)
-	if cm == nil {
-		data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")) // a UTF-8 byte order mark
-	}
-	var raw [][]byte
-	switch {
-	case cm == nil && bytes.IndexByte(data, '\n') >= 0:
-		raw = splitKeep(data, func(b byte) bool { return b == '\n' }, '\r')
-	case cm == nil && len(data) > RecordLength && len(data)%RecordLength == 0:
-		raw = records(data)
-	case cm == nil:
-		if len(data) > 0 {
-			raw = [][]byte{bytes.TrimSuffix(data, []byte{'\r'})}
-		}
-	case bytes.IndexByte(data, 0x15) >= 0 || bytes.IndexByte(data, 0x25) >= 0:
-		raw = splitKeep(data, func(b byte) bool { return b == 0x15 || b == 0x25 }, 0x0D)
-	default:
-		raw = records(data)
-	}
-	lines := make([]string, len(raw))
-	for i, r := range raw {
-		lines[i] = decodeBytes(r, cm)
-	}
-	return lines, enc, nil
-}
-
-// splitKeep splits data at bytes for which isEnd is true, dropping one cr
-// byte before each end and the empty piece after a final line end.
-func splitKeep(data []byte, isEnd func(byte) bool, cr byte) [][]byte {
-	var out [][]byte
-	start := 0
-	for i, b := range data {
-		if !isEnd(b) {
-			continue
-		}
-		out = append(out, bytes.TrimSuffix(data[start:i], []byte{cr}))
-		start = i + 1
-	}
-	if start < len(data) {
-		out = append(out, bytes.TrimSuffix(data[start:], []byte{cr}))
-	}
-	return out
-}
-
-// records cuts data into 80-byte records; a short last record is kept.
-func records(data []byte) [][]byte {
-	out := make([][]byte, 0, (len(data)+RecordLength-1)/RecordLength)
-	for len(data) > 0 {
-		n := min(RecordLength, len(data))
-		out = append(out, data[:n])
-		data = data[n:]
-	}
-	return out
-}
-
-// decodeBytes decodes b with cm, or as UTF-8 (falling back to Latin-1 for
-// invalid UTF-8) when cm is nil.
-func decodeBytes(b []byte, cm *charmap.Charmap) string {
-	if cm == nil {
-		if utf8.Valid(b) {
-			return string(b)
-		}
-		rs := make([]rune, len(b))
-		for i, c := range b {
-			rs[i] = rune(c)
-		}
-		return string(rs)
-	}
-	var sb strings.Builder
-	sb.Grow(len(b))
-	for _, c := range b {
-		sb.WriteRune(cm.DecodeByte(c))
-	}
-	return sb.String()
+	return ebcdic.TextLines(data, cp), cp.String(), nil
 }
 
 // LineTooLongError reports a line that does not fit a card-image record.

@@ -8,6 +8,8 @@ import (
 	"path"
 	"strconv"
 	"strings"
+
+	"socksd/internal/hostport"
 )
 
 // Site holds one installation's values for rendering the samples. It is the
@@ -240,6 +242,10 @@ func pathProblem(p string) string {
 	return ""
 }
 
+func isASCIIAlnum(b byte) bool {
+	return b >= '0' && b <= '9' || b >= 'A' && b <= 'Z' || b >= 'a' && b <= 'z'
+}
+
 func hostProblem(h string) string {
 	if h == "" {
 		return "is empty"
@@ -302,28 +308,29 @@ func jobCardProblems(card []string) []string {
 }
 
 // SetListener sets ListenHost and Port from the [server] listen addresses
-// of the socksd configuration: the first IPv4 listener, a wildcard or
-// localhost address replaced by 127.0.0.1. The z/OS FTP client reaches SOCKS
-// servers only over IPv4, so a list without one is an error.
+// of the socksd configuration, each parsed by hostport.ParseListen: the
+// first IPv4 listener, a wildcard or localhost address replaced by
+// 127.0.0.1. The z/OS FTP client reaches SOCKS servers only over IPv4, so a
+// list without one is an error, and so is port 0 on the listener picked.
 func (s *Site) SetListener(listen []string) error {
 	for _, l := range listen {
-		host, p, err := net.SplitHostPort(l)
+		host, port, err := hostport.ParseListen(l)
 		if err != nil {
-			return fmt.Errorf("jcl: listen address %q: %w", l, err)
-		}
-		port, err := strconv.Atoi(p)
-		if err != nil || port < 1 || port > 65535 {
-			return fmt.Errorf("jcl: listen address %q: bad port", l)
+			return fmt.Errorf("jcl: listen address: %w", err)
 		}
 		switch host {
 		case "", "0.0.0.0", "localhost":
-			s.ListenHost, s.Port = "127.0.0.1", port
-			return nil
+			host = "127.0.0.1"
 		}
-		if ip := net.ParseIP(host); ip != nil && ip.To4() != nil {
-			s.ListenHost, s.Port = ip.String(), port
-			return nil
+		ip := net.ParseIP(host)
+		if ip == nil || ip.To4() == nil {
+			continue
 		}
+		if port == 0 {
+			return fmt.Errorf("jcl: listen address %q: port 0 is chosen by the system at each start; the FTP client needs a fixed port", l)
+		}
+		s.ListenHost, s.Port = ip.String(), port
+		return nil
 	}
 	return fmt.Errorf("jcl: no IPv4 listen address in %q; the z/OS FTP client reaches SOCKS servers only over IPv4", listen)
 }

@@ -85,6 +85,8 @@ func TestSetListener(t *testing.T) {
 		{[]string{"[::1]:1080"}, "", 0, false},
 		{[]string{"127.0.0.1"}, "", 0, false},
 		{[]string{"127.0.0.1:0"}, "", 0, false},
+		{[]string{"[::1]:0", "127.0.0.1:1080"}, "127.0.0.1", 1080, true},
+		{[]string{"nohostport", "127.0.0.1:1080"}, "", 0, false},
 		{nil, "", 0, false},
 	}
 	for _, tc := range tests {

@@ -190,8 +190,8 @@ func compileOne(i int, sp Spec) (*Rule, ErrorList) {
 		r.commands = append(r.commands, c)
 	}
 	for _, v := range sp.Versions {
-		if v != 4 && v != 5 {
-			fail("versions", fmt.Errorf("unknown SOCKS version %d (want 4 or 5)", v))
+		if err := CheckVersion(v); err != nil {
+			fail("versions", err)
 			continue
 		}
 		r.versions = append(r.versions, v)
@@ -325,4 +325,16 @@ func containsStr(xs []string, v string) bool {
 		}
 	}
 	return false
+}
+
+// CheckVersion reports a SOCKS version number other than 4 (SOCKS4 and
+// SOCKS4a) or 5. It is the one check of version numbers: Compile uses it
+// for a rule's versions, and the configuration loader for
+// server.socks_versions. Like ParsePrefix's, its error says what is wrong
+// in the configuration's terms, without a package prefix.
+func CheckVersion(v int) error {
+	if v != 4 && v != 5 {
+		return fmt.Errorf("unknown SOCKS version %d (want 4 or 5)", v)
+	}
+	return nil
 }

@@ -68,18 +68,14 @@ func (f levelFilter) WriteLevel(level zerolog.Level, p []byte) (int, error) {
 	return f.w.Write(p)
 }
 
+// parseLevel parses a level name with msg.ParseLevel, the one parser of
+// log level names.
 func parseLevel(name string) (zerolog.Level, error) {
-	switch name {
-	case "debug", "DEBUG":
-		return zerolog.DebugLevel, nil
-	case "info", "INFO":
-		return zerolog.InfoLevel, nil
-	case "warn", "WARN":
-		return zerolog.WarnLevel, nil
-	case "error", "ERROR":
-		return zerolog.ErrorLevel, nil
+	lv, err := msg.ParseLevel(name)
+	if err != nil {
+		return lv, fmt.Errorf("socksd: %w", err)
 	}
-	return zerolog.NoLevel, fmt.Errorf("socksd: unknown log level %q (want debug, info, warn or error)", name)
+	return lv, nil
 }
 
 // NewLogger builds the daemon's logger from the [log] settings. The

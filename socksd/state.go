@@ -34,11 +34,16 @@ type state struct {
 
 // build turns a configuration into runtime objects. The rule set, client
 // prefixes and SOCKS5 methods were built by config.Parse with their
-// owners' parsers and are taken as they are.
+// owners' parsers and are taken as they are; the SSH profiles are prepared
+// here, once (tunnel.Profile.Prepare).
 func build(cfg *config.Config) (*state, error) {
 	set := cfg.RuleSet()
 	if set == nil {
 		return nil, fmt.Errorf("socksd: configuration %s was not parsed by config.Parse", cfg.File)
+	}
+	profs, err := profiles(cfg)
+	if err != nil {
+		return nil, err
 	}
 	st := &state{
 		cfg:       cfg,
@@ -54,7 +59,7 @@ func build(cfg *config.Config) (*state, error) {
 		perClient: cfg.Server.MaxPerClient,
 		drain:     cfg.Server.DrainTimeout.Duration,
 		hits:      make([]atomic.Int64, set.Len()),
-		profiles:  profiles(cfg),
+		profiles:  profs,
 		ftp:       ftpOptions(cfg),
 	}
 	return st, nil

@@ -30,17 +30,23 @@ func newPool(cfg *config.Config, d *Daemon) (*tunnel.Pool, error) {
 	return p, nil
 }
 
-// profiles converts the configuration's SSH profiles.
-func profiles(cfg *config.Config) map[string]tunnel.Profile {
+// profiles converts the configuration's SSH profiles, each prepared once
+// (checked, defaults applied, its via dialer built) so that no tunnel open
+// checks or parses it again.
+func profiles(cfg *config.Config) (map[string]tunnel.Profile, error) {
 	out := make(map[string]tunnel.Profile, len(cfg.Profiles))
 	for name, p := range cfg.Profiles {
-		out[name] = tunnel.Profile{
+		tp, err := tunnel.Profile{
 			Name: name, Host: p.Host, Port: p.Port, User: p.User, Auth: p.Auth,
 			IdentityFiles: p.IdentityFiles, PassphraseFile: p.PassphraseFile, Agent: p.Agent,
 			Via: p.Via, Share: p.Share, MaxChannels: p.MaxChannels,
+		}.Prepare()
+		if err != nil {
+			return nil, fmt.Errorf("socksd: %w", err)
 		}
+		out[name] = tp
 	}
-	return out
+	return out, nil
 }
 
 // logTunnelError writes the operator message for an SSH failure.

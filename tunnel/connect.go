@@ -40,7 +40,7 @@ func (p *Pool) login(r request) (*tconn, error) {
 		return nil, ae
 	}
 	defer auth.close()
-	nc, err := dialServer(ctx, r.prof.Via, r.server)
+	nc, err := dialServer(ctx, r.prof.via, r.server)
 	if err != nil {
 		err = fmt.Errorf("tunnel: connect %s: %w: %w", r.server, ErrServerUnreachable, err)
 		log.Debug().Err(err).Msg("tunnel: ssh connect failed")

@@ -103,10 +103,12 @@ type request struct {
 
 // resolve applies the profile to the destination and credentials.
 func (p *Pool) resolve(prof Profile, destHost string, cred Credentials) (request, error) {
-	if err := prof.Validate(); err != nil {
-		return request{}, err
+	if !prof.prepared {
+		var err error
+		if prof, err = prof.Prepare(); err != nil {
+			return request{}, err
+		}
 	}
-	prof = prof.withDefaults()
 	host := prof.Host
 	if host == "" {
 		host = destHost

@@ -63,6 +63,11 @@ type Profile struct {
 	// ride the same connection), 1 otherwise (0 = 1). A connection takes a
 	// new lease only while the reservations of its leases fit MaxChannels.
 	SessionChannels int
+
+	// Built by Prepare: the dialer of Via (nil without one), and that the
+	// profile was checked and has its defaults.
+	via      *socks.Dialer
+	prepared bool
 }
 
 // Options are the pool-wide settings.
@@ -132,9 +137,16 @@ func (e *ProfileError) Error() string { return fmt.Sprintf("tunnel: %s: %s", e.F
 
 // Check reports every invalid setting of p, each a *ProfileError joined
 // with errors.Join, or nil. Zero values stand for their defaults and are
-// valid. It is the one check of a profile: Validate (and so Pool.Open) and
+// valid. It is the one check of a profile: Prepare (and so Pool.Open) and
 // the configuration loader both use it.
 func (p Profile) Check() error {
+	_, err := p.check()
+	return err
+}
+
+// check is Check, and returns the dialer of Via that it built on the way
+// (nil without Via or when Via is not usable).
+func (p Profile) check() (*socks.Dialer, error) {
 	var errs []error
 	bad := func(field, format string, args ...any) {
 		errs = append(errs, &ProfileError{Field: field, Reason: fmt.Sprintf(format, args...)})
@@ -155,26 +167,43 @@ func (p Profile) Check() error {
 		}
 		seen[m] = true
 	}
+	var via *socks.Dialer
 	if p.Via != "" {
-		if _, err := p.Via.Dialer(); err != nil {
-			var ue *socks.URLError
-			if errors.As(err, &ue) {
-				bad("via", "not a usable proxy URL: %s", ue.Reason)
-			} else {
-				bad("via", "not a usable proxy URL")
-			}
+		d, err := p.Via.Dialer()
+		var ue *socks.URLError
+		switch {
+		case errors.As(err, &ue):
+			bad("via", "not a usable proxy URL: %s", ue.Reason)
+		case err != nil:
+			bad("via", "not a usable proxy URL")
+		default:
+			via = d
 		}
 	}
-	return errors.Join(errs...)
+	return via, errors.Join(errs...)
 }
 
 // Validate reports a profile that cannot work: ErrBadProfile with the
 // problems Check finds.
 func (p Profile) Validate() error {
-	if err := p.Check(); err != nil {
-		return fmt.Errorf("%w %q: %w", ErrBadProfile, p.Name, err)
+	_, err := p.Prepare()
+	return err
+}
+
+// Prepare checks p (with Check), applies its defaults and builds the
+// dialer of its Via, once. Pool.Open takes a prepared profile as it is,
+// without checking it or parsing Via again; the daemon prepares each
+// profile when it builds its configuration. A profile whose fields are
+// changed after Prepare (other than SessionChannels) must be prepared
+// again. The error is ErrBadProfile with the problems Check finds.
+func (p Profile) Prepare() (Profile, error) {
+	via, err := p.check()
+	if err != nil {
+		return Profile{}, fmt.Errorf("%w %q: %w", ErrBadProfile, p.Name, err)
 	}
-	return nil
+	p = p.withDefaults()
+	p.via, p.prepared = via, true
+	return p, nil
 }
 
 // usesPassword reports whether the profile may send the application's password.

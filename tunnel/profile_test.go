@@ -46,3 +46,32 @@ func TestProfileCheck(t *testing.T) {
 		})
 	}
 }
+
+// Prepare checks once, applies the defaults and builds the via dialer, so
+// that Open neither checks the profile nor parses Via again.
+func TestProfilePrepare(t *testing.T) {
+	p, err := Profile{Name: "p", Via: "socks5://u:pw@proxy.example:1081"}.Prepare()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.prepared || p.Port != DefaultPort || p.MaxChannels != DefaultMaxChannels || len(p.Auth) != 3 {
+		t.Errorf("defaults not applied: %+v", p)
+	}
+	if p.via == nil || p.via.Version != 5 || p.via.ProxyAddr != "proxy.example:1081" || p.via.User != "u" {
+		t.Errorf("via dialer: %v", p.via)
+	}
+	if p, err := (Profile{Name: "d"}).Prepare(); err != nil || p.via != nil {
+		t.Errorf("without via: %v, %v", p.via, err)
+	}
+	if _, err := (Profile{Name: "bad", Port: -1}).Prepare(); !errors.Is(err, ErrBadProfile) {
+		t.Errorf("bad profile: %v", err)
+	}
+	// A prepared profile is taken as it is: its Via string is not parsed
+	// again (a prepared profile whose Via was changed keeps its dialer).
+	pool := &Pool{}
+	p.Via = "not a proxy URL"
+	r, err := pool.resolve(p, "dest.example", Credentials{User: "u"})
+	if err != nil || r.prof.via == nil || r.prof.via.ProxyAddr != "proxy.example:1081" {
+		t.Errorf("resolve of a prepared profile: %v, %v", r.prof.via, err)
+	}
+}

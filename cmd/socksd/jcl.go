@@ -1,17 +1,14 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 
-	"github.com/BurntSushi/toml"
-
+	"socksd/config"
 	"socksd/jcl"
 )
 
@@ -125,9 +122,14 @@ func jclRender(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "socksd jcl render: --encoding must be ascii, ibm-1047 or ibm-037, not %q\n", *enc)
 		return exitUsage
 	}
-	site, err := loadJCLSite(*cfgPath)
+	cfg, err := config.Load(*cfgPath)
 	if err != nil {
-		fmt.Fprintf(stderr, "socksd jcl render: %v\n", err)
+		printConfigErrors(stderr, err)
+		return exitFail
+	}
+	site, err := cfg.JCLSite()
+	if err != nil {
+		printConfigErrors(stderr, err)
 		return exitFail
 	}
 	members, err := jcl.Render(site, *enc)
@@ -153,42 +155,4 @@ func jclRender(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "%s (%d bytes)\n", p, len(members[n]))
 	}
 	return exitOK
-}
-
-// jclConfig is the part of the socksd configuration that rendering needs.
-// The full file is validated by socksd check; other keys are ignored here.
-type jclConfig struct {
-	Server struct {
-		Listen []string `toml:"listen"`
-	} `toml:"server"`
-	Site jcl.Site `toml:"jcl"`
-}
-
-// loadJCLSite reads the [jcl] table and [server] listen of a socksd
-// configuration file (ASCII or EBCDIC) over the default site values.
-func loadJCLSite(path string) (jcl.Site, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return jcl.Site{}, err
-	}
-	lines, err := jcl.DecodeLines(data, jcl.EncodingAuto)
-	if err != nil {
-		return jcl.Site{}, err
-	}
-	cfg := jclConfig{Site: jcl.DefaultSite()}
-	if _, err := toml.Decode(strings.Join(lines, "\n"), &cfg); err != nil {
-		var pe toml.ParseError
-		if errors.As(err, &pe) {
-			return jcl.Site{}, fmt.Errorf("%s:%d:%d: %s", path, pe.Position.Line, pe.Position.Col, pe.Message)
-		}
-		return jcl.Site{}, fmt.Errorf("%s: %w", path, err)
-	}
-	site := cfg.Site
-	site.FTPPassword = jcl.DefaultSite().FTPPassword
-	if len(cfg.Server.Listen) > 0 {
-		if err := site.SetListener(cfg.Server.Listen); err != nil {
-			return jcl.Site{}, fmt.Errorf("%s: [server] listen: %w", path, err)
-		}
-	}
-	return site, nil
 }

@@ -175,9 +175,10 @@ ftp_port = 2121
 func TestJCLRenderErrors(t *testing.T) {
 	dir := t.TempDir()
 	tests := []struct{ name, text, want string }{
-		{"bad hlq", "[jcl]\nhlq = \"1X\"\n", "[jcl] hlq"},
+		{"bad hlq", "[jcl]\nhlq = \"1X\"\n", "bad.toml:2: jcl.hlq: "},
 		{"bad toml", "[jcl]\nhlq = \n", "bad.toml:2:"},
-		{"ipv6 only", "[server]\nlisten = [\"[::1]:1080\"]\n", "no IPv4 listen address"},
+		{"ipv6 only", "[server]\nlisten = [\"[::1]:1080\"]\n", "bad.toml:2: server.listen: no IPv4 listen address"},
+		{"error outside [jcl]", "[[rules]]\nname = \"a\"\naction = \"allow\"\n", "bad.toml:3: rules[1].action: "},
 		{"bad listen", "[server]\nlisten = [\"nohostport\"]\n", "nohostport"},
 		{"too long for PARM", "[jcl]\ninstall_dir = \"/" + strings.Repeat("i", 43) + "\"\nconfig_path = \"/" + strings.Repeat("c", 43) + "\"\n", "PARM is"},
 	}

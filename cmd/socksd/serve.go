@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
 
 	"socksd/config"
@@ -26,7 +28,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	path := configPath(*file)
 	cfg, err := loadConfig(path, *enc)
 	if err != nil {
-		printConfigErrors(stderr, err)
+		printConfigMessages(stderr, err)
 		return exitFail
 	}
 	log, level, logFile, err := socksd.NewLogger(cfg.Log, stderr)
@@ -86,4 +88,18 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		return exitFail
 	}
 	return exitOK
+}
+
+// printConfigMessages writes each problem of a configuration that serve
+// cannot start with as message SOX0501E, "SOX0501E configuration error:
+// FILE:LINE: KEY: what is wrong". (socksd check prints the bare lines.)
+func printConfigMessages(w io.Writer, err error) {
+	var list config.ErrorList
+	if errors.As(err, &list) {
+		for _, e := range list {
+			fmt.Fprintln(w, msg.Format("SOX0501E", e.Detail()))
+		}
+		return
+	}
+	fmt.Fprintln(w, msg.Format("SOX0501E", strings.TrimPrefix(err.Error(), "config: ")))
 }
