@@ -3,11 +3,12 @@ package socksd
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
+	"net/netip"
 
 	"socksd/config"
 	"socksd/ftp"
+	"socksd/internal/relay"
 	"socksd/socks"
 	"socksd/tunnel"
 )
@@ -27,60 +28,41 @@ func ftpOptions(cfg *config.Config) []ftp.Options {
 
 // ftpData serves a SOCKS request that belongs to a live FTP session: a
 // passive data CONNECT, or a BIND for active mode. ok is false when the
-// request is not such a data connection.
+// request is not such a data connection. The data connection counts its
+// bytes on s, its own session.
 func (d *Daemon) ftpData(ctx context.Context, st *state, s *session, c net.Conn, req *socks.Request) (outcome, bool) {
-	client := s.client.Addr()
-	switch req.Command {
-	case socks.CmdConnect:
-		dc, ok := d.broker.Connect(client, req.Dest.Host, req.Dest.Port)
-		if !ok {
-			return outcome{}, false
-		}
-		clear(req.Password) // a data connection logs in nowhere
-		s.set(func(s *session) { s.rule, s.action, s.phase = "(ftp data)", "ftp-data", "connect" })
-		if err := dc.Open(ctx); err != nil {
-			d.stats.failed.Add(1)
-			d.reply(c, st, req.Version, tunnelReply(err), socks.Addr{})
-			return outcome{"failed", fmt.Errorf("socksd: ftp data: %w", err)}, true
-		}
-		if err := d.reply(c, st, req.Version, socks.RepSucceeded, socks.AddrFromAddrPort(s.local)); err != nil {
-			dc.Serve(ctx, nil)
-			return outcome{"failed", err}, true
-		}
-		s.set(func(s *session) { s.phase = "data" })
-		return ftpResult(dc.Serve(ctx, c)), true
-	case socks.CmdBind:
-		pb, ok := d.broker.Bind(client, req.Dest.Host, req.Dest.Port)
-		if !ok {
-			return outcome{}, false
-		}
-		clear(req.Password) // a data connection logs in nowhere
-		defer pb.Close()
-		s.set(func(s *session) { s.rule, s.action, s.phase = "(ftp data)", "ftp-bind", "bind" })
-		addr, err := pb.Listen(s.local.Addr())
-		if err != nil {
-			d.stats.failed.Add(1)
-			d.reply(c, st, req.Version, socks.RepGeneralFailure, socks.Addr{})
-			return outcome{"failed", fmt.Errorf("socksd: ftp bind: %w", err)}, true
-		}
-		if err := d.reply(c, st, req.Version, socks.RepSucceeded, socks.AddrFromAddrPort(addr)); err != nil {
-			return outcome{"failed", err}, true
-		}
-		wait, cancel := context.WithTimeout(ctx, st.bindWait)
-		peer, err := pb.Accept(wait)
-		cancel()
-		if err != nil {
-			d.stats.failed.Add(1)
-			d.reply(c, st, req.Version, tunnelReply(err), socks.Addr{})
-			return outcome{"failed", fmt.Errorf("socksd: ftp bind: %w", err)}, true
-		}
-		if err := d.reply(c, st, req.Version, socks.RepSucceeded, socks.AddrFromAddrPort(peer)); err != nil {
-			return outcome{"failed", err}, true
-		}
-		s.set(func(s *session) { s.phase = "data" })
-		return ftpResult(pb.Serve(ctx, c)), true
+	if req.Command != socks.CmdConnect && req.Command != socks.CmdBind {
+		return outcome{}, false
 	}
-	return outcome{}, false
+	bind := req.Command == socks.CmdBind
+	link, ok := d.broker.Claim(ftp.DataRequest{
+		Bind: bind, Client: s.client.Addr(), Local: s.local, Host: req.Dest.Host, Port: req.Dest.Port,
+	})
+	if !ok {
+		return outcome{}, false
+	}
+	clear(req.Password) // a data connection logs in nowhere
+	action, phase := "ftp-data", "connect"
+	if bind {
+		action, phase = "ftp-bind", "bind"
+	}
+	s.set(func(s *session) { s.rule, s.action, s.phase = "(ftp data)", action, phase })
+	err := link.Serve(ctx, ftp.DataJob{
+		Conn:     c,
+		Counters: &s.bytes,
+		Trace:    d.tracer(s),
+		BindWait: st.bindWait,
+		Reply: func(addr netip.AddrPort, err error) error {
+			if err != nil {
+				d.stats.failed.Add(1)
+				d.reply(c, st, req.Version, tunnelReply(err), socks.Addr{})
+				return nil
+			}
+			return d.reply(c, st, req.Version, socks.RepSucceeded, socks.AddrFromAddrPort(addr))
+		},
+		Relaying: func() { s.set(func(s *session) { s.phase = "data" }) },
+	})
+	return ftpResult(err), true
 }
 
 func ftpResult(err error) outcome {
@@ -115,20 +97,23 @@ func (d *Daemon) ftpTunnel(ctx context.Context, st *state, s *session, c net.Con
 		s.set(func(s *session) { s.phase = "ftp" })
 		return lease, nil
 	}
+	data := new(relay.Counters)
+	s.set(func(s *session) { s.dataBytes = data })
 	err := ftp.Serve(ctx, ftp.SessionConfig{
-		ID:         s.id,
-		Client:     c,
-		ClientAddr: s.client,
-		LocalAddr:  s.local.Addr(),
-		Server:     req.Dest.String(),
-		Rule:       ruleName,
-		Options:    st.ftp[ruleIndex],
-		Open:       open,
-		Broker:     d.broker,
-		Audit:      d.audit,
-		Log:        d.log,
-		Counters:   &s.bytes,
-		Trace:      d.tracer(s),
+		ID:           s.id,
+		Client:       c,
+		ClientAddr:   s.client,
+		LocalAddr:    s.local.Addr(),
+		Server:       req.Dest.String(),
+		Rule:         ruleName,
+		Options:      st.ftp[ruleIndex],
+		Open:         open,
+		Broker:       d.broker,
+		Audit:        d.audit,
+		Log:          d.log,
+		Counters:     &s.bytes,
+		DataCounters: data,
+		Trace:        d.tracer(s),
 	})
 	return ftpResult(err)
 }

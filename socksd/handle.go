@@ -101,6 +101,9 @@ func (d *Daemon) handle(ctx context.Context, c net.Conn) {
 	ev = ev.Str("event", "session_end").Uint64("session", s.id).Str("client", client.String()).
 		Int("socks", s.version).Str("user", s.user).Str("command", s.command).Str("dest", s.dest).
 		Str("rule", s.rule).Str("action", s.action).Str("ssh_server", s.sshServer)
+	if s.dataBytes != nil {
+		ev = ev.Int64("data_bytes_up", s.dataBytes.Up.Load()).Int64("data_bytes_down", s.dataBytes.Down.Load())
+	}
 	s.mu.Unlock()
 	if out.err != nil {
 		ev = ev.Str("error", out.err.Error())
