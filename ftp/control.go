@@ -162,7 +162,7 @@ func (s *session) ackServer(ev srvEvent, cont bool) {
 
 // raw relays bytes untouched in both directions (after AUTH TLS).
 func (s *session) raw() error {
-	s.log.Info().Msg("AUTH accepted by the server: relaying the control connection without inspection")
+	msg.Log(&s.log, "SOX0317I", s.cfg.ID).Send()
 	if b := s.job.lr.Buffered(); len(b) > 0 {
 		if err := s.srv.writeRaw(b); err != nil {
 			return err

@@ -186,6 +186,9 @@ var catalogue = []Message{
 	{"SOX0316E", "FTP session %d FTP server %s not reachable through SSH server %s: %s",
 		"The SSH login succeeded, but the SSH server could not open a connection to the FTP server for the reason shown. The job got reply 421.",
 		"Check that the FTP server runs and that the SSH server may forward to it (AllowTcpForwarding, PermitOpen)."},
+	{"SOX0317I", "FTP session %d AUTH accepted by the server, control connection relayed without inspection",
+		"The rule allows AUTH TLS (ftp.allow_auth_tls) and the FTP server accepted it. From now on socksd relays the session's bytes untouched: no command policy, no data brokering and no transfer audit for this session.",
+		"None, if TLS inside the tunnel is wanted. Otherwise set ftp.allow_auth_tls = false in the rule and enter RELOAD."},
 
 	// Console and commands.
 	{"SOX0401I", "command from %s: %s",
