@@ -14,19 +14,19 @@ import (
 // onActive handles PORT and EPRT from the job.
 //
 // With active = "refuse" the answer is 502. Otherwise the address must be
-// either the address of a PendingBind of this session (the z/OS client's
-// SOCKS BIND) or the job's own address with a port of 1024 or more; any
+// either the address of a waiting SOCKS BIND of this session (the z/OS
+// client's) or the job's own address with a port of 1024 or more; any
 // other host is refused with 504 (RFC 2577 bounce protection). The command
 // is converted: socksd sends PASV (EPSV for EPRT, the other one as a
 // fallback) to the server, opens the data channel to the control host with
-// that port through the tunnel, connects it to the job (completing the
-// BIND, or connecting to the PORT address itself), and only then answers
-// the job "200 PORT command successful". The job's RETR/STOR/LIST that
-// follows therefore finds the data channel already open, and the server's
-// 150 comes after it.
+// that port through the tunnel, pairs it with the job (binding the BIND's
+// data connection, or connecting to the PORT address itself), and only
+// then answers the job "200 PORT command successful". The job's
+// RETR/STOR/LIST that follows therefore finds the data channel already
+// open, and the server's 150 comes after it.
 func (s *session) onActive(cmd Command) error {
 	if s.opt.Active == ActiveRefuse {
-		s.log.Warn().Str("command", cmd.String()).Msg("active mode refused by policy")
+		msg.Log(&s.log, "SOX0312W", s.cfg.ID, cmd.Verb).Str("command", cmd.String()).Send()
 		return s.localReply(502, cmd.Verb+" refused by socksd policy: use passive mode (PASV).")
 	}
 	var ap netip.AddrPort
@@ -40,14 +40,17 @@ func (s *session) onActive(cmd Command) error {
 		return s.localReply(501, "Syntax error in "+cmd.Verb+" parameters.")
 	}
 	ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
-	pb := s.findBind(ap)
-	if pb == nil && (ap.Addr() != s.clientIP || ap.Port() < 1024) {
+	bind := s.broker.takeBind(s.ctl, ap)
+	if bind == nil && (ap.Addr() != s.clientIP || ap.Port() < 1024) {
 		msg.Log(&s.log, "SOX0304W", s.cfg.ID, ap).Str("address", ap.String()).Str("command", cmd.Verb).Send()
 		return s.localReply(504, cmd.Verb+" to "+ap.String()+" refused: only the client's own address is allowed (RFC 2577).")
 	}
-	s.setData(nil)
+	s.setData(bind) // the data connection of the BIND, or none yet
 	port, peer, err := s.askPassive(cmd.Verb == "EPRT")
 	if err != nil {
+		if bind != nil {
+			bind.fail(err)
+		}
 		var re *Reply
 		if errors.As(err, &re) {
 			return s.localReply(425, "Cannot convert "+cmd.Verb+" to passive mode: the server answered "+strconv.Itoa(re.Code)+".")
@@ -55,35 +58,31 @@ func (s *session) onActive(cmd Command) error {
 		return err
 	}
 	target := net.JoinHostPort(s.controlHost, strconv.Itoa(int(port)))
-	d := s.newDataSetup("active", target)
-	d.claim()
-	s.setData(d)
-	up, err := d.open(s.ctx)
+	d := bind
+	if d == nil {
+		d = s.newData("active", "")
+	}
+	up, err := d.dial(s.ctx, target)
 	if err != nil {
+		d.fail(err)
 		return s.localReply(425, "Cannot open the data channel through SSH: "+sanitize(err.Error(), nil))
 	}
-	d.mu.Lock()
-	d.tconn = up
-	d.mu.Unlock()
-	if pb != nil {
-		pb.complete(d, peer)
-	} else {
+	if !d.bind(target, up, peer) {
+		up.Close()
+		return s.localReply(425, "Cannot open data connection: the SOCKS BIND for "+ap.String()+" has ended.")
+	}
+	if bind == nil {
 		ctx, cancel := context.WithTimeout(s.ctx, dialTimeout)
 		var dialer net.Dialer
 		jc, err := dialer.DialContext(ctx, "tcp", ap.String())
 		cancel()
 		if err != nil {
-			up.Close()
-			d.finish(err)
+			d.fail(err)
 			return s.localReply(425, "Cannot open data connection to "+ap.String()+".")
 		}
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			_ = d.serve(s.ctx, jc, up)
-		}()
+		s.deps.spawn(func() { _ = d.serve(s.ctx, jc, s.deps.owned, s.deps.trace) })
 	}
-	s.log.Debug().Str("command", cmd.Verb).Str("job_address", ap.String()).Str("target", target).Bool("bind", pb != nil).
+	s.log.Debug().Str("command", cmd.Verb).Str("job_address", ap.String()).Str("target", target).Bool("bind", bind != nil).
 		Msg("active data connection converted to passive through the tunnel")
 	return s.localReply(200, cmd.Verb+" command successful.")
 }
@@ -138,39 +137,4 @@ func (s *session) askPassive(preferEPSV bool) (uint16, netip.AddrPort, error) {
 		return 0, netip.AddrPort{}, fmt.Errorf("ftp: server refused passive mode")
 	}
 	return 0, netip.AddrPort{}, last
-}
-
-// findBind returns the PendingBind of this session listening at ap (the
-// address the daemon gave in the first BIND reply), or nil.
-func (s *session) findBind(ap netip.AddrPort) *PendingBind {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for i := len(s.binds) - 1; i >= 0; i-- {
-		p := s.binds[i]
-		la := p.listenAddr()
-		if !la.IsValid() || la.Port() != ap.Port() || p.isReady() {
-			continue
-		}
-		if la.Addr() == ap.Addr() || la.Addr().IsUnspecified() || ap.Addr() == s.cfg.LocalAddr.Unmap() {
-			return p
-		}
-	}
-	return nil
-}
-
-func (s *session) addBind(p *PendingBind) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.binds = append(s.binds, p)
-}
-
-func (s *session) removeBind(p *PendingBind) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for i, q := range s.binds {
-		if q == p {
-			s.binds = append(s.binds[:i], s.binds[i+1:]...)
-			return
-		}
-	}
 }

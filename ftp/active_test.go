@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"socksd/ebcdic"
+	"socksd/internal/relay"
 	"socksd/internal/testing/testpeer"
 )
 
@@ -25,55 +26,56 @@ func TestActiveBindConversion(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			j := newRawJob(t, h.serve(ctx), ebcdic.ASCII, ebcdic.TermCRLF, ebcdic.ASCII)
-			if _, ok := h.broker.Bind(loopback, hostOf(h.v.Addr), 20); ok {
-				t.Fatal("Bind matched before login")
+			bindReq := func(client netip.Addr, host string) DataRequest {
+				return DataRequest{Bind: true, Client: client, Local: daemonAddr, Host: host, Port: 20}
+			}
+			if _, ok := h.broker.Claim(bindReq(loopback, hostOf(h.v.Addr))); ok {
+				t.Fatal("BIND matched before login")
 			}
 			j.login(h.v.User, h.v.Password)
 			j.cmd("TYPE I", 200)
-			if _, ok := h.broker.Bind(netip.MustParseAddr("127.0.0.2"), hostOf(h.v.Addr), 20); ok {
-				t.Fatal("Bind matched another client")
+			if _, ok := h.broker.Claim(bindReq(netip.MustParseAddr("127.0.0.2"), hostOf(h.v.Addr))); ok {
+				t.Fatal("BIND matched another client")
 			}
-			if _, ok := h.broker.Bind(loopback, "ftp.other.example", 20); ok {
-				t.Fatal("Bind matched another server")
+			if _, ok := h.broker.Claim(bindReq(loopback, "ftp.other.example")); ok {
+				t.Fatal("BIND matched another server")
 			}
-			pb, ok := h.broker.Bind(loopback, hostOf(h.v.Addr), 20)
+			link, ok := h.broker.Claim(bindReq(loopback, hostOf(h.v.Addr)))
 			if !ok {
-				t.Fatal("Bind did not match the session")
-			}
-			defer pb.Close()
-			ap, err := pb.Listen(loopback)
-			if err != nil {
-				t.Fatal(err)
-			}
-			accepted := make(chan netip.AddrPort, 1)
-			go func() {
-				actx, acancel := context.WithTimeout(ctx, 30*time.Second)
-				defer acancel()
-				peer, err := pb.Accept(actx)
-				if err != nil {
-					t.Errorf("accept: %v", err)
-				}
-				accepted <- peer
-			}()
-			arg, _ := FormatPORT(ap)
-			if verb == "EPRT" {
-				arg = FormatEPRT(ap)
-			}
-			j.cmd(verb+" "+arg, 200)
-			var peer netip.AddrPort
-			select {
-			case peer = <-accepted:
-			case <-time.After(30 * time.Second):
-				t.Fatal("Accept did not return after the 200")
-			}
-			if peer.Addr() != loopback || int(peer.Port()) < h.v.PasvMin || int(peer.Port()) > h.v.PasvMax {
-				t.Errorf("BIND peer = %v, want vsftpd's passive address", peer)
+				t.Fatal("BIND did not match the session")
 			}
 			client, bindSock, err := tcpPair()
 			if err != nil {
 				t.Fatal(err)
 			}
-			go pb.Serve(ctx, bindSock)
+			replies := make(chan dataReply, 2)
+			var sessCtr relay.Counters
+			go link.Serve(ctx, DataJob{Conn: bindSock, Counters: &sessCtr, BindWait: 30 * time.Second, Reply: replyTo(replies)})
+			next := func(what string) netip.AddrPort {
+				select {
+				case r := <-replies:
+					if r.err != nil {
+						t.Fatalf("%s: %v", what, r.err)
+					}
+					return r.addr
+				case <-time.After(30 * time.Second):
+					t.Fatalf("no %s", what)
+				}
+				return netip.AddrPort{}
+			}
+			ap := next("first BIND reply")
+			if ap.Addr() != loopback || ap.Port() == 0 {
+				t.Fatalf("first BIND reply names %v", ap)
+			}
+			arg, _ := FormatPORT(ap)
+			if verb == "EPRT" {
+				arg = FormatEPRT(ap)
+			}
+			j.cmd(verb+" "+arg, 200)
+			peer := next("second BIND reply after the 200")
+			if peer.Addr() != loopback || int(peer.Port()) < h.v.PasvMin || int(peer.Port()) > h.v.PasvMax {
+				t.Errorf("BIND peer = %v, want vsftpd's passive address", peer)
+			}
 			j.send("RETR act.bin")
 			if r := j.reply(); r.Code != 150 {
 				t.Fatalf("RETR: %d %q", r.Code, r.Lines)
@@ -97,6 +99,17 @@ func TestActiveBindConversion(t *testing.T) {
 			a := h.auditList()
 			if len(a) != 1 || a[0].Mode != "active" || a[0].Bytes != int64(len(want)) || a[0].Code != 226 {
 				t.Errorf("audit = %+v", a)
+			}
+			// The BIND's own session counts the file; the control
+			// session counts it in its data totals only.
+			if got := sessCtr.Down.Load(); got != int64(len(want)) {
+				t.Errorf("BIND session bytes down = %d, want %d", got, len(want))
+			}
+			if got := h.dataCtr.Down.Load(); got != int64(len(want)) {
+				t.Errorf("control session data bytes down = %d, want %d", got, len(want))
+			}
+			if got := h.counters.Down.Load(); got >= int64(len(want)) {
+				t.Errorf("control session bytes down = %d: data counted on the control session too", got)
 			}
 		})
 	}

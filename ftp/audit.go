@@ -31,7 +31,7 @@ type Transfer struct {
 type transfer struct {
 	cmd   Command
 	start time.Time
-	data  *dataSetup
+	data  *dataConn
 }
 
 // newTransfer starts a transfer that uses the current data setup.
@@ -49,7 +49,7 @@ func (s *session) onTransferReply(t *transfer, r *Reply) *Reply {
 	d := t.data
 	note := ""
 	if d != nil && r.Code/100 == 2 {
-		if d.claimed.Load() {
+		if st, _ := d.snapshot(); st != dataWaiting {
 			timer := time.NewTimer(dataGrace)
 			select {
 			case <-d.done:
@@ -60,9 +60,9 @@ func (s *session) onTransferReply(t *transfer, r *Reply) *Reply {
 			timer.Stop()
 		} else {
 			note = "no data connection passed through socksd"
-			s.log.Warn().Str("command", t.cmd.Verb).Msg("transfer completed without a data connection through socksd")
+			msg.Log(&s.log, "SOX0313W", s.cfg.ID, t.cmd.Verb).Str("command", t.cmd.Verb).Send()
 		}
-		if _, err, finished := d.result(); finished && err != nil && err != errDataUnused {
+		if st, err := d.snapshot(); st == dataDone && err != nil && err != errDataUnused {
 			note = sanitize(err.Error(), nil)
 			r = &Reply{Code: 426, Lines: FormatReply(426, "Data connection failed through socksd; transfer aborted (server said: "+shortText(r)+").")}
 		}
@@ -93,7 +93,7 @@ func (s *session) finishTransfer(t *transfer, code int, note string) {
 	}
 	if d := t.data; d != nil {
 		rec.Mode = d.mode
-		rec.Bytes, _, _ = d.result()
+		rec.Bytes = d.bytes()
 	}
 	if code == 0 && rec.Error == "" {
 		rec.Error = "session ended before the final reply"

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"socksd/ebcdic"
@@ -61,16 +62,17 @@ func (s *session) run() error {
 		done: make(chan struct{}),
 	}
 	s.loop = l
-	readers := make(chan struct{}, 2)
-	go func() { s.readJob(l); readers <- struct{}{} }()
-	go func() { s.readServer(l); readers <- struct{}{} }()
+	s.joinBroker()
+	var readers sync.WaitGroup
+	readers.Add(2)
+	go func() { defer readers.Done(); s.readJob(l) }()
+	go func() { defer readers.Done(); s.readServer(l) }()
 	defer func() {
 		close(l.done)
 		if !s.rawMode {
 			s.closeConns()
 		}
-		<-readers
-		<-readers
+		readers.Wait()
 	}()
 	for {
 		select {
@@ -79,8 +81,12 @@ func (s *session) run() error {
 				return err
 			}
 			if s.rawMode {
+				// Both readers stop on their own: the job reader on this
+				// false, the server reader on the false ack after 234.
 				l.jobAck <- false
-				return s.rawAfterReaders(readers)
+				readers.Wait()
+				s.broker.leave(s.ctl) // no data brokering through TLS
+				return s.raw()
 			}
 			l.jobAck <- true
 		case ev := <-l.srvCh:
@@ -93,15 +99,6 @@ func (s *session) run() error {
 			return s.ctx.Err()
 		}
 	}
-}
-
-// rawAfterReaders waits for both readers to stop, then relays raw bytes.
-func (s *session) rawAfterReaders(readers chan struct{}) error {
-	<-readers
-	<-readers
-	readers <- struct{}{} // the deferred wait in run expects two
-	readers <- struct{}{}
-	return s.raw()
 }
 
 func (s *session) readJob(l *loop) {
@@ -165,7 +162,7 @@ func (s *session) ackServer(ev srvEvent, cont bool) {
 
 // raw relays bytes untouched in both directions (after AUTH TLS).
 func (s *session) raw() error {
-	s.log.Info().Msg("AUTH accepted by the server: relaying the control connection without inspection")
+	msg.Log(&s.log, "SOX0317I", s.cfg.ID).Send()
 	if b := s.job.lr.Buffered(); len(b) > 0 {
 		if err := s.srv.writeRaw(b); err != nil {
 			return err
@@ -409,7 +406,7 @@ func (s *session) serverGone(err error) error {
 	} else {
 		_ = s.job.writeReply(421, "Connection to "+s.cfg.Server+" through "+via+" lost; closing.")
 	}
-	s.log.Warn().Err(err).Bool("in_transfer", inTransfer).Msg("FTP server control connection ended")
+	msg.Log(&s.log, "SOX0314W", s.cfg.ID, sanitize(err.Error(), nil)).Err(err).Bool("in_transfer", inTransfer).Send()
 	return fmt.Errorf("ftp: server control connection: %w", err)
 }
 

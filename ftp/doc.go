@@ -52,7 +52,7 @@
 // depends on Options.Data:
 //
 //   - "socks": the reply is relayed unchanged and the job's data connection
-//     must come back through SOCKS ([Broker.Connect]) to the 227 address or
+//     must come back through SOCKS ([Broker.Claim]) to the 227 address or
 //     to the control host with the reply's port (curl's default).
 //   - "rewrite": the reply is rewritten to a listener of socksd on
 //     LocalAddr (227 with LocalAddr when it is IPv4, 229 with the port);
@@ -70,15 +70,38 @@
 // # Active data connections
 //
 // PORT and EPRT are never sent to the server. If the address is that of a
-// [PendingBind] of this session (the z/OS client's SOCKS BIND: BIND, then
-// PORT naming the BIND address), or the job's own address with a port of
-// 1024 or more (curl --ftp-port, without BIND), socksd sends PASV (EPSV for
+// waiting SOCKS BIND of this session ([Broker.Claim]; the z/OS client's
+// BIND, then PORT naming the BIND address), or the job's own address with
+// a port of 1024 or more (curl --ftp-port, without BIND), socksd sends PASV (EPSV for
 // EPRT; the other as a fallback) to the server, opens the data channel
 // through the tunnel, joins it to the BIND socket or connects to the job's
 // PORT address itself, and only then answers "200 PORT command
 // successful". Any other address is refused with 504 and SOX0304W (RFC 2577
-// bounce protection); with Options.Active "refuse" the answer is 502. LPRT
-// and LPSV get 502.
+// bounce protection); with Options.Active "refuse" the answer is 502 (and
+// SOX0312W). LPRT and LPSV get 502.
+//
+// # Data connections and the broker
+//
+// Each data connection has one state at a time and only moves forward:
+// waiting (prepared by a 227/229 reply or a BIND, not yet paired), bound
+// (paired with exactly one job connection; the tunnel channel is being
+// opened or is open), open (relaying), done (the outcome is final). It
+// gets from its session only what it needs (the tunnel's dial, the
+// session's life, the job's address, counters and a logger), never the
+// session itself.
+//
+// The daemon hands every SOCKS CONNECT and BIND to [Broker.Claim], which
+// says whether a live session takes it; [DataLink.Serve] then answers the
+// request and carries the data. How sessions pair their data connections
+// (passive replies, BIND addresses and the PORT/EPRT that name them) stays
+// inside the broker.
+//
+// Bytes count once per socksd session: a data connection that came as its
+// own SOCKS request counts on that request's [DataJob].Counters;
+// SessionConfig.Counters counts the control connection and the data
+// connections socksd accepts or dials for the session itself (rewrite
+// listener, plain PORT). SessionConfig.DataCounters counts all the
+// session's data connections, whichever session carried them.
 //
 // # Policy
 //

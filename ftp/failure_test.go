@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -234,14 +235,15 @@ func TestPassiveAuto(t *testing.T) {
 	}
 	// A data connection from a foreign address or to an unknown port finds
 	// nothing.
-	if _, ok := h.broker.Connect(loopback, hostOf(h.v.Addr), 1); ok {
+	if _, ok := h.broker.Claim(DataRequest{Client: loopback, Local: daemonAddr, Host: hostOf(h.v.Addr), Port: 1}); ok {
 		t.Error("broker matched an unknown port")
 	}
 }
 
-// TestDataConnNilClient: the daemon calls Serve(ctx, nil) when it could not
-// send its SOCKS reply; that must release the channel, not panic.
-func TestDataConnNilClient(t *testing.T) {
+// TestDataLinkReplyFails: when the daemon cannot send its SOCKS success
+// reply, Serve releases the data channel and returns the error; a claimed
+// reply is never claimed again, and a nil link does not panic.
+func TestDataLinkReplyFails(t *testing.T) {
 	h := newHarness(t, testpeer.VSFTPDConfig{}, Options{Data: DataSocks})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -249,22 +251,37 @@ func TestDataConnNilClient(t *testing.T) {
 	j.login(h.v.User, h.v.Password)
 	r := j.cmd("EPSV", 229)
 	port, _ := Parse229(r.Lines[0])
-	dc, ok := h.broker.Connect(loopback, hostOf(h.v.Addr), port)
+	req := DataRequest{Client: loopback, Local: daemonAddr, Host: hostOf(h.v.Addr), Port: port}
+	link, ok := h.broker.Claim(req)
 	if !ok {
 		t.Fatal("no match")
 	}
-	if err := dc.Open(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := h.broker.Connect(loopback, hostOf(h.v.Addr), port); ok {
+	if _, ok := h.broker.Claim(req); ok {
 		t.Error("a claimed passive reply matched twice")
 	}
-	if err := dc.Serve(ctx, nil); err == nil {
-		t.Error("Serve(nil) returned nil")
+	a, b, err := tcpPair()
+	if err != nil {
+		t.Fatal(err)
 	}
-	var nilDC *DataConn
-	if err := nilDC.Serve(ctx, nil); err == nil {
-		t.Error("nil DataConn served")
+	defer a.Close()
+	replyErr := errors.New("reply: broken pipe")
+	var failures []error
+	err = link.Serve(ctx, DataJob{Conn: b, Reply: func(_ netip.AddrPort, err error) error {
+		if err != nil {
+			failures = append(failures, err)
+			return nil
+		}
+		return replyErr
+	}})
+	if !errors.Is(err, replyErr) || len(failures) != 0 {
+		t.Errorf("Serve = %v, failure replies %v; want the reply's error and no failure reply", err, failures)
+	}
+	if st, err := link.d.snapshot(); st != dataDone || !errors.Is(err, errDataAbandoned) {
+		t.Errorf("data connection %v (%v), want done (abandoned)", st, err)
+	}
+	var nilLink *DataLink
+	if err := nilLink.Serve(ctx, DataJob{}); err == nil {
+		t.Error("nil DataLink served")
 	}
 	j.cmd("QUIT", 221)
 	if err := h.waitServe(); err != nil {

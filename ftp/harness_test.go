@@ -75,7 +75,9 @@ type harness struct {
 	opens    []string // "user/password-given"
 	tunnels  []*fakeTunnel
 	audits   []Transfer
-	counters relay.Counters
+	counters relay.Counters    // the control session's own (Counters)
+	dataCtr  relay.Counters    // its data totals (DataCounters)
+	dataSess []*relay.Counters // each data connection's own, like a socksd data session's
 	logBuf   syncBuffer
 	errs     chan error
 }
@@ -169,8 +171,9 @@ func (h *harness) serveWith(ctx context.Context, open Opener) net.Conn {
 			h.audits = append(h.audits, tr)
 			h.mu.Unlock()
 		},
-		Log:      zerolog.New(&h.logBuf),
-		Counters: &h.counters,
+		Log:          zerolog.New(&h.logBuf),
+		Counters:     &h.counters,
+		DataCounters: &h.dataCtr,
 	}
 	go func() { h.errs <- Serve(ctx, cfg) }()
 	return job
@@ -215,19 +218,61 @@ func (h *harness) dataDial(ctx context.Context, direct bool) func(network, addre
 			return nil, err
 		}
 		port, _ := strconv.Atoi(ps)
-		dc, ok := h.broker.Connect(loopback, host, uint16(port))
-		if !ok {
-			return nil, fmt.Errorf("broker: no passive reply matches %s", address)
-		}
-		if err := dc.Open(ctx); err != nil {
-			return nil, err
-		}
-		a, b, err := tcpPair()
-		if err != nil {
-			return nil, err
-		}
-		go dc.Serve(ctx, b)
-		return a, nil
+		return h.connectData(ctx, host, uint16(port))
+	}
+}
+
+// daemonAddr stands for the daemon's address in DataRequest.Local.
+var daemonAddr = netip.AddrPortFrom(loopback, 1080)
+
+// connectData plays the daemon for a SOCKS CONNECT from the job: it offers
+// the request to the broker, serves it on one end of a loopback pair with
+// counters of its own (recorded in h.dataSess), and returns the other end
+// once the success reply would have gone out.
+func (h *harness) connectData(ctx context.Context, host string, port uint16) (net.Conn, error) {
+	link, ok := h.broker.Claim(DataRequest{Client: loopback, Local: daemonAddr, Host: host, Port: port})
+	if !ok {
+		return nil, fmt.Errorf("broker: no passive reply matches %s:%d", host, port)
+	}
+	a, b, err := tcpPair()
+	if err != nil {
+		return nil, err
+	}
+	ctr := new(relay.Counters)
+	h.mu.Lock()
+	h.dataSess = append(h.dataSess, ctr)
+	h.mu.Unlock()
+	replies := make(chan dataReply, 2)
+	go link.Serve(ctx, DataJob{Conn: b, Counters: ctr, Reply: replyTo(replies)})
+	var r dataReply
+	select {
+	case r = <-replies: // Serve always replies once before it relays or returns
+	case <-time.After(30 * time.Second):
+		a.Close()
+		return nil, errors.New("no CONNECT reply within 30s")
+	}
+	if r.err != nil {
+		a.Close()
+		return nil, r.err
+	}
+	if r.addr != daemonAddr {
+		a.Close()
+		return nil, fmt.Errorf("CONNECT reply names %v, want %v", r.addr, daemonAddr)
+	}
+	return a, nil
+}
+
+// dataReply is one SOCKS reply a DataLink asked for.
+type dataReply struct {
+	addr netip.AddrPort
+	err  error
+}
+
+// replyTo returns a DataJob.Reply that sends each reply to ch.
+func replyTo(ch chan<- dataReply) func(netip.AddrPort, error) error {
+	return func(addr netip.AddrPort, err error) error {
+		ch <- dataReply{addr, err}
+		return nil
 	}
 }
 

@@ -232,9 +232,8 @@ func (s *session) openAndLogin(user string, pw []byte) error {
 	case r.Code == 332:
 		s.log.Info().Str("user", user).Msg("FTP server asks for an account (ACCT)")
 	default:
-		s.log.Warn().Str("user", user).Int("code", r.Code).Msg("FTP server rejected the login")
+		msg.Log(&s.log, "SOX0315W", s.cfg.ID, user, r.Code).Str("user", user).Int("code", r.Code).Send()
 	}
-	s.ready.Store(true)
 	return nil
 }
 
@@ -284,7 +283,6 @@ func (s *session) openForAuth(cmd Command) error {
 	if err := s.job.relayReply(s.srv.cp, r); err != nil {
 		return err
 	}
-	s.ready.Store(true)
 	if r.Code == 234 {
 		s.rawMode = true
 	}
@@ -299,7 +297,7 @@ func (s *session) connectServer(tun Tunnel, user string) error {
 	conn, err := s.dial(s.cfg.Server)
 	if err != nil {
 		reason := sanitize(err.Error(), nil)
-		s.log.Error().Str("user", user).Str("ssh_server", s.sshServer).Str("reason", reason).Msg("FTP server not reachable through the tunnel")
+		msg.Log(&s.log, "SOX0316E", s.cfg.ID, s.cfg.Server, s.sshServer, reason).Str("user", user).Str("ssh_server", s.sshServer).Str("reason", reason).Send()
 		_ = s.job.writeReply(421, fmt.Sprintf("Cannot reach %s through SSH server %s: %s", s.cfg.Server, s.sshServer, reason))
 		return err
 	}

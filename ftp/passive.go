@@ -4,6 +4,8 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+
+	"socksd/msg"
 )
 
 // onPassiveReply handles the server's 227/229 answer to the job's PASV or
@@ -16,7 +18,7 @@ import (
 //
 // Data mode "socks": the reply is relayed unchanged; the job's data
 // connection must come back through SOCKS to the 227 address or the control
-// host with that port (Broker.Connect).
+// host with that port ([Broker.Claim]).
 //
 // Data mode "rewrite": the reply is rewritten to a listener of socksd on
 // LocalAddr (227 with LocalAddr when it is IPv4, 229 with the port); the
@@ -41,12 +43,11 @@ func (s *session) onPassiveReply(cmd Command, r *Reply) *Reply {
 		port, err = Parse229(r.Text())
 	}
 	if err != nil {
-		s.log.Warn().Err(err).Msg("cannot parse the server's passive reply; relayed unchanged")
+		msg.Log(&s.log, "SOX0310W", s.cfg.ID, sanitize(err.Error(), nil)).Err(err).Send()
 		return r
 	}
 	target := net.JoinHostPort(s.controlHost, strconv.Itoa(int(port)))
-	d := s.newDataSetup("passive", target)
-	s.setData(d)
+	d := s.newData("passive", target)
 	hosts := []string{s.controlHost}
 	if srvAddr.IsValid() {
 		hosts = append(hosts, srvAddr.Addr().String())
@@ -60,14 +61,14 @@ func (s *session) onPassiveReply(cmd Command, r *Reply) *Reply {
 		mode = DataSocks
 	}
 	if mode == DataSocks {
-		s.broker.register(d, s.clientIP, hosts, port)
+		s.broker.expect(s.ctl, d, hosts, port)
 		s.log.Debug().Str("target", target).Msg("passive data connection expected through SOCKS")
 		return r
 	}
 	ln, err := d.listen(local)
 	if err != nil {
-		s.log.Warn().Err(err).Msg("no rewrite listener; expecting the data connection through SOCKS")
-		s.broker.register(d, s.clientIP, hosts, port)
+		msg.Log(&s.log, "SOX0311W", s.cfg.ID, sanitize(err.Error(), nil)).Err(err).Send()
+		s.broker.expect(s.ctl, d, hosts, port)
 		return r
 	}
 	var text string
@@ -77,9 +78,9 @@ func (s *session) onPassiveReply(cmd Command, r *Reply) *Reply {
 		text = Format229(ln.Port())
 	}
 	if mode == DataAuto {
-		s.broker.register(d, s.clientIP, append(hosts, local.String()), ln.Port())
+		s.broker.expect(s.ctl, d, append(hosts, local.String()), ln.Port())
 	} else {
-		s.broker.register(d, s.clientIP, []string{local.String()}, ln.Port())
+		s.broker.expect(s.ctl, d, []string{local.String()}, ln.Port())
 	}
 	s.log.Debug().Str("target", target).Str("listener", ln.String()).Str("mode", mode).Msg("passive reply rewritten")
 	return &Reply{Code: r.Code, Lines: FormatReply(r.Code, text)}

@@ -88,21 +88,13 @@ func readAll(t *testing.T, c net.Conn) []byte {
 }
 
 // socksData opens a passive data connection the way a SOCKS client would:
-// Broker.Connect to host:port, Open, Serve on a loopback pair.
+// Broker.Claim for a CONNECT to host:port, then DataLink.Serve.
 func (h *harness) socksData(ctx context.Context, host string, port uint16) net.Conn {
 	h.t.Helper()
-	dc, ok := h.broker.Connect(loopback, host, port)
-	if !ok {
-		h.t.Fatalf("broker: no match for %s:%d", host, port)
-	}
-	if err := dc.Open(ctx); err != nil {
-		h.t.Fatalf("open: %v", err)
-	}
-	a, b, err := tcpPair()
+	a, err := h.connectData(ctx, host, port)
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	go dc.Serve(ctx, b)
 	return a
 }
 

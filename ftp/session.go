@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -88,9 +87,17 @@ type SessionConfig struct {
 	Broker     *Broker // nil: a private broker (data connections cannot come back through SOCKS)
 	Audit      func(Transfer)
 	Log        zerolog.Logger
-	Counters   *relay.Counters // control+data bytes of the session; may be nil
+	// Counters, when set, counts the bytes of the connections the session
+	// owns: the control connection, and the data connections socksd
+	// accepts or dials for it itself (rewrite listener, plain PORT). A data
+	// connection that comes as its own SOCKS request counts on that
+	// request's DataJob.Counters instead, so each byte counts once.
+	Counters *relay.Counters
+	// DataCounters, when set, counts the bytes of all the session's data
+	// connections, whichever socksd session carried them.
+	DataCounters *relay.Counters
 	// Trace, when set, is told the direction and size of each block the
-	// session relays (control after login, and data); see relay.Options.
+	// session relays on the connections of Counters; see relay.Options.
 	Trace func(up bool, n int)
 }
 
@@ -129,15 +136,15 @@ type session struct {
 
 	// Touched only by the goroutine running Serve.
 	pending  []*pendingCmd
-	data     *dataSetup // the data connection prepared by the last PASV/EPSV/PORT/EPRT
+	data     *dataConn // the data connection prepared by the last PASV/EPSV/PORT/EPRT
 	quitSent bool
 	rawMode  bool
 	rr       *ReplyReader // the server's replies
 	loop     *loop
-	ready    atomic.Bool // logged in (or relaying after AUTH): data requests may join
+	ctl      *control  // the session as the broker knows it, while the control relay runs
+	deps     *dataDeps // what the session's data connections get from it
 
-	mu    sync.Mutex
-	binds []*PendingBind
+	mu sync.Mutex // guards srv against closeConns
 
 	wg sync.WaitGroup // data connection goroutines
 }
@@ -187,8 +194,6 @@ func Serve(ctx context.Context, cfg SessionConfig) error {
 	defer s.cancel()
 	stop := context.AfterFunc(s.ctx, s.closeConns)
 	defer stop()
-	s.broker.addSession(s)
-	defer s.broker.removeSession(s)
 	defer s.shutdown()
 
 	s.job = newSide("job", cfg.Client, opt.MaxLine, cfg.Counters, true)
@@ -237,15 +242,11 @@ func (s *session) shutdown() {
 			p.xfer.data.close()
 		}
 	}
-	s.mu.Lock()
-	binds := append([]*PendingBind(nil), s.binds...)
-	srv := s.srv
-	s.mu.Unlock()
-	for _, p := range binds {
-		p.Close()
+	if s.ctl != nil {
+		s.broker.leave(s.ctl)
 	}
-	s.broker.dropSession(s)
 	s.wg.Wait()
+	srv := s.serverSide()
 	if srv != nil {
 		srv.conn.Close()
 	}
@@ -269,4 +270,62 @@ func (s *session) dial(addr string) (net.Conn, error) {
 		return nil, fmt.Errorf("ftp: dial %s through %s: %w", addr, s.sshServer, err)
 	}
 	return c, nil
+}
+
+// joinBroker builds what the session's data connections get from it and
+// makes the session reachable for data requests through the broker. It
+// runs once, when the control relay starts after login.
+func (s *session) joinBroker() {
+	tun, via, wg := s.tun, s.sshServer, &s.wg
+	s.deps = &dataDeps{
+		id:     s.cfg.ID,
+		log:    s.log,
+		ctx:    s.ctx,
+		client: s.clientIP,
+		idle:   s.opt.IdleTimeout,
+		dial: func(ctx context.Context, addr string) (net.Conn, error) {
+			c, err := tun.Dial(ctx, "tcp", addr)
+			if err != nil {
+				return nil, fmt.Errorf("ftp: data channel to %s through %s: %w", addr, via, err)
+			}
+			return c, nil
+		},
+		owned: s.cfg.Counters,
+		trace: s.cfg.Trace,
+		data:  s.cfg.DataCounters,
+		spawn: func(f func()) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				f()
+			}()
+		},
+		withdraw: s.broker.withdraw,
+	}
+	s.ctl = &control{
+		client: s.clientIP,
+		host:   s.controlHost,
+		local:  s.cfg.LocalAddr.Unmap(),
+		active: s.opt.Active != ActiveRefuse,
+		deps:   s.deps,
+	}
+	s.broker.join(s.ctl)
+}
+
+// newData prepares a data connection to target through the tunnel and
+// makes it the session's current one.
+func (s *session) newData(mode, target string) *dataConn {
+	d := newDataConn(s.deps, mode, target)
+	s.setData(d)
+	return d
+}
+
+// setData makes d the session's current data connection, closing the
+// previous one (a transfer that took one already owns it: see
+// newTransfer).
+func (s *session) setData(d *dataConn) {
+	if s.data != nil {
+		s.data.close()
+	}
+	s.data = d
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/jlaffaye/ftp"
 
+	"socksd/internal/relay"
 	"socksd/internal/testing/testpeer"
 )
 
@@ -71,6 +72,21 @@ func TestPassiveSocks(t *testing.T) {
 			}
 			if strings.Contains(h.logBuf.String(), h.v.Password) {
 				t.Error("password in the log")
+			}
+			// Each byte counts once: on the data connection's own
+			// session; the control session has it in its data totals.
+			n := int64(len(want))
+			h.mu.Lock()
+			sess := append([]*relay.Counters(nil), h.dataSess...)
+			h.mu.Unlock()
+			if len(sess) != 2 || sess[0].Down.Load() != n || sess[0].Up.Load() != 0 || sess[1].Up.Load() != n || sess[1].Down.Load() != 0 {
+				t.Errorf("data sessions: %d, want RETR down %d then STOR up %d", len(sess), n, n)
+			}
+			if up, down := h.dataCtr.Up.Load(), h.dataCtr.Down.Load(); up != n || down != n {
+				t.Errorf("control session data totals up=%d down=%d, want %d each", up, down, n)
+			}
+			if up, down := h.counters.Up.Load(), h.counters.Down.Load(); up >= n || down >= n {
+				t.Errorf("control session's own counters up=%d down=%d include the data", up, down)
 			}
 		})
 	}
@@ -131,8 +147,13 @@ func TestLargeBinaryBothWays(t *testing.T) {
 	if len(a) != 2 || a[0].Bytes != size || a[1].Bytes != size || a[0].Code != 226 || a[1].Code != 226 {
 		t.Errorf("audit = %+v", a)
 	}
+	// The rewrite listener's connections have no session of their own:
+	// they count on the control session, and in its data totals.
 	if up, down := h.counters.Up.Load(), h.counters.Down.Load(); up < size || down < size {
 		t.Errorf("session counters up=%d down=%d", up, down)
+	}
+	if up, down := h.dataCtr.Up.Load(), h.dataCtr.Down.Load(); up != size || down != size {
+		t.Errorf("session data totals up=%d down=%d, want %d each", up, down, size)
 	}
 	if n := h.tunnel(0).dials.Load(); n != 3 {
 		t.Errorf("tunnel dials = %d, want 3: data must go through the rewrite listener and the tunnel", n)

@@ -3,10 +3,11 @@ package socksd
 import (
 	"context"
 	"errors"
-	"fmt"
+	"net/netip"
 
 	"socksd/config"
 	"socksd/ftp"
+	"socksd/internal/relay"
 	"socksd/rules"
 	"socksd/socks"
 	"socksd/tunnel"
@@ -28,55 +29,42 @@ func ftpOptions(cfg *config.Config) []ftp.Options {
 // ftpData serves a SOCKS request that belongs to a live FTP session: a
 // passive data CONNECT, or a BIND for active mode. ok is false when the
 // request is not such a data connection. How data connections pair with
-// their control session is the ftp package's business.
+// their control session is the ftp package's business: the broker claims
+// the request or not, and the link it returns serves it.
 func (r *request) ftpData() (out outcome, ok bool) {
 	s, req := r.s, r.req
-	client := s.client.Addr()
-	switch req.Command {
-	case socks.CmdConnect:
-		dc, ok := r.d.broker.Connect(client, req.Dest.Host, req.Dest.Port)
-		if !ok {
-			return outcome{}, false
-		}
-		clear(req.Password) // a data connection logs in nowhere
-		s.set(func(s *session) { s.rule, s.action, s.phase = "(ftp data)", "ftp-data", "connect" })
-		if err := dc.Open(r.ctx); err != nil {
-			return r.fail(failureReply(err), fmt.Errorf("socksd: ftp data: %w", err)), true
-		}
-		if err := r.reply(socks.RepSucceeded, socks.AddrFromAddrPort(s.local)); err != nil {
-			dc.Serve(r.ctx, nil)
-			return r.failed(err), true
-		}
-		s.set(func(s *session) { s.phase = "data" })
-		return r.ftpResult(dc.Serve(r.ctx, r.conn)), true
-	case socks.CmdBind:
-		pb, ok := r.d.broker.Bind(client, req.Dest.Host, req.Dest.Port)
-		if !ok {
-			return outcome{}, false
-		}
-		clear(req.Password) // a data connection logs in nowhere
-		defer pb.Close()
-		s.set(func(s *session) { s.rule, s.action, s.phase = "(ftp data)", "ftp-bind", "bind" })
-		addr, err := pb.Listen(s.local.Addr())
-		if err != nil {
-			return r.fail(socks.RepGeneralFailure, fmt.Errorf("socksd: ftp bind: %w", err)), true
-		}
-		if err := r.reply(socks.RepSucceeded, socks.AddrFromAddrPort(addr)); err != nil {
-			return r.failed(err), true
-		}
-		wait, cancel := context.WithTimeout(r.ctx, r.st.bindWait)
-		peer, err := pb.Accept(wait)
-		cancel()
-		if err != nil {
-			return r.fail(failureReply(err), fmt.Errorf("socksd: ftp bind: %w", err)), true
-		}
-		if err := r.reply(socks.RepSucceeded, socks.AddrFromAddrPort(peer)); err != nil {
-			return r.failed(err), true
-		}
-		s.set(func(s *session) { s.phase = "data" })
-		return r.ftpResult(pb.Serve(r.ctx, r.conn)), true
+	if req.Command != socks.CmdConnect && req.Command != socks.CmdBind {
+		return outcome{}, false
 	}
-	return outcome{}, false
+	bind := req.Command == socks.CmdBind
+	link, ok := r.d.broker.Claim(ftp.DataRequest{
+		Bind: bind, Client: s.client.Addr(), Local: s.local, Host: req.Dest.Host, Port: req.Dest.Port,
+	})
+	if !ok {
+		return outcome{}, false
+	}
+	clear(req.Password) // a data connection logs in nowhere
+	action, phase := "ftp-data", "connect"
+	if bind {
+		action, phase = "ftp-bind", "bind"
+	}
+	s.set(func(s *session) { s.rule, s.action, s.phase = "(ftp data)", action, phase })
+	err := link.Serve(r.ctx, ftp.DataJob{
+		Conn:     r.conn,
+		Counters: &s.bytes,
+		Trace:    r.d.tracer(s),
+		BindWait: r.st.bindWait,
+		Reply: func(addr netip.AddrPort, err error) error {
+			if err != nil {
+				// Serve returns err too: the session ends failed with it.
+				r.reply(failureReply(err), socks.Addr{})
+				return nil
+			}
+			return r.reply(socks.RepSucceeded, socks.AddrFromAddrPort(addr))
+		},
+		Relaying: func() { s.set(func(s *session) { s.phase = "data" }) },
+	})
+	return r.ftpResult(err), true
 }
 
 // ftpResult is the outcome of an FTP session or data connection that
@@ -99,6 +87,8 @@ func (r *request) ftpTunnel(rule *rules.Rule) outcome {
 	if err := r.reply(socks.RepSucceeded, socks.AddrFromAddrPort(s.local)); err != nil {
 		return r.failed(err)
 	}
+	data := new(relay.Counters) // the data connections of this session, whichever sessions carry them
+	s.set(func(s *session) { s.dataBytes = data })
 	prof := r.st.profiles[rule.Profile]
 	prof.SessionChannels = 2 // control and data ride the same SSH connection
 	s.set(func(s *session) { s.phase = "ftp-login" })
@@ -112,19 +102,20 @@ func (r *request) ftpTunnel(rule *rules.Rule) outcome {
 		return l, nil
 	}
 	err := ftp.Serve(r.ctx, ftp.SessionConfig{
-		ID:         s.id,
-		Client:     r.conn,
-		ClientAddr: s.client,
-		LocalAddr:  s.local.Addr(),
-		Server:     req.Dest.String(),
-		Rule:       rule.Name,
-		Options:    r.st.ftp[rule.Index],
-		Open:       open,
-		Broker:     r.d.broker,
-		Audit:      r.d.audit,
-		Log:        r.d.log,
-		Counters:   &s.bytes,
-		Trace:      r.d.tracer(s),
+		ID:           s.id,
+		Client:       r.conn,
+		ClientAddr:   s.client,
+		LocalAddr:    s.local.Addr(),
+		Server:       req.Dest.String(),
+		Rule:         rule.Name,
+		Options:      r.st.ftp[rule.Index],
+		Open:         open,
+		Broker:       r.d.broker,
+		Audit:        r.d.audit,
+		Log:          r.d.log,
+		Counters:     &s.bytes,
+		DataCounters: data,
+		Trace:        r.d.tracer(s),
 	})
 	return r.ftpResult(err)
 }

@@ -149,6 +149,11 @@ func (r *request) end(out outcome) {
 	ev = ev.Str("event", "session_end").Uint64("session", s.id).Str("client", s.client.String()).
 		Int("socks", s.version).Str("user", s.user).Str("command", s.command).Str("dest", s.dest).
 		Str("rule", s.rule).Str("action", s.action).Str("ssh_server", s.sshServer)
+	if s.dataBytes != nil {
+		// An FTP control session: its data connections, also counted by
+		// the sessions that carried them.
+		ev = ev.Int64("data_bytes_up", s.dataBytes.Up.Load()).Int64("data_bytes_down", s.dataBytes.Down.Load())
+	}
 	s.mu.Unlock()
 	// Err leaves the error field out when there is no error.
 	ev.Err(out.err).Int64("bytes_up", up).Int64("bytes_down", down).

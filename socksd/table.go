@@ -20,6 +20,9 @@ type session struct {
 	cancel  context.CancelFunc
 	trace   atomic.Bool
 	bytes   relay.Counters
+	// dataBytes, for an FTP control session, counts its data
+	// connections, which the sessions that carried them count in bytes.
+	dataBytes *relay.Counters
 
 	mu        sync.Mutex
 	version   int

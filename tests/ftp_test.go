@@ -10,6 +10,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -154,5 +156,48 @@ func TestFTPTunnelPassiveOnLoopback(t *testing.T) {
 	if r := cmds["RETR"]; r != nil && (r["bytes"] != float64(len(data)) || r["path"] != "big.bin") {
 		t.Errorf("RETR audit: %v", r)
 	}
+	checkDataBytes(t, d.Log.String(), int64(len(data)))
 	_ = context.Background
+}
+
+// checkDataBytes checks the session_end events of one FTP session whose
+// job stored and retrieved n bytes through SOCKS data connections: each
+// data session reports its own bytes, and the control session reports
+// them as data_bytes_up/data_bytes_down, outside its own bytes_up/down.
+func checkDataBytes(t *testing.T, log string, n int64) {
+	t.Helper()
+	field := func(line, key string) int64 {
+		m := regexp.MustCompile(`\b` + key + `=(\d+)`).FindStringSubmatch(line)
+		if m == nil {
+			return -1
+		}
+		v, _ := strconv.ParseInt(m[1], 10, 64)
+		return v
+	}
+	var up, down, control int
+	for _, l := range strings.Split(log, "\n") {
+		if !strings.Contains(l, "session_end") {
+			continue
+		}
+		switch {
+		case strings.Contains(l, "action=ftp-data"):
+			if field(l, "bytes_up") == n {
+				up++
+			}
+			if field(l, "bytes_down") == n {
+				down++
+			}
+		case strings.Contains(l, "action=ftp-tunnel"):
+			control++
+			if field(l, "data_bytes_up") < n || field(l, "data_bytes_down") < n {
+				t.Errorf("control session_end lacks the data bytes: %s", l)
+			}
+			if field(l, "bytes_up") >= n || field(l, "bytes_down") >= n {
+				t.Errorf("control session_end counts the data bytes as its own: %s", l)
+			}
+		}
+	}
+	if up != 1 || down != 1 || control != 1 {
+		t.Errorf("session_end: %d data sessions up %d bytes, %d down, %d control sessions; want 1, 1, 1:\n%s", up, n, down, control, log)
+	}
 }
