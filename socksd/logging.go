@@ -1,11 +1,11 @@
 package socksd
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,7 +16,8 @@ import (
 )
 
 // LevelSwitch is a log level that can change while the daemon runs
-// (LOGLEVEL=...). It filters events as a zerolog hook.
+// (LOGLEVEL=...). It filters events in the writer, where the event's text
+// is already written out, whether it came from Msg or from msg.Log.
 type LevelSwitch struct{ level atomic.Int32 }
 
 // NewLevelSwitch starts at level.
@@ -39,16 +40,30 @@ func (l *LevelSwitch) Set(name string) error {
 // Level returns the current level.
 func (l *LevelSwitch) Level() zerolog.Level { return zerolog.Level(l.level.Load()) }
 
-// Run implements zerolog.Hook. Daemon lifecycle messages (SOX00xx: start,
-// ready, reload, quiesce, stop) always pass, so that an operator sees them
-// at any level.
-func (l *LevelSwitch) Run(e *zerolog.Event, level zerolog.Level, msg string) {
-	if strings.HasPrefix(msg, "SOX00") {
-		return
+// lifecycle marks a daemon lifecycle message (SOX00xx: start, ready,
+// reload, quiesce, stop) in a JSON event; these always pass, so that an
+// operator sees them at any level.
+var lifecycle = []byte(`"` + zerolog.MessageFieldName + `":"SOX00`)
+
+// passes reports whether an event at level, serialised as p, is written.
+func (l *LevelSwitch) passes(level zerolog.Level, p []byte) bool {
+	return level >= l.Level() || level == zerolog.NoLevel || bytes.Contains(p, lifecycle)
+}
+
+// filter is the zerolog.LevelWriter that drops the events LevelSwitch
+// filters out before they reach out.
+type filter struct {
+	sw  *LevelSwitch
+	out io.Writer
+}
+
+func (f filter) Write(p []byte) (int, error) { return f.out.Write(p) }
+
+func (f filter) WriteLevel(level zerolog.Level, p []byte) (int, error) {
+	if !f.sw.passes(level, p) {
+		return len(p), nil
 	}
-	if level < l.Level() && level != zerolog.NoLevel {
-		e.Discard()
-	}
+	return f.out.Write(p)
 }
 
 func parseLevel(name string) (zerolog.Level, error) {
@@ -85,7 +100,7 @@ func NewLogger(cfg config.Log, stderr io.Writer) (zerolog.Logger, *LevelSwitch, 
 		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339, NoColor: true}
 	}
 	sw := NewLevelSwitch(lv)
-	log := zerolog.New(zerolog.SyncWriter(w)).Level(zerolog.DebugLevel).Hook(sw).With().Timestamp().Logger()
+	log := zerolog.New(filter{sw: sw, out: zerolog.SyncWriter(w)}).Level(zerolog.DebugLevel).With().Timestamp().Logger()
 	return log, sw, closer, nil
 }
 
