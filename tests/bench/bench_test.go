@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"socksd/internal/testing/gitrev"
 	"socksd/internal/testing/testpeer"
 )
 
@@ -42,7 +44,7 @@ func TestBenchmarks(t *testing.T) {
 	if opt.Out == "" {
 		t.Skip("the benchmarks run only when SOCKSD_BENCH_OUT names the report file (make bench)")
 	}
-	rep := &Report{Written: time.Now(), Machine: MachineFacts()}
+	rep := &Report{Written: time.Now(), Commit: measured(opt.Out), Intro: intro(opt), Terms: terms, Machine: MachineFacts()}
 	onTmpfs := useTmpfs(t, opt)
 	rep.Method = method(opt, onTmpfs)
 	bin, err := testpeer.BuildSocksd(t.TempDir())
@@ -92,6 +94,43 @@ func useTmpfs(t *testing.T, opt Options) bool {
 	return true
 }
 
+// measured reads the commit the run measures, before the binary is built
+// from the tree. The report and its plots, which the run rewrites, do not
+// count as changes.
+func measured(out string) string {
+	if abs, err := filepath.Abs(out); err == nil {
+		out = abs
+	}
+	base := strings.TrimSuffix(out, filepath.Ext(out))
+	rev, err := gitrev.Read(".", out, base+".svg", base+"-*.svg")
+	if err != nil {
+		return "an unknown commit (" + err.Error() + ")"
+	}
+	return rev.String()
+}
+
+// intro is the report's first paragraph: what it compares with what, on
+// which machine, and how the figures are summarized.
+func intro(opt Options) string {
+	return fmt.Sprintf("This report compares socksd with the tools an operator would otherwise use, on one machine (%d CPU cores) in one run: "+
+		"its `direct` relay with plain loopback TCP; its SSH tunnel (rules `tunnel` and `ftp-tunnel`) with OpenSSH `ssh -N -D`, "+
+		"a SOCKS proxy over one SSH connection, logged in to the same OpenSSH sshd with the same cipher (%s); "+
+		"and its FTP transfers also with the same FTP client talking to vsftpd with no proxy at all (the ceiling). "+
+		"Every figure is the median of %d runs (%d for the memory of idle FTP sessions, defined below), with the minimum and maximum beside it; "+
+		"each ratio is socksd's median divided by the reference's, and each table says whether higher or lower favours socksd.",
+		runtime.NumCPU(), testpeer.ReferenceCipher, opt.Runs, opt.IdleRuns)
+}
+
+// terms defines the words the report's tables use.
+var terms = []string{
+	"**reference**: what socksd is compared with in a row: plain loopback TCP, OpenSSH `ssh -N -D`, or the ceiling.",
+	"**ceiling**: the same FTP client talking to vsftpd directly, with no proxy and no SSH: the most any proxy could reach on this machine, not a competitor.",
+	"**ratio**: socksd's median ÷ the reference's median. For throughput (MB/s) higher is better for socksd; for time (ms) and memory (KiB) lower is better. The tables say which, row by row.",
+	"**shared SSH connection**: socksd, like `ssh -N -D`, carries many sessions as channels of one SSH connection to the sshd; a *warm* one is already logged in when the measurement starts.",
+	"**set-up**: the time to open one session on a warm shared SSH connection: for the tunnel, from the SOCKS5 CONNECT request until the first byte echoes back; for FTP, a whole session of login, LIST and QUIT.",
+	"**idle session**: a session that is open and carries no data (a `direct` connection held open, or an FTP control connection that has logged in and waits); its cost is the resident memory (VmRSS) it adds.",
+}
+
 // method describes how the figures were taken.
 func method(opt Options, onTmpfs bool) []string {
 	where := "vsftpd's files are on the machine's disk."
@@ -101,7 +140,7 @@ func method(opt Options, onTmpfs bool) []string {
 	return []string{
 		fmt.Sprintf("Each figure is the median of repeated runs with the minimum and maximum in brackets: %d runs per measurement, %d for the memory of idle FTP sessions (each of those runs logs in %d sessions twice). "+
 			"In every run socksd and its reference are measured one after the other, in alternating or rotating order, so that drift on the machine hits both alike. "+
-			"The ratio is median(socksd) ÷ median(reference): above 1 is better for MB/s, below 1 is better for ms and KiB.", opt.Runs, opt.IdleRuns, opt.IdleSessions+1),
+			"The ratio is median(socksd) ÷ median(reference): for MB/s higher is better for socksd (above 1, socksd is faster); for ms and KiB lower is better (below 1, socksd is quicker or smaller).", opt.Runs, opt.IdleRuns, opt.IdleSessions+1),
 		"The references: plain loopback TCP for the direct relay; OpenSSH `ssh -N -D` logged in to the same sshd as socksd (one SSH connection for all its sessions, as socksd's shared connection) for the tunnel and FTP figures; " +
 			"jlaffaye/ftp straight to vsftpd as the ceiling. The test sshd allows only `Ciphers " + testpeer.ReferenceCipher + "`, so socksd's x/crypto/ssh client and OpenSSH's ssh negotiate the same cipher (checked in sshd's log below).",
 		fmt.Sprintf("Bulk transfers move %d MiB each (SOCKSD_BENCH_MB). FTP uses github.com/jlaffaye/ftp in passive mode (EPSV) with its data connections through the same SOCKS proxy as its control connection; socksd's rule is `ftp-tunnel` with `data = \"socks\"`, logging in to SSH with the job's FTP user and password. %s "+

@@ -73,7 +73,7 @@ func BenchTunnelDiag(t testing.TB, e *Env) []Row {
 		return p.Dial(ctx, prof, "", tunnel.Credentials{User: s.User}, source)
 	}
 	ref := socks5(t, e.Ref.Addr, "", "")
-	const sec = "Tunnel download, taken apart (diagnostic)"
+	sec := SecTunnelDiag
 	plain := Row{Section: sec, Label: "x/crypto/ssh read",
 		Name: fmt.Sprintf("%d MiB download through socksd's tunnel package in-process (tunnel.Pool.Dial; no SOCKS, no relay), plain reads of 64 KiB", e.Opt.SizeMiB),
 		Unit: "MB/s", RefName: "`ssh -N -D`, same sshd and cipher"}

@@ -88,12 +88,12 @@ func mbps(bytes int64, d time.Duration) float64 {
 }
 
 // BenchDirect measures a bulk upload through a direct rule against the
-// same upload over plain loopback TCP (issue 2).
+// same upload over plain loopback TCP.
 func BenchDirect(t testing.TB, e *Env) []Row {
 	d := testpeer.StartSocksd(t, e.Bin, directConfig)
 	addr, done := sink(t)
 	viaSocksd := socks5(t, d.Addr, "", "")
-	r := Row{Section: "Direct relay (issue 2)", Label: "direct relay",
+	r := Row{Section: SecDirect, Label: "direct relay",
 		Name: fmt.Sprintf("throughput, %d MiB upload through a `direct` rule", e.Opt.SizeMiB),
 		Unit: "MB/s", RefName: "plain loopback TCP, same sender and receiver"}
 	for i := 0; i < e.Opt.Runs; i++ {
@@ -132,9 +132,9 @@ func order(i int) []bool {
 }
 
 // BenchIdleDirect measures socksd's resident memory per idle direct
-// session with many open (issue 2). Each run starts a fresh daemon.
+// session with many open. Each run starts a fresh daemon.
 func BenchIdleDirect(t testing.TB, e *Env) []Row {
-	r := Row{Section: "Idle sessions", Label: "idle direct",
+	r := Row{Section: SecIdle, Label: "idle direct",
 		Name: fmt.Sprintf("resident memory per idle `direct` session, %d open", e.Opt.IdleSessions),
 		Unit: "KiB"}
 	for i := 0; i < e.Opt.Runs; i++ { // cheap: every run

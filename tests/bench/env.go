@@ -146,7 +146,6 @@ func MachineFacts() []string {
 		fmt.Sprintf("Go: %s", runtime.Version()),
 		fmt.Sprintf("OpenSSH (`ssh -V`): %s", firstLine(command("ssh", "-V"))),
 		fmt.Sprintf("vsftpd: %s (Debian package)", firstLine(command("dpkg-query", "-W", "-f", "${Version}", "vsftpd"))),
-		fmt.Sprintf("socksd: %s", firstLine(command("git", "describe", "--always", "--dirty"))),
 	}
 	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
 		facts = append(facts, "Memory: "+strings.Join(strings.Fields(firstLine(string(b)))[1:], " "))

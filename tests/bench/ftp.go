@@ -216,8 +216,8 @@ func rotate(paths []ftpPath, i int) []ftpPath {
 }
 
 // BenchFTPTransfers compares large RETR and STOR through `ftp-tunnel` with
-// the same jlaffaye/ftp transfer through `ssh -N -D` (issues 4 and 7), and
-// with the raw loopback transfer as the ceiling.
+// the same jlaffaye/ftp transfer through `ssh -N -D`, and with the raw
+// loopback transfer as the ceiling.
 func BenchFTPTransfers(t testing.TB, e *Env) []Row {
 	v := e.FTP
 	d := testpeer.StartSocksd(t, e.Bin, ftpConfig(e.SSHD, v.Port))
@@ -245,7 +245,7 @@ func BenchFTPTransfers(t testing.TB, e *Env) []Row {
 			e.Logf("ftp run %d %-6s RETR %.0f MB/s, STOR %.0f MB/s", i+1, p.name, r, s)
 		}
 	}
-	const sec = "FTP through ftp-tunnel (issues 4 and 7)"
+	sec := SecFTP
 	var rows []Row
 	for _, cmd := range []string{"RETR", "STOR"} {
 		rows = append(rows, Row{Section: sec, Label: cmd,
@@ -291,7 +291,7 @@ func BenchFTPSessions(t testing.TB, e *Env) []Row {
 	logins := e.SSHD.CountLog("Accepted password for "+e.SSHD.User) - loginsBefore
 	e.Note(fmt.Sprintf("FTP set-up: after the warm-up session, socksd ran %d timed login/LIST/QUIT sessions with %d new SSH login(s) (counted in sshd's log): the shared connection was reused.",
 		n*e.Opt.Runs, logins))
-	const sec = "FTP through ftp-tunnel (issues 4 and 7)"
+	sec := SecFTP
 	name := fmt.Sprintf("set-up: %d sequential login/LIST/QUIT sessions on a warm shared SSH connection, mean per session", n)
 	return []Row{
 		{Section: sec, Label: "FTP session", Name: name, Unit: "ms",
@@ -340,7 +340,7 @@ func BenchFTPParallel(t testing.TB, e *Env) []Row {
 				e.Logf("ftp parallel run %d %-6s %2d × RETR: %.0f MB/s total", i+1, p.name, n, x)
 			}
 		}
-		rows = append(rows, Row{Section: "FTP through ftp-tunnel (issues 4 and 7)", Label: fmt.Sprintf("%d parallel RETR", n),
+		rows = append(rows, Row{Section: SecFTP, Label: fmt.Sprintf("%d parallel RETR", n),
 			Name: fmt.Sprintf("%d parallel RETR sessions of %d MiB each, total throughput", n, part>>20),
 			Unit: "MB/s", Ours: res["socksd"], RefName: "`ssh -N -D`, same sshd and cipher", Ref: res["ssh -D"]})
 	}
@@ -388,7 +388,7 @@ func parallelRetr(dial dialFunc, v *testpeer.VSFTPD, name string, n int, part in
 func BenchIdleFTP(t testing.TB, e *Env) []Row {
 	v := e.FTP
 	n := e.Opt.IdleSessions
-	r := Row{Section: "Idle sessions", Label: "idle FTP",
+	r := Row{Section: SecIdle, Label: "idle FTP",
 		Name: fmt.Sprintf("resident memory per idle logged-in FTP control session through `ftp-tunnel`, %d open", n),
 		Unit: "KiB", RefName: "`ssh -N -D` (the ssh process), same sessions"}
 	loginsBefore := e.SSHD.CountLog("Accepted password for " + e.SSHD.User)

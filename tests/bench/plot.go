@@ -18,9 +18,6 @@ var (
 	errNoPoints = errors.New("bench: nothing to plot")
 )
 
-// higherIsBetter reports whether a larger value of unit is better.
-func higherIsBetter(unit string) bool { return unit == "MB/s" }
-
 // WriteRatioSVG draws, for every row with a reference that is not a
 // ceiling, the ratio of the medians socksd ÷ reference as a bar: blue where
 // higher is better (throughput), orange where lower is better (time,
@@ -39,11 +36,11 @@ func ratioChart(rows []Row) (chart.BarChart, error) {
 	top := 1.0
 	for _, r := range rows {
 		x, ok := r.Ratio()
-		if !ok || r.Ceiling {
+		if !ok || r.Ceiling || r.Section.Diagnostic {
 			continue
 		}
 		c := colorLower
-		if higherIsBetter(r.Unit) {
+		if HigherIsBetter(r.Unit) {
 			c = colorOurs
 		}
 		bars = append(bars, chart.Value{Value: x, Label: r.Label,
@@ -72,7 +69,7 @@ func throughputChart(rows []Row) (chart.BarChart, error) {
 	var bars []chart.Value
 	top := 0.0
 	for _, r := range rows {
-		if r.Unit != "MB/s" {
+		if r.Unit != "MB/s" || r.Section.Diagnostic {
 			continue
 		}
 		o, f := Summarize(r.Ours), Summarize(r.Ref)

@@ -33,13 +33,14 @@ func TestPlots(t *testing.T) {
 		{Label: "setup", Unit: "ms", Ours: []float64{2}, RefName: "`ssh -N -D`", Ref: []float64{1}},
 		{Label: "idle", Unit: "KiB", Ours: []float64{30}},
 		{Label: "ceil", Unit: "MB/s", Ours: []float64{300}, RefName: "raw loopback FTP", Ref: []float64{900}, Ceiling: true},
+		{Label: "diagrow", Unit: "MB/s", Ours: []float64{350}, RefName: "`ssh -N -D`", Ref: []float64{400}, Section: Section{Title: "D", Diagnostic: true}},
 	}
 	var b bytes.Buffer
 	if err := WriteRatioSVG(&b, rows); err != nil {
 		t.Fatal(err)
 	}
 	svg := b.String()
-	if !strings.HasPrefix(svg, "<svg") || !strings.Contains(svg, "RETR") || !strings.Contains(svg, "setup") || strings.Contains(svg, ">idle<") || strings.Contains(svg, ">ceil<") {
+	if !strings.HasPrefix(svg, "<svg") || !strings.Contains(svg, "RETR") || !strings.Contains(svg, "setup") || strings.Contains(svg, ">idle<") || strings.Contains(svg, ">ceil<") || strings.Contains(svg, "diagrow") {
 		t.Errorf("ratio plot:\n%s", svg)
 	}
 	b.Reset()
@@ -47,10 +48,10 @@ func TestPlots(t *testing.T) {
 		t.Fatal(err)
 	}
 	svg = b.String()
-	if !strings.Contains(svg, "RETR: socksd") || !strings.Contains(svg, "ssh -D") || !strings.Contains(svg, "raw FTP") || strings.Contains(svg, "setup") {
+	if !strings.Contains(svg, "RETR: socksd") || !strings.Contains(svg, "ssh -D") || !strings.Contains(svg, "raw FTP") || strings.Contains(svg, "setup") || strings.Contains(svg, "diagrow") {
 		t.Errorf("throughput plot:\n%s", svg)
 	}
-	if err := WriteRatioSVG(&b, rows[2:]); !errors.Is(err, errNoPoints) {
+	if err := WriteRatioSVG(&b, rows[2:3]); !errors.Is(err, errNoPoints) {
 		t.Errorf("nothing to plot: %v", err)
 	}
 	if err := WriteThroughputSVG(&b, nil); !errors.Is(err, errNoPoints) {

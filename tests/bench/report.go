@@ -8,10 +8,35 @@ import (
 	"time"
 )
 
+// Section is one table of the report.
+type Section struct {
+	Title      string // the heading: the feature measured, never an issue number
+	About      string // the sentence under the heading: what its rows compare
+	Diagnostic bool   // its rows explain another figure: under Diagnostics, out of the summary and the plots
+}
+
+// The report's sections. A diagnostic section's About says what it
+// diagnoses.
+var (
+	SecDirect = Section{Title: "Direct relay (rule `direct`)",
+		About: "socksd relaying a connection itself, without SSH, against plain loopback TCP between the same sender and receiver. Higher MB/s is better; a ratio of 1 would mean socksd costs nothing."}
+	SecIdle = Section{Title: "Memory of idle sessions",
+		About: "What one more idle session costs in resident memory, with many open. Lower KiB is better."}
+	SecTunnel = Section{Title: "SSH tunnel (rule `tunnel`)",
+		About: "socksd carrying SOCKS5 connections over its shared SSH connection, against OpenSSH `ssh -N -D` logged in to the same sshd with the same cipher: the set-up of a session (lower is better) and bulk download throughput (higher is better)."}
+	SecFTP = Section{Title: "FTP jobs through the SSH tunnel (rule `ftp-tunnel`)",
+		About: "An FTP client (jlaffaye/ftp) through socksd's FTP-aware tunnel, against the same client through `ssh -N -D` to the same sshd. The rows marked \"against the ceiling\" compare instead with the same client talking to vsftpd directly."}
+	SecTunnelDiag = Section{Title: "Tunnel download taken apart", Diagnostic: true,
+		About: "These rows diagnose where the tunnel's bulk download differs from `ssh -N -D`: the same download through socksd's tunnel package alone, in the benchmark's own process (no SOCKS handshake, no relay), read plainly and then with a read deadline re-armed before every read, as a relay keeping an idle timeout would. If the plain reads already trail `ssh -N -D`, the difference lies in the SSH client (socksd's tunnel package and x/crypto/ssh); if only the reads with a deadline trail, re-arming the deadline costs it; if neither, it lies in the SOCKS layer or the relay."}
+)
+
+// Sections lists every section the benchmarks fill, in report order.
+var Sections = []Section{SecDirect, SecIdle, SecTunnel, SecFTP, SecTunnelDiag}
+
 // Row is one line of the report: a measurement of socksd and of its
 // reference, each repeated, in the same unit.
 type Row struct {
-	Section string    // the table the row belongs to
+	Section Section   // the table the row belongs to
 	Name    string    // what was measured
 	Label   string    // a short name for the plots
 	Unit    string    // "MB/s", "ms", "KiB"...
@@ -83,16 +108,31 @@ func cell(s Stats, unit string) string {
 	return fmt.Sprintf("%s %s (%s–%s)", num(s.Median), unit, num(s.Min), num(s.Max))
 }
 
+// HigherIsBetter reports whether a larger value of unit is better, and so
+// whether a ratio socksd ÷ reference above 1 favours socksd.
+func HigherIsBetter(unit string) bool { return unit == "MB/s" }
+
+// better says which way a ratio of unit favours socksd.
+func better(unit string) string {
+	if HigherIsBetter(unit) {
+		return "higher"
+	}
+	return "lower"
+}
+
 // Report is what TestBenchmarks writes to BENCHMARKS.md.
 type Report struct {
 	Written  time.Time
+	Commit   string   // the commit measured: "commit <hash>", perhaps "with uncommitted changes (...)"
+	Intro    string   // what was compared with what, where: the report's first paragraph
+	Terms    []string // the words the tables use, each defined, before their first use
 	Machine  []string // "CPUs: 2", "Go: go1.26", ...
 	Method   []string // how the figures were taken, one paragraph each
 	Rows     []Row
-	Notes    []string // facts observed in the run, e.g. the ciphers sshd negotiated
-	NotRun   []string // sections that failed or were skipped, with why
-	Plots    []string // SVG file names next to the report
-	Sections []string // section titles in the order they ran
+	Notes    []string  // facts observed in the run, e.g. the ciphers sshd negotiated
+	NotRun   []string  // sections that failed or were skipped, with why
+	Plots    []string  // SVG file names next to the report
+	Sections []Section // sections in the order they ran
 }
 
 // Add appends rows, remembering the order of their sections.
@@ -112,13 +152,24 @@ func (rep *Report) Add(rows ...Row) {
 	}
 }
 
-// Markdown renders the report: the machine, the method, one table per
-// section, the notes, the plots and what was not measured.
+// Markdown renders the report: what it compares, the commit and the
+// machine, the method, the summary of the comparisons, one table per
+// section, the diagnostics, the plots, the notes and what was not measured.
 func (rep *Report) Markdown() string {
 	var b strings.Builder
 	b.WriteString("# socksd benchmarks\n\n")
-	fmt.Fprintf(&b, "Written by `make bench` on %s. Every figure below was measured in that one run.\n\n",
-		rep.Written.UTC().Format("2006-01-02 15:04 UTC"))
+	if rep.Intro != "" {
+		b.WriteString(rep.Intro + "\n\n")
+	}
+	fmt.Fprintf(&b, "Written by `make bench` on %s, measuring %s. Every figure below was measured in that one run.\n\n",
+		rep.Written.UTC().Format("2006-01-02 15:04 UTC"), rep.Commit)
+	if len(rep.Terms) > 0 {
+		b.WriteString("Terms used below:\n\n")
+		for _, t := range rep.Terms {
+			fmt.Fprintf(&b, "- %s\n", t)
+		}
+		b.WriteString("\n")
+	}
 	if len(rep.Machine) > 0 {
 		b.WriteString("## Machine\n\n")
 		for _, m := range rep.Machine {
@@ -132,12 +183,25 @@ func (rep *Report) Markdown() string {
 			fmt.Fprintf(&b, "%s\n\n", m)
 		}
 	}
-	if len(rep.Rows) > 0 {
+	var main, diag []Section
+	for _, sec := range rep.Sections {
+		if sec.Diagnostic {
+			diag = append(diag, sec)
+		} else {
+			main = append(main, sec)
+		}
+	}
+	if len(main) > 0 {
 		b.WriteString("## Summary\n\n")
-		b.WriteString("| measurement | unit | socksd | reference | ratio |\n|---|---|---|---|---|\n")
+		b.WriteString("The medians of socksd and of its reference, and their ratio socksd ÷ reference; the last column says which way the ratio favours socksd. ")
+		b.WriteString("The sections below give each measurement exactly, with min–max and the number of runs; the diagnostic rows are under Diagnostics, not here.\n\n")
+		b.WriteString("| measurement | unit | socksd | reference | ratio socksd ÷ reference | better for socksd |\n|---|---|---|---|---|---|\n")
 		for _, r := range rep.Rows {
+			if r.Section.Diagnostic {
+				continue
+			}
 			o, f := Summarize(r.Ours), Summarize(r.Ref)
-			ours, ref, ratio := "—", "—", "—"
+			ours, ref, ratio, dir := "—", "—", "—", "—"
 			if o.Valid {
 				ours = num(o.Median)
 			}
@@ -146,35 +210,29 @@ func (rep *Report) Markdown() string {
 			}
 			if x, ok := r.Ratio(); ok {
 				ratio = fmt.Sprintf("%.2f", x)
+				dir = better(r.Unit)
 			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", mdEscape(r.Label), r.Unit, ours, mdEscape(ref), ratio)
-		}
-		b.WriteString("\nMedians; the tables below give min–max, the number of runs and the exact measurement.\n\n")
-	}
-	for _, sec := range rep.Sections {
-		fmt.Fprintf(&b, "## %s\n\n", sec)
-		b.WriteString("| measurement | socksd median (min–max) | reference | reference median (min–max) | ratio socksd ÷ reference |\n")
-		b.WriteString("|---|---|---|---|---|\n")
-		for _, r := range rep.Rows {
-			if r.Section != sec {
-				continue
+			label := r.Label
+			if label == "" {
+				label = r.Name
 			}
-			o, f := Summarize(r.Ours), Summarize(r.Ref)
-			ref := r.RefName
-			if ref == "" {
-				ref = "—"
-			}
-			ratio := "—"
-			if x, ok := r.Ratio(); ok {
-				ratio = fmt.Sprintf("%.2f", x)
-			}
-			fmt.Fprintf(&b, "| %s (%d runs) | %s | %s | %s | %s |\n",
-				mdEscape(r.Name), o.N, cell(o, r.Unit), mdEscape(ref), cell(f, r.Unit), ratio)
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", mdEscape(label), r.Unit, ours, mdEscape(ref), ratio, dir)
 		}
 		b.WriteString("\n")
 	}
+	for _, sec := range main {
+		rep.section(&b, "##", sec)
+	}
+	if len(diag) > 0 {
+		b.WriteString("## Diagnostics\n\n")
+		b.WriteString("Rows that explain a figure above rather than stand as figures of their own. They are left out of the summary and the plots.\n\n")
+		for _, sec := range diag {
+			rep.section(&b, "###", sec)
+		}
+	}
 	if len(rep.Plots) > 0 {
 		b.WriteString("## Plots\n\n")
+		b.WriteString("Drawn from the summary's rows (the diagnostics are left out).\n\n")
 		for _, p := range rep.Plots {
 			fmt.Fprintf(&b, "![%s](%s)\n\n", p, p)
 		}
@@ -194,6 +252,34 @@ func (rep *Report) Markdown() string {
 		b.WriteString("\n")
 	}
 	return b.String()
+}
+
+// section writes the table of one section under a heading of the given
+// level.
+func (rep *Report) section(b *strings.Builder, level string, sec Section) {
+	fmt.Fprintf(b, "%s %s\n\n", level, sec.Title)
+	if sec.About != "" {
+		fmt.Fprintf(b, "%s\n\n", sec.About)
+	}
+	b.WriteString("| measurement | socksd median (min–max) | reference | reference median (min–max) | ratio socksd ÷ reference |\n")
+	b.WriteString("|---|---|---|---|---|\n")
+	for _, r := range rep.Rows {
+		if r.Section != sec {
+			continue
+		}
+		o, f := Summarize(r.Ours), Summarize(r.Ref)
+		ref := r.RefName
+		if ref == "" {
+			ref = "—"
+		}
+		ratio := "—"
+		if x, ok := r.Ratio(); ok {
+			ratio = fmt.Sprintf("%.2f (%s is better)", x, better(r.Unit))
+		}
+		fmt.Fprintf(b, "| %s (%d runs) | %s | %s | %s | %s |\n",
+			mdEscape(r.Name), o.N, cell(o, r.Unit), mdEscape(ref), cell(f, r.Unit), ratio)
+	}
+	b.WriteString("\n")
 }
 
 // mdEscape keeps a table cell in its column.

@@ -102,7 +102,7 @@ func pull(dial func(string, string) (net.Conn, error), addr string, size int64) 
 }
 
 // BenchTunnel compares the `tunnel` action with `ssh -N -D` on the same
-// sshd and cipher (issue 3): session set-up on a warm shared SSH connection
+// sshd and cipher: session set-up on a warm shared SSH connection
 // (SOCKS5 CONNECT until the first byte echoes) and bulk download
 // throughput.
 func BenchTunnel(t testing.TB, e *Env) []Row {
@@ -118,10 +118,10 @@ func BenchTunnel(t testing.TB, e *Env) []Row {
 			t.Fatalf("bench: warm-up: %v", err)
 		}
 	}
-	setup := Row{Section: "SSH tunnel (issue 3)", Label: "tunnel set-up",
+	setup := Row{Section: SecTunnel, Label: "tunnel set-up",
 		Name: fmt.Sprintf("session set-up on a warm shared SSH connection: SOCKS5 CONNECT until the first byte echoes, mean of %d sequential", setupsPerRun),
 		Unit: "ms", RefName: "`ssh -N -D`, same sshd and cipher"}
-	bulk := Row{Section: "SSH tunnel (issue 3)", Label: "tunnel bulk",
+	bulk := Row{Section: SecTunnel, Label: "tunnel bulk",
 		Name: fmt.Sprintf("bulk throughput, %d MiB download through a `tunnel` rule", e.Opt.SizeMiB),
 		Unit: "MB/s", RefName: "`ssh -N -D`, same sshd and cipher"}
 	for i := 0; i < e.Opt.Runs; i++ {

@@ -36,6 +36,11 @@ func run(m *testing.M) int {
 	if f := flag.Lookup("test.list"); f != nil && f.Value.String() != "" {
 		return m.Run() // only listing (make fuzz): no binary needed
 	}
+	// The commit is read before the binary is built from the tree.
+	rev := ""
+	if out := os.Getenv(outEnv); out != "" {
+		rev = measured(out)
+	}
 	dir, err := os.MkdirTemp("", "socksd-rel-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -60,7 +65,7 @@ func run(m *testing.M) int {
 	os.Setenv(fragEnv, frags)
 	code := m.Run()
 	if out := os.Getenv(outEnv); out != "" {
-		path, err := writeReport(out, frags, code)
+		path, err := writeReport(out, frags, code, rev)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "reliability: report:", err)
 			if code == 0 {

@@ -12,12 +12,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"sort"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"socksd/internal/testing/gitrev"
 )
 
 // Report sections, in the order the report lists them.
@@ -28,6 +31,13 @@ const (
 )
 
 var sectionOrder = []string{secFault, secLoad, secSecurity}
+
+// sectionAbout says what each section's cases do, under its heading.
+var sectionAbout = map[string]string{
+	secFault:    "Each case breaks a peer (vsftpd, sshd) or the client on one lane while a witness transfer runs on another, then checks what socksd answered, that the witness was untouched, and that nothing leaked.",
+	secLoad:     "Each case puts many sessions or connections on socksd at once and checks that every transfer arrived whole and that the limits hold.",
+	secSecurity: "Each case tries something a client or a misconfiguration must not achieve and checks that socksd refused it, without leaking a secret.",
+}
 
 // fragment is one test case's observations, written as JSON into the
 // fragment directory and assembled by writeReport.
@@ -165,9 +175,28 @@ func moduleRoot() (string, error) {
 	return filepath.Dir(mod), nil
 }
 
+// outputIgnored are the files a reliability run rewrites; they do not make
+// the tree count as changed when the run records its commit.
+var outputIgnored = []string{"RELIABILITY.md"}
+
+// measured reads, before the run, the commit the run measures; out is the
+// report the run will write, which does not count as a change.
+func measured(out string) string {
+	root, err := moduleRoot()
+	if err != nil {
+		return "unknown (" + err.Error() + ")"
+	}
+	rev, err := gitrev.Read(root, append([]string{out}, outputIgnored...)...)
+	if err != nil {
+		return "unknown (" + err.Error() + ")"
+	}
+	return rev.String()
+}
+
 // writeReport assembles the fragments into a Markdown report at out (a
-// relative path is taken from the module root) and returns its path.
-func writeReport(out, fragDir string, code int) (string, error) {
+// relative path is taken from the module root) and returns its path; rev
+// is the commit measured, as measured returned it.
+func writeReport(out, fragDir string, code int, rev string) (string, error) {
 	frags, err := readFragments(fragDir)
 	if err != nil {
 		return "", err
@@ -180,26 +209,61 @@ func writeReport(out, fragDir string, code int) (string, error) {
 		out = filepath.Join(root, out)
 	}
 	var b bytes.Buffer
-	renderReport(&b, frags, code, root)
+	renderReport(&b, frags, runFacts{Written: time.Now(), Rev: rev, Code: code}, root)
 	return out, os.WriteFile(out, b.Bytes(), 0o644)
 }
 
+// runFacts are what the report says about the run as a whole.
+type runFacts struct {
+	Written time.Time
+	Rev     string // the commit measured, e.g. "commit <hash>"
+	Code    int    // go test's exit code
+}
+
+// introText says what the report is, for a reader who knows nothing of
+// how it came about.
+const introText = `This report shows how socksd behaves when things go wrong: a peer failing in the middle of a transfer
+(Faults), many sessions at once (Load), and clients trying what they must not (Security and hostile input).
+Each case starts the socksd binary built from the commit below and drives it against real peers, OpenSSH sshd
+and vsftpd, on this machine's loopback interface or in network namespaces the test makes. It is not a
+comparison with another program: a case passes when socksd did what the case expects, and its figures are
+what that one run measured (each case runs once; nothing is a median).
+`
+
+// termsText defines the words the cases use.
+const termsText = `Terms used below:
+
+- **lane**: one path through socksd to an FTP server: an sshd of its own, the vsftpd reached through it,
+  and a socksd ` + "`ftp-tunnel`" + ` rule for it. A fault case breaks one lane (lane a) and watches another.
+- **witness transfer**: a transfer on the other lane, in flight while the fault happens; it must end with
+  reply 226 and every byte, showing that the fault stayed on its lane.
+- **D STATS, D SESSIONS, D TUNNELS**: the operator's display commands (` + "`socksd cmd 'D STATS'`" + `), which the
+  cases read for the counts of active sessions, SSH connections, goroutines and open files of the daemon.
+- **before / after**: counts taken when the daemon was idle before the case and once it had settled after
+  it (no session and no SSH connection left); the same numbers mean nothing leaked.
+- **SOXnnnnX**: socksd's operator messages, as logged (the letter is the severity: I, W, E).
+`
+
 // renderReport writes the report text.
-func renderReport(b *bytes.Buffer, frags []fragment, code int, root string) {
+func renderReport(b *bytes.Buffer, frags []fragment, run runFacts, root string) {
 	counts := map[string]int{}
 	for _, f := range frags {
 		counts[f.Result]++
 	}
 	b.WriteString("# socksd reliability report\n\n")
-	b.WriteString("Written by `make reliability` (`go test -v -count=1 ./tests/reliability`). Every figure below was measured in this run,\n")
-	b.WriteString("against the built binary and real peers (OpenSSH sshd, vsftpd) on loopback or in network namespaces made by the tests.\n\n")
-	fmt.Fprintf(b, "- run: %s UTC, %s, %s/%s, %d CPUs, kernel %s\n", time.Now().UTC().Format("2006-01-02 15:04"),
-		runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), kernel())
-	fmt.Fprintf(b, "- cases: %d passed, %d failed, %d skipped; go test exit code %d\n", counts["pass"], counts["FAIL"], counts["skipped"], code)
-	if code != 0 && counts["FAIL"] == 0 {
+	b.WriteString(introText + "\n")
+	fmt.Fprintf(b, "- measured: %s\n", run.Rev)
+	fmt.Fprintf(b, "- run: %s by `make reliability` (`go test -v -count=1 ./tests/reliability`)\n",
+		run.Written.UTC().Format("2006-01-02 15:04 UTC"))
+	fmt.Fprintf(b, "- machine: %d CPUs (%s), %s/%s, kernel %s, %s\n", runtime.NumCPU(), cpuModel(),
+		runtime.GOOS, runtime.GOARCH, kernel(), runtime.Version())
+	fmt.Fprintf(b, "- cases: %d passed, %d failed, %d skipped; go test exit code %d\n", counts["pass"], counts["FAIL"], counts["skipped"], run.Code)
+	if run.Code != 0 && counts["FAIL"] == 0 {
 		b.WriteString("- a test failed outside the recorded cases: see the go test output\n")
 	}
-	b.WriteString("\n## Summary\n\n| section | case | result | time |\n|---|---|---|---|\n")
+	b.WriteString("\n" + termsText)
+	b.WriteString("\n## Summary\n\nOne line per case: pass, FAIL or skipped, and how long the case took.\n\n")
+	b.WriteString("| section | case | result | time |\n|---|---|---|---|\n")
 	for _, f := range frags {
 		fmt.Fprintf(b, "| %s | %s | %s | %s |\n", f.Section, mdCell(f.Case), f.Result, f.Duration)
 	}
@@ -219,7 +283,7 @@ func renderReport(b *bytes.Buffer, frags []fragment, code int, root string) {
 	for _, f := range frags {
 		if f.Section != sec {
 			sec = f.Section
-			fmt.Fprintf(b, "\n## %s\n", sec)
+			fmt.Fprintf(b, "\n## %s\n\n%s\n", sec, sectionAbout[sec])
 		}
 		fmt.Fprintf(b, "\n### %s — %s\n\n`%s`, %s\n\n", f.Case, f.Result, f.Test, f.Duration)
 		if len(f.Tried) > 0 {
@@ -244,6 +308,7 @@ func renderReport(b *bytes.Buffer, frags []fragment, code int, root string) {
 		}
 	}
 	b.WriteString("\n## Fuzz targets\n\n")
+	b.WriteString("Not run by `make reliability`: the list of the module's fuzz targets, for reference.\n")
 	b.WriteString("`make fuzz` runs each of these for FUZZTIME (a count of inputs, `-fuzztime 20000x` by default).\n")
 	b.WriteString("Seeds are the files under `testdata/fuzz/<target>/` plus the `f.Add` calls.\n\n")
 	b.WriteString("| package | target | seed files |\n|---|---|---|\n")
@@ -258,6 +323,19 @@ func renderReport(b *bytes.Buffer, frags []fragment, code int, root string) {
 
 func mdCell(s string) string {
 	return strings.NewReplacer("|", `\|`, "\n", " ").Replace(s)
+}
+
+func cpuModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return "model unknown"
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "model unknown"
 }
 
 func kernel() string {
@@ -331,8 +409,13 @@ func takesF(fn *ast.FuncDecl) bool {
 	return ok && sel.Sel.Name == "F"
 }
 
+// issueRef matches a reference to an issue ("#8", "issue 7", "issues 4 and
+// 7"), which a report's reader cannot follow.
+var issueRef = regexp.MustCompile(`(?i)#[0-9]+|\bissues? +[0-9]`)
+
 // TestReportRendering checks the report writer itself: fragments are
-// grouped by section, results counted, and the fuzz targets listed.
+// grouped by section, results counted, the commit and the terms given,
+// the fuzz targets listed, and no heading names an issue.
 func TestReportRendering(t *testing.T) {
 	dir := t.TempDir()
 	for i, f := range []fragment{
@@ -353,16 +436,88 @@ func TestReportRendering(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	const rev = "commit 0123456789abcdef0123456789abcdef01234567"
 	var b bytes.Buffer
-	renderReport(&b, frags, 1, root)
+	renderReport(&b, frags, runFacts{Written: time.Date(2026, 1, 2, 3, 4, 0, 0, time.UTC), Rev: rev, Code: 1}, root)
 	text := b.String()
 	for _, want := range []string{"1 passed, 1 failed, 0 skipped", "| Faults | a | FAIL |", `b\|c`, "| bytes | 12 |",
-		"| ./socks | FuzzReadRequest |", "## Findings", "- **b|c**: BUG: y"} {
+		"| ./socks | FuzzReadRequest |", "## Findings", "- **b|c**: BUG: y",
+		"- measured: " + rev + "\n", "2026-01-02 03:04 UTC", "CPUs", "- **lane**:", "- **witness transfer**:"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("report lacks %q:\n%s", want, text)
 		}
 	}
 	if strings.Index(text, "## Faults") > strings.Index(text, "## Security") {
 		t.Errorf("sections out of order")
+	}
+	// "lane" is defined before any case uses it.
+	if def, use := strings.Index(text, "**lane**"), strings.Index(text, "\n### "); def < 0 || def > use {
+		t.Errorf("lane defined at %d, first case at %d", def, use)
+	}
+	if strings.Contains(text, "dirty") {
+		t.Errorf("report says dirty:\n%s", text)
+	}
+	for _, l := range strings.Split(text, "\n") {
+		if strings.HasPrefix(l, "#") && issueRef.MatchString(l) {
+			t.Errorf("heading names an issue: %q", l)
+		}
+	}
+	if m := issueRef.FindString(text); m != "" {
+		t.Errorf("report names an issue (%q):\n%s", m, text)
+	}
+}
+
+// TestCaseTitlesNameFeatures reads the titles this package's cases give
+// their report headings (the literal titles passed to record and
+// newFaultRig) and checks that none names an issue.
+func TestCaseTitlesNameFeatures(t *testing.T) {
+	files, err := filepath.Glob("*_test.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	titleArg := map[string]int{"record": 2, "newFaultRig": 1}
+	fset := token.NewFileSet()
+	n := 0
+	for _, name := range files {
+		f, err := parser.ParseFile(fset, name, nil, parser.SkipObjectResolution)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(f, func(node ast.Node) bool {
+			call, ok := node.(*ast.CallExpr)
+			if !ok {
+				return true
+			}
+			id, ok := call.Fun.(*ast.Ident)
+			if !ok {
+				return true
+			}
+			i, ok := titleArg[id.Name]
+			if !ok || len(call.Args) <= i {
+				return true
+			}
+			lit, ok := call.Args[i].(*ast.BasicLit)
+			if !ok || lit.Kind != token.STRING {
+				return true
+			}
+			n++
+			if issueRef.MatchString(lit.Value) {
+				t.Errorf("%s: case title %s names an issue", fset.Position(lit.Pos()), lit.Value)
+			}
+			return true
+		})
+	}
+	if n < 10 {
+		t.Errorf("found only %d case titles: the test no longer sees how cases are titled", n)
+	}
+	for _, s := range append(append([]string{introText, termsText}, sectionOrder...), sectionAbout[secFault], sectionAbout[secLoad], sectionAbout[secSecurity]) {
+		if issueRef.MatchString(s) {
+			t.Errorf("report text names an issue: %q", s)
+		}
+	}
+	for _, s := range sectionOrder {
+		if sectionAbout[s] == "" {
+			t.Errorf("section %q has no sentence saying what it does", s)
+		}
 	}
 }
