@@ -1,17 +1,12 @@
 package socksd
 
 import (
-	"context"
 	"io"
 	"net"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/rs/zerolog"
-
-	"socksd/config"
 )
 
 const testConfig = `
@@ -25,32 +20,6 @@ name = "loopback"
 to = ["127.0.0.0/8"]
 action = "direct"
 `
-
-func startDaemon(t *testing.T, text string) (*Daemon, string) {
-	t.Helper()
-	cfg, err := config.Parse("test.toml", []byte(text))
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := New(cfg, Options{Logger: zerolog.Nop(), Version: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := d.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	go d.Serve(ctx)
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-d.Done():
-		case <-time.After(30 * time.Second):
-			t.Error("daemon did not stop")
-		}
-	})
-	return d, d.Addrs()[0].String()
-}
 
 // sessionGoroutines counts goroutines that belong to sessions.
 func sessionGoroutines() (int, string) {
@@ -82,7 +51,8 @@ func waitNoSessionGoroutines(t *testing.T) {
 }
 
 func TestHostileInputLeaksNothing(t *testing.T) {
-	d, addr := startDaemon(t, testConfig)
+	td := newTestDaemon(t, testConfig, nil)
+	d, addr := td.Daemon, td.addr
 	inputs := [][]byte{
 		{}, {5}, {5, 1}, {5, 255}, {4, 1}, {4, 1, 0, 80, 127, 0, 0, 1}, {5, 1, 0, 5, 1, 0, 3, 200},
 		{0x16, 3, 1, 0, 1}, []byte("\r\n\r\n"), {5, 1, 2, 1, 255},
@@ -113,7 +83,8 @@ func TestHostileInputLeaksNothing(t *testing.T) {
 }
 
 func TestCancelEndsSession(t *testing.T) {
-	d, addr := startDaemon(t, testConfig)
+	td := newTestDaemon(t, testConfig, nil)
+	d, addr := td.Daemon, td.addr
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	defer ln.Close()
 	go func() {

@@ -132,30 +132,6 @@ func newTestDaemon(t *testing.T, text string, dial dialer) *testDaemon {
 	return &testDaemon{Daemon: d, addr: d.Addrs()[0].String(), log: sink}
 }
 
-// echoServer accepts loopback connections and sends back what it reads,
-// until the peer half-closes.
-func echoServer(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				io.Copy(c, c)
-			}()
-		}
-	}()
-	return ln.Addr().String()
-}
-
 // fakeDialer stands in for net.Dialer and the SSH pool. What it does
 // depends on the destination host's first label (see failures); any other
 // destination is connected to an echo server on loopback.

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"socksd/internal/testing/testpeer"
 	"socksd/internal/testing/wait"
 	"socksd/socks"
 )
@@ -33,7 +34,7 @@ func from(n int) net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(n))
 // where the request comes from, what the daemon must answer, and the
 // message that says why it refused.
 func TestLimits(t *testing.T) {
-	fake := &fakeDialer{echo: echoServer(t)}
+	fake := &fakeDialer{echo: testpeer.EchoServer(t)}
 	d := newTestDaemon(t, fmt.Sprintf(limitsConfig, "1m"), fake)
 	held := map[string]net.Conn{} // by destination
 	for i, step := range []struct {
@@ -116,7 +117,7 @@ func TestDrain(t *testing.T) {
 		}, false, "cancelled", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			fake := &fakeDialer{echo: echoServer(t)}
+			fake := &fakeDialer{echo: testpeer.EchoServer(t)}
 			d := newTestDaemon(t, fmt.Sprintf(limitsConfig, tc.drain), fake)
 			dest := socks.Addr{Host: "127.0.0.1", Port: 7}
 			c, got := socksConnect(t, d.addr, nil, 5, socks.CmdConnect, dest, "", "")

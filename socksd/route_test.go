@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"socksd/internal/testing/testpeer"
 	"socksd/socks"
 	"socksd/tunnel"
 )
@@ -55,7 +56,7 @@ action = "direct"
 // checks, for each, the rule and action chosen, what was dialed, the SOCKS
 // reply code, the session's end event and the counter it moved.
 func TestRouting(t *testing.T) {
-	fake := &fakeDialer{echo: echoServer(t)}
+	fake := &fakeDialer{echo: testpeer.EchoServer(t)}
 	d := newTestDaemon(t, routeConfig, fake)
 	const (
 		ok        = socks.RepSucceeded

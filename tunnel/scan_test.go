@@ -10,32 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"socksd/internal/testing/testpeer"
+
 	"golang.org/x/crypto/ssh"
 )
-
-// rawServer serves each connection on loopback with serve, and returns
-// its address. Connections are closed when the test ends.
-func rawServer(t *testing.T, serve func(c net.Conn)) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				serve(c)
-			}()
-		}
-	}()
-	return ln.Addr().String()
-}
 
 // drain reads c until the client hangs up, as a server that waits does.
 func drain(c net.Conn) { io.Copy(io.Discard, c) }
@@ -65,7 +43,7 @@ func TestScanNotSSH(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			addr := rawServer(t, tt.serve)
+			addr := testpeer.ServeTCP(t, tt.serve)
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			keys, err := ScanHostKeys(ctx, addr, 500*time.Millisecond)
@@ -92,7 +70,7 @@ func TestScanLinesBeforeVersion(t *testing.T) {
 	signer := newSigner(t)
 	cfg := &ssh.ServerConfig{NoClientAuth: true}
 	cfg.AddHostKey(signer)
-	addr := rawServer(t, func(c net.Conn) {
+	addr := testpeer.ServeTCP(t, func(c net.Conn) {
 		io.WriteString(c, "welcome\r\nto the scan test\r\n")
 		ssh.NewServerConn(c, cfg) // ends when the scanner hangs up
 	})

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 
+	"socksd/internal/testing/testpeer"
 	"socksd/tunnel"
 )
 
@@ -32,24 +33,10 @@ func hostkeyServer(t *testing.T) (string, ssh.PublicKey) {
 	}
 	cfg := &ssh.ServerConfig{NoClientAuth: true}
 	cfg.AddHostKey(signer)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				ssh.NewServerConn(c, cfg) // ends when the scanner hangs up
-			}()
-		}
-	}()
-	return ln.Addr().String(), signer.PublicKey()
+	addr := testpeer.ServeTCP(t, func(c net.Conn) {
+		ssh.NewServerConn(c, cfg) // ends when the scanner hangs up
+	})
+	return addr, signer.PublicKey()
 }
 
 func TestHostkeyScan(t *testing.T) {
@@ -178,37 +165,23 @@ func TestHostkeyAddRefusesChangedKey(t *testing.T) {
 // TestHostkeyScanNotSSH: a port that is not an SSH server ends the scan
 // within --timeout, saying that no SSH banner came (or what came instead).
 func TestHostkeyScanNotSSH(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				c.Write([]byte("220 FTP server ready\r\n"))
-				io.Copy(io.Discard, c) // waits, as an FTP server does
-			}()
-		}
-	}()
+	addr := testpeer.ServeTCP(t, func(c net.Conn) {
+		c.Write([]byte("220 FTP server ready\r\n"))
+		io.Copy(io.Discard, c) // waits, as an FTP server does
+	})
 	done := make(chan struct{})
 	var code int
 	var out, errb bytes.Buffer
 	go func() {
 		defer close(done)
-		code = hostkey([]string{"scan", "--timeout", "500ms", ln.Addr().String()}, strings.NewReader(""), &out, &errb)
+		code = hostkey([]string{"scan", "--timeout", "500ms", addr}, strings.NewReader(""), &out, &errb)
 	}()
 	select {
 	case <-done:
 	case <-time.After(30 * time.Second):
 		t.Fatal("socksd hostkey scan --timeout 500ms did not end")
 	}
-	want := `socksd hostkey scan: tunnel: scan ` + ln.Addr().String() + `: no SSH banner: the peer sent "220 FTP server ready" instead` + "\n"
+	want := `socksd hostkey scan: tunnel: scan ` + addr + `: no SSH banner: the peer sent "220 FTP server ready" instead` + "\n"
 	if code != exitFail || out.Len() != 0 || errb.String() != want {
 		t.Errorf("exit %d, stdout %q, stderr %q; want exit %d and stderr %q", code, out.String(), errb.String(), exitFail, want)
 	}

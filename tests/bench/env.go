@@ -141,7 +141,7 @@ func direct(network, address string) (net.Conn, error) {
 // the peers' versions, read in this run.
 func MachineFacts() []string {
 	facts := []string{
-		fmt.Sprintf("CPUs: %d (%s)", runtime.NumCPU(), cpuModel()),
+		fmt.Sprintf("CPUs: %d (%s)", runtime.NumCPU(), testpeer.CPUModel()),
 		fmt.Sprintf("OS: %s/%s, kernel %s", runtime.GOOS, runtime.GOARCH, firstLine(command("uname", "-r"))),
 		fmt.Sprintf("Go: %s", runtime.Version()),
 		fmt.Sprintf("OpenSSH (`ssh -V`): %s", firstLine(command("ssh", "-V"))),
@@ -168,17 +168,4 @@ func firstLine(s string) string {
 		return s[:i]
 	}
 	return s
-}
-
-func cpuModel() string {
-	b, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return "model unknown"
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
-		}
-	}
-	return "model unknown"
 }

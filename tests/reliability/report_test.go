@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"socksd/internal/testing/gitrev"
+	"socksd/internal/testing/testpeer"
 )
 
 // Report sections, in the order the report lists them.
@@ -255,7 +256,7 @@ func renderReport(b *bytes.Buffer, frags []fragment, run runFacts, root string) 
 	fmt.Fprintf(b, "- measured: %s\n", run.Rev)
 	fmt.Fprintf(b, "- run: %s by `make reliability` (`go test -v -count=1 ./tests/reliability`)\n",
 		run.Written.UTC().Format("2006-01-02 15:04 UTC"))
-	fmt.Fprintf(b, "- machine: %d CPUs (%s), %s/%s, kernel %s, %s\n", runtime.NumCPU(), cpuModel(),
+	fmt.Fprintf(b, "- machine: %d CPUs (%s), %s/%s, kernel %s, %s\n", runtime.NumCPU(), testpeer.CPUModel(),
 		runtime.GOOS, runtime.GOARCH, kernel(), runtime.Version())
 	fmt.Fprintf(b, "- cases: %d passed, %d failed, %d skipped; go test exit code %d\n", counts["pass"], counts["FAIL"], counts["skipped"], run.Code)
 	if run.Code != 0 && counts["FAIL"] == 0 {
@@ -323,19 +324,6 @@ func renderReport(b *bytes.Buffer, frags []fragment, run runFacts, root string) 
 
 func mdCell(s string) string {
 	return strings.NewReplacer("|", `\|`, "\n", " ").Replace(s)
-}
-
-func cpuModel() string {
-	b, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return "model unknown"
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
-		}
-	}
-	return "model unknown"
 }
 
 func kernel() string {
