@@ -250,6 +250,10 @@ type DataLink struct {
 	req DataRequest
 }
 
+// SSHServer names the SSH server (host:port) whose connection carries the
+// data connection: the one its control session logged in through.
+func (l *DataLink) SSHServer() string { return l.d.deps.via }
+
 // Serve carries the claimed data connection to its end. A CONNECT: it
 // opens the data channel on the same SSH connection as the control
 // channel, replies, and relays. A BIND: it listens on the daemon's

@@ -34,6 +34,7 @@ type dataDeps struct {
 	ctx    context.Context // the control session's life: data connections end with it
 	client netip.Addr      // the job's address: the only peer a rewrite listener takes
 	idle   time.Duration   // idle timeout of a relay; 0 = none
+	via    string          // the SSH server that carries the session, for the data sessions' logs
 	// dial opens a channel to addr through the session's tunnel.
 	dial func(ctx context.Context, addr string) (net.Conn, error)
 	// owned counts the data connections that have no socksd session of

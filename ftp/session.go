@@ -283,6 +283,7 @@ func (s *session) joinBroker() {
 		ctx:    s.ctx,
 		client: s.clientIP,
 		idle:   s.opt.IdleTimeout,
+		via:    via,
 		dial: func(ctx context.Context, addr string) (net.Conn, error) {
 			c, err := tun.Dial(ctx, "tcp", addr)
 			if err != nil {

@@ -187,7 +187,7 @@ func (d *Daemon) waitHandlers(grace time.Duration) {
 	select {
 	case <-done:
 	case <-t.C:
-		msg.Log(&d.log, "SOX0014W", grace).Dur("waited", grace).Send()
+		msg.Log(&d.log, "SOX0014W", grace).Int64("waited_ms", grace.Milliseconds()).Send()
 	}
 }
 

@@ -48,7 +48,9 @@ func (r *request) ftpData() (out outcome, ok bool) {
 	if bind {
 		action, phase = "ftp-bind", "bind"
 	}
-	s.set(func(s *session) { s.rule, s.action, s.phase = "(ftp data)", action, phase })
+	s.set(func(s *session) {
+		s.rule, s.action, s.phase, s.sshServer = "(ftp data)", action, phase, link.SSHServer()
+	})
 	err := link.Serve(r.ctx, ftp.DataJob{
 		Conn:     r.conn,
 		Counters: &s.bytes,

@@ -162,7 +162,8 @@ func TestFTPTunnelPassiveOnLoopback(t *testing.T) {
 
 // checkDataBytes checks the session_end events of one FTP session whose
 // job stored and retrieved n bytes through SOCKS data connections: each
-// data session reports its own bytes, and the control session reports
+// data session reports its own bytes and the SSH server that carried it,
+// and the control session reports
 // them as data_bytes_up/data_bytes_down, outside its own bytes_up/down.
 func checkDataBytes(t *testing.T, log string, n int64) {
 	t.Helper()
@@ -181,6 +182,9 @@ func checkDataBytes(t *testing.T, log string, n int64) {
 		}
 		switch {
 		case strings.Contains(l, "action=ftp-data"):
+			if !regexp.MustCompile(`\bssh_server=[^ ]+:\d+`).MatchString(l) {
+				t.Errorf("data session_end does not name the SSH server that carried it: %s", l)
+			}
 			if field(l, "bytes_up") == n {
 				up++
 			}
