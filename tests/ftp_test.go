@@ -163,8 +163,8 @@ func TestFTPTunnelPassiveOnLoopback(t *testing.T) {
 // checkDataBytes checks the session_end events of one FTP session whose
 // job stored and retrieved n bytes through SOCKS data connections: each
 // data session reports its own bytes and the SSH server that carried it,
-// and the control session reports
-// them as data_bytes_up/data_bytes_down, outside its own bytes_up/down.
+// and the control session reports them as data_bytes_up/data_bytes_down,
+// outside its own bytes_up/down.
 func checkDataBytes(t *testing.T, log string, n int64) {
 	t.Helper()
 	field := func(line, key string) int64 {
