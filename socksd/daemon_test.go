@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"socksd/internal/testing/wait"
 )
 
 const testConfig = `
@@ -37,16 +39,10 @@ func sessionGoroutines() (int, string) {
 // waitNoSessionGoroutines waits until every session goroutine has ended.
 func waitNoSessionGoroutines(t *testing.T) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		n, all := sessionGoroutines()
-		if n == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d session goroutines left:\n%s", n, all)
-		}
-		runtime.Gosched()
+	var n int
+	var all string
+	if !wait.For(10*time.Second, func() bool { n, all = sessionGoroutines(); return n == 0 }) {
+		t.Fatalf("%d session goroutines left:\n%s", n, all)
 	}
 }
 
