@@ -46,7 +46,7 @@ func (c *Console) sessions() []string {
 			traced = true
 		}
 		rows = append(rows, []string{id, s.User, s.Client, s.Dest, s.Rule, s.Action,
-			s.SSHServer, bytesText(s.BytesOut), bytesText(s.BytesIn), ageText(now.Sub(s.Started)), s.State})
+			s.SSHServer, bytesText(s.BytesUp), bytesText(s.BytesDown), ageText(now.Sub(s.Started)), s.State})
 	}
 	cols := []column{{"ID", true}, {"JOB/USER", false}, {"CLIENT", false}, {"DESTINATION", false},
 		{"RULE", false}, {"ACTION", false}, {"SSH-SERVER", false}, {"UP", true}, {"DOWN", true},
@@ -71,8 +71,8 @@ func (c *Console) session(id uint64) Response {
 			{"action", s.Action},
 			{"ssh server", s.SSHServer},
 			{"state", s.State},
-			{"bytes up", strconv.FormatInt(s.BytesOut, 10)},
-			{"bytes down", strconv.FormatInt(s.BytesIn, 10)},
+			{"bytes up", strconv.FormatInt(s.BytesUp, 10)},
+			{"bytes down", strconv.FormatInt(s.BytesDown, 10)},
 			{"started", timeText(s.Started)},
 			{"age", ageText(c.now().Sub(s.Started))},
 			{"trace", onOff(s.Trace)},
@@ -126,8 +126,8 @@ func (c *Console) stats() []string {
 		{"refused", strconv.FormatInt(st.Refused, 10)},
 		{"blocked", strconv.FormatInt(st.Blocked, 10)},
 		{"failed", strconv.FormatInt(st.Failed, 10)},
-		{"bytes up", fmt.Sprintf("%d (%s)", st.BytesOut, bytesText(st.BytesOut))},
-		{"bytes down", fmt.Sprintf("%d (%s)", st.BytesIn, bytesText(st.BytesIn))},
+		{"bytes up", fmt.Sprintf("%d (%s)", st.BytesUp, bytesText(st.BytesUp))},
+		{"bytes down", fmt.Sprintf("%d (%s)", st.BytesDown, bytesText(st.BytesDown))},
 		{"ssh connections", strconv.Itoa(st.Tunnels)},
 		{"goroutines", strconv.Itoa(st.Goroutines)},
 		{"open files", strconv.Itoa(st.OpenFDs)},

@@ -105,9 +105,9 @@ func (f *fakeTarget) Sessions() []SessionInfo {
 	return []SessionInfo{
 		{ID: 12, User: "PAYJOB1", Client: "127.0.0.1:40112", Dest: "ftp.partner.example:21",
 			Rule: "ftp-partner", Action: "ftp-tunnel", SSHServer: "ftp.partner.example:22", State: "relay",
-			BytesIn: 1536, BytesOut: 52428800, Started: base.Add(-125 * time.Second), Trace: true},
+			BytesDown: 1536, BytesUp: 52428800, Started: base.Add(-125 * time.Second), Trace: true},
 		{ID: 3, User: "", Client: "[::1]:5000", Dest: "10.1.2.3:443", Rule: "direct-web",
-			Action: "direct", State: "relay", BytesIn: 99, BytesOut: 0, Started: base.Add(-3 * time.Hour)},
+			Action: "direct", State: "relay", BytesDown: 99, BytesUp: 0, Started: base.Add(-3 * time.Hour)},
 	}
 }
 
@@ -127,7 +127,7 @@ func (f *fakeTarget) Rules() []RuleInfo {
 
 func (f *fakeTarget) Stats() Stats {
 	return Stats{Started: base.Add(-50 * time.Hour), Active: 2, Total: 1049, Refused: 3, Blocked: 7,
-		Failed: 1, BytesIn: 5 << 30, BytesOut: 123456, Tunnels: 2, Goroutines: 41, OpenFDs: 19,
+		Failed: 1, BytesDown: 5 << 30, BytesUp: 123456, Tunnels: 2, Goroutines: 41, OpenFDs: 19,
 		Quiesced: f.isQuiesced(), MaxSessions: 2048}
 }
 

@@ -50,8 +50,8 @@ type SessionInfo struct {
 	Action    string // block | direct | tunnel | ftp-tunnel
 	SSHServer string // host:port of the SSH server, "" when not tunnelled
 	State     string // for example "handshake", "relay", "draining"
-	BytesIn   int64  // bytes from the destination to the client
-	BytesOut  int64  // bytes from the client to the destination
+	BytesDown int64  // bytes from the destination to the client
+	BytesUp   int64  // bytes from the client to the destination
 	Started   time.Time
 	Trace     bool
 }
@@ -85,8 +85,8 @@ type Stats struct {
 	Refused     int64 // refused by allow_clients, max_sessions or quiesce
 	Blocked     int64 // blocked by a rule
 	Failed      int64 // failed handshake or upstream
-	BytesIn     int64
-	BytesOut    int64
+	BytesDown   int64
+	BytesUp     int64
 	Tunnels     int // SSH connections open now
 	Goroutines  int
 	OpenFDs     int

@@ -70,6 +70,6 @@ func (c *counters) fill(s *console.Stats, liveUp, liveDown int64) {
 	s.Refused = c.refused.Load()
 	s.Blocked = c.blocked.Load()
 	s.Failed = c.failed.Load()
-	s.BytesIn = c.bytesDown.Load() + liveDown // console's "in": destination to client
-	s.BytesOut = c.bytesUp.Load() + liveUp
+	s.BytesDown = c.bytesDown.Load() + liveDown // destination to client
+	s.BytesUp = c.bytesUp.Load() + liveUp
 }

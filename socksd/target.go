@@ -29,7 +29,7 @@ func (s *session) info() console.SessionInfo {
 	return console.SessionInfo{
 		ID: s.id, User: s.user, Client: s.client.String(), Dest: s.dest,
 		Rule: s.rule, Action: s.action, SSHServer: s.sshServer, State: s.phase,
-		BytesIn: s.bytes.Down.Load(), BytesOut: s.bytes.Up.Load(), // console's in: down, out: up
+		BytesDown: s.bytes.Down.Load(), BytesUp: s.bytes.Up.Load(),
 		Started: s.started, Trace: s.trace.Load(),
 	}
 }

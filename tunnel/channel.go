@@ -54,7 +54,7 @@ func (ch *channel) Read(b []byte) (int, error) {
 	ch.rmu.Lock()
 	defer ch.rmu.Unlock()
 	n, err := ch.read(b)
-	ch.c.bytesIn.Add(int64(n))
+	ch.c.bytesDown.Add(int64(n))
 	if err == io.EOF {
 		// x/crypto ends every channel with EOF when the connection goes;
 		// that is not the destination finishing its stream.
@@ -146,7 +146,7 @@ func (ch *channel) Write(b []byte) (int, error) {
 		return 0, os.ErrDeadlineExceeded
 	}
 	n, err := ch.Conn.Write(b)
-	ch.c.bytesOut.Add(int64(n))
+	ch.c.bytesUp.Add(int64(n))
 	return n, err
 }
 

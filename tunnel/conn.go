@@ -47,8 +47,8 @@ type tconn struct {
 	idleTimer *time.Timer
 	idleGen   int
 
-	bytesIn  atomic.Int64 // from the destination to the application
-	bytesOut atomic.Int64 // from the application to the destination
+	bytesDown atomic.Int64 // from the destination to the application
+	bytesUp   atomic.Int64 // from the application to the destination
 
 	keepaliveReplies atomic.Int64
 

@@ -357,7 +357,7 @@ func (p *Pool) finish(c *tconn, already bool, reason string) {
 	msg.Log(&p.opts.Logger, "SOX0202I", c.id, c.server, reason).
 		Str("tunnel", c.id).Str("server", c.server).Str("user", c.user).
 		Int("channels_open", channels).Int("channels_total", total).
-		Int64("bytes_in", c.bytesIn.Load()).Int64("bytes_out", c.bytesOut.Load()).
+		Int64("bytes_down", c.bytesDown.Load()).Int64("bytes_up", c.bytesUp.Load()).
 		Str("reason", reason).Send()
 }
 
@@ -438,8 +438,8 @@ type TunnelInfo struct {
 	TotalChannels int // opened since connect
 	Opened        time.Time
 	LastUsed      time.Time
-	BytesIn       int64 // destination to application
-	BytesOut      int64 // application to destination
+	BytesDown     int64 // destination to application
+	BytesUp       int64 // application to destination
 }
 
 // Snapshot lists the live connections ordered by id.
@@ -451,7 +451,7 @@ func (p *Pool) Snapshot() []TunnelInfo {
 		out = append(out, TunnelInfo{
 			ID: c.id, Server: c.server, User: c.user, Profile: c.profile, Method: c.method, Shared: c.share,
 			Leases: c.leases, Channels: c.channels, TotalChannels: c.total,
-			Opened: c.opened, LastUsed: c.lastUsed, BytesIn: c.bytesIn.Load(), BytesOut: c.bytesOut.Load(),
+			Opened: c.opened, LastUsed: c.lastUsed, BytesDown: c.bytesDown.Load(), BytesUp: c.bytesUp.Load(),
 		})
 	}
 	slices.SortFunc(out, func(a, b TunnelInfo) int { return strings.Compare(a.ID, b.ID) })

@@ -66,8 +66,8 @@ func TestShareOneIdentity(t *testing.T) {
 	if len(snap) != 1 || snap[0].Channels != n || snap[0].TotalChannels != n || snap[0].Method != AuthPassword {
 		t.Fatalf("snapshot = %+v", snap)
 	}
-	if snap[0].BytesOut == 0 || snap[0].BytesIn != snap[0].BytesOut {
-		t.Fatalf("byte counts in=%d out=%d", snap[0].BytesIn, snap[0].BytesOut)
+	if snap[0].BytesUp == 0 || snap[0].BytesDown != snap[0].BytesUp {
+		t.Fatalf("byte counts in=%d out=%d", snap[0].BytesDown, snap[0].BytesUp)
 	}
 }
 
