@@ -43,14 +43,15 @@ func (s *session) newTransfer(cmd Command) *transfer {
 
 // onTransferReply checks the final reply of a transfer against its data
 // connection and audits it. A 2xx from the server is turned into 426 when
-// the data connection through socksd failed, so that a job never takes a
-// short file for a complete one.
+// the data connection through socksd failed, or had not finished dataGrace
+// after the reply, so that a job never takes a short file for a complete
+// one.
 func (s *session) onTransferReply(t *transfer, r *Reply) *Reply {
 	d := t.data
 	note := ""
 	if d != nil && r.Code/100 == 2 {
 		if st, _ := d.snapshot(); st != dataWaiting {
-			timer := time.NewTimer(dataGrace)
+			timer := time.NewTimer(s.grace)
 			select {
 			case <-d.done:
 			case <-timer.C:
@@ -62,9 +63,14 @@ func (s *session) onTransferReply(t *transfer, r *Reply) *Reply {
 			note = "no data connection passed through socksd"
 			msg.Log(&s.log, "SOX0313W", s.cfg.ID, t.cmd.Verb).Str("command", t.cmd.Verb).Send()
 		}
-		if st, err := d.snapshot(); st == dataDone && err != nil && err != errDataUnused {
+		switch st, err := d.snapshot(); {
+		case st == dataDone && err != nil && err != errDataUnused:
 			note = sanitize(err.Error(), nil)
 			r = &Reply{Code: 426, Lines: FormatReply(426, "Data connection failed through socksd; transfer aborted (server said: "+shortText(r)+").")}
+		case st != dataDone && st != dataWaiting:
+			// The relay has not ended: bytes may still be on their way,
+			// and closing it below would cut them. Never a 2xx for that.
+			r = &Reply{Code: 426, Lines: FormatReply(426, "Data connection through socksd did not finish; transfer aborted (server said: "+shortText(r)+").")}
 		}
 	}
 	if d != nil {

@@ -1,10 +1,15 @@
 package ftp
 
 import (
+	"context"
 	"errors"
 	"net"
 	"net/netip"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
 )
 
 func TestDataStateMoves(t *testing.T) {
@@ -128,5 +133,31 @@ func TestDataConnReleases(t *testing.T) {
 	}
 	if _, err := b.Write([]byte("x")); !errors.Is(err, net.ErrClosed) {
 		t.Errorf("tunnel channel after close: write = %v, want closed", err)
+	}
+}
+
+// TestUnfinishedDataIsNot226: a server's 226 while the data relay through
+// socksd is still running (bytes may still be on their way to the job)
+// reaches the job as 426, and the transfer is logged as failed.
+func TestUnfinishedDataIsNot226(t *testing.T) {
+	var log strings.Builder
+	s := &session{
+		ctx:   context.Background(),
+		log:   zerolog.New(&log),
+		grace: 10 * time.Millisecond,
+		cfg:   SessionConfig{ID: 7, ClientAddr: netip.MustParseAddrPort("127.0.0.1:4000")},
+	}
+	var withdrawn int
+	d := newDataConn(fakeDeps(&withdrawn), "passive", "h:1")
+	if !d.claim() || !d.step(dataBound, dataOpen, nil, nil) {
+		t.Fatal("data connection did not open")
+	}
+	tr := &transfer{cmd: Command{Verb: "RETR", Args: "big.bin"}, start: time.Now(), data: d}
+	r := s.onTransferReply(tr, &Reply{Code: 226, Lines: FormatReply(226, "Transfer complete.")})
+	if r.Code != 426 {
+		t.Fatalf("job got %d %q for a relay that had not finished, want 426", r.Code, r.Lines)
+	}
+	if !strings.Contains(log.String(), "SOX0308W") {
+		t.Errorf("transfer not logged as failed:\n%s", log.String())
 	}
 }

@@ -118,6 +118,7 @@ var errQuit = errors.New("ftp: session ended by QUIT")
 type session struct {
 	cfg    SessionConfig
 	opt    Options
+	grace  time.Duration // dataGrace; shorter in tests
 	log    zerolog.Logger
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -181,6 +182,7 @@ func Serve(ctx context.Context, cfg SessionConfig) error {
 		policy:      pol,
 		controlHost: host,
 		clientIP:    cfg.ClientAddr.Addr().Unmap(),
+		grace:       dataGrace,
 	}
 	if ip, err := netip.ParseAddr(host); err == nil {
 		s.controlIP = ip.Unmap()
