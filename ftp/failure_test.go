@@ -42,6 +42,29 @@ func TestOpenFailure(t *testing.T) {
 	}
 }
 
+// TestTunnelUnavailable: when the tunnel cannot be built for a reason other
+// than the job's credentials, the job gets 421 (not 530), and SOX0307E,
+// which says the credentials were refused, is not logged.
+func TestTunnelUnavailable(t *testing.T) {
+	h := newHarness(t, testpeer.VSFTPDConfig{}, Options{})
+	h.openErr = &TunnelError{Err: errors.New("tunnel: dial 127.0.0.1:22: SSH server unreachable")}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	j := newRawJob(t, h.serve(ctx), ebcdic.ASCII, ebcdic.TermCRLF, ebcdic.ASCII)
+	j.cmd("USER "+h.v.User, 331)
+	r := j.cmd("PASS "+h.v.Password, 421)
+	if !strings.Contains(r.Lines[0], "unreachable") || strings.Contains(r.Lines[0], h.v.Password) {
+		t.Errorf("421 reply %q", r.Lines)
+	}
+	var le *LoginError
+	if err := h.waitServe(); !errors.As(err, &le) {
+		t.Errorf("Serve = %v", err)
+	}
+	if log := h.logBuf.String(); strings.Contains(log, "SOX0307E") {
+		t.Errorf("SOX0307E logged for an unreachable SSH server:\n%s", log)
+	}
+}
+
 func TestAnonymousUsesPublicKey(t *testing.T) {
 	h := newHarness(t, testpeer.VSFTPDConfig{Anonymous: true}, Options{})
 	h.v.WriteFile(t, "pub.txt", []byte("public\n"))

@@ -16,7 +16,8 @@ import (
 	"socksd/msg"
 )
 
-// LoginError reports that the SSH login with the job's credentials failed.
+// LoginError reports that the SSH login with the job's credentials failed,
+// or that the tunnel for it could not be built (then Err is a *TunnelError).
 // Its text never contains the password.
 type LoginError struct {
 	User   string
@@ -30,6 +31,33 @@ func (e *LoginError) Error() string {
 
 // Unwrap returns the opener's error, for errors.Is and errors.As.
 func (e *LoginError) Unwrap() error { return e.Err }
+
+// TunnelError is what an Opener returns when the SSH connection could not
+// be made for a reason other than the job's credentials: the SSH server
+// cannot be reached, its host key is refused. The job then gets 421, not
+// 530, and the session does not log SOX0307E (the Opener's owner has
+// logged the cause). Any other Opener error counts as a rejected login.
+type TunnelError struct{ Err error }
+
+func (e *TunnelError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the cause, for errors.Is and errors.As.
+func (e *TunnelError) Unwrap() error { return e.Err }
+
+// refuseLogin answers the job after the Opener failed with err: 530 for
+// rejected credentials (SOX0307E), 421 when the tunnel could not be built.
+// user is the job's (or "(profile)"); pw is removed from every text.
+func (s *session) refuseLogin(user string, pw []byte, err error) error {
+	reason := sanitize(err.Error(), pw)
+	var te *TunnelError
+	if errors.As(err, &te) {
+		_ = s.job.writeReply(421, fmt.Sprintf("Cannot reach %s through SSH: %s", s.controlHost, reason))
+	} else {
+		msg.Log(&s.log, "SOX0307E", s.cfg.ID, user, reason).Str("user", user).Str("reason", reason).Send()
+		_ = s.job.writeReply(530, fmt.Sprintf("SSH login to %s failed: %s", s.controlHost, reason))
+	}
+	return &LoginError{User: user, Reason: reason, Err: err}
+}
 
 // errJobGone reports that the job closed its control connection.
 var errJobGone = errors.New("ftp: job closed the control connection")
@@ -196,10 +224,7 @@ func (s *session) openAndLogin(user string, pw []byte) error {
 	}
 	tun, err := s.cfg.Open(s.ctx, user, sshPassword)
 	if err != nil {
-		reason := sanitize(err.Error(), pw)
-		msg.Log(&s.log, "SOX0307E", s.cfg.ID, user, reason).Str("user", user).Str("reason", reason).Send()
-		_ = s.job.writeReply(530, fmt.Sprintf("SSH login to %s failed: %s", s.controlHost, reason))
-		return &LoginError{User: user, Reason: reason, Err: err}
+		return s.refuseLogin(user, pw, err)
 	}
 	if err := s.connectServer(tun, user); err != nil {
 		return err
@@ -265,10 +290,7 @@ func (s *session) sendPassword(pw []byte) (err error) {
 func (s *session) openForAuth(cmd Command) error {
 	tun, err := s.cfg.Open(s.ctx, "", nil)
 	if err != nil {
-		reason := sanitize(err.Error(), nil)
-		msg.Log(&s.log, "SOX0307E", s.cfg.ID, "(profile)", reason).Str("reason", reason).Send()
-		_ = s.job.writeReply(530, fmt.Sprintf("SSH login to %s failed: %s", s.controlHost, reason))
-		return &LoginError{User: "(profile)", Reason: reason, Err: err}
+		return s.refuseLogin("(profile)", nil, err)
 	}
 	if err := s.connectServer(tun, ""); err != nil {
 		return err

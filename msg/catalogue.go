@@ -184,7 +184,7 @@ var catalogue = []Message{
 		"The job asked for TLS on the control connection, which the rule does not allow: socksd must read the control connection.",
 		"Turn off TLS in the job's FTP client; the SSH tunnel already encrypts the traffic."},
 	{"SOX0307E", "FTP session %d SSH login failed for user %s: %s",
-		"The credentials that the job sent were not accepted by the SSH server. The job got reply 530.",
+		"The SSH server rejected the credentials that the job sent (or the profile's key, for a job without a password). The job got reply 530 and the session ended. When the SSH connection cannot be made at all (server unreachable, host key refused), the job gets 421 instead and this message is not written: the SSH message (SOX0203E, SOX0204A, SOX0211W) names the cause.",
 		"Check the user's password or key at the SSH server."},
 	{"SOX0308W", "FTP session %d transfer %s failed with reply %d",
 		"A file transfer did not complete: the job got the failure reply shown (0 means the session ended before a final reply). The log fields name the user, command, file, bytes moved, duration_ms and the error.",

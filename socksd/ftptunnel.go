@@ -98,6 +98,9 @@ func (r *request) ftpTunnel(rule *rules.Rule) outcome {
 		s.set(func(s *session) { s.user = user })
 		l, err := r.openTunnel(ctx, prof, tunnel.Credentials{User: user, Password: password})
 		if err != nil {
+			if !errors.Is(err, tunnel.ErrAuthFailed) && !errors.Is(err, tunnel.ErrPasswordRejectedRecently) {
+				err = &ftp.TunnelError{Err: err} // not the job's credentials: 421, not 530
+			}
 			return nil, err
 		}
 		s.set(func(s *session) { s.phase = "ftp" })

@@ -116,6 +116,8 @@ func TestRouting(t *testing.T) {
 		// ftp-tunnel answers the CONNECT itself; a failed SSH login is a
 		// failed session, counted as one.
 		{"ftp login fails", 5, socks.CmdConnect, "auth.ftp.test:21", ok, []string{"tunnel p ftpjob@auth.ftp.test password=true"}, "ftp", "ftp-tunnel", "failed", true, "", "SSH login"},
+		{"ftp ssh server down", 5, socks.CmdConnect, "sshdown.ftp.test:21", ok, []string{"tunnel p ftpjob@sshdown.ftp.test password=true"}, "ftp", "ftp-tunnel", "failed", true, "", "unreachable"},
+		{"ftp host key changed", 5, socks.CmdConnect, "hostkey-changed.ftp.test:21", ok, []string{"tunnel p ftpjob@hostkey-changed.ftp.test password=true"}, "ftp", "ftp-tunnel", "failed", true, "", "host key"},
 		{"ftp bind without a session", 5, socks.CmdBind, "x.ftp.test:21", notSupCmd, nil, "ftp", "ftp-tunnel", "refused", false, "", "BIND"},
 
 		{"udp associate", 5, socks.CmdUDPAssociate, "127.0.0.1:53", notSupCmd, nil, "", "", "refused", false, "", "UDP"},
@@ -141,7 +143,7 @@ func TestRouting(t *testing.T) {
 			}
 			switch {
 			case tc.ftp:
-				ftpLoginFails(t, c)
+				ftpLoginFails(t, c, host)
 			case got == socks.RepSucceeded:
 				echoes(t, c)
 			}
@@ -207,9 +209,10 @@ func TestRouting(t *testing.T) {
 	}
 }
 
-// ftpLoginFails logs in as an FTP job on c, whose SSH login the fake
-// dialer refuses, and expects 530 and the end of the control connection.
-func ftpLoginFails(t *testing.T, c net.Conn) {
+// ftpLoginFails logs in as an FTP job on c, whose tunnel the fake dialer
+// fails for host, and expects the end of the control connection after 530
+// for rejected credentials, or 421 when the tunnel could not be built.
+func ftpLoginFails(t *testing.T, c net.Conn, host string) {
 	t.Helper()
 	c.SetDeadline(time.Now().Add(waitTimeout))
 	r := bufio.NewReader(c)
@@ -225,7 +228,11 @@ func ftpLoginFails(t *testing.T, c net.Conn) {
 	}
 	expect("", "220")
 	expect("USER ftpjob", "331")
-	expect("PASS secret", "530")
+	want := "421"
+	if strings.HasPrefix(host, "auth.") {
+		want = "530"
+	}
+	expect("PASS secret", want)
 	if _, err := r.ReadString('\n'); err == nil {
 		t.Fatal("the control connection stayed open after the failed login")
 	}
