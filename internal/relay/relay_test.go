@@ -8,10 +8,11 @@ import (
 	"errors"
 	"io"
 	"net"
-	"runtime"
 	"sync"
 	"testing"
 	"time"
+
+	"socksd/internal/testing/wait"
 )
 
 // tcpPair returns the two ends of a loopback TCP connection.
@@ -170,13 +171,7 @@ func TestRelayLiveCounters(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The counter is bumped just after the write returns: wait for it.
-	deadline := time.Now().Add(5 * time.Second)
-	for ctr.Up.Load() != 5 {
-		if time.Now().After(deadline) {
-			t.Fatalf("live up counter = %d, want 5", ctr.Up.Load())
-		}
-		runtime.Gosched()
-	}
+	wait.Until(t, "the live up counter to reach 5", 5*time.Second, func() bool { return ctr.Up.Load() == 5 })
 	cli.Close()
 	srv.Close()
 	<-done

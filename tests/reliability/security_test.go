@@ -804,13 +804,8 @@ func TestSecurityCredentialLifetime(t *testing.T) {
 	settle := func() (first, last int, contexts []string) {
 		first, _, contexts = count()
 		last = first
-		deadline := time.Now().Add(eraseWait)
-		tick := time.NewTicker(100 * time.Millisecond) // memory gives no event to wait on
-		defer tick.Stop()
-		for n := 0; last > 0 && time.Now().Before(deadline) && n < 1000; n++ {
-			<-tick.C
-			last, _, contexts = count()
-		}
+		// Memory gives no event to wait on.
+		wait.For(eraseWait, func() bool { last, _, contexts = count(); return last == 0 })
 		return first, last, contexts
 	}
 	before, scanned, _ := count()
