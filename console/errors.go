@@ -3,8 +3,8 @@ package console
 import (
 	"fmt"
 	"strings"
-	"unicode"
-	"unicode/utf8"
+
+	"socksd/msg"
 )
 
 // SyntaxError reports a command that Parse cannot accept. It names the
@@ -34,14 +34,6 @@ func syntaxErr(text, verb, format string, args ...any) *SyntaxError {
 	}
 }
 
-// sanitize replaces control characters and invalid UTF-8 with '?', so
-// that text from outside cannot forge lines or terminal sequences in a
-// reply.
-func sanitize(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r == utf8.RuneError || unicode.IsControl(r) {
-			return '?'
-		}
-		return r
-	}, s)
-}
+// sanitize makes text from outside safe for a reply line (msg.Clean): it
+// cannot forge lines or terminal sequences.
+func sanitize(s string) string { return msg.Clean(s, 0) }

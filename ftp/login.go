@@ -103,24 +103,12 @@ func splitVerb(cp ebcdic.CodePage, line []byte) (string, []byte) {
 
 // sanitize makes an error text fit for a reply line: printable ASCII only,
 // bounded, and with every occurrence of the password replaced.
-func sanitize(msg string, secret []byte) string {
+func sanitize(text string, secret []byte) string {
 	if len(secret) > 0 {
 		// In bytes: string(secret) would be one more copy of the password.
-		msg = string(bytes.ReplaceAll([]byte(msg), secret, []byte("****")))
+		text = string(bytes.ReplaceAll([]byte(text), secret, []byte("****")))
 	}
-	var b strings.Builder
-	for _, r := range msg {
-		if b.Len() >= 200 {
-			b.WriteString("...")
-			break
-		}
-		if r >= 0x20 && r <= 0x7E {
-			b.WriteRune(r)
-		} else {
-			b.WriteByte(' ')
-		}
-	}
-	return b.String()
+	return msg.Clean(text, 200)
 }
 
 // login greets the job, collects USER and PASS, opens the tunnel with them
