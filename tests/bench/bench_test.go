@@ -95,14 +95,14 @@ func useTmpfs(t *testing.T, opt Options) bool {
 }
 
 // measured reads the commit the run measures, before the binary is built
-// from the tree. The report and its plots, which the run rewrites, do not
-// count as changes.
+// from the tree. The report and its plots, which the run rewrites, and the
+// other reports (gitrev.Reports) do not count as changes.
 func measured(out string) string {
 	if abs, err := filepath.Abs(out); err == nil {
 		out = abs
 	}
 	base := strings.TrimSuffix(out, filepath.Ext(out))
-	rev, err := gitrev.Read(".", out, base+".svg", base+"-*.svg")
+	rev, err := gitrev.Read(".", append([]string{out, base + ".svg", base + "-*.svg"}, gitrev.Reports...)...)
 	if err != nil {
 		return "an unknown commit (" + err.Error() + ")"
 	}

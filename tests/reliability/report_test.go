@@ -176,18 +176,15 @@ func moduleRoot() (string, error) {
 	return filepath.Dir(mod), nil
 }
 
-// outputIgnored are the files a reliability run rewrites; they do not make
-// the tree count as changed when the run records its commit.
-var outputIgnored = []string{"RELIABILITY.md"}
-
 // measured reads, before the run, the commit the run measures; out is the
-// report the run will write, which does not count as a change.
+// report the run will write, which, like the other reports
+// (gitrev.Reports), does not count as a change.
 func measured(out string) string {
 	root, err := moduleRoot()
 	if err != nil {
 		return "unknown (" + err.Error() + ")"
 	}
-	rev, err := gitrev.Read(root, append([]string{out}, outputIgnored...)...)
+	rev, err := gitrev.Read(root, append([]string{out}, gitrev.Reports...)...)
 	if err != nil {
 		return "unknown (" + err.Error() + ")"
 	}

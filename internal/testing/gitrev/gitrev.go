@@ -1,7 +1,7 @@
 // Package gitrev tells which commit a report measured: the exact commit
 // hash of HEAD, and whether the working tree had changes that commit does
-// not hold. The files the run itself rewrites (the report and its plots)
-// do not count as changes.
+// not hold. The reports that make bench and make reliability write (Reports)
+// do not count as changes: they are results, not what is measured.
 package gitrev
 
 import (
@@ -12,6 +12,11 @@ import (
 	"strconv"
 	"strings"
 )
+
+// Reports are the files, relative to the top of the tree, that the
+// project's measuring runs write: make bench's report and plots, and make
+// reliability's report. Callers pass them to Read as ignored.
+var Reports = []string{"BENCHMARKS.md", "BENCHMARKS*.svg", "RELIABILITY.md"}
 
 // Rev is the state of the working tree a run measured.
 type Rev struct {
