@@ -87,16 +87,26 @@ func (e *LineTooLongError) Error() string {
 	return fmt.Sprintf("jcl: line %d is %d characters long, more than %d", e.Line, e.Length, RecordLength)
 }
 
+// outputEncoding normalises the name of an encoding to write in: a code
+// page, never auto (detection is for reading).
+func outputEncoding(enc string) (string, error) {
+	norm, err := NormalizeEncoding(enc)
+	if err != nil {
+		return "", err
+	}
+	if norm == EncodingAuto {
+		return "", fmt.Errorf("jcl: output encoding must be ascii, ibm-1047 or ibm-037, not auto")
+	}
+	return norm, nil
+}
+
 // encodeLines turns lines into bytes: newline-terminated lines for ASCII, or
 // fixed 80-byte blank-padded records without line ends for an EBCDIC code
 // page. Lines longer than 80 characters are an error in both cases.
 func encodeLines(lines []string, enc string) ([]byte, error) {
-	enc, err := NormalizeEncoding(enc)
+	enc, err := outputEncoding(enc)
 	if err != nil {
 		return nil, err
-	}
-	if enc == EncodingAuto {
-		return nil, fmt.Errorf("jcl: output encoding must be ascii, ibm-1047 or ibm-037, not auto")
 	}
 	cm := charmapFor(enc)
 	var out bytes.Buffer

@@ -135,12 +135,9 @@ func (e *RenderError) Unwrap() error { return e.Err }
 // The site must pass [Site.Validate], and every rendered JCL member must pass
 // [Check]; lines longer than 80 characters are an error.
 func Render(site Site, enc string) (map[string][]byte, error) {
-	norm, err := NormalizeEncoding(enc)
+	norm, err := outputEncoding(enc)
 	if err != nil {
 		return nil, err
-	}
-	if norm == EncodingAuto {
-		return nil, fmt.Errorf("jcl: render: encoding must be ascii, ibm-1047 or ibm-037, not auto")
 	}
 	if err := site.Validate(); err != nil {
 		return nil, err
