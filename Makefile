@@ -53,7 +53,8 @@ fuzz:
 	if [ -n "$$fail" ]; then echo "fuzz: failing targets:$$fail"; exit 1; fi
 
 lint:
-	@test -z "$$(gofmt -l . | tee /dev/stderr)" || (echo "gofmt: files above need formatting" && false)
+	@# (not tee /dev/stderr: opening it truncates a log file that stderr is)
+	@files="$$(gofmt -l .)"; if [ -n "$$files" ]; then echo "$$files" >&2; echo "gofmt: files above need formatting" >&2; exit 1; fi
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
 
