@@ -1,7 +1,6 @@
 package config
 
 import (
-	"encoding"
 	"fmt"
 	"os"
 	"reflect"
@@ -30,8 +29,6 @@ type refKey struct {
 
 func (k refKey) String() string { return strings.Join(k.path, ".") }
 
-var refTextUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
-
 func refDeref(t reflect.Type) reflect.Type {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
@@ -42,31 +39,27 @@ func refDeref(t reflect.Type) reflect.Type {
 // refIsValue reports whether the decoder reads t from one TOML value (a
 // string, number, boolean or array) rather than from a table.
 func refIsValue(t reflect.Type) bool {
-	return t.Implements(refTextUnmarshaler) || reflect.PointerTo(t).Implements(refTextUnmarshaler) ||
+	return t.Implements(textUnmarshaler) || reflect.PointerTo(t).Implements(textUnmarshaler) ||
 		refDeref(t).Kind() != reflect.Struct
 }
 
-// refSchema walks a configuration struct type through its toml tags, as the
-// decoder does: nested structs are tables, maps of structs are tables named
-// by their key (NAME), slices of structs are arrays of tables. It returns
-// every table heading and every key, in declaration order.
+// refSchema walks a configuration struct type through the keys the decoder
+// itself accepts (tomlFields): nested structs are tables, maps of structs
+// are tables named by their key (NAME), slices of structs are arrays of
+// tables. It returns every table heading and every key, in declaration
+// order.
 func refSchema(root reflect.Type) (tables []string, keys []refKey) {
 	var walk func(t reflect.Type, prefix []string, table string)
 	walk = func(t reflect.Type, prefix []string, table string) {
-		for i := 0; i < t.NumField(); i++ {
-			f := t.Field(i)
-			name, _, _ := strings.Cut(f.Tag.Get("toml"), ",")
-			if !f.IsExported() || name == "-" {
-				continue
-			}
-			ft := refDeref(f.Type)
-			if f.Anonymous && name == "" && !refIsValue(ft) {
-				walk(ft, prefix, table) // embedded: its keys are the outer table's
-				continue
-			}
-			if name == "" {
-				name = f.Name
-			}
+		fields := tomlFields(t)
+		names := make([]string, 0, len(fields))
+		for name := range fields {
+			names = append(names, name)
+		}
+		// Declaration order, as the reference is written.
+		slices.SortFunc(names, func(a, b string) int { return slices.Compare(fields[a], fields[b]) })
+		for _, name := range names {
+			ft := refDeref(t.FieldByIndex(fields[name]).Type)
 			path := append(slices.Clone(prefix), name)
 			switch {
 			case !refIsValue(ft):
@@ -353,15 +346,11 @@ func refValueAt(c *Config, path []string) (reflect.Value, error) {
 }
 
 func refFieldByTag(v reflect.Value, name string) (reflect.Value, bool) {
-	t := v.Type()
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		tag, _, _ := strings.Cut(f.Tag.Get("toml"), ",")
-		if tag == name || tag == "" && f.Name == name {
-			return v.Field(i), true
-		}
+	idx, ok := tomlFields(v.Type())[name]
+	if !ok {
+		return reflect.Value{}, false
 	}
-	return reflect.Value{}, false
+	return v.FieldByIndex(idx), true
 }
 
 // refSameValue compares two configuration values; nil and empty slices are
