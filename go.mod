@@ -18,7 +18,9 @@ require (
 require (
 	github.com/fclairamb/go-log v0.5.0 // indirect
 	github.com/golang/freetype v0.0.0-20170609003504-e2365dfdc4a0 // indirect
+	github.com/kr/fs v0.1.0 // indirect
 	github.com/mattn/go-colorable v0.1.14 // indirect
 	github.com/mattn/go-isatty v0.0.20 // indirect
+	github.com/pkg/sftp v1.13.12 // indirect
 	golang.org/x/image v0.18.0 // indirect
 )

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"strings"
@@ -28,6 +29,29 @@ type Tunnel interface {
 	// Close releases the lease.
 	Close() error
 }
+
+// Subsystems is a Tunnel that can also start an SSH subsystem on its
+// connection: the ftp-sftp action needs "sftp". The stream is the
+// subsystem's stdin and stdout; Close ends the session channel.
+type Subsystems interface {
+	Tunnel
+	Subsystem(ctx context.Context, name string) (io.ReadWriteCloser, error)
+}
+
+// FallbackError, returned by an Opener, says that the SSH server could not
+// be reached at all (Err) and that the rule falls back to plain FTP: Plain
+// dials the job's FTP server directly. The session then logs in there with
+// the job's USER and PASS, which travel in clear, and relays as ftp-tunnel
+// does.
+type FallbackError struct {
+	Err   error
+	Plain Tunnel
+}
+
+func (e *FallbackError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the tunnel error.
+func (e *FallbackError) Unwrap() error { return e.Err }
 
 // Opener opens the tunnel for the credentials captured from the job. An
 // empty password means none: the profile's public key is used. The
@@ -84,9 +108,13 @@ type SessionConfig struct {
 	Rule       string
 	Options    Options
 	Open       Opener
-	Broker     *Broker // nil: a private broker (data connections cannot come back through SOCKS)
-	Audit      func(Transfer)
-	Log        zerolog.Logger
+	// SFTP, when set, makes the session ftp-sftp: socksd serves the job's
+	// FTP commands itself from the sftp subsystem of the SSH connection
+	// that Open returns (a Subsystems), and no FTP server is dialled.
+	SFTP   *SFTPOptions
+	Broker *Broker // nil: a private broker (data connections cannot come back through SOCKS)
+	Audit  func(Transfer)
+	Log    zerolog.Logger
 	// Counters, when set, counts the bytes of the connections the session
 	// owns: the control connection, and the data connections socksd
 	// accepts or dials for it itself (rewrite listener, plain PORT). A data

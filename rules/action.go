@@ -11,9 +11,10 @@ const (
 	Direct                  // connect straight to the destination
 	Tunnel                  // carry the connection through an SSH tunnel
 	FTPTunnel               // FTP-aware tunnel: login capture, data brokering, policy
+	FTPSFTP                 // socksd serves the job's FTP from the partner's SFTP server
 )
 
-var actionNames = [...]string{"block", "direct", "tunnel", "ftp-tunnel"}
+var actionNames = [...]string{"block", "direct", "tunnel", "ftp-tunnel", "ftp-sftp"}
 
 // String returns the configuration name of the action.
 func (a Action) String() string {
@@ -39,10 +40,13 @@ func parseAction(s string) (Action, error) {
 		}
 	}
 	if s == "" {
-		return 0, fmt.Errorf("every rule needs an action (block, direct, tunnel or ftp-tunnel)")
+		return 0, fmt.Errorf("every rule needs an action (block, direct, tunnel, ftp-tunnel or ftp-sftp)")
 	}
-	return 0, fmt.Errorf("unknown action %q (want block, direct, tunnel or ftp-tunnel)", s)
+	return 0, fmt.Errorf("unknown action %q (want block, direct, tunnel, ftp-tunnel or ftp-sftp)", s)
 }
 
 // UsesTunnel reports whether the action needs an SSH profile.
-func (a Action) UsesTunnel() bool { return a == Tunnel || a == FTPTunnel }
+func (a Action) UsesTunnel() bool { return a == Tunnel || a == FTPTunnel || a == FTPSFTP }
+
+// IsFTP reports whether the action runs an FTP session in socksd.
+func (a Action) IsFTP() bool { return a == FTPTunnel || a == FTPSFTP }

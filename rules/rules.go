@@ -146,7 +146,7 @@ func compileOne(i int, sp Spec) (*Rule, ErrorList) {
 			fail("profile", fmt.Errorf("action %s takes no profile", r.Action))
 		}
 		if sp.FallbackToPlain && !r.Action.UsesTunnel() {
-			fail("fallback_to_plain", fmt.Errorf("only the tunnel actions (tunnel, ftp-tunnel) can fall back, not %s", r.Action))
+			fail("fallback_to_plain", fmt.Errorf("only the tunnel actions (tunnel, ftp-tunnel, ftp-sftp) can fall back, not %s", r.Action))
 		}
 	}
 	for _, h := range sp.To {
