@@ -69,7 +69,7 @@ func TestCompileErrors(t *testing.T) {
 		field string
 		msg   string
 	}{
-		{Spec{Name: "a", Action: "allow"}, "action", `unknown action "allow" (want block, direct, tunnel or ftp-tunnel)`},
+		{Spec{Name: "a", Action: "allow"}, "action", `unknown action "allow" (want block, direct, tunnel, ftp-tunnel or ftp-sftp)`},
 		{Spec{Name: "a"}, "action", "every rule needs an action"},
 		{Spec{Name: "a", Action: "tunnel"}, "profile", "action tunnel needs a profile"},
 		{Spec{Name: "a", Action: "direct", Profile: "x"}, "profile", "action direct takes no profile"},
