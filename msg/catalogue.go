@@ -163,6 +163,12 @@ var catalogue = []Message{
 	{"SOX0215W", "identity file %s skipped: %s",
 		"An identity file named in a profile's identity_files could not be used as a private key, for the reason shown. The profile's other keys and methods are still tried. A passphrase is never shown.",
 		"Make the file a readable private key of the daemon's user; for an encrypted key set passphrase_file to a file holding its passphrase."},
+	{"SOX0216E", "FTP session %d: SSH server %s refused the %s subsystem for user %s: %s",
+		"An ftp-sftp rule logged in to the SSH server with the job's credentials, but the server refused the subsystem socksd serves the job from (sshd_config has no Subsystem line for it), or refused every session channel. The job got 421.",
+		"Ask the partner to enable SFTP (for OpenSSH: Subsystem sftp internal-sftp) and to allow session channels for the user, or route the partner with another action."},
+	{"SOX0217W", "SSH connection %s to %s refused a session channel with %d open; opening another connection for user %s",
+		"The SSH server limits the session channels of one connection (OpenSSH: MaxSessions, default 10). socksd opens another SSH connection with the same login for the SFTP channels that did not fit, and later sessions prefer connections with room.",
+		"None needed. If this happens often, raise MaxSessions on the server or lower rules.sftp.streams."},
 
 	// FTP.
 	{"SOX0301I", "FTP session %d logged in as %s at %s through %s",
