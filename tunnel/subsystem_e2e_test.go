@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -20,7 +21,12 @@ import (
 // session channels per connection (a Match block, because sshd takes the
 // first value of a keyword and the rig's config sets MaxSessions already).
 func sftpConfig(max string) testpeer.SSHDConfig {
-	extra := "Subsystem sftp internal-sftp\n"
+	return sftpServerConfig("internal-sftp", max)
+}
+
+// sftpServerConfig is sftpConfig with the given sftp server.
+func sftpServerConfig(server, max string) testpeer.SSHDConfig {
+	extra := "Subsystem sftp " + server + "\n"
 	if max != "" {
 		extra += "Match all\n\tMaxSessions " + max + "\n"
 	}
@@ -58,7 +64,18 @@ func snapshotOf(t *testing.T, p *Pool) TunnelInfo {
 }
 
 func TestSSHDSubsystemSFTP(t *testing.T) {
-	s, p, prof := e2e(t, sftpConfig(""), nil)
+	for _, server := range []string{"internal-sftp", "/usr/lib/openssh/sftp-server"} {
+		t.Run(server, func(t *testing.T) {
+			if _, err := os.Stat(server); strings.HasPrefix(server, "/") && err != nil {
+				testpeer.Missing(t, "%s: %v", server, err)
+			}
+			testSubsystemSFTP(t, server)
+		})
+	}
+}
+
+func testSubsystemSFTP(t *testing.T, server string) {
+	s, p, prof := e2e(t, sftpServerConfig(server, ""), nil)
 	ctx := context.Background()
 	l, err := p.Open(ctx, prof, "", Credentials{User: s.User, Password: []byte(s.Password)})
 	if err != nil {
