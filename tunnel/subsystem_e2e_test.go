@@ -1,14 +1,12 @@
 package tunnel
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
 	"io"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -128,26 +126,8 @@ func TestSSHDSubsystemRefused(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log sink that tests read while the pool writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestSSHDMaxSessionsOpensAnotherConnection(t *testing.T) {
-	var logs syncBuffer
+	var logs logBuffer
 	s, p, prof := e2e(t, sftpConfig("2"), func(o *Options) { o.Logger = zerolog.New(&logs) })
 	ctx := context.Background()
 	pw := []byte(s.Password)
