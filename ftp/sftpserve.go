@@ -298,7 +298,7 @@ var sftpFeatures = []string{
 	"EPRT",
 	"EPSV",
 	"MDTM",
-	"MLST type*;size*;modify*;perm*;",
+	"MLST type*;size*;modify*;perm*;UNIX.mode*;UNIX.owner*;UNIX.group*;",
 	"REST STREAM",
 	"SIZE",
 	"TVFS",
@@ -343,7 +343,7 @@ func (s *session) sftpOpts(cmd Command) error {
 	case len(f) >= 1 && f[0] == "UTF8" && (len(f) == 1 || f[1] == "ON"):
 		return s.reply(200, "UTF8 is always on.")
 	case len(f) >= 1 && f[0] == "MLST":
-		return s.reply(200, "MLST OPTS type;size;modify;perm;")
+		return s.reply(200, "MLST OPTS type;size;modify;perm;UNIX.mode;UNIX.owner;UNIX.group;")
 	}
 	return s.reply(501, "Option not understood.")
 }
@@ -639,7 +639,7 @@ func (s *session) listing(verb, arg string) ([]string, error) {
 		case "LIST":
 			lines = append(lines, listLine(fi, now))
 		case "NLST":
-			lines = append(lines, fi.Name())
+			lines = append(lines, nlstLine(fi))
 		default:
 			lines = append(lines, mlsxLine(fi, fi.Name()))
 		}

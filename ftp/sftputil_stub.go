@@ -1,153 +1,19 @@
 package ftp
 
 // TEMPORARY: minimal stand-ins for the building blocks that branch
-// h-sftputil provides (sftplist.go, sftppath.go, lineend.go, sftperr.go),
+// h-sftputil provides (sftperr.go and the transfer helpers),
 // so that the server side compiles and its tests run before that branch
 // lands. This file is deleted when h-sftputil is merged.
 
 import (
-	"bufio"
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path"
-	"strings"
-	"time"
 
 	"github.com/pkg/sftp"
 )
-
-func newWireToServer(r io.Reader, lineEnd string) io.Reader {
-	if lineEnd == LineEndCRLF {
-		return r
-	}
-	pr, pw := io.Pipe()
-	go func() {
-		br := bufio.NewReader(r)
-		bw := bufio.NewWriter(pw)
-		var err error
-		for {
-			var b byte
-			b, err = br.ReadByte()
-			if err != nil {
-				break
-			}
-			if b == '\r' {
-				nb, perr := br.Peek(1)
-				if perr == nil && nb[0] == '\n' {
-					continue
-				}
-			}
-			if err = bw.WriteByte(b); err != nil {
-				break
-			}
-		}
-		if err == io.EOF {
-			err = bw.Flush()
-		}
-		pw.CloseWithError(err)
-	}()
-	return pr
-}
-
-type stubToWire struct {
-	w      *bufio.Writer
-	lineCR bool
-	prevCR bool
-}
-
-func newServerToWire(w io.Writer, lineEnd string) io.WriteCloser {
-	return &stubToWire{w: bufio.NewWriter(w), lineCR: lineEnd == LineEndCRLF}
-}
-
-func (c *stubToWire) Write(p []byte) (int, error) {
-	for _, b := range p {
-		if b == '\n' && !c.lineCR && !c.prevCR {
-			if err := c.w.WriteByte('\r'); err != nil {
-				return 0, err
-			}
-		}
-		if err := c.w.WriteByte(b); err != nil {
-			return 0, err
-		}
-		c.prevCR = b == '\r'
-	}
-	return len(p), nil
-}
-
-func (c *stubToWire) Close() error { return c.w.Flush() }
-
-type sftpPaths struct {
-	root     string
-	cwd      string
-	datasets string
-}
-
-func newSFTPPaths(home, root, datasets string) (*sftpPaths, error) {
-	r := "/"
-	if root != "" {
-		r = root
-		if !path.IsAbs(r) {
-			r = path.Join(home, r)
-		}
-	}
-	p := &sftpPaths{root: path.Clean(r), datasets: datasets}
-	p.cwd = p.root
-	if root == "" {
-		p.cwd = path.Clean(home)
-	}
-	return p, nil
-}
-
-func (p *sftpPaths) resolve(arg string) (string, bool, error) {
-	if arg == "" {
-		return p.cwd, false, nil
-	}
-	if len(arg) >= 2 && arg[0] == '\'' && arg[len(arg)-1] == '\'' {
-		name := arg[1 : len(arg)-1]
-		if p.datasets != "" && p.datasets != StripQuotes {
-			return p.datasets + name, true, nil
-		}
-		arg = name
-	}
-	var abs string
-	if path.IsAbs(arg) {
-		abs = path.Join(p.root, arg)
-	} else {
-		abs = path.Join(p.cwd, arg)
-	}
-	if p.root != "/" && abs != p.root && !strings.HasPrefix(abs, p.root+"/") {
-		return "", false, fmt.Errorf("ftp: %q is outside the root", arg)
-	}
-	return abs, false, nil
-}
-
-func (p *sftpPaths) pwd() string       { return p.display(p.cwd) }
-func (p *sftpPaths) setCwd(abs string) { p.cwd = abs }
-func (p *sftpPaths) display(abs string) string {
-	if p.root == "/" {
-		return abs
-	}
-	return "/" + strings.TrimPrefix(strings.TrimPrefix(abs, p.root), "/")
-}
-
-func listLine(fi os.FileInfo, now time.Time) string {
-	t := fi.ModTime().Format("Jan _2 15:04")
-	if now.Sub(fi.ModTime()) > 180*24*time.Hour {
-		t = fi.ModTime().Format("Jan _2  2006")
-	}
-	return fmt.Sprintf("%s 1 owner group %12d %s %s", fi.Mode().String(), fi.Size(), t, fi.Name())
-}
-
-func mlsxLine(fi os.FileInfo, name string) string {
-	typ := "file"
-	if fi.IsDir() {
-		typ = "dir"
-	}
-	return fmt.Sprintf("type=%s;size=%d;modify=%s; %s", typ, fi.Size(), fi.ModTime().UTC().Format("20060102150405"), name)
-}
 
 func sftpReply(err error, transfer bool) (int, string) {
 	var se *sftp.StatusError
