@@ -253,3 +253,51 @@ func (h *sftpHarness) audit(n int) Transfer {
 }
 
 func joinLines(ls ...string) string { return strings.Join(ls, "\r\n") + "\r\n" }
+
+// final reads replies until a final one.
+func final(j *rawJob) *Reply {
+	j.t.Helper()
+	for i := 0; i < 5; i++ {
+		if r := j.reply(); !r.Preliminary() {
+			return r
+		}
+	}
+	j.t.Fatal("no final reply")
+	return nil
+}
+
+// store sends cmd (STOR, APPE, STOU) over a new passive data connection
+// with data and returns the 150 and the final reply.
+func (h *sftpHarness) store(ctx context.Context, j *rawJob, cmd string, data []byte) (*Reply, *Reply) {
+	h.t.Helper()
+	dc := h.pasv(ctx, j)
+	j.send(cmd)
+	first := j.reply()
+	if first.Code != 150 {
+		dc.Close()
+		return first, first
+	}
+	if _, err := dc.Write(data); err != nil {
+		h.t.Fatal(err)
+	}
+	dc.Close()
+	return first, final(j)
+}
+
+// retrieve sends cmd (RETR, LIST, ...) over a new passive data connection
+// and returns the data and the final reply.
+func (h *sftpHarness) retrieve(ctx context.Context, j *rawJob, cmd string) ([]byte, *Reply) {
+	h.t.Helper()
+	dc := h.pasv(ctx, j)
+	defer dc.Close()
+	j.send(cmd)
+	first := j.reply()
+	if first.Code != 150 {
+		return nil, first
+	}
+	b := readAll(h.t, dc)
+	dc.Close()
+	return b, final(j)
+}
+
+var errRefusedForTest = errors.New("ssh: subsystem request failed")

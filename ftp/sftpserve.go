@@ -38,10 +38,12 @@ type sftpState struct {
 	pairs   *pairHub
 
 	typ  TransferType
-	rest int64    // REST offset for the next RETR/STOR
+	rest int64    // REST offset for the next transfer
 	rnfr string   // RNFR's path for the next RNTO
 	site []string // SITE parameters for the next transfer's audit record
 
+	lost      chan struct{} // closed when an SFTP connection has ended
+	lostOnce  sync.Once
 	closeOnce sync.Once
 }
 
@@ -101,7 +103,7 @@ func pathError(err error) error {
 func (s *session) sftpLogin(tun Tunnel, user string) error {
 	s.tun = tun
 	s.sshServer = tun.Server()
-	st := &sftpState{opt: s.cfg.SFTP.normalize(), pairs: newPairHub(), typ: TransferType{Code: 'A'}}
+	st := &sftpState{opt: s.cfg.SFTP.normalize(), pairs: newPairHub(), typ: TransferType{Code: 'A'}, lost: make(chan struct{})}
 	if err := st.open(s.ctx, tun); err != nil {
 		st.closeStreams()
 		reason := sanitize(err.Error(), nil)
@@ -135,6 +137,10 @@ func (st *sftpState) open(ctx context.Context, tun Tunnel) error {
 			return err
 		}
 		st.cls = append(st.cls, cl)
+		go func() {
+			_ = cl.Wait()
+			st.lostOnce.Do(func() { close(st.lost) })
+		}()
 	}
 	home, err := st.cls[0].Getwd()
 	if err != nil {
@@ -222,8 +228,13 @@ func (s *session) sftpLine(line []byte) error {
 	if err != nil {
 		return s.reply(500, "Syntax error, command unrecognized.")
 	}
+	// REST holds until the next transfer (clients send PASV or EPSV
+	// between REST and RETR); RNTO must follow RNFR directly.
 	rest, rnfr := st.rest, st.rnfr
-	st.rest, st.rnfr = 0, ""
+	st.rnfr = ""
+	if cmd.IsTransfer() {
+		st.rest = 0
+	}
 	if pattern, denied := s.policy.match(cmd); denied {
 		msg.Log(&s.log, "SOX0302W", s.cfg.ID, cmd.String()).Str("command", cmd.String()).Str("pattern", pattern).Send()
 		return s.reply(550, cmd.Verb+": refused by policy.")
@@ -320,13 +331,48 @@ func (s *session) fail(err error) error {
 		return s.reply(re.code, re.text)
 	}
 	code, text := sftpReply(err, false)
+	lost := code == 421 || s.sftp.gone()
+	if lost {
+		code, text = 421, "SFTP connection to "+s.sshServer+" lost; closing."
+	}
 	if werr := s.reply(code, text); werr != nil {
 		return werr
 	}
-	if code == 421 {
+	if lost {
 		return s.sftpLost(err)
 	}
 	return nil
+}
+
+// probeTimeout bounds the check that the SFTP server still answers after
+// an operation failed.
+const probeTimeout = 15 * time.Second
+
+// gone reports, after an SFTP operation failed, whether the SFTP
+// connection has ended (or no longer answers): then the session cannot go
+// on.
+func (st *sftpState) gone() bool {
+	select {
+	case <-st.lost:
+		return true
+	default:
+	}
+	probe := make(chan error, 1)
+	go func() {
+		_, err := st.cls[0].RealPath(".")
+		probe <- err
+	}()
+	timer := time.NewTimer(probeTimeout)
+	defer timer.Stop()
+	select {
+	case err := <-probe:
+		var se *sftp.StatusError
+		return err != nil && !errors.As(err, &se)
+	case <-st.lost:
+		return true
+	case <-timer.C:
+		return true
+	}
 }
 
 // sftpLost logs the end of the SFTP connection and returns the session's
@@ -378,6 +424,7 @@ func (s *session) sftpType(cmd Command) error {
 	switch {
 	case t.Code == 'A' && (t.Format == 0 || t.Format == 'N'):
 		s.sftp.typ = TransferType{Code: 'A'}
+		s.sftp.rest = 0 // offsets mean nothing in TYPE A
 		return s.reply(200, "Type set to A.")
 	case t.Code == 'I', t.Code == 'L' && t.Size == 8:
 		s.sftp.typ = TransferType{Code: 'I'}
@@ -436,7 +483,16 @@ func (s *session) sftpRemove(cmd Command) error {
 		if target == root {
 			return s.reply(550, "The root directory cannot be removed.")
 		}
-		err = cl.RemoveDirectory(target)
+		fi, err := cl.Lstat(target)
+		if err != nil {
+			return s.fail(err)
+		}
+		if !fi.IsDir() {
+			return s.reply(550, cmd.Args+": not a directory; use DELE.")
+		}
+		if err := cl.RemoveDirectory(target); err != nil {
+			return s.fail(err)
+		}
 	}
 	if cmd.Verb == "DELE" {
 		err = cl.Remove(target)
@@ -726,10 +782,15 @@ func (s *session) endTransferErr(t *transfer, err error) error {
 		return s.endTransfer(t, re.code, re.text, re.text)
 	}
 	code, text := sftpReply(err, true)
+	lost := code == 421 || s.sftp.gone()
+	if lost {
+		// The job's transfer failed: 426, and the session ends.
+		code, text = 426, "SFTP connection to "+s.sshServer+" lost; transfer aborted."
+	}
 	if werr := s.endTransfer(t, code, text, sanitize(err.Error(), nil)); werr != nil {
 		return werr
 	}
-	if code == 421 {
+	if lost {
 		return s.sftpLost(err)
 	}
 	return nil

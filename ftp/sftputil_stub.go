@@ -59,7 +59,13 @@ func storeFile(cls []*sftp.Client, spec storeSpec, r io.Reader) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if spec.Offset > 0 && !spec.Append {
+	if spec.Append {
+		// Servers differ on SSH_FXF_APPEND: write at the end explicitly.
+		if _, err := f.Seek(0, io.SeekEnd); err != nil {
+			f.Close()
+			return 0, err
+		}
+	} else if spec.Offset > 0 {
 		if _, err := f.Seek(spec.Offset, io.SeekStart); err != nil {
 			f.Close()
 			return 0, err
