@@ -86,6 +86,8 @@ type sftpHarness struct {
 	sopt SFTPOptions
 	tun  *sftpTunnel
 	open Opener // nil: the sftpTunnel for the password "secret"
+	// tunnelMode runs ftp-tunnel sessions (SessionConfig.SFTP unset).
+	tunnelMode bool
 }
 
 func newSFTPHarness(t *testing.T, opts Options, sopt SFTPOptions) *sftpHarness {
@@ -147,7 +149,9 @@ func (h *sftpHarness) serve(ctx context.Context) net.Conn {
 		Counters:     &h.counters,
 		DataCounters: &h.dataCtr,
 	}
-	cfg.SFTP = &sopt
+	if h.tunnelMode {
+		cfg.SFTP = nil
+	}
 	go func() { h.errs <- Serve(ctx, cfg) }()
 	return job
 }
