@@ -489,3 +489,44 @@ func TestSFTPLoginFailures(t *testing.T) {
 		t.Error("the password is in the log")
 	}
 }
+
+// TestSFTPDatasetsAndPatterns: with a datasets prefix a quoted name is
+// written in place (a broken upload leaves it, and the job is told); NLST
+// takes a pattern, as z/OS MGET sends.
+func TestSFTPDatasetsAndPatterns(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	h := newSFTPHarness(t, Options{}, SFTPOptions{})
+	h.sopt.Datasets = h.dir + "/ds/"
+	h.put("ds/.keep", "")
+	h.put("a1.txt", "1")
+	h.put("a2.txt", "2")
+	h.put("b.txt", "3")
+	j := h.raw(ctx)
+	j.cmd("TYPE I", 200)
+	if _, r := h.store(ctx, j, "STOR 'HLQ.DATA'", []byte("abc")); r.Code != 226 {
+		t.Fatalf("STOR data set: %q", r.Lines)
+	}
+	if got := h.file("ds/HLQ.DATA"); got != "abc" {
+		t.Errorf("data set = %q", got)
+	}
+	dc := h.pasv(ctx, j)
+	j.send("STOR 'HLQ.DATA'")
+	j.expect150()
+	if _, err := dc.Write(testpeer.Data(1<<20, 5)); err != nil {
+		t.Fatal(err)
+	}
+	dc.(*net.TCPConn).SetLinger(0)
+	dc.Close()
+	if r := final(j); r.Code != 426 || !strings.Contains(r.Text(), "incomplete") {
+		t.Errorf("broken in-place STOR: %q", r.Lines)
+	}
+	h.file("ds/HLQ.DATA") // written in place: still there
+	if b, r := h.retrieve(ctx, j, "NLST a*.txt"); r.Code != 226 || string(b) != "a1.txt\r\na2.txt\r\n" {
+		t.Errorf("NLST a*.txt: %d %q", r.Code, b)
+	}
+	if _, r := h.retrieve(ctx, j, "NLST z*"); r.Code != 550 {
+		t.Errorf("NLST z*: %q", r.Lines)
+	}
+	j.cmd("QUIT", 221)
+}

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -255,8 +254,6 @@ func (h *sftpHarness) audit(n int) Transfer {
 	}
 	return a[n-1]
 }
-
-func joinLines(ls ...string) string { return strings.Join(ls, "\r\n") + "\r\n" }
 
 // final reads replies until a final one.
 func final(j *rawJob) *Reply {

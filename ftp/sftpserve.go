@@ -331,7 +331,7 @@ func (s *session) fail(err error) error {
 		return s.reply(re.code, re.text)
 	}
 	code, text := sftpReply(err, false)
-	lost := code == 421 || s.sftp.gone()
+	lost := code == 421 || code != 550 && code != 552 && s.sftp.gone()
 	if lost {
 		code, text = 421, "SFTP connection to "+s.sshServer+" lost; closing."
 	}
@@ -671,6 +671,10 @@ func (s *session) listing(verb, arg string) ([]string, error) {
 	}
 	cl := st.cls[0]
 	fi, err := cl.Stat(target)
+	if errors.Is(err, fs.ErrNotExist) && strings.ContainsAny(path.Base(target), "*?[") {
+		// A pattern in the last element, as z/OS MGET sends in NLST.
+		return s.globListing(verb, target)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -691,14 +695,44 @@ func (s *session) listing(verb, arg string) ([]string, error) {
 	sort.Slice(fis, func(i, j int) bool { return fis[i].Name() < fis[j].Name() })
 	lines := make([]string, 0, len(fis))
 	for _, fi := range fis {
-		switch verb {
-		case "LIST":
-			lines = append(lines, listLine(fi, now))
-		case "NLST":
-			lines = append(lines, nlstLine(fi))
-		default:
-			lines = append(lines, mlsxLine(fi, fi.Name()))
+		lines = append(lines, listEntry(verb, fi, now))
+	}
+	return lines, nil
+}
+
+// listEntry is the line of fi in a LIST, NLST or MLSD listing.
+func listEntry(verb string, fi fs.FileInfo, now time.Time) string {
+	switch verb {
+	case "LIST":
+		return listLine(fi, now)
+	case "NLST":
+		return nlstLine(fi)
+	}
+	return mlsxLine(fi, fi.Name())
+}
+
+// globListing lists the entries of target's directory whose names match
+// its last element (path.Match).
+func (s *session) globListing(verb, target string) ([]string, error) {
+	dir, pattern := path.Split(target)
+	if _, err := path.Match(pattern, ""); err != nil {
+		return nil, &replyError{501, "Bad pattern " + pattern + "."}
+	}
+	fis, err := s.sftp.cls[0].ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(fis, func(i, j int) bool { return fis[i].Name() < fis[j].Name() })
+	now := time.Now()
+	var lines []string
+	for _, fi := range fis {
+		if ok, _ := path.Match(pattern, fi.Name()); !ok {
+			continue
 		}
+		lines = append(lines, listEntry(verb, fi, now))
+	}
+	if len(lines) == 0 {
+		return nil, &replyError{550, "No files found matching " + pattern + "."}
 	}
 	return lines, nil
 }
@@ -782,7 +816,7 @@ func (s *session) endTransferErr(t *transfer, err error) error {
 		return s.endTransfer(t, re.code, re.text, re.text)
 	}
 	code, text := sftpReply(err, true)
-	lost := code == 421 || s.sftp.gone()
+	lost := code == 421 || code != 550 && code != 552 && s.sftp.gone()
 	if lost {
 		// The job's transfer failed: 426, and the session ends.
 		code, text = 426, "SFTP connection to "+s.sshServer+" lost; transfer aborted."
