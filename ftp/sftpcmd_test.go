@@ -530,3 +530,37 @@ func TestSFTPDatasetsAndPatterns(t *testing.T) {
 	}
 	j.cmd("QUIT", 221)
 }
+
+// TestSFTPStreams: with streams = 3 the session opens three sftp
+// channels, and large TYPE I transfers over them are byte-exact both ways.
+func TestSFTPStreams(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	h := newSFTPHarness(t, Options{}, SFTPOptions{Streams: 3})
+	big := testpeer.Data(17<<20+12345, 11) // above minStreamed: RETR spreads too
+	j := h.raw(ctx)
+	h.tun.mu.Lock()
+	opened := len(h.tun.streams) / 2
+	h.tun.mu.Unlock()
+	if opened != 3 {
+		t.Errorf("%d sftp channels opened, want 3", opened)
+	}
+	j.cmd("TYPE I", 200)
+	if _, r := h.store(ctx, j, "STOR big", big); r.Code != 226 {
+		t.Fatalf("STOR: %q", r.Lines)
+	}
+	if got := h.file("big"); got != string(big) {
+		t.Fatalf("STOR over 3 streams not byte-exact (%d bytes)", len(got))
+	}
+	if b, r := h.retrieve(ctx, j, "RETR big"); r.Code != 226 || !bytes.Equal(b, big) {
+		t.Fatalf("RETR over 3 streams: %d, %d bytes", r.Code, len(b))
+	}
+	j.cmd("REST 1000", 350)
+	if b, r := h.retrieve(ctx, j, "RETR big"); r.Code != 226 || !bytes.Equal(b, big[1000:]) {
+		t.Fatalf("REST + RETR over 3 streams: %d, %d bytes", r.Code, len(b))
+	}
+	j.cmd("QUIT", 221)
+	if a := h.audit(1); a.Bytes != int64(len(big)) || a.Code != 226 {
+		t.Errorf("audit = %+v", a)
+	}
+}
