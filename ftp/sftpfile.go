@@ -382,11 +382,13 @@ func retrieveStreams(cls []*sftp.Client, f *sftp.File, p string, offset, end int
 	var n int64
 	var err error
 	for c := range order {
-		select {
-		case <-c.done:
-		case <-quit:
-			continue // a chunk never handed out: drain
+		if err != nil {
+			// Draining after a failure: this chunk may never have been
+			// handed to a reader, so do not wait for it.
+			continue
 		}
+		// Until quit (closed only here), every chunk reaches a reader.
+		<-c.done
 		if c.n > 0 {
 			m, werr := w.Write(c.buf[:c.n])
 			n += int64(m)
@@ -403,11 +405,7 @@ func retrieveStreams(cls []*sftp.Client, f *sftp.File, p string, offset, end int
 		}
 		free <- c.buf[:cap(c.buf)]
 		if err != nil {
-			select {
-			case <-quit:
-			default:
-				close(quit)
-			}
+			close(quit) // once: later chunks are only drained
 		}
 	}
 	wg.Wait()

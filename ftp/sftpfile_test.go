@@ -319,6 +319,42 @@ func TestRetrieveErrors(t *testing.T) {
 	}
 }
 
+// TestStreamsShareTheWork checks that a large transfer over three clients
+// goes through each of them.
+func TestStreamsShareTheWork(t *testing.T) {
+	cls, _, counts := testSFTPClientsCounted(t, 3)
+	dir := t.TempDir()
+	target := filepath.Join(dir, "big")
+	data := randomBytes(32<<20, 11)
+	share := func(what string) {
+		t.Helper()
+		for i, c := range counts {
+			if got := c.Swap(0); got < 4<<20 {
+				t.Errorf("%s: client %d carried %d bytes", what, i, got)
+			}
+		}
+	}
+	if _, err := storeFile(cls, storeSpec{Target: target}, onlyReader{bytes.NewReader(data)}); err != nil {
+		t.Fatal(err)
+	}
+	share("store")
+	var out bytes.Buffer
+	if _, err := retrieveFile(cls, target, 0, &out); err != nil || !bytes.Equal(out.Bytes(), data) {
+		t.Fatalf("retrieve: %v", err)
+	}
+	share("retrieve")
+	// A small file goes through the first client only.
+	if err := os.WriteFile(target, data[:1<<20], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := retrieveFile(cls, target, 0, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if counts[1].Load() != 0 || counts[2].Load() != 0 || counts[0].Load() < 1<<20 {
+		t.Errorf("a small retrieve: bytes per client %d %d %d", counts[0].Load(), counts[1].Load(), counts[2].Load())
+	}
+}
+
 // TestStoreTextMode stores through newWireToServer and retrieves through
 // newServerToWire, as TYPE A does.
 func TestStoreTextMode(t *testing.T) {

@@ -3,6 +3,7 @@ package ftp
 import (
 	"io"
 	"os"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,13 +13,28 @@ import (
 )
 
 // pipeEnd is one end of an SFTP connection made of two os.Pipe pairs.
+// n, where set, counts the bytes read and written.
 type pipeEnd struct {
 	r *os.File
 	w *os.File
+	n *atomic.Int64
 }
 
-func (p pipeEnd) Read(b []byte) (int, error)  { return p.r.Read(b) }
-func (p pipeEnd) Write(b []byte) (int, error) { return p.w.Write(b) }
+func (p pipeEnd) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	if p.n != nil {
+		p.n.Add(int64(n))
+	}
+	return n, err
+}
+
+func (p pipeEnd) Write(b []byte) (int, error) {
+	n, err := p.w.Write(b)
+	if p.n != nil {
+		p.n.Add(int64(n))
+	}
+	return n, err
+}
 func (p pipeEnd) Close() error {
 	werr := p.w.Close()
 	if err := p.r.Close(); err != nil {
@@ -38,7 +54,7 @@ func pipePair(t testing.TB) (client, server pipeEnd) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return pipeEnd{cr, cw}, pipeEnd{sr, sw}
+	return pipeEnd{r: cr, w: cw}, pipeEnd{r: sr, w: sw}
 }
 
 // testSFTPClients starts n in-process SFTP servers (sftp.NewServer, the
@@ -47,10 +63,20 @@ func pipePair(t testing.TB) (client, server pipeEnd) {
 // the server ends at once, as a dying SSH connection would.
 func testSFTPClients(t testing.TB, n int) (cls []*sftp.Client, kill func()) {
 	t.Helper()
+	cls, kill, _ = testSFTPClientsCounted(t, n)
+	return cls, kill
+}
+
+// testSFTPClientsCounted is testSFTPClients with counters of the bytes
+// each server read and wrote.
+func testSFTPClientsCounted(t testing.TB, n int) (cls []*sftp.Client, kill func(), counts []*atomic.Int64) {
+	t.Helper()
 	var ends []pipeEnd
 	var done []chan struct{}
 	for range n {
 		c, s := pipePair(t)
+		s.n = new(atomic.Int64)
+		counts = append(counts, s.n)
 		srv, err := sftp.NewServer(s)
 		if err != nil {
 			t.Fatal(err)
@@ -86,7 +112,7 @@ func testSFTPClients(t testing.TB, n int) (cls []*sftp.Client, kill func()) {
 			})
 		}
 	})
-	return cls, kill
+	return cls, kill, counts
 }
 
 // statVFSHandlers is an in-memory request server whose StatVFS reports
