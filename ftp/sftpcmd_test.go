@@ -455,6 +455,10 @@ func TestSFTPActive(t *testing.T) {
 		j := h.raw(ctx)
 		j.cmd("PORT 127,0,0,1,200,1", 502)
 		j.cmd("EPSV", 229) // passive still works
+		j.cmd("EPSV ALL", 200)
+		j.cmd("PASV", 501)
+		j.cmd("EPSV 3", 522)
+		j.cmd("EPSV 1", 229)
 		j.cmd("QUIT", 221)
 	})
 }

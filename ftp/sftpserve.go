@@ -41,6 +41,9 @@ type sftpState struct {
 	rest int64    // REST offset for the next transfer
 	rnfr string   // RNFR's path for the next RNTO
 	site []string // SITE parameters for the next transfer's audit record
+	// epsvAll: after EPSV ALL only EPSV may set up data connections
+	// (RFC 2428 4).
+	epsvAll bool
 
 	lost      chan struct{} // closed when an SFTP connection has ended
 	lostOnce  sync.Once
@@ -745,11 +748,15 @@ func (s *session) sftpPassive(cmd Command) error {
 		switch a := strings.ToUpper(strings.TrimSpace(cmd.Args)); a {
 		case "":
 		case "ALL":
+			s.sftp.epsvAll = true
 			return s.reply(200, "EPSV ALL ok.")
 		case "1", "2":
 		default:
 			return s.reply(522, "Network protocol not supported, use (1,2)")
 		}
+	}
+	if cmd.Verb == "PASV" && s.sftp.epsvAll {
+		return s.reply(501, "PASV not allowed after EPSV ALL.")
 	}
 	local := s.cfg.LocalAddr.Unmap()
 	if !local.IsValid() || (cmd.Verb == "PASV" && !local.Is4()) {
@@ -772,6 +779,9 @@ func (s *session) sftpPassive(cmd Command) error {
 // sftpActive serves PORT and EPRT: to a SOCKS BIND of the job (its data
 // connection is paired), or socksd connects to the job's own address.
 func (s *session) sftpActive(cmd Command) error {
+	if s.sftp.epsvAll {
+		return s.reply(501, cmd.Verb+" not allowed after EPSV ALL.")
+	}
 	ap, bind, handled, err := s.activeAddress(cmd)
 	if handled {
 		return err
