@@ -568,3 +568,20 @@ func TestSFTPStreams(t *testing.T) {
 		t.Errorf("audit = %+v", a)
 	}
 }
+
+// TestSFTPIdleControl: socksd, as the job's FTP server, closes a control
+// connection that sends no command for the idle timeout, with 421.
+func TestSFTPIdleControl(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	h := newSFTPHarness(t, Options{IdleTimeout: 300 * time.Millisecond}, SFTPOptions{})
+	j := h.raw(ctx)
+	j.cmd("NOOP", 200)
+	r := final(j)
+	if r == nil || r.Code != 421 {
+		t.Fatalf("after the idle timeout: %v, want 421", r)
+	}
+	if !strings.Contains(h.logBuf.String(), "SOX0322I") {
+		t.Errorf("no SOX0322I in the log:\n%s", h.logBuf.String())
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"net"
 	"net/netip"
+	"os"
 	"path"
 	"sort"
 	"strconv"
@@ -195,10 +196,21 @@ func (st *sftpState) openStream(ctx context.Context, sub Subsystems) (*sftp.Clie
 func (s *session) serveSFTP() error {
 	s.joinBroker()
 	for {
+		// socksd is the server here, so it applies the idle timeout
+		// between commands, as an FTP server would; a transfer runs
+		// inside one command and is not cut by it.
+		if idle := s.opt.IdleTimeout; idle > 0 {
+			s.cfg.Client.SetReadDeadline(time.Now().Add(idle))
+		}
 		line, term, err := s.job.lr.ReadLine()
 		if err != nil {
 			if isTooLong(err) {
 				return s.jobTooLong()
+			}
+			if errors.Is(err, os.ErrDeadlineExceeded) && s.ctx.Err() == nil {
+				msg.Log(&s.log, "SOX0322I", s.cfg.ID, s.opt.IdleTimeout).Dur("idle", s.opt.IdleTimeout).Send()
+				_ = s.reply(421, fmt.Sprintf("No command for %v; closing the control connection.", s.opt.IdleTimeout))
+				return errJobGone
 			}
 			if jobGone(err) || s.ctx.Err() != nil {
 				return errJobGone

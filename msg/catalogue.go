@@ -234,6 +234,9 @@ var catalogue = []Message{
 	{"SOX0321W", "FTP session %d SFTP connection to SSH server %s lost: %s",
 		"The SSH connection or the SFTP channel that served an ftp-sftp session ended while the session was open. The job got reply 421 (or 426 during a transfer) and the session ended; an upload that was under way was not put in place under its name.",
 		"Check the SSH server and the network to it. The job can run again."},
+	{"SOX0322I", "FTP session %d closed: no command from the job for %v",
+		"An ftp-sftp session, where socksd itself is the job's FTP server, received no command for the server's idle_timeout between commands. socksd answered 421 and closed the session, as an FTP server closes an idle control connection. A transfer in progress is never cut this way.",
+		"None, if the job was finished or hung. If jobs wait longer between commands, raise [server] idle_timeout."},
 
 	// Console and commands.
 	{"SOX0401I", "command from %s: %s",
