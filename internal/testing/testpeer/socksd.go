@@ -55,13 +55,12 @@ type Socksd struct {
 // daemon is killed at the end of the test if it still runs.
 func StartSocksd(t testing.TB, bin, configTOML string, env ...string) *Socksd {
 	t.Helper()
+	Track(t)
 	d, err := LaunchSocksd(bin, t.TempDir(), configTOML, env...)
 	if d != nil {
 		t.Cleanup(func() {
 			d.Kill()
-			if t.Failed() {
-				t.Logf("socksd log:\n%s", d.Log.String())
-			}
+			d.keepLog(t)
 		})
 	}
 	if err != nil {
@@ -82,13 +81,12 @@ func LaunchSocksd(bin, dir, configTOML string, env ...string) (*Socksd, error) {
 // The daemon's standard output goes to d.Stdout, apart from d.Log.
 func StartSocksdWithStdin(t testing.TB, bin, configTOML string, env ...string) (*Socksd, io.WriteCloser) {
 	t.Helper()
+	Track(t)
 	d, err := launchSocksd(launchOptions{stdin: true}, bin, t.TempDir(), configTOML, env...)
 	if d != nil {
 		t.Cleanup(func() {
 			d.Kill()
-			if t.Failed() {
-				t.Logf("socksd log:\n%s\nsocksd stdout:\n%s", d.Log.String(), d.Stdout.String())
-			}
+			d.keepLog(t)
 		})
 	}
 	if err != nil {
@@ -110,13 +108,12 @@ type launchOptions struct {
 // StartSocksdIn is StartSocksd inside network namespace ns.
 func StartSocksdIn(t testing.TB, ns, bin, configTOML string, env ...string) *Socksd {
 	t.Helper()
+	Track(t)
 	d, err := launchSocksd(launchOptions{prefix: []string{"ip", "netns", "exec", ns}}, bin, t.TempDir(), configTOML, env...)
 	if d != nil {
 		t.Cleanup(func() {
 			d.Kill()
-			if t.Failed() {
-				t.Logf("socksd log:\n%s", d.Log.String())
-			}
+			d.keepLog(t)
 		})
 	}
 	if err != nil {
@@ -158,6 +155,25 @@ func launchSocksd(opt launchOptions, bin, dir, configTOML string, env ...string)
 	}
 	d.Addr = strings.Split(readyRE.FindStringSubmatch(line)[1], ",")[0]
 	return d, nil
+}
+
+// keepLog keeps the daemon's log (its standard error, with the goroutine
+// dump of a SIGQUIT) and a standard output of its own in t's evidence
+// directory when t failed, and logs one line naming the files: never the
+// log itself, which would bury the test's errors in CI's short tail.
+func (d *Socksd) keepLog(t testing.TB) {
+	if !t.Failed() {
+		return
+	}
+	log := d.Log.String()
+	if p := Keep(t, "socksd.log", log); p != "" {
+		t.Logf("socksd log (%d lines) kept in %s", strings.Count(log, "\n"), p)
+	}
+	if d.Stdout != d.Log {
+		if p := Keep(t, "socksd-stdout.log", d.Stdout.String()); p != "" {
+			t.Logf("socksd standard output kept in %s", p)
+		}
+	}
 }
 
 // Kill ends the daemon at once if it still runs, and waits for it.
