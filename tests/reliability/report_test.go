@@ -447,11 +447,19 @@ func TestReportRendering(t *testing.T) {
 	var b bytes.Buffer
 	renderReport(&b, frags, runFacts{Written: time.Date(2026, 1, 2, 3, 4, 0, 0, time.UTC), Rev: rev, Code: 1}, root)
 	text := b.String()
+	// The rendered report is long: a failure names it, kept as evidence.
+	kept := ""
+	keep := func() string {
+		if kept == "" {
+			kept = testpeer.Keep(t, "report.md", text)
+		}
+		return kept
+	}
 	for _, want := range []string{"1 passed, 1 failed, 0 skipped", "| Faults | a | FAIL |", `b\|c`, "| bytes | 12 |",
 		"| ./socks | FuzzReadRequest |", "## Findings", "- **b|c**: BUG: y",
 		"- measured: " + rev + "\n", "2026-01-02 03:04 UTC", "CPUs", "- **lane**:", "- **witness transfer**:"} {
 		if !strings.Contains(text, want) {
-			t.Errorf("report lacks %q:\n%s", want, text)
+			t.Errorf("report lacks %q (the report: %s)", want, keep())
 		}
 	}
 	if strings.Index(text, "## Faults") > strings.Index(text, "## Security") {
@@ -462,7 +470,7 @@ func TestReportRendering(t *testing.T) {
 		t.Errorf("lane defined at %d, first case at %d", def, use)
 	}
 	if strings.Contains(text, "dirty") {
-		t.Errorf("report says dirty:\n%s", text)
+		t.Errorf("report says dirty (the report: %s)", keep())
 	}
 	for _, l := range strings.Split(text, "\n") {
 		if strings.HasPrefix(l, "#") && issueRef.MatchString(l) {
@@ -470,7 +478,7 @@ func TestReportRendering(t *testing.T) {
 		}
 	}
 	if m := issueRef.FindString(text); m != "" {
-		t.Errorf("report names an issue (%q):\n%s", m, text)
+		t.Errorf("report names an issue (%q) (the report: %s)", m, keep())
 	}
 }
 
