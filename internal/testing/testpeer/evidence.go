@@ -137,7 +137,7 @@ func Track(t testing.TB) {
 		evidence.mu.Lock()
 		tr.elapsed, tr.dir = time.Since(tr.start).Round(100*time.Millisecond), dir
 		evidence.failed = append(evidence.failed, tr)
-		line := tr.line()
+		line := tr.line("its errors are the lines above")
 		evidence.mu.Unlock()
 		t.Log(line)
 	})
@@ -153,9 +153,10 @@ func Summary(t testing.TB, format string, args ...any) {
 	}
 }
 
-// line is the one-line summary of a failed test; evidence.mu is held.
-func (tr *tracked) line() string {
-	notes := "its errors are the lines above"
+// line is the one-line summary of a failed test, with where its errors
+// are when it has no notes; evidence.mu is held.
+func (tr *tracked) line(where string) string {
+	notes := where
 	if len(tr.notes) > 0 {
 		notes = strings.Join(tr.notes, "; ")
 	}
@@ -176,7 +177,7 @@ func endRun(w io.Writer, code int) {
 	root := evidence.root
 	var lines []string
 	for _, tr := range evidence.failed {
-		lines = append(lines, tr.line())
+		lines = append(lines, tr.line("its errors are above, after --- FAIL: "+tr.name))
 	}
 	evidence.mu.Unlock()
 	if code == 0 {

@@ -110,7 +110,7 @@ func TestEvidence(t *testing.T) {
 			var out bytes.Buffer
 			endRun(&out, 1)
 			lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-			if len(lines) != 3 || !strings.HasPrefix(lines[0], "=== SUMMARY") || lines[1] != last || lines[2] != "evidence of this run: "+root {
+			if len(lines) != 3 || !strings.HasPrefix(lines[0], "=== SUMMARY") || !strings.HasPrefix(lines[1], "FAILED "+tc.name+" after") || lines[2] != "evidence of this run: "+root {
 				t.Errorf("EndRun(1) printed %q", out.String())
 			}
 		})
