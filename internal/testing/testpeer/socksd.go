@@ -59,8 +59,9 @@ func StartSocksd(t testing.TB, bin, configTOML string, env ...string) *Socksd {
 	d, err := LaunchSocksd(bin, t.TempDir(), configTOML, env...)
 	if d != nil {
 		t.Cleanup(func() {
+			ended := d.ended()
 			d.Kill()
-			d.keepLog(t)
+			d.keepLog(t, ended)
 		})
 	}
 	if err != nil {
@@ -85,8 +86,9 @@ func StartSocksdWithStdin(t testing.TB, bin, configTOML string, env ...string) (
 	d, err := launchSocksd(launchOptions{stdin: true}, bin, t.TempDir(), configTOML, env...)
 	if d != nil {
 		t.Cleanup(func() {
+			ended := d.ended()
 			d.Kill()
-			d.keepLog(t)
+			d.keepLog(t, ended)
 		})
 	}
 	if err != nil {
@@ -112,8 +114,9 @@ func StartSocksdIn(t testing.TB, ns, bin, configTOML string, env ...string) *Soc
 	d, err := launchSocksd(launchOptions{prefix: []string{"ip", "netns", "exec", ns}}, bin, t.TempDir(), configTOML, env...)
 	if d != nil {
 		t.Cleanup(func() {
+			ended := d.ended()
 			d.Kill()
-			d.keepLog(t)
+			d.keepLog(t, ended)
 		})
 	}
 	if err != nil {
@@ -157,17 +160,37 @@ func launchSocksd(opt launchOptions, bin, dir, configTOML string, env ...string)
 	return d, nil
 }
 
+// ended says how the daemon ended if it did before the test's end ("" if
+// it still runs): a daemon that died under a test is part of the evidence.
+func (d *Socksd) ended() string {
+	select {
+	case <-d.done:
+		if d.err != nil {
+			return d.err.Error()
+		}
+		return "exit status 0"
+	default:
+		return ""
+	}
+}
+
 // keepLog keeps the daemon's log (its standard error, with the goroutine
 // dump of a SIGQUIT) and a standard output of its own in t's evidence
 // directory when t failed, and logs one line naming the files: never the
-// log itself, which would bury the test's errors in CI's short tail.
-func (d *Socksd) keepLog(t testing.TB) {
+// log itself, which would bury the test's errors in CI's short tail. ended
+// is how the daemon ended before the test did, if it did.
+func (d *Socksd) keepLog(t testing.TB, ended string) {
 	if !t.Failed() {
 		return
 	}
 	log := d.Log.String()
+	how := ""
+	if ended != "" {
+		how = fmt.Sprintf("; the daemon (pid %d) had ended before the test: %s", d.PID(), ended)
+		log += "--- testpeer" + how + "\n"
+	}
 	if p := Keep(t, "socksd.log", log); p != "" {
-		t.Logf("socksd log (%d lines) kept in %s", strings.Count(log, "\n"), p)
+		t.Logf("socksd log (%d lines) kept in %s%s", strings.Count(log, "\n"), p, how)
 	}
 	if d.Stdout != d.Log {
 		if p := Keep(t, "socksd-stdout.log", d.Stdout.String()); p != "" {
