@@ -28,5 +28,6 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
-	os.Exit(code)
+	// Last: the summary of the failed tests, for CI's short tail.
+	os.Exit(testpeer.EndRun(code))
 }

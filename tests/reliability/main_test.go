@@ -75,5 +75,6 @@ func run(m *testing.M) int {
 			fmt.Println("reliability: report written to", path)
 		}
 	}
-	return code
+	// Last: the summary of the failed tests, for CI's short tail.
+	return testpeer.EndRun(code)
 }

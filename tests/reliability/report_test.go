@@ -66,9 +66,20 @@ type recorder struct {
 // test ends, with its result.
 func record(t testing.TB, section, title string) *recorder {
 	t.Helper()
+	testpeer.Track(t)
 	r := &recorder{t: t, started: time.Now(), f: fragment{Section: section, Case: title, Test: t.Name()}}
 	t.Cleanup(r.write)
 	return r
+}
+
+// logObservation logs an observation in verbose runs (`make reliability`);
+// otherwise it is only recorded, and kept with the evidence if the test
+// fails, so that a failing test's output is its errors and its summary.
+func (r *recorder) logObservation(s string) {
+	r.t.Helper()
+	if testing.Verbose() {
+		r.t.Log(s)
+	}
 }
 
 // tried notes what the test did to the daemon.
@@ -82,7 +93,7 @@ func (r *recorder) tried(format string, args ...any) {
 func (r *recorder) saw(format string, args ...any) {
 	r.t.Helper()
 	s := fmt.Sprintf(format, args...)
-	r.t.Log(s)
+	r.logObservation(s)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.f.Observed = append(r.f.Observed, s)
@@ -92,7 +103,7 @@ func (r *recorder) saw(format string, args ...any) {
 func (r *recorder) figure(name string, value any) {
 	r.t.Helper()
 	v := fmt.Sprint(value)
-	r.t.Logf("%s: %s", name, v)
+	r.logObservation(name + ": " + v)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.f.Figures = append(r.f.Figures, [2]string{name, v})
@@ -111,6 +122,9 @@ func (r *recorder) write() {
 		f.Result = "pass"
 	}
 	f.Duration = time.Since(r.started).Round(100 * time.Millisecond).String()
+	if f.Result == "FAIL" {
+		testpeer.Keep(r.t, "observations.md", renderCase(f))
+	}
 	dir := os.Getenv(fragEnv)
 	if dir == "" {
 		return
@@ -283,27 +297,7 @@ func renderReport(b *bytes.Buffer, frags []fragment, run runFacts, root string) 
 			sec = f.Section
 			fmt.Fprintf(b, "\n## %s\n\n%s\n", sec, sectionAbout[sec])
 		}
-		fmt.Fprintf(b, "\n### %s — %s\n\n`%s`, %s\n\n", f.Case, f.Result, f.Test, f.Duration)
-		if len(f.Tried) > 0 {
-			b.WriteString("Tried:\n\n")
-			for _, s := range f.Tried {
-				fmt.Fprintf(b, "- %s\n", s)
-			}
-			b.WriteString("\n")
-		}
-		if len(f.Observed) > 0 {
-			b.WriteString("Observed:\n\n")
-			for _, s := range f.Observed {
-				fmt.Fprintf(b, "- %s\n", s)
-			}
-			b.WriteString("\n")
-		}
-		if len(f.Figures) > 0 {
-			b.WriteString("| figure | value |\n|---|---|\n")
-			for _, kv := range f.Figures {
-				fmt.Fprintf(b, "| %s | %s |\n", mdCell(kv[0]), mdCell(kv[1]))
-			}
-		}
+		b.WriteString("\n" + renderCase(f))
 	}
 	b.WriteString("\n## Fuzz targets\n\n")
 	b.WriteString("Not run by `make reliability`: the list of the module's fuzz targets, for reference.\n")
@@ -317,6 +311,34 @@ func renderReport(b *bytes.Buffer, frags []fragment, run runFacts, root string) 
 	for _, ft := range targets {
 		fmt.Fprintf(b, "| %s | %s | %d |\n", ft.pkg, ft.name, ft.seeds)
 	}
+}
+
+// renderCase writes one case: its heading, what it tried, what it saw and
+// its figures (the report's section, and a failed case's evidence file).
+func renderCase(f fragment) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "### %s — %s\n\n`%s`, %s\n\n", f.Case, f.Result, f.Test, f.Duration)
+	if len(f.Tried) > 0 {
+		b.WriteString("Tried:\n\n")
+		for _, s := range f.Tried {
+			fmt.Fprintf(&b, "- %s\n", s)
+		}
+		b.WriteString("\n")
+	}
+	if len(f.Observed) > 0 {
+		b.WriteString("Observed:\n\n")
+		for _, s := range f.Observed {
+			fmt.Fprintf(&b, "- %s\n", s)
+		}
+		b.WriteString("\n")
+	}
+	if len(f.Figures) > 0 {
+		b.WriteString("| figure | value |\n|---|---|\n")
+		for _, kv := range f.Figures {
+			fmt.Fprintf(&b, "| %s | %s |\n", mdCell(kv[0]), mdCell(kv[1]))
+		}
+	}
+	return b.String()
 }
 
 func mdCell(s string) string {
@@ -425,11 +447,19 @@ func TestReportRendering(t *testing.T) {
 	var b bytes.Buffer
 	renderReport(&b, frags, runFacts{Written: time.Date(2026, 1, 2, 3, 4, 0, 0, time.UTC), Rev: rev, Code: 1}, root)
 	text := b.String()
+	// The rendered report is long: a failure names it, kept as evidence.
+	kept := ""
+	keep := func() string {
+		if kept == "" {
+			kept = testpeer.Keep(t, "report.md", text)
+		}
+		return kept
+	}
 	for _, want := range []string{"1 passed, 1 failed, 0 skipped", "| Faults | a | FAIL |", `b\|c`, "| bytes | 12 |",
 		"| ./socks | FuzzReadRequest |", "## Findings", "- **b|c**: BUG: y",
 		"- measured: " + rev + "\n", "2026-01-02 03:04 UTC", "CPUs", "- **lane**:", "- **witness transfer**:"} {
 		if !strings.Contains(text, want) {
-			t.Errorf("report lacks %q:\n%s", want, text)
+			t.Errorf("report lacks %q (the report: %s)", want, keep())
 		}
 	}
 	if strings.Index(text, "## Faults") > strings.Index(text, "## Security") {
@@ -440,7 +470,7 @@ func TestReportRendering(t *testing.T) {
 		t.Errorf("lane defined at %d, first case at %d", def, use)
 	}
 	if strings.Contains(text, "dirty") {
-		t.Errorf("report says dirty:\n%s", text)
+		t.Errorf("report says dirty (the report: %s)", keep())
 	}
 	for _, l := range strings.Split(text, "\n") {
 		if strings.HasPrefix(l, "#") && issueRef.MatchString(l) {
@@ -448,7 +478,7 @@ func TestReportRendering(t *testing.T) {
 		}
 	}
 	if m := issueRef.FindString(text); m != "" {
-		t.Errorf("report names an issue (%q):\n%s", m, text)
+		t.Errorf("report names an issue (%q) (the report: %s)", m, keep())
 	}
 }
 

@@ -221,8 +221,9 @@ func settled(t testing.TB, r *recorder, d *testpeer.Socksd, base stats) stats {
 	r.figure("sessions active / SSH connections after", fmt.Sprintf("%d / %d", st.active, st.ssh))
 	if !ok {
 		sess, _ := opCmd(d, "D SESSIONS")
-		t.Errorf("no return to the baseline within %v: sessions %d, ssh %d, goroutines %d (base %d), fds %d (base %d)\n%s",
-			waitTimeout, st.active, st.ssh, st.goroutines, base.goroutines, st.fds, base.fds, sess)
+		tun, _ := opCmd(d, "D TUNNELS")
+		t.Errorf("no return to the baseline within %v: sessions %d, ssh %d, goroutines %d (base %d), fds %d (base %d); D SESSIONS and D TUNNELS kept in %s",
+			waitTimeout, st.active, st.ssh, st.goroutines, base.goroutines, st.fds, base.fds, testpeer.Keep(t, "not-settled.txt", sess+"\n"+tun))
 	}
 	return st
 }

@@ -437,7 +437,7 @@ func TestSecurityRejectedPassword(t *testing.T) {
 			t.Fatal("wrong password accepted")
 		}
 		if i == 0 && l.sshd.WaitLog("Failed password for "+l.sshd.User, 1, waitTimeout) < 1 {
-			t.Fatalf("sshd never saw the wrong password:\n%s", l.sshd.Log())
+			t.Fatal("sshd never saw the wrong password (sshd.log in the evidence directory)")
 		}
 	}
 	for i := 0; i < 2; i++ {

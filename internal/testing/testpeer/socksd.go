@@ -55,13 +55,13 @@ type Socksd struct {
 // daemon is killed at the end of the test if it still runs.
 func StartSocksd(t testing.TB, bin, configTOML string, env ...string) *Socksd {
 	t.Helper()
+	Track(t)
 	d, err := LaunchSocksd(bin, t.TempDir(), configTOML, env...)
 	if d != nil {
 		t.Cleanup(func() {
+			ended := d.ended()
 			d.Kill()
-			if t.Failed() {
-				t.Logf("socksd log:\n%s", d.Log.String())
-			}
+			d.keepLog(t, ended)
 		})
 	}
 	if err != nil {
@@ -82,13 +82,13 @@ func LaunchSocksd(bin, dir, configTOML string, env ...string) (*Socksd, error) {
 // The daemon's standard output goes to d.Stdout, apart from d.Log.
 func StartSocksdWithStdin(t testing.TB, bin, configTOML string, env ...string) (*Socksd, io.WriteCloser) {
 	t.Helper()
+	Track(t)
 	d, err := launchSocksd(launchOptions{stdin: true}, bin, t.TempDir(), configTOML, env...)
 	if d != nil {
 		t.Cleanup(func() {
+			ended := d.ended()
 			d.Kill()
-			if t.Failed() {
-				t.Logf("socksd log:\n%s\nsocksd stdout:\n%s", d.Log.String(), d.Stdout.String())
-			}
+			d.keepLog(t, ended)
 		})
 	}
 	if err != nil {
@@ -110,13 +110,13 @@ type launchOptions struct {
 // StartSocksdIn is StartSocksd inside network namespace ns.
 func StartSocksdIn(t testing.TB, ns, bin, configTOML string, env ...string) *Socksd {
 	t.Helper()
+	Track(t)
 	d, err := launchSocksd(launchOptions{prefix: []string{"ip", "netns", "exec", ns}}, bin, t.TempDir(), configTOML, env...)
 	if d != nil {
 		t.Cleanup(func() {
+			ended := d.ended()
 			d.Kill()
-			if t.Failed() {
-				t.Logf("socksd log:\n%s", d.Log.String())
-			}
+			d.keepLog(t, ended)
 		})
 	}
 	if err != nil {
@@ -158,6 +158,45 @@ func launchSocksd(opt launchOptions, bin, dir, configTOML string, env ...string)
 	}
 	d.Addr = strings.Split(readyRE.FindStringSubmatch(line)[1], ",")[0]
 	return d, nil
+}
+
+// ended says how the daemon ended if it did before the test's end ("" if
+// it still runs): a daemon that died under a test is part of the evidence.
+func (d *Socksd) ended() string {
+	select {
+	case <-d.done:
+		if d.err != nil {
+			return d.err.Error()
+		}
+		return "exit status 0"
+	default:
+		return ""
+	}
+}
+
+// keepLog keeps the daemon's log (its standard error, with the goroutine
+// dump of a SIGQUIT) and a standard output of its own in t's evidence
+// directory when t failed, and logs one line naming the files: never the
+// log itself, which would bury the test's errors in CI's short tail. ended
+// is how the daemon ended before the test did, if it did.
+func (d *Socksd) keepLog(t testing.TB, ended string) {
+	if !t.Failed() {
+		return
+	}
+	log := d.Log.String()
+	how := ""
+	if ended != "" {
+		how = fmt.Sprintf("; the daemon (pid %d) had ended before the test: %s", d.PID(), ended)
+		log += "--- testpeer" + how + "\n"
+	}
+	if p := Keep(t, "socksd.log", log); p != "" {
+		t.Logf("socksd log (%d lines) kept in %s%s", strings.Count(log, "\n"), p, how)
+	}
+	if d.Stdout != d.Log {
+		if p := Keep(t, "socksd-stdout.log", d.Stdout.String()); p != "" {
+			t.Logf("socksd standard output kept in %s", p)
+		}
+	}
 }
 
 // Kill ends the daemon at once if it still runs, and waits for it.

@@ -161,6 +161,7 @@ func FreePort(t testing.TB, ip string) int {
 // ends.
 func StartSSHD(t testing.TB, cfg SSHDConfig) *SSHD {
 	t.Helper()
+	Track(t) // a failure names the evidence directory, where the log goes
 	sshdPath := RequireTool(t, "sshd")
 	keygen := RequireTool(t, "ssh-keygen")
 	if cfg.NetNS != "" {
@@ -270,7 +271,12 @@ AllowUsers %s
 	if err := s.start(sshdPath); err != nil {
 		t.Fatalf("%v", err)
 	}
-	t.Cleanup(s.Stop)
+	t.Cleanup(func() {
+		s.Stop()
+		if t.Failed() {
+			Keep(t, "sshd.log", s.Log()) // evidence only, never the test's output
+		}
+	})
 	return s
 }
 

@@ -55,6 +55,7 @@ type VSFTPD struct {
 // right after login.
 func StartVSFTPD(t testing.TB, cfg VSFTPDConfig) *VSFTPD {
 	t.Helper()
+	Track(t) // a failure names the evidence directory, where the log goes
 	bin := RequireTool(t, "vsftpd")
 	if cfg.NetNS != "" {
 		RequireTool(t, "ip")
@@ -152,7 +153,12 @@ data_connection_timeout=120
 	if err := v.start(bin); err != nil {
 		t.Fatalf("%v", err)
 	}
-	t.Cleanup(v.Stop)
+	t.Cleanup(func() {
+		v.Stop()
+		if t.Failed() {
+			Keep(t, "vsftpd.log", v.Log()) // evidence only, never the test's output
+		}
+	})
 	return v
 }
 
