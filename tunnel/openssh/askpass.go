@@ -74,6 +74,7 @@ type askpassServer struct {
 	answered   bool            // the password was given
 	keys       map[string]bool // passphrase prompts answered
 	refusals   []string
+	prompts    []string // every prompt asked, in order (prompts hold no secret)
 	closed     bool
 	wg         sync.WaitGroup
 }
@@ -135,6 +136,13 @@ func (s *askpassServer) close() {
 	clear(s.passphrase)
 	s.password, s.passphrase = nil, nil
 	s.mu.Unlock()
+}
+
+// asked returns the prompts so far.
+func (s *askpassServer) asked() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.prompts...)
 }
 
 // refused returns the reasons of the refusals so far (for tests).
@@ -208,6 +216,9 @@ func (s *askpassServer) handle(c *net.UnixConn) {
 // password prompt ends the master (through endMaster) before it returns.
 // The returned slice is a copy the caller erases.
 func (s *askpassServer) decide(hint, prompt string) ([]byte, string) {
+	s.mu.Lock()
+	s.prompts = append(s.prompts, prompt)
+	s.mu.Unlock()
 	lp := strings.ToLower(prompt)
 	switch {
 	case hint == "confirm" || strings.Contains(lp, "continue connecting") || strings.Contains(lp, "(yes/no"):

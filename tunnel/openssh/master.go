@@ -51,14 +51,22 @@ type MasterError struct {
 	User   string
 	PID    int    // the master's process id, 0 if it never started
 	Stderr string // ssh's last lines on stderr, for the operator
-	Err    error  // one of the sentinels above
+	// Prompts are the askpass prompts ssh showed, in order (no answers).
+	Prompts []string
+	Err     error // one of the sentinels above
 }
 
 // Error names the server, the user and the cause, with ssh's own words.
 func (e *MasterError) Error() string {
 	s := fmt.Sprintf("openssh: master for %s@%s: %s", e.User, e.Server, strings.TrimPrefix(e.Err.Error(), "openssh: "))
 	if e.Stderr != "" {
-		s += ": " + strings.ReplaceAll(strings.TrimSpace(e.Stderr), "\n", "; ")
+		// The last two lines say it (a changed host key's banner
+		// comes before them); Stderr keeps all of them.
+		lines := strings.Split(strings.TrimSpace(e.Stderr), "\n")
+		if len(lines) > 2 {
+			lines = lines[len(lines)-2:]
+		}
+		s += ": " + strings.Join(lines, "; ")
 	}
 	return s
 }
@@ -255,7 +263,7 @@ func (m *Master) waitReady(ctx context.Context) error {
 }
 
 func (m *Master) fail(err error) *MasterError {
-	return &MasterError{Server: m.server, User: m.opts.User, PID: m.pid, Stderr: m.stderr.text(), Err: err}
+	return &MasterError{Server: m.server, User: m.opts.User, PID: m.pid, Stderr: m.stderr.text(), Prompts: m.ask.asked(), Err: err}
 }
 
 // classify maps the way ssh ended to a typed error.

@@ -23,12 +23,12 @@ type Counts struct {
 
 // TCP states (include/net/tcp_states.h).
 const (
-	tcpFinWait1    = 4
-	tcpFinWait2    = 5
-	tcpTimeWait    = 6
-	tcpCloseWait   = 8
-	tcpLastAck     = 9
-	tcpClosing     = 11
+	tcpFinWait1  = 4
+	tcpFinWait2  = 5
+	tcpTimeWait  = 6
+	tcpCloseWait = 8
+	tcpLastAck   = 9
+	tcpClosing   = 11
 )
 
 // raw is what the kernel says about a socket at one moment.

@@ -1,0 +1,362 @@
+package openssh
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"socksd/internal/testing/testpeer"
+)
+
+// sshd log lines (LogLevel DEBUG1).
+const (
+	logAcceptedPassword = "Accepted password for "
+	logAcceptedKey      = "Accepted publickey for "
+	logFailedPassword   = "Failed password for "
+	logFailedKbd        = "Failed keyboard-interactive"
+	logChannel          = "server_request_direct_tcpip: originator"
+)
+
+// askpassProgram is the test binary itself: TestMain runs it as the helper.
+func askpassProgram(t *testing.T) string {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return exe
+}
+
+// privateDir is a short 0700 directory (socket paths are limited).
+func privateDir(t *testing.T) string {
+	t.Helper()
+	d, err := os.MkdirTemp("", "osh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(d) })
+	return d
+}
+
+// rig starts a real sshd and returns options for a master that trusts it
+// and logs in with the rig's client key.
+func rig(t *testing.T, cfg testpeer.SSHDConfig) (*testpeer.SSHD, Options) {
+	t.Helper()
+	testpeer.RequireTool(t, "ssh")
+	s := testpeer.StartSSHD(t, cfg)
+	return s, Options{
+		Dir:            privateDir(t),
+		Askpass:        askpassProgram(t),
+		Host:           "127.0.0.1",
+		Port:           s.Port,
+		User:           s.User,
+		KnownHosts:     []string{s.KnownHostsFile},
+		IdentityFiles:  []string{s.ClientKeyFile},
+		ConnectTimeout: 10 * time.Second,
+		StartTimeout:   30 * time.Second,
+	}
+}
+
+func start(t *testing.T, o Options) *Master {
+	t.Helper()
+	m, err := Start(context.Background(), o)
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	t.Cleanup(m.Stop)
+	return m
+}
+
+// clientPair returns both ends of a loopback TCP connection: the client's
+// and the accepted one that socksd would hand to the master.
+func clientPair(t *testing.T) (client, accepted *net.TCPConn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close(); a.Close() })
+	return c.(*net.TCPConn), a.(*net.TCPConn)
+}
+
+func splitHostPort(t *testing.T, addr string) (string, int) {
+	t.Helper()
+	h, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _ := strconv.Atoi(p)
+	return h, n
+}
+
+func ctxT(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func TestMasterKeyLoginAlive(t *testing.T) {
+	s, o := rig(t, testpeer.SSHDConfig{PubkeyAuth: true})
+	m := start(t, o)
+	pid, err := m.Alive(ctxT(t, 10*time.Second))
+	if err != nil || pid != m.PID() {
+		t.Fatalf("alive: pid %d err %v, want %d", pid, err, m.PID())
+	}
+	if n := s.CountLog(logAcceptedKey + s.User); n != 1 {
+		t.Fatalf("%d publickey logins, want 1", n)
+	}
+	fi, err := os.Stat(m.SocketPath())
+	if err != nil || fi.Mode()&os.ModeSocket == 0 {
+		t.Fatalf("control socket: %v %v", fi, err)
+	}
+}
+
+// TestForwardByteExact moves a few MiB each way through the master, from
+// a client socket handed over by descriptor, and checks the bytes and the
+// kernel's counts. "upload" half-closes from the client first (STOR);
+// "download" has the server close first (RETR): the master then ends the
+// forward itself and the client must see EOF.
+func TestForwardByteExact(t *testing.T) {
+	s, o := rig(t, testpeer.SSHDConfig{PubkeyAuth: true})
+	m := start(t, o)
+	const up, down = 3<<20 + 17, 5<<20 + 3
+	upData, downData := testpeer.Data(up, 7), testpeer.Data(down, 8)
+	for _, tc := range []struct {
+		name       string
+		clientEOF  bool // the client half-closes after sending
+		sendUp     int
+		wantDownTo int
+	}{
+		{"both ways, client closes first", true, up, down},
+		{"download, server closes first", false, 0, down},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := make(chan []byte, 1)
+			target := testpeer.ServeTCP(t, func(c net.Conn) {
+				done := make(chan []byte, 1)
+				go func() {
+					if !tc.clientEOF {
+						done <- nil
+						return
+					}
+					b, _ := io.ReadAll(c)
+					done <- b
+				}()
+				c.Write(downData) //nolint:errcheck
+				got <- <-done
+				c.(*net.TCPConn).CloseWrite() //nolint:errcheck
+			})
+			host, port := splitHostPort(t, target)
+			client, accepted := clientPair(t)
+			f, err := m.Forward(ctxT(t, 10*time.Second), accepted, host, port)
+			if err != nil {
+				t.Fatalf("forward: %v\n%s", err, s.Log())
+			}
+			readc := make(chan []byte, 1)
+			go func() {
+				b, _ := io.ReadAll(client)
+				readc <- b
+			}()
+			if tc.sendUp > 0 {
+				mustWrite(t, client, upData[:tc.sendUp])
+			}
+			if tc.clientEOF {
+				client.CloseWrite() //nolint:errcheck
+			}
+			var b []byte
+			select {
+			case b = <-readc:
+			case <-time.After(60 * time.Second):
+				t.Fatal("client saw no EOF")
+			}
+			if !bytes.Equal(b, downData) {
+				t.Fatalf("client read %d bytes, want %d identical", len(b), len(downData))
+			}
+			if r := <-got; !bytes.Equal(r, upData[:tc.sendUp]) && tc.clientEOF {
+				t.Fatalf("server read %d bytes, want %d identical", len(r), tc.sendUp)
+			}
+			if err := f.Wait(ctxT(t, 30*time.Second)); err != nil {
+				t.Fatalf("wait: %v", err)
+			}
+			c, err := f.Counts()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Received != uint64(tc.sendUp) || c.Sent != uint64(down) {
+				t.Fatalf("counts %+v, want received %d sent %d", c, tc.sendUp, down)
+			}
+		})
+	}
+	if n := s.CountLog(logChannel); n != 2 {
+		t.Fatalf("%d direct-tcpip channels in sshd's log, want 2", n)
+	}
+	if _, err := m.Alive(ctxT(t, 10*time.Second)); err != nil {
+		t.Fatalf("master after the forwards: %v", err)
+	}
+}
+
+// TestMasterPasswordThroughAskpass logs in with the password, which ssh
+// fetches once through the askpass helper (the test binary).
+func TestMasterPasswordThroughAskpass(t *testing.T) {
+	s, o := rig(t, testpeer.SSHDConfig{PasswordAuth: true, KbdInteractive: true, PubkeyAuth: true})
+	o.IdentityFiles = nil
+	pw := []byte(s.Password)
+	o.Password = pw
+	m := start(t, o)
+	if n := s.CountLog(logAcceptedPassword + s.User); n != 1 {
+		t.Fatalf("%d password logins, want 1\n%s", n, s.Log())
+	}
+	if n := s.CountLog(logFailedPassword) + s.CountLog(logFailedKbd); n != 0 {
+		t.Fatalf("%d failed logins", n)
+	}
+	if got := m.ask.refused(); len(got) != 0 {
+		t.Fatalf("askpass refused %v", got)
+	}
+	m.ask.mu.Lock()
+	left := m.ask.password
+	m.ask.mu.Unlock()
+	if left != nil {
+		t.Fatal("the server still holds the password after answering")
+	}
+	if string(pw) != s.Password {
+		t.Fatal("Start changed the caller's slice")
+	}
+}
+
+// TestMasterWrongPasswordOnce: with the default auth list ssh asks again
+// (keyboard-interactive) after sshd rejects the password; the master is
+// ended at that second prompt, so sshd logs one failure only.
+func TestMasterWrongPasswordOnce(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		auth []string
+	}{
+		{"default auth list", nil},
+		{"keyboard-interactive first", []string{AuthKeyboardInteractive, AuthPassword}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, o := rig(t, testpeer.SSHDConfig{PasswordAuth: true, KbdInteractive: true})
+			o.IdentityFiles = nil
+			o.Auth = tc.auth
+			o.Password = []byte("not-" + s.Password)
+			_, err := Start(context.Background(), o)
+			if !errors.Is(err, ErrAuthFailed) {
+				t.Fatalf("start: %v, want ErrAuthFailed", err)
+			}
+			if strings.Contains(err.Error(), "not-"+s.Password) {
+				t.Fatal("error shows the password")
+			}
+			s.WaitLog("Connection closed by authenticating user", 1, 10*time.Second)
+			pw, kbd := s.CountLog(logFailedPassword), s.CountLog(logFailedKbd)
+			if pw+kbd != 1 {
+				t.Fatalf("sshd logged %d Failed password and %d Failed keyboard-interactive, want 1 in all\n%s", pw, kbd, s.Log())
+			}
+			var me *MasterError
+			if !errors.As(err, &me) || len(me.Prompts) != 2 {
+				t.Fatalf("prompts %q, want two (the second one ended the master)", me.Prompts)
+			}
+			t.Logf("error: %v; prompts %q", err, me.Prompts)
+		})
+	}
+}
+
+func TestMasterHostKeys(t *testing.T) {
+	s, o := rig(t, testpeer.SSHDConfig{PubkeyAuth: true})
+	other := testpeer.StartSSHD(t, testpeer.SSHDConfig{PubkeyAuth: true})
+	empty := privateDir(t) + "/known_hosts"
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// other's key written under s's address: a changed key.
+	kh, err := os.ReadFile(other.KnownHostsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := privateDir(t) + "/known_hosts"
+	line := strings.Replace(string(kh), strconv.Itoa(other.Port), strconv.Itoa(s.Port), 1)
+	if err := os.WriteFile(changed, []byte(line), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		kh   string
+		want error
+	}{
+		{"unknown", empty, ErrHostKeyUnknown},
+		{"changed", changed, ErrHostKeyChanged},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			oo := o
+			oo.Dir = privateDir(t)
+			oo.KnownHosts = []string{tc.kh}
+			_, err := Start(context.Background(), oo)
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("start: %v, want %v", err, tc.want)
+			}
+			t.Logf("error: %v", err)
+		})
+	}
+	t.Run("accept-new", func(t *testing.T) {
+		oo := o
+		oo.Dir = privateDir(t)
+		fresh := privateDir(t) + "/known_hosts"
+		oo.KnownHosts = []string{fresh}
+		oo.AcceptNew = true
+		m := start(t, oo)
+		m.Stop()
+		b, err := os.ReadFile(fresh)
+		if err != nil || !strings.Contains(string(b), "[127.0.0.1]:"+strconv.Itoa(s.Port)) {
+			t.Fatalf("known_hosts after accept-new: %q %v", b, err)
+		}
+	})
+	if n := s.CountLog(logAcceptedKey); n != 1 {
+		t.Fatalf("%d logins, want only the accept-new one", n)
+	}
+}
+
+func TestMasterUnreachable(t *testing.T) {
+	testpeer.RequireTool(t, "ssh")
+	o := Options{
+		Dir:            privateDir(t),
+		Askpass:        askpassProgram(t),
+		Host:           "127.0.0.1",
+		Port:           testpeer.FreePort(t, "127.0.0.1"),
+		User:           "nobody",
+		KnownHosts:     []string{"/dev/null"},
+		ConnectTimeout: 5 * time.Second,
+	}
+	for _, tc := range []struct {
+		name string
+		mod  func(*Options)
+	}{
+		{"refused", func(*Options) {}},
+		{"proxy command fails", func(o *Options) { o.ProxyCommand = "false" }},
+		{"unresolvable", func(o *Options) { o.Host = "no-such-host.invalid" }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			oo := o
+			tc.mod(&oo)
+			_, err := Start(context.Background(), oo)
+			if !errors.Is(err, ErrServerUnreachable) {
+				t.Fatalf("start: %v, want ErrServerUnreachable", err)
+			}
+			t.Logf("error: %v", err)
+		})
+	}
+}
