@@ -9,8 +9,11 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pkg/sftp"
 
 	"socksd/internal/testing/testpeer"
 )
@@ -359,4 +362,203 @@ func TestMasterUnreachable(t *testing.T) {
 			t.Logf("error: %v", err)
 		})
 	}
+}
+
+// TestClientProxyMode opens a direct-tcpip channel and an sftp subsystem
+// through the master's proxy mode.
+func TestClientProxyMode(t *testing.T) {
+	s, o := rig(t, testpeer.SSHDConfig{PubkeyAuth: true, ExtraConfig: "Subsystem sftp internal-sftp"})
+	m := start(t, o)
+	c, err := m.Client(ctxT(t, 10*time.Second))
+	if err != nil {
+		t.Fatalf("client: %v", err)
+	}
+	defer c.Close()
+	echo := testpeer.EchoServer(t)
+	conn, err := c.Dial("tcp", echo)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	mustWrite(t, conn, []byte("through the master"))
+	buf := make([]byte, len("through the master"))
+	if _, err := io.ReadFull(conn, buf); err != nil || string(buf) != "through the master" {
+		t.Fatalf("echo: %q %v", buf, err)
+	}
+	conn.Close()
+
+	sc, err := sftp.NewClient(c)
+	if err != nil {
+		t.Fatalf("sftp: %v", err)
+	}
+	defer sc.Close()
+	want := testpeer.Data(1<<20+1, 3)
+	path := privateDir(t) + "/f"
+	os.Chmod(path[:strings.LastIndexByte(path, '/')], 0o777) //nolint:errcheck // the test user writes there
+	w, err := sc.Create(path)
+	if err != nil {
+		t.Fatalf("sftp create: %v", err)
+	}
+	if _, err := w.Write(want); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	got, err := os.ReadFile(path)
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("file through sftp: %d bytes, %v", len(got), err)
+	}
+	if n := s.CountLog("subsystem"); n == 0 {
+		t.Fatalf("no subsystem in sshd's log\n%s", s.Log())
+	}
+	t.Logf("sshd: %d subsystem lines", s.CountLog("subsystem"))
+}
+
+// TestForwardMasterKilled: a master killed in the middle of a forward makes
+// Wait return ErrMasterGone, and the client sees a reset, not an EOF.
+func TestForwardMasterKilled(t *testing.T) {
+	_, o := rig(t, testpeer.SSHDConfig{PubkeyAuth: true})
+	m := start(t, o)
+	chunk := testpeer.Data(64<<10, 9)
+	target := testpeer.ServeTCP(t, func(c net.Conn) {
+		for i := 0; i < 100000; i++ { // endless enough; ends when the channel dies
+			if _, err := c.Write(chunk); err != nil {
+				return
+			}
+		}
+	})
+	host, port := splitHostPort(t, target)
+	client, accepted := clientPair(t)
+	f, err := m.Forward(ctxT(t, 10*time.Second), accepted, host, port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(client, make([]byte, 1<<20)); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(m.PID(), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Wait(ctxT(t, 30*time.Second)); !errors.Is(err, ErrMasterGone) {
+		t.Fatalf("wait: %v, want ErrMasterGone", err)
+	}
+	_, err = io.Copy(io.Discard, client)
+	if err == nil {
+		t.Fatal("client saw a clean EOF after the master died")
+	}
+	c, _ := f.Counts()
+	if c.Sent < 1<<20 {
+		t.Fatalf("counts %+v, want at least 1 MiB sent", c)
+	}
+	<-m.Done()
+	if err := m.Err(); !errors.Is(err, ErrMasterExited) {
+		t.Fatalf("master error %v", err)
+	}
+}
+
+// TestForwardCloseOne: Fwd.Close ends that forward only; the master and
+// another forward go on.
+func TestForwardCloseOne(t *testing.T) {
+	_, o := rig(t, testpeer.SSHDConfig{PubkeyAuth: true})
+	m := start(t, o)
+	echo := testpeer.EchoServer(t)
+	host, port := splitHostPort(t, echo)
+	c1, a1 := clientPair(t)
+	c2, a2 := clientPair(t)
+	f1, err := m.Forward(ctxT(t, 10*time.Second), a1, host, port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f2, err := m.Forward(ctxT(t, 10*time.Second), a2, host, port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f1.Close(); !errors.Is(f1.Wait(context.Background()), ErrForwardClosed) {
+		t.Fatalf("wait after close: %v", f1.Wait(context.Background()))
+	}
+	if _, err := io.Copy(io.Discard, c1); err == nil {
+		t.Fatal("closed forward's client saw a clean EOF")
+	}
+	mustWrite(t, c2, []byte("still here"))
+	buf := make([]byte, 10)
+	if _, err := io.ReadFull(c2, buf); err != nil || string(buf) != "still here" {
+		t.Fatalf("other forward: %q %v", buf, err)
+	}
+	if k, _ := f2.Counts(); k.Received != 10 || k.Sent != 10 {
+		t.Fatalf("other forward's counts %+v", k)
+	}
+	if _, err := m.Alive(ctxT(t, 10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestForwardRefused: a destination that refuses gives ErrForwardRefused
+// with the master's reason.
+func TestForwardRefused(t *testing.T) {
+	_, o := rig(t, testpeer.SSHDConfig{PubkeyAuth: true})
+	m := start(t, o)
+	_, accepted := clientPair(t)
+	_, err := m.Forward(ctxT(t, 10*time.Second), accepted, "127.0.0.1", testpeer.FreePort(t, "127.0.0.1"))
+	var me *MuxError
+	if !errors.Is(err, ErrForwardRefused) || !errors.As(err, &me) {
+		t.Fatalf("forward: %v, want ErrForwardRefused", err)
+	}
+	if !strings.Contains(me.Detail, "Connection refused") {
+		t.Fatalf("detail %q", me.Detail)
+	}
+	t.Logf("error: %v", err)
+	if _, err := m.Alive(ctxT(t, 10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestMasterStop: Stop leaves no process of the master (nor of its
+// children) and removes its directory; Terminate and StopListening work
+// through the socket.
+func TestMasterStop(t *testing.T) {
+	_, o := rig(t, testpeer.SSHDConfig{PubkeyAuth: true})
+	t.Run("stop", func(t *testing.T) {
+		m := start(t, o)
+		pid := m.PID()
+		m.Stop()
+		if st := testpeer.ProcState(pid); st != "" {
+			t.Fatalf("master %d still there (state %s)", pid, st)
+		}
+		if _, err := os.Stat(m.dir); !os.IsNotExist(err) {
+			t.Fatalf("directory left: %v", err)
+		}
+		if !errors.Is(m.Err(), ErrStopped) {
+			t.Fatalf("err %v", m.Err())
+		}
+		m.Stop()
+	})
+	t.Run("terminate", func(t *testing.T) {
+		m := start(t, o)
+		if err := m.Terminate(ctxT(t, 10*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		if st := testpeer.ProcState(m.PID()); st != "" {
+			t.Fatalf("master still there (state %s)", st)
+		}
+	})
+	t.Run("stop listening", func(t *testing.T) {
+		m := start(t, o)
+		echo := testpeer.EchoServer(t)
+		host, port := splitHostPort(t, echo)
+		c, a := clientPair(t)
+		f, err := m.Forward(ctxT(t, 10*time.Second), a, host, port)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := m.StopListening(ctxT(t, 10*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := m.Alive(ctxT(t, 5*time.Second)); !errors.Is(err, ErrMasterGone) {
+			t.Fatalf("alive after stop listening: %v", err)
+		}
+		mustWrite(t, c, []byte("go on"))
+		buf := make([]byte, 5)
+		if _, err := io.ReadFull(c, buf); err != nil {
+			t.Fatalf("forward after stop listening: %v", err)
+		}
+		_ = f
+	})
 }

@@ -293,7 +293,13 @@ func (m *muxConn) stdioFwd(ctx context.Context, host string, port int, fd int) (
 		return nil
 	})
 	if err != nil {
-		return 0, fmt.Errorf("openssh: stdio forward to %s: %w", net.JoinHostPort(host, fmt.Sprint(port)), err)
+		addr := net.JoinHostPort(host, fmt.Sprint(port))
+		var me *MuxError
+		if errors.As(err, &me) {
+			me.Op = "stdio forward to " + addr
+			return 0, me
+		}
+		return 0, fmt.Errorf("openssh: stdio forward to %s: %w", addr, err)
 	}
 	return sid, nil
 }
