@@ -60,7 +60,7 @@ type askpassServer struct {
 	token string
 	ln    *net.UnixListener
 
-	// endMaster ends the master and returns once it is gone (set by Start).
+	// endMaster ends the master and returns once it is gone.
 	endMaster func()
 	// allowPID decides whether a peer process may ask (nil: a descendant
 	// of the master).
@@ -80,8 +80,10 @@ type askpassServer struct {
 }
 
 // newAskpassServer listens on path (mode 0600) with a fresh token and keeps
-// copies of the secrets.
-func newAskpassServer(path string, password, passphrase []byte) (*askpassServer, error) {
+// copies of the secrets. endMaster ends the master at a second password
+// prompt; allowPID decides which peer processes may ask (nil: descendants
+// of the master, see setMasterPID).
+func newAskpassServer(path string, password, passphrase []byte, endMaster func(), allowPID func(int) bool) (*askpassServer, error) {
 	tok := make([]byte, 32)
 	if _, err := rand.Read(tok); err != nil {
 		return nil, fmt.Errorf("openssh: askpass token: %w", err)
@@ -95,11 +97,13 @@ func newAskpassServer(path string, password, passphrase []byte) (*askpassServer,
 		return nil, fmt.Errorf("openssh: askpass socket: %w", err)
 	}
 	s := &askpassServer{
-		path:   path,
-		token:  hex.EncodeToString(tok),
-		ln:     ln,
-		pidSet: make(chan struct{}),
-		keys:   map[string]bool{},
+		path:      path,
+		token:     hex.EncodeToString(tok),
+		ln:        ln,
+		pidSet:    make(chan struct{}),
+		keys:      map[string]bool{},
+		endMaster: endMaster,
+		allowPID:  allowPID,
 	}
 	if password != nil {
 		s.password = bytes.Clone(password)

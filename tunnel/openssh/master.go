@@ -132,7 +132,7 @@ func Start(ctx context.Context, o Options) (*Master, error) {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("%w: control socket path %q too long", ErrBadOptions, m.sock)
 	}
-	m.ask, err = newAskpassServer(filepath.Join(dir, "ask"), o.Password, o.Passphrase)
+	m.ask, err = newAskpassServer(filepath.Join(dir, "ask"), o.Password, o.Passphrase, func() { m.abort(ErrAuthFailed) }, nil)
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
@@ -170,7 +170,6 @@ func Start(ctx context.Context, o Options) (*Master, error) {
 	}
 	cmd.Stderr = pw
 	m.cmd = cmd
-	m.ask.endMaster = func() { m.abort(ErrAuthFailed) }
 	started := make(chan error, 1)
 	// Pdeathsig fires when the thread that forked exits, not the process:
 	// fork from a locked thread that lives until the child is reaped.
@@ -395,10 +394,7 @@ func (m *Master) Client(ctx context.Context) (*ssh.Client, error) {
 	stop()
 	if err != nil {
 		c.Close()
-		if ctx.Err() != nil {
-			err = errors.Join(ctx.Err(), err)
-		}
-		return nil, fmt.Errorf("openssh: proxy mode: %w", err)
+		return nil, fmt.Errorf("openssh: proxy mode: %w", ctxErr(ctx, err))
 	}
 	c.SetDeadline(time.Time{}) //nolint:errcheck
 	return ssh.NewClient(conn, chans, reqs), nil

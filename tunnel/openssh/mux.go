@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -143,10 +144,22 @@ func (m *muxConn) bounded(ctx context.Context, f func() error) error {
 	stop := context.AfterFunc(ctx, func() { m.c.SetDeadline(time.Unix(1, 0)) }) //nolint:errcheck
 	err := f()
 	stop()
-	if err != nil && ctx.Err() != nil {
-		err = errors.Join(ctx.Err(), err)
-	}
 	m.c.SetDeadline(time.Time{}) //nolint:errcheck
+	return ctxErr(ctx, err)
+}
+
+// ctxErr adds ctx's error to err when ctx ended it. A connection deadline
+// set from ctx's may fire before ctx itself reports it.
+func ctxErr(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	if cerr := ctx.Err(); cerr != nil {
+		return errors.Join(cerr, err)
+	}
+	if dl, ok := ctx.Deadline(); ok && errors.Is(err, os.ErrDeadlineExceeded) && !time.Now().Before(dl) {
+		return errors.Join(context.DeadlineExceeded, err)
+	}
 	return err
 }
 
