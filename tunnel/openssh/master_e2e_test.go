@@ -1,12 +1,16 @@
 package openssh
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"syscall"
@@ -16,6 +20,7 @@ import (
 	"github.com/pkg/sftp"
 
 	"socksd/internal/testing/testpeer"
+	"socksd/internal/testing/wait"
 )
 
 // sshd log lines (LogLevel DEBUG1).
@@ -561,4 +566,179 @@ func TestMasterStop(t *testing.T) {
 		}
 		_ = f
 	})
+}
+
+// envTestDaemon makes the test binary a stand-in daemon: it starts a
+// master with the options (JSON) in this variable, prints its PID and
+// waits for stdin to close.
+const envTestDaemon = "OPENSSH_TEST_DAEMON"
+
+func testDaemon(opts string) int {
+	var o Options
+	if err := json.Unmarshal([]byte(opts), &o); err != nil {
+		fmt.Println("ERR", err)
+		return 1
+	}
+	m, err := Start(context.Background(), o)
+	if err != nil {
+		fmt.Println("ERR", err)
+		return 1
+	}
+	fmt.Println("PID", m.PID())
+	io.Copy(io.Discard, os.Stdin) //nolint:errcheck
+	m.Stop()
+	return 0
+}
+
+// TestMasterDiesWithDaemon: a SIGKILLed daemon takes its master with it
+// (Pdeathsig), although the master runs in its own session.
+func TestMasterDiesWithDaemon(t *testing.T) {
+	_, o := rig(t, testpeer.SSHDConfig{PubkeyAuth: true})
+	b, err := json.Marshal(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exe := askpassProgram(t)
+	cmd := exec.Command(exe, "-test.run=^$")
+	cmd.Env = append(os.Environ(), envTestDaemon+"="+string(b))
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdin.Close()
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()         //nolint:errcheck
+	defer cmd.Process.Kill() //nolint:errcheck
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "PID ") {
+		t.Fatalf("daemon said %q (%v)", line, err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(line[4:]))
+	if err != nil || testpeer.ProcState(pid) == "" {
+		t.Fatalf("master pid %q: %v", line, err)
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait() //nolint:errcheck
+	// The master is reparented and reaped by init (or the subreaper),
+	// so it may linger as a zombie for a moment.
+	wait.Until(t, "master gone after the daemon was killed", 10*time.Second, func() bool {
+		st := testpeer.ProcState(pid)
+		return st == "" || st == "Z"
+	})
+}
+
+// TestMasterSocksdAskpass logs in with a password through the real socksd
+// binary as the askpass helper (argv[0] socksd-askpass).
+func TestMasterSocksdAskpass(t *testing.T) {
+	testpeer.RequireTool(t, "go")
+	bin, err := testpeer.BuildSocksd(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, o := rig(t, testpeer.SSHDConfig{PasswordAuth: true, KbdInteractive: true})
+	o.IdentityFiles = nil
+	o.Askpass = bin
+	o.Password = []byte(s.Password)
+	start(t, o)
+	if n := s.CountLog(logAcceptedPassword + s.User); n != 1 {
+		t.Fatalf("%d password logins, want 1", n)
+	}
+}
+
+// TestForwardsParallel: many forwards at once, each on its own control
+// connection, leave no socket behind.
+func TestForwardsParallel(t *testing.T) {
+	_, o := rig(t, testpeer.SSHDConfig{PubkeyAuth: true})
+	m := start(t, o)
+	const n = 24
+	data := testpeer.Data(256<<10, 4)
+	target := testpeer.ServeTCP(t, func(c net.Conn) {
+		io.Copy(c, c)                 //nolint:errcheck
+		c.(*net.TCPConn).CloseWrite() //nolint:errcheck
+	})
+	host, port := splitHostPort(t, target)
+	fdsBefore := openFDs(t)
+	errc := make(chan error, n)
+	for i := 0; i < n; i++ {
+		go func() {
+			errc <- func() error {
+				client, accepted := clientPairNoCleanup()
+				if client == nil {
+					return errors.New("no client pair")
+				}
+				defer client.Close()
+				f, err := m.Forward(context.Background(), accepted, host, port)
+				if err != nil {
+					accepted.Close()
+					return err
+				}
+				go func() {
+					client.Write(data)  //nolint:errcheck
+					client.CloseWrite() //nolint:errcheck
+				}()
+				b, err := io.ReadAll(client)
+				if err != nil || !bytes.Equal(b, data) {
+					return fmt.Errorf("echo: %d bytes, %v", len(b), err)
+				}
+				if err := f.Wait(context.Background()); err != nil {
+					return err
+				}
+				if c, _ := f.Counts(); c.Received != uint64(len(data)) || c.Sent != uint64(len(data)) {
+					return fmt.Errorf("counts %+v", c)
+				}
+				return nil
+			}()
+		}()
+	}
+	for i := 0; i < n; i++ {
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !wait.For(10*time.Second, func() bool { return openFDs(t) <= fdsBefore }) {
+		t.Fatalf("%d sockets open, %d before the forwards", openFDs(t), fdsBefore)
+	}
+}
+
+func clientPairNoCleanup() (client, accepted *net.TCPConn) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, nil
+	}
+	defer ln.Close()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		return nil, nil
+	}
+	a, err := ln.Accept()
+	if err != nil {
+		c.Close()
+		return nil, nil
+	}
+	return c.(*net.TCPConn), a.(*net.TCPConn)
+}
+
+// openFDs counts this process's open sockets (io.Copy's splice keeps
+// pooled pipes that only the garbage collector closes).
+func openFDs(t *testing.T) int {
+	t.Helper()
+	e, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, d := range e {
+		if l, _ := os.Readlink("/proc/self/fd/" + d.Name()); strings.HasPrefix(l, "socket:") {
+			n++
+		}
+	}
+	return n
 }

@@ -18,6 +18,9 @@ func TestMain(m *testing.M) {
 	if filepath.Base(os.Args[0]) == AskpassName {
 		os.Exit(AskpassMain(os.Args[1:], os.Stdout))
 	}
+	if o := os.Getenv(envTestDaemon); o != "" {
+		os.Exit(testDaemon(o))
+	}
 	os.Exit(m.Run())
 }
 
