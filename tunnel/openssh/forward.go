@@ -127,10 +127,7 @@ func (f *Fwd) watch() {
 	case !errors.Is(err, ErrMuxProtocol):
 		// EOF (or a reset): a normal end and a dead master look alike
 		// here, so ask the master.
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_, aerr := f.m.Alive(ctx)
-		cancel()
-		if aerr != nil {
+		if aerr := f.m.gone(); aerr != nil {
 			err = fmt.Errorf("openssh: forward on channel %d: %w", f.Channel, errors.Join(ErrMasterGone, aerr))
 		} else {
 			err = nil

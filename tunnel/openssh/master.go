@@ -35,7 +35,9 @@ var (
 	// server (refused, timed out, no route, name not resolved, the proxy
 	// command failed).
 	ErrServerUnreachable = errors.New("openssh: ssh server unreachable")
-	// ErrMasterExited: the master exited for another reason (see Stderr).
+	// ErrMasterExited: the master exited after it had been ready (its
+	// connection was lost or it was killed), or for a reason not listed
+	// here (see Stderr).
 	ErrMasterExited = errors.New("openssh: master exited")
 	// ErrStartTimeout: the master did not become ready within StartTimeout.
 	ErrStartTimeout = errors.New("openssh: master not ready in time")
@@ -91,9 +93,11 @@ type Master struct {
 	stderr *stderrLog
 	ask    *askpassServer
 
-	mu      sync.Mutex
-	endErr  error // set before we end the master ourselves
-	exitErr error // why it ended, once done is closed
+	mu        sync.Mutex
+	endErr    error // set before we end the master ourselves
+	notListen bool  // StopListening succeeded: the socket is gone
+	ready     bool  // it answered once: later ends are lost connections
+	exitErr   error // why it ended, once done is closed
 }
 
 // Start runs a master for o and returns once its control socket answers
@@ -131,6 +135,15 @@ func Start(ctx context.Context, o Options) (*Master, error) {
 	if len(m.sock)+17 >= 108 {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("%w: control socket path %q too long", ErrBadOptions, m.sock)
+	}
+	// Without a password, password methods would only make ssh ask, and
+	// the askpass server would end the master: leave them out.
+	if o.Password == nil {
+		o.Auth = withoutPasswordMethods(o.Auth)
+		if len(o.Auth) == 0 {
+			os.RemoveAll(dir)
+			return nil, fmt.Errorf("%w: no password and no other authentication method", ErrBadOptions)
+		}
 	}
 	m.ask, err = newAskpassServer(filepath.Join(dir, "ask"), o.Password, o.Passphrase, func() { m.abort(ErrAuthFailed) }, nil)
 	if err != nil {
@@ -214,7 +227,25 @@ func Start(ctx context.Context, o Options) (*Master, error) {
 		m.Stop()
 		return nil, err
 	}
+	m.mu.Lock()
+	m.ready = true
+	m.mu.Unlock()
 	return m, nil
+}
+
+// withoutPasswordMethods returns auth (or DefaultAuth) without password and
+// keyboard-interactive.
+func withoutPasswordMethods(auth []string) []string {
+	if len(auth) == 0 {
+		auth = DefaultAuth
+	}
+	var out []string
+	for _, a := range auth {
+		if a != AuthPassword && a != AuthKeyboardInteractive {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // checkPrivateDir makes sure dir is a directory of this user that nobody
@@ -273,6 +304,11 @@ func (m *Master) classify(waitErr error) error {
 	text := m.stderr.text()
 	var sentinel error
 	switch {
+	case m.ready: // it ran: whatever ssh says, the connection was lost
+		sentinel = ErrMasterExited
+		if waitErr != nil {
+			sentinel = fmt.Errorf("%w: %v", ErrMasterExited, waitErr)
+		}
 	case strings.Contains(text, "REMOTE HOST IDENTIFICATION HAS CHANGED"):
 		sentinel = ErrHostKeyChanged
 	case strings.Contains(text, "host key is known for") || strings.Contains(text, "Host key verification failed"):
@@ -299,6 +335,16 @@ func unreachable(text string) bool {
 		"kex_exchange_identification", "Connection closed by", "Connection reset by",
 		"banner exchange", "proxy dialog", "Broken pipe",
 	} {
+		if strings.Contains(text, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// lostConnection reports ssh's words for a connection that ended under it.
+func lostConnection(text string) bool {
+	for _, s := range []string{"closed by remote host", "Broken pipe", "Timeout, server", "Connection reset", "packet_write", "Disconnected"} {
 		if strings.Contains(text, s) {
 			return true
 		}
@@ -344,15 +390,57 @@ func (m *Master) Alive(ctx context.Context) (int, error) {
 }
 
 // StopListening asks the master to remove its control socket and accept no
-// new requests (MUX_C_STOP_LISTENING); running forwards go on.
+// new requests (MUX_C_STOP_LISTENING); running forwards go on, and the
+// master exits by itself once the last one has ended (ssh -N does so): a
+// drain. Alive and Client fail from then on.
 func (m *Master) StopListening(ctx context.Context) error {
 	c, err := dialMux(ctx, m.sock)
 	if err != nil {
 		return err
 	}
 	defer c.close()
-	return c.expectOK(ctx, "stop listening", muxCStopListening)
+	if err := c.expectOK(ctx, "stop listening", muxCStopListening); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	m.notListen = true
+	m.mu.Unlock()
+	return nil
 }
+
+// gone tells whether the master has died, for a forward whose control
+// connection just closed: the master answers MUX_C_ALIVE_CHECK while it
+// runs. After StopListening it cannot answer, and it exits by itself once
+// its last channel has closed (status 255 and no message, as ssh -N does);
+// a short, bounded wait on the process tells that apart from a death (a
+// signal, or ssh's words for a lost connection).
+func (m *Master) gone() error {
+	m.mu.Lock()
+	listening := !m.notListen
+	m.mu.Unlock()
+	if listening {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_, err := m.Alive(ctx)
+		return err
+	}
+	t := time.NewTimer(drainExitWait)
+	defer t.Stop()
+	select {
+	case <-m.done:
+		st := m.cmd.ProcessState
+		if st != nil && st.Exited() && !lostConnection(m.stderr.text()) {
+			return nil
+		}
+		return ErrMasterGone
+	case <-t.C:
+		return nil
+	}
+}
+
+// drainExitWait bounds how long a forward that ends after StopListening
+// waits to see whether the master exits.
+const drainExitWait = 200 * time.Millisecond
 
 // Terminate asks the master to exit (MUX_C_TERMINATE) and waits, bounded by
 // ctx, until it has. Stop does the same by signal and needs no socket.

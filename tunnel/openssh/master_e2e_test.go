@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/pkg/sftp"
+	"golang.org/x/crypto/ssh"
 
 	"socksd/internal/testing/testpeer"
 	"socksd/internal/testing/wait"
@@ -417,45 +419,58 @@ func TestClientProxyMode(t *testing.T) {
 	t.Logf("sshd: %d subsystem lines", s.CountLog("subsystem"))
 }
 
-// TestForwardMasterKilled: a master killed in the middle of a forward makes
-// Wait return ErrMasterGone, and the client sees a reset, not an EOF.
+// TestForwardMasterKilled: a master killed in the middle of a forward (or
+// one whose server died) makes Wait return ErrMasterGone, and the client
+// sees a reset, not an EOF.
 func TestForwardMasterKilled(t *testing.T) {
-	_, o := rig(t, testpeer.SSHDConfig{PubkeyAuth: true})
-	m := start(t, o)
-	chunk := testpeer.Data(64<<10, 9)
-	target := testpeer.ServeTCP(t, func(c net.Conn) {
-		for i := 0; i < 100000; i++ { // endless enough; ends when the channel dies
-			if _, err := c.Write(chunk); err != nil {
-				return
+	for _, tc := range []struct {
+		name string
+		kill func(t *testing.T, s *testpeer.SSHD, m *Master)
+	}{
+		{"master SIGKILL", func(t *testing.T, _ *testpeer.SSHD, m *Master) {
+			if err := syscall.Kill(m.PID(), syscall.SIGKILL); err != nil {
+				t.Fatal(err)
 			}
-		}
-	})
-	host, port := splitHostPort(t, target)
-	client, accepted := clientPair(t)
-	f, err := m.Forward(ctxT(t, 10*time.Second), accepted, host, port)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.ReadFull(client, make([]byte, 1<<20)); err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Kill(m.PID(), syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Wait(ctxT(t, 30*time.Second)); !errors.Is(err, ErrMasterGone) {
-		t.Fatalf("wait: %v, want ErrMasterGone", err)
-	}
-	_, err = io.Copy(io.Discard, client)
-	if err == nil {
-		t.Fatal("client saw a clean EOF after the master died")
-	}
-	c, _ := f.Counts()
-	if c.Sent < 1<<20 {
-		t.Fatalf("counts %+v, want at least 1 MiB sent", c)
-	}
-	<-m.Done()
-	if err := m.Err(); !errors.Is(err, ErrMasterExited) {
-		t.Fatalf("master error %v", err)
+		}},
+		{"server gone", func(_ *testing.T, s *testpeer.SSHD, _ *Master) { s.Stop() }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, o := rig(t, testpeer.SSHDConfig{PubkeyAuth: true})
+			m := start(t, o)
+			chunk := testpeer.Data(64<<10, 9)
+			target := testpeer.ServeTCP(t, func(c net.Conn) {
+				for i := 0; i < 100000; i++ { // endless enough; ends when the channel dies
+					if _, err := c.Write(chunk); err != nil {
+						return
+					}
+				}
+			})
+			host, port := splitHostPort(t, target)
+			client, accepted := clientPair(t)
+			f, err := m.Forward(ctxT(t, 10*time.Second), accepted, host, port)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := io.ReadFull(client, make([]byte, 1<<20)); err != nil {
+				t.Fatal(err)
+			}
+			tc.kill(t, s, m)
+			if err := f.Wait(ctxT(t, 30*time.Second)); !errors.Is(err, ErrMasterGone) {
+				t.Fatalf("wait: %v, want ErrMasterGone", err)
+			}
+			if _, err = io.Copy(io.Discard, client); err == nil {
+				t.Fatal("client saw a clean EOF after the master died")
+			}
+			c, _ := f.Counts()
+			if c.Sent < 1<<20 {
+				t.Fatalf("counts %+v, want at least 1 MiB sent", c)
+			}
+			<-m.Done()
+			if err := m.Err(); !errors.Is(err, ErrMasterExited) {
+				t.Fatalf("master error %v", err)
+			}
+			t.Logf("master: %v", m.Err())
+		})
 	}
 }
 
@@ -564,7 +579,16 @@ func TestMasterStop(t *testing.T) {
 		if _, err := io.ReadFull(c, buf); err != nil {
 			t.Fatalf("forward after stop listening: %v", err)
 		}
-		_ = f
+		c.CloseWrite() //nolint:errcheck
+		if err := f.Wait(ctxT(t, 30*time.Second)); err != nil {
+			t.Fatalf("forward after stop listening ended with %v", err)
+		}
+		// Drained: the master exits once its last channel has closed.
+		select {
+		case <-m.Done():
+		case <-time.After(30 * time.Second):
+			t.Fatal("master still there after its last forward")
+		}
 	})
 }
 
@@ -741,4 +765,57 @@ func openFDs(t *testing.T) int {
 		}
 	}
 	return n
+}
+
+// TestMasterKeys: an encrypted key's passphrase goes in through askpass;
+// without a password the password methods are left out, so a server that
+// offers them sees no failed attempt.
+func TestMasterKeys(t *testing.T) {
+	s, o := rig(t, testpeer.SSHDConfig{PasswordAuth: true, KbdInteractive: true, PubkeyAuth: true})
+	key := filepath.Join(privateDir(t), "id_enc")
+	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "correct horse", "-f", key).CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen: %v %s", err, out)
+	}
+	pub, err := os.ReadFile(key + ".pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pk, _, _, _, err := ssh.ParseAuthorizedKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AuthorizeKey(pk); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("plain key, default auth list, no password", func(t *testing.T) {
+		oo := o
+		oo.Dir = privateDir(t)
+		m := start(t, oo)
+		if p := m.ask.asked(); len(p) != 0 {
+			t.Fatalf("askpass prompts %q", p)
+		}
+	})
+	t.Run("encrypted key", func(t *testing.T) {
+		oo := o
+		oo.Dir = privateDir(t)
+		oo.IdentityFiles = []string{key}
+		oo.Passphrase = []byte("correct horse")
+		m := start(t, oo)
+		if p := m.ask.asked(); len(p) != 1 || !strings.Contains(p[0], "passphrase") {
+			t.Fatalf("askpass prompts %q", p)
+		}
+	})
+	if n := s.CountLog(logAcceptedKey + s.User); n != 2 {
+		t.Fatalf("%d publickey logins, want 2", n)
+	}
+	if n := s.CountLog(logFailedPassword) + s.CountLog(logFailedKbd); n != 0 {
+		t.Fatalf("%d failed password logins", n)
+	}
+	t.Run("no method left", func(t *testing.T) {
+		oo := o
+		oo.Auth = []string{AuthPassword}
+		if _, err := Start(context.Background(), oo); !errors.Is(err, ErrBadOptions) {
+			t.Fatalf("start: %v", err)
+		}
+	})
 }
