@@ -123,17 +123,44 @@ func ctxT(t *testing.T, d time.Duration) context.Context {
 
 func TestMasterKeyLoginAlive(t *testing.T) {
 	s, o := rig(t, testpeer.SSHDConfig{PubkeyAuth: true})
-	m := start(t, o)
-	pid, err := m.Alive(ctxT(t, 10*time.Second))
-	if err != nil || pid != m.PID() {
-		t.Fatalf("alive: pid %d err %v, want %d", pid, err, m.PID())
+	nc := testpeer.RequireTool(t, "nc")
+	tests := []struct {
+		name    string
+		mod     func(*Options)
+		wantLog string
+	}{
+		{"plain", func(*Options) {}, ""},
+		{"cipher and keepalive", func(o *Options) {
+			o.Ciphers = "aes128-gcm@openssh.com"
+			o.KeepaliveInterval = 15 * time.Second
+			o.KeepaliveMax = 2
+		}, "kex: client->server cipher: aes128-gcm@openssh.com"},
+		{"proxy command", func(o *Options) { o.ProxyCommand = nc + " %h %p" }, ""},
 	}
-	if n := s.CountLog(logAcceptedKey + s.User); n != 1 {
-		t.Fatalf("%d publickey logins, want 1", n)
-	}
-	fi, err := os.Stat(m.SocketPath())
-	if err != nil || fi.Mode()&os.ModeSocket == 0 {
-		t.Fatalf("control socket: %v %v", fi, err)
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			oo := o
+			oo.Dir = privateDir(t)
+			tc.mod(&oo)
+			m := start(t, oo)
+			pid, err := m.Alive(ctxT(t, 10*time.Second))
+			if err != nil || pid != m.PID() {
+				t.Fatalf("alive: pid %d err %v, want %d", pid, err, m.PID())
+			}
+			if n := s.CountLog(logAcceptedKey + s.User); n != i+1 {
+				t.Fatalf("%d publickey logins, want %d", n, i+1)
+			}
+			if tc.wantLog != "" && s.CountLog(tc.wantLog) == 0 {
+				t.Fatalf("sshd's log has no %q", tc.wantLog)
+			}
+			fi, err := os.Stat(m.SocketPath())
+			if err != nil || fi.Mode()&os.ModeSocket == 0 || fi.Mode().Perm()&0o077 != 0 {
+				t.Fatalf("control socket: %v %v", fi.Mode(), err)
+			}
+			if err := checkPrivateDir(m.dir); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }
 
