@@ -60,18 +60,7 @@ func (m *Master) Forward(ctx context.Context, conn *net.TCPConn, host string, po
 	if err != nil {
 		return nil, err
 	}
-	rc, err := conn.SyscallConn()
-	if err != nil {
-		mc.close()
-		return nil, fmt.Errorf("openssh: %w", err)
-	}
-	var sid uint32
-	var ferr error
-	if err := rc.Control(func(fd uintptr) {
-		sid, ferr = mc.stdioFwd(ctx, host, port, int(fd))
-	}); err != nil {
-		ferr = err
-	}
+	sid, ferr := mc.stdioFwd(ctx, host, port, conn)
 	if ferr != nil {
 		mc.close()
 		var me *MuxError

@@ -206,13 +206,19 @@ func Start(ctx context.Context, o Options) (*Master, error) {
 		}()
 		err = cmd.Wait()
 		// ssh wrote its last words before it exited; a helper of its
-		// may still hold the pipe, so the wait for EOF is bounded.
-		t := time.NewTimer(2 * time.Second)
-		select {
-		case <-eof:
-		case <-t.C:
+		// may still hold the pipe, so the wait for EOF is bounded (and
+		// skipped when we ended it: its words do not matter then).
+		m.mu.Lock()
+		ended := m.endErr != nil
+		m.mu.Unlock()
+		if !ended {
+			t := time.NewTimer(2 * time.Second)
+			select {
+			case <-eof:
+			case <-t.C:
+			}
+			t.Stop()
 		}
-		t.Stop()
 		m.mu.Lock()
 		m.exitErr = m.classify(err)
 		m.mu.Unlock()

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -269,14 +270,15 @@ func (m *muxConn) expectOK(ctx context.Context, op string, typ uint32) error {
 	return nil
 }
 
-// stdioFwd sends MUX_C_NEW_STDIO_FWD for host:port and then fd twice, as
-// the forward's stdin and stdout. Fields as mux.c reads them (PROTOCOL.mux's
-// text differs): u32 type, u32 request id, string reserved, string host,
-// u32 port (the text says "string connect port"). Each descriptor travels in
-// its own sendmsg with one data byte, as mm_receive_fd expects one per call.
-// It returns the master's channel id from MUX_S_SESSION_OPENED, which the
-// master sends once the SSH server confirmed the direct-tcpip channel.
-func (m *muxConn) stdioFwd(ctx context.Context, host string, port int, fd int) (uint32, error) {
+// stdioFwd sends MUX_C_NEW_STDIO_FWD for host:port and then the socket's
+// descriptor twice, as the forward's stdin and stdout. Fields as mux.c reads
+// them (PROTOCOL.mux's text differs): u32 type, u32 request id, string
+// reserved, string host, u32 port (the text says "string connect port").
+// Each descriptor travels in its own sendmsg with one data byte, as
+// mm_receive_fd takes one per call. It returns the master's channel id from
+// MUX_S_SESSION_OPENED, which the master sends once the SSH server has
+// confirmed the direct-tcpip channel (it reads no other request meanwhile).
+func (m *muxConn) stdioFwd(ctx context.Context, host string, port int, sock syscall.Conn) (uint32, error) {
 	var sid uint32
 	err := m.bounded(ctx, func() error {
 		rid := m.nextID()
@@ -289,11 +291,8 @@ func (m *muxConn) stdioFwd(ctx context.Context, host string, port int, fd int) (
 		if err := m.write(b); err != nil {
 			return err
 		}
-		rights := unix.UnixRights(fd)
-		for i := 0; i < 2; i++ {
-			if _, _, err := m.c.WriteMsgUnix([]byte{0}, rights, nil); err != nil {
-				return fmt.Errorf("pass descriptor: %w", err)
-			}
+		if err := m.sendFD(sock); err != nil {
+			return err
 		}
 		typ, p, err := m.reply("stdio forward", rid)
 		if err != nil {
@@ -315,6 +314,27 @@ func (m *muxConn) stdioFwd(ctx context.Context, host string, port int, fd int) (
 		return 0, fmt.Errorf("openssh: stdio forward to %s: %w", addr, err)
 	}
 	return sid, nil
+}
+
+// sendFD passes sock's descriptor twice (stdin, stdout), one per sendmsg.
+func (m *muxConn) sendFD(sock syscall.Conn) error {
+	rc, err := sock.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		rights := unix.UnixRights(int(fd))
+		for i := 0; i < 2 && serr == nil; i++ {
+			_, _, serr = m.c.WriteMsgUnix([]byte{0}, rights, nil)
+		}
+	}); err != nil {
+		return err
+	}
+	if serr != nil {
+		return fmt.Errorf("pass descriptor: %w", serr)
+	}
+	return nil
 }
 
 // packet builds a message body in SSH wire format.

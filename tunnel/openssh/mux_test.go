@@ -108,7 +108,7 @@ func TestMuxStdioForwardWire(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.close()
-	sid, err := m.stdioFwd(context.Background(), "db.example", 2121, int(f.Fd()))
+	sid, err := m.stdioFwd(context.Background(), "db.example", 2121, f)
 	if err != nil || sid != 7 {
 		t.Fatalf("stdio forward: sid %d, %v", sid, err)
 	}
