@@ -846,3 +846,36 @@ func TestMasterKeys(t *testing.T) {
 		}
 	})
 }
+
+// TestForwardOpenBounded: a server that never confirms the channel (sshd
+// frozen) does not hold Forward beyond its context; the caller keeps the
+// socket, and the master serves the next forward once the server answers.
+func TestForwardOpenBounded(t *testing.T) {
+	s, o := rig(t, testpeer.SSHDConfig{PubkeyAuth: true})
+	m := start(t, o)
+	echo := testpeer.EchoServer(t)
+	host, port := splitHostPort(t, echo)
+	_, accepted := clientPair(t)
+	s.Freeze()
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	_, err := m.Forward(ctx, accepted, host, port)
+	s.Thaw()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("forward to a frozen server: %v, want DeadlineExceeded", err)
+	}
+	if _, err := ReadCounts(accepted); err != nil {
+		t.Fatalf("the caller's socket: %v", err)
+	}
+	c2, a2 := clientPair(t)
+	f, err := m.Forward(ctxT(t, 30*time.Second), a2, host, port)
+	if err != nil {
+		t.Fatalf("forward after thaw: %v", err)
+	}
+	mustWrite(t, c2, []byte("thawed"))
+	buf := make([]byte, 6)
+	if _, err := io.ReadFull(c2, buf); err != nil || string(buf) != "thawed" {
+		t.Fatalf("echo %q %v", buf, err)
+	}
+	f.Close()
+}
