@@ -14,7 +14,8 @@
 //
 // Where OpenSSH's PROTOCOL.mux and mux.c differ, this package follows
 // mux.c: MUX_C_NEW_STDIO_FWD carries the port as a u32 (the text says
-// string); the master's hello carries an "info" extension; a stdio forward
+// string); the master's hello may carry extensions (OpenSSH 10.3 and later
+// send "info"; they are skipped); a stdio forward
 // gets no MUX_S_EXIT_MESSAGE, the master closes the control connection when
 // the channel closes; each descriptor goes in its own sendmsg with one data
 // byte; a refused channel is reported as MUX_S_FAILURE "Session open refused

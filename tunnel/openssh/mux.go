@@ -96,8 +96,8 @@ type muxConn struct {
 }
 
 // dialMux connects to the control socket and exchanges MUX_MSG_HELLO. The
-// master sends its hello first (with an "info" extension since OpenSSH 9.x;
-// extensions are skipped); mux.c refuses any version but 4.
+// master sends its hello at once (with an "info" extension since OpenSSH
+// 10.3; extensions are skipped); mux.c refuses any version but 4.
 func dialMux(ctx context.Context, path string) (*muxConn, error) {
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "unix", path)
