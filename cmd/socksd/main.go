@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"socksd/internal/scrub"
+	"socksd/tunnel/openssh"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -52,6 +54,11 @@ const usage = `usage:
 `
 
 func main() {
+	// ssh runs the binary as its SSH_ASKPASS program through a link of
+	// this name, with the prompt as the only argument.
+	if filepath.Base(os.Args[0]) == openssh.AskpassName {
+		os.Exit(openssh.AskpassMain(os.Args[1:], os.Stdout))
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -63,6 +70,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "help", "-h", "--help", "-help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
+	case "__askpass": // hidden: the askpass helper of the openssh engine
+		return openssh.AskpassMain(args[1:], stdout)
 	}
 	cmd, ok := commands()[args[0]]
 	if !ok {
