@@ -20,8 +20,10 @@ func (j *Job) DataConn(ctx context.Context, active bool) (func() (net.Conn, erro
 // Transfer runs one transfer command (RETR, STOR, APPE, STOU, LIST, NLST,
 // MLSD...) on a new data connection. With send set it writes send's bytes
 // and closes the connection; otherwise it reads the connection to its
-// end. It returns what it read, the final reply, and an error only when
-// the dialogue broke (a refusal of the command is a reply, not an error).
+// end. It returns what it read and the final reply. The error is set when
+// the data connection or the dialogue broke; a final reply that came all
+// the same is still returned with it. A refusal of the command is a reply,
+// not an error.
 func (j *Job) Transfer(ctx context.Context, cmd string, active bool, send io.Reader) (got []byte, code int, text string, err error) {
 	getc, err := j.dataConn(ctx, active)
 	if err != nil {
@@ -45,9 +47,10 @@ func (j *Job) Transfer(ctx context.Context, cmd string, active bool, send io.Rea
 		got, err = io.ReadAll(dc)
 	}
 	dc.Close()
-	if err != nil {
-		return got, 0, "", fmt.Errorf("ftpjob: %s data: %w", strings.Fields(cmd + " x")[0], err)
-	}
+	dataErr := err
 	code, text, err = j.Reply()
+	if dataErr != nil {
+		return got, code, text, fmt.Errorf("ftpjob: %s data: %w", strings.Fields(cmd + " x")[0], dataErr)
+	}
 	return got, code, text, err
 }
