@@ -115,15 +115,26 @@ type Rule struct {
 	Profile         string   `toml:"profile"`
 	FallbackToPlain bool     `toml:"fallback_to_plain"`
 	FTP             FTP      `toml:"ftp"`
+	SFTP            SFTP     `toml:"sftp"`
 }
 
-// FTP holds a rule's FTP-aware settings (action ftp-tunnel).
+// FTP holds a rule's FTP-aware settings (actions ftp-tunnel and ftp-sftp).
 type FTP struct {
 	Data         string   `toml:"data"`
 	Active       string   `toml:"active"`
 	Encoding     string   `toml:"encoding"`
 	Deny         []string `toml:"deny"`
 	AllowAuthTLS bool     `toml:"allow_auth_tls"`
+}
+
+// SFTP holds the settings of an ftp-sftp rule: how socksd serves the job's
+// FTP from the partner's SFTP server. Only an ftp-sftp rule may have the
+// table.
+type SFTP struct {
+	Root     string `toml:"root"`
+	LineEnd  string `toml:"line_end"`
+	Datasets string `toml:"datasets"`
+	Streams  int    `toml:"streams"`
 }
 
 // Duration is a time.Duration written as a Go duration string ("15s").

@@ -64,6 +64,14 @@ func TestErrorsNameFileLineAndKey(t *testing.T) {
 		{"bad ftp mode", head + "[[rules]]\nname = \"a\"\naction = \"ftp-tunnel\"\nprofile = \"p\"\n[rules.ftp]\ndata = \"sideways\"\n", 12, "rules[1].ftp.data", "unknown mode"},
 		{"bad ftp encoding", head + "[[rules]]\nname = \"a\"\naction = \"ftp-tunnel\"\nprofile = \"p\"\n[rules.ftp]\nencoding = \"ibm-500\"\n", 12, "rules[1].ftp.encoding", `unknown code page "ibm-500" (want auto, ascii, ibm-1047 or ibm-037)`},
 		{"bad ftp deny", head + "[[rules]]\nname = \"a\"\naction = \"ftp-tunnel\"\nprofile = \"p\"\n[rules.ftp]\ndeny = [\"DELE\", \"SITE-X\"]\n", 12, "rules[1].ftp.deny", `"SITE-X" is not an FTP command pattern: verb contains '-'`},
+		{"sftp on a tunnel rule", head + "[[rules]]\nname = \"a\"\naction = \"ftp-tunnel\"\nprofile = \"p\"\n[rules.sftp]\nroot = \"/x\"\n", 11, "rules[1].sftp", "only an ftp-sftp rule takes [rules.sftp] settings, not ftp-tunnel"},
+		{"bad sftp line end", head + "[[rules]]\nname = \"a\"\naction = \"ftp-sftp\"\nprofile = \"p\"\n[rules.sftp]\nline_end = \"cr\"\n", 12, "rules[1].sftp.line_end", `unknown line end "cr" (want lf or crlf)`},
+		{"bad sftp datasets", head + "[[rules]]\nname = \"a\"\naction = \"ftp-sftp\"\nprofile = \"p\"\n[rules.sftp]\ndatasets = \"strip\"\n", 12, "rules[1].sftp.datasets", "neither strip-quotes nor a path prefix"},
+		{"sftp streams 0", head + "[[rules]]\nname = \"a\"\naction = \"ftp-sftp\"\nprofile = \"p\"\n[rules.sftp]\nstreams = 0\n", 12, "rules[1].sftp.streams", "must be at least 1"},
+		{"sftp streams too many", head + "[[rules]]\nname = \"a\"\naction = \"ftp-sftp\"\nprofile = \"p\"\n[rules.sftp]\nstreams = 99\n", 12, "rules[1].sftp.streams", "99 is out of range (want 1 to 16)"},
+		{"sftp root not clean", head + "[[rules]]\nname = \"a\"\naction = \"ftp-sftp\"\nprofile = \"p\"\n[rules.sftp]\nroot = \"/a/../b\"\n", 12, "rules[1].sftp.root", "is not a clean path"},
+		{"sftp type", head + "[[rules]]\nname = \"a\"\naction = \"ftp-sftp\"\nprofile = \"p\"\n[rules.sftp]\nstreams = \"4\"\n", 12, "rules[1].sftp.streams", "must be a whole number, not a string"},
+		{"sftp unknown key", head + "[[rules]]\nname = \"a\"\naction = \"ftp-sftp\"\nprofile = \"p\"\n[rules.sftp]\nlineend = \"lf\"\n", 12, "rules[1].sftp.lineend", "unknown key (did you mean line_end?)"},
 		{"auth twice", "[profiles.x]\nauth = [\"publickey\", \"password\", \"publickey\"]\n", 2, "profiles.x.auth", `method "publickey" is listed twice`},
 		{"bad via", "[profiles.x]\nvia = \"http://proxy:8080\"\n", 2, "profiles.x.via", "not a usable proxy URL: the scheme is not socks4, socks4a, socks5 or socks5h"},
 		{"syntax", "[server\nlisten = 1\n", 1, "", `not valid TOML at the end of the line: expected '.' or ']' to end table name, but got '\n' instead`},
@@ -96,6 +104,29 @@ func TestErrorsNameFileLineAndKey(t *testing.T) {
 			}
 			noGoInternals(t, err.Error())
 		})
+	}
+}
+
+func TestSFTPRule(t *testing.T) {
+	const text = "[profiles.p]\nhost = \"gw\"\n" +
+		"[[rules]]\nname = \"s\"\naction = \"ftp-sftp\"\nprofile = \"p\"\n[rules.ftp]\nactive = \"refuse\"\n[rules.sftp]\nroot = \"/in\"\nline_end = \"CRLF\"\ndatasets = \"//\"\nstreams = 3\n" +
+		"[[rules]]\nname = \"d\"\naction = \"ftp-sftp\"\nprofile = \"p\"\n" +
+		"[[rules]]\nname = \"t\"\naction = \"ftp-tunnel\"\nprofile = \"p\"\n[rules.sftp]\n"
+	c, err := Parse("sftp.toml", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := c.Rules[0].SFTP, (SFTP{Root: "/in", LineEnd: "CRLF", Datasets: "//", Streams: 3}); got != want {
+		t.Errorf("rule s: %+v, want %+v", got, want)
+	}
+	if c.Rules[0].FTP.Active != "refuse" {
+		t.Errorf("rule s: [rules.ftp] not kept: %+v", c.Rules[0].FTP)
+	}
+	if got, want := c.Rules[1].SFTP, (SFTP{LineEnd: "lf", Datasets: "strip-quotes", Streams: 1}); got != want {
+		t.Errorf("rule d: %+v, want the defaults %+v", got, want)
+	}
+	if o := c.Rules[0].SFTP.Options(); o.Root != "/in" || o.Streams != 3 || o.Check() != nil {
+		t.Errorf("Options() = %+v (%v)", o, o.Check())
 	}
 }
 

@@ -292,7 +292,7 @@ func (c *Config) applyDefaults(set func(path ...string) bool) {
 			p.MaxChannels = 64
 		}
 	}
-	for _, r := range c.Rules {
+	for i, r := range c.Rules {
 		if r.FTP.Data == "" {
 			r.FTP.Data = "auto"
 		}
@@ -301,6 +301,15 @@ func (c *Config) applyDefaults(set func(path ...string) bool) {
 		}
 		if r.FTP.Encoding == "" {
 			r.FTP.Encoding = "auto"
+		}
+		if r.SFTP.LineEnd == "" {
+			r.SFTP.LineEnd = ftp.LineEndLF
+		}
+		if r.SFTP.Datasets == "" {
+			r.SFTP.Datasets = ftp.StripQuotes
+		}
+		if !set("rules", strconv.Itoa(i), "sftp", "streams") {
+			r.SFTP.Streams = 1
 		}
 	}
 }
@@ -394,7 +403,7 @@ func (c *Config) validate(d *decoder) ErrorList {
 	specs := make([]rules.Spec, len(c.Rules))
 	for i, r := range c.Rules {
 		specs[i] = r.Spec()
-		c.validateRule(i, r, bad)
+		c.validateRule(i, r, sftpWritten(d, i), bad)
 	}
 	set, err := rules.Compile(specs)
 	var rerrs rules.ErrorList
@@ -436,8 +445,10 @@ func (c *Config) validateProfile(name string, p *Profile, bad func([]string, str
 }
 
 // validateRule checks what rules.Compile does not: that the profile a rule
-// names exists, and its [rules.ftp] table (with ftp.Options.Check).
-func (c *Config) validateRule(i int, r *Rule, bad func([]string, string, ...any)) {
+// names exists, its [rules.ftp] table (with ftp.Options.Check), and its
+// [rules.sftp] table (with ftp.SFTPOptions.Check), which only an ftp-sftp
+// rule may set (hasSFTP: the file wrote a key of it).
+func (c *Config) validateRule(i int, r *Rule, hasSFTP bool, bad func([]string, string, ...any)) {
 	at := func(keys ...string) []string { return append([]string{"rules", strconv.Itoa(i)}, keys...) }
 	if r.Profile != "" {
 		if _, ok := c.Profiles[r.Profile]; !ok {
@@ -454,6 +465,40 @@ func (c *Config) validateRule(i int, r *Rule, bad func([]string, string, ...any)
 			bad(at("ftp"), "%s", strings.TrimPrefix(err.Error(), "ftp: "))
 		}
 	}
+	if !hasSFTP {
+		return
+	}
+	if a, err := rules.ParseAction(r.Action); err == nil && a != rules.FTPSFTP {
+		bad(at("sftp"), "only an ftp-sftp rule takes [rules.sftp] settings, not %s", a)
+		return
+	}
+	if r.SFTP.Streams == 0 {
+		bad(at("sftp", "streams"), "must be at least 1")
+	}
+	for _, err := range flatten(r.SFTP.Options().Check()) {
+		var oe *ftp.OptionError
+		if errors.As(err, &oe) {
+			bad(at("sftp", oe.Field), "%s", oe.Reason)
+		} else if err != nil {
+			bad(at("sftp"), "%s", strings.TrimPrefix(err.Error(), "ftp: "))
+		}
+	}
+}
+
+// sftpWritten reports whether the file wrote a key of rule i's [rules.sftp]
+// table. An empty table heading is no setting.
+func sftpWritten(d *decoder, i int) bool {
+	for k := range tomlFields(reflect.TypeFor[SFTP]()) {
+		if d.isSet("rules", strconv.Itoa(i), "sftp", k) {
+			return true
+		}
+	}
+	return false
+}
+
+// Options converts the table to the ftp package's settings.
+func (s SFTP) Options() ftp.SFTPOptions {
+	return ftp.SFTPOptions{Root: s.Root, LineEnd: s.LineEnd, Datasets: s.Datasets, Streams: s.Streams}
 }
 
 // setJCLListener sets the listener of the [jcl] site from server.listen.

@@ -380,6 +380,14 @@ func TestReferenceDefaultsAndExamples(t *testing.T) {
 
 	blockRule := map[string][]string{"[[rules]]": {`name = "r"`, `action = "block"`}}
 	tunnelRule := map[string][]string{"[[rules]]": {`name = "r"`, `action = "tunnel"`, `profile = "` + refSampleProfile + `"`}}
+	// Only an ftp-sftp rule may set [rules.sftp] keys.
+	sftpRule := map[string][]string{"[[rules]]": {`name = "r"`, `action = "ftp-sftp"`, `profile = "` + refSampleProfile + `"`}}
+	ruleFor := func(table string, other map[string][]string) map[string][]string {
+		if table == "[rules.sftp]" {
+			return sftpRule
+		}
+		return other
+	}
 	plain, err := Parse("defaults.toml", []byte(refSampleConfig(tables, blockRule, "", "")))
 	if err != nil {
 		t.Fatalf("the sample without values does not load: %v", err)
@@ -394,7 +402,7 @@ func TestReferenceDefaultsAndExamples(t *testing.T) {
 
 		def, _ := sec.field("Default:")
 		if v, ok := refCodeSpan(def); ok && strings.HasPrefix(def, "`") {
-			text := refSampleConfig(tables, blockRule, k.table, last+" = "+v)
+			text := refSampleConfig(tables, ruleFor(k.table, blockRule), k.table, last+" = "+v)
 			c, err := Parse("default.toml", []byte(text))
 			if err != nil {
 				t.Errorf("%s: the documented default `%s` does not load: %v", at, v, err)
@@ -418,7 +426,7 @@ func TestReferenceDefaultsAndExamples(t *testing.T) {
 			t.Errorf("%s: Example: must be a code span `%s = ...`, not %q", at, last, ex)
 			continue
 		}
-		if _, err := Parse("example.toml", []byte(refSampleConfig(tables, tunnelRule, k.table, line))); err != nil {
+		if _, err := Parse("example.toml", []byte(refSampleConfig(tables, ruleFor(k.table, tunnelRule), k.table, line))); err != nil {
 			t.Errorf("%s: the example `%s` does not load: %v", at, line, err)
 		}
 	}

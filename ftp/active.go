@@ -25,25 +25,9 @@ import (
 // RETR/STOR/LIST that follows therefore finds the data channel already
 // open, and the server's 150 comes after it.
 func (s *session) onActive(cmd Command) error {
-	if s.opt.Active == ActiveRefuse {
-		msg.Log(&s.log, "SOX0312W", s.cfg.ID, cmd.Verb).Str("command", cmd.String()).Send()
-		return s.localReply(502, cmd.Verb+" refused by socksd policy: use passive mode (PASV).")
-	}
-	var ap netip.AddrPort
-	var err error
-	if cmd.Verb == "PORT" {
-		ap, err = ParsePORT(cmd.Args)
-	} else {
-		ap, err = ParseEPRT(cmd.Args)
-	}
-	if err != nil {
-		return s.localReply(501, "Syntax error in "+cmd.Verb+" parameters.")
-	}
-	ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
-	bind := s.broker.takeBind(s.ctl, ap)
-	if bind == nil && (ap.Addr() != s.clientIP || ap.Port() < 1024) {
-		msg.Log(&s.log, "SOX0304W", s.cfg.ID, ap).Str("address", ap.String()).Str("command", cmd.Verb).Send()
-		return s.localReply(504, cmd.Verb+" to "+ap.String()+" refused: only the client's own address is allowed (RFC 2577).")
+	ap, bind, handled, err := s.activeAddress(cmd)
+	if handled {
+		return err
 	}
 	s.setData(bind) // the data connection of the BIND, or none yet
 	port, peer, err := s.askPassive(cmd.Verb == "EPRT")
@@ -62,6 +46,41 @@ func (s *session) onActive(cmd Command) error {
 	if d == nil {
 		d = s.newData("active", "")
 	}
+	return s.connectActive(cmd, ap, bind, d, target, peer)
+}
+
+// activeAddress parses the address of PORT or EPRT and checks it: with
+// active = "refuse", or for an address that is neither a waiting SOCKS
+// BIND of this session (returned as bind) nor the job's own host with a
+// port of 1024 or more (RFC 2577), the job has been answered and handled
+// is true.
+func (s *session) activeAddress(cmd Command) (ap netip.AddrPort, bind *dataConn, handled bool, err error) {
+	if s.opt.Active == ActiveRefuse {
+		msg.Log(&s.log, "SOX0312W", s.cfg.ID, cmd.Verb).Str("command", cmd.String()).Send()
+		return ap, nil, true, s.localReply(502, cmd.Verb+" refused by socksd policy: use passive mode (PASV).")
+	}
+	if cmd.Verb == "PORT" {
+		ap, err = ParsePORT(cmd.Args)
+	} else {
+		ap, err = ParseEPRT(cmd.Args)
+	}
+	if err != nil {
+		return ap, nil, true, s.localReply(501, "Syntax error in "+cmd.Verb+" parameters.")
+	}
+	ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	bind = s.broker.takeBind(s.ctl, ap)
+	if bind == nil && (ap.Addr() != s.clientIP || ap.Port() < 1024) {
+		msg.Log(&s.log, "SOX0304W", s.cfg.ID, ap).Str("address", ap.String()).Str("command", cmd.Verb).Send()
+		return ap, nil, true, s.localReply(504, cmd.Verb+" to "+ap.String()+" refused: only the client's own address is allowed (RFC 2577).")
+	}
+	return ap, bind, false, nil
+}
+
+// connectActive opens the data channel to target for d (the BIND's data
+// connection, or a new one for the PORT address ap), pairs them (peer is
+// the server's data address a BIND's second reply names) and, without a
+// BIND, connects to ap itself and starts the relay. Then the job gets 200.
+func (s *session) connectActive(cmd Command, ap netip.AddrPort, bind, d *dataConn, target string, peer netip.AddrPort) error {
 	up, err := d.dial(s.ctx, target)
 	if err != nil {
 		d.fail(err)
@@ -83,7 +102,7 @@ func (s *session) onActive(cmd Command) error {
 		s.deps.spawn(func() { _ = d.serve(s.ctx, jc, s.deps.owned, s.deps.trace) })
 	}
 	s.log.Debug().Str("command", cmd.Verb).Str("job_address", ap.String()).Str("target", target).Bool("bind", bind != nil).
-		Msg("active data connection converted to passive through the tunnel")
+		Msg("active data connection paired")
 	return s.localReply(200, cmd.Verb+" command successful.")
 }
 

@@ -11,20 +11,25 @@ import (
 // Transfer is one audit record: one RETR, STOR, STOU, APPE, LIST, NLST or
 // MLSD and its data connection. It never holds a password.
 type Transfer struct {
-	Session   uint64        `json:"session"`
-	Client    string        `json:"client"`
-	User      string        `json:"user"`
-	Server    string        `json:"server"`
-	SSHServer string        `json:"ssh_server"`
-	Command   string        `json:"command"`
-	Path      string        `json:"path,omitempty"`
-	Mode      string        `json:"mode"` // "passive", "active", or "" without a data connection
-	Bytes     int64         `json:"bytes"`
-	Duration  time.Duration `json:"duration_ns"`
-	Code      int           `json:"code"` // the final reply the job got; 0 if the session ended first
-	Start     time.Time     `json:"start"`
-	Rule      string        `json:"rule"`
-	Error     string        `json:"error,omitempty"`
+	Session   uint64 `json:"session"`
+	Client    string `json:"client"`
+	User      string `json:"user"`
+	Server    string `json:"server"`
+	SSHServer string `json:"ssh_server"`
+	Command   string `json:"command"`
+	Path      string `json:"path,omitempty"`
+	Mode      string `json:"mode"`     // "passive", "active", or "" without a data connection
+	Protocol  string `json:"protocol"` // what served the job: "ftp" (ftp-tunnel) or "sftp" (ftp-sftp)
+	// Site holds the SITE parameters the job gave before the transfer
+	// (ftp-sftp: the z/OS client's RECFM=FB, LRECL=80 and the like), as
+	// sent.
+	Site     []string      `json:"site,omitempty"`
+	Bytes    int64         `json:"bytes"`
+	Duration time.Duration `json:"duration_ns"`
+	Code     int           `json:"code"` // the final reply the job got; 0 if the session ended first
+	Start    time.Time     `json:"start"`
+	Rule     string        `json:"rule"`
+	Error    string        `json:"error,omitempty"`
 }
 
 // transfer is a transfer command waiting for its final reply.
@@ -32,6 +37,7 @@ type transfer struct {
 	cmd   Command
 	start time.Time
 	data  *dataConn
+	site  []string // ftp-sftp: the SITE parameters given before it
 }
 
 // newTransfer starts a transfer that uses the current data setup.
@@ -97,6 +103,11 @@ func (s *session) finishTransfer(t *transfer, code int, note string) {
 		Rule:      s.cfg.Rule,
 		Error:     note,
 	}
+	rec.Protocol = "ftp"
+	if s.sftpSide() != nil {
+		rec.Protocol = "sftp"
+		rec.Site = t.site
+	}
 	if d := t.data; d != nil {
 		rec.Mode = d.mode
 		rec.Bytes = d.bytes()
@@ -111,7 +122,7 @@ func (s *session) finishTransfer(t *transfer, code int, note string) {
 		ev = msg.Log(&s.log, "SOX0303I", s.cfg.ID, rec.Command, code)
 	}
 	ev = ev.Str("event", "transfer").Str("user", rec.User).Str("ssh_server", rec.SSHServer).Str("command", rec.Command).
-		Str("path", rec.Path).Str("mode", rec.Mode).Int64("bytes", rec.Bytes).
+		Str("path", rec.Path).Str("mode", rec.Mode).Str("protocol", rec.Protocol).Int64("bytes", rec.Bytes).
 		Int64("duration_ms", rec.Duration.Milliseconds()).Int("code", code)
 	if rec.Error != "" {
 		ev = ev.Str("error", rec.Error)

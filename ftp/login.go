@@ -169,7 +169,7 @@ func (s *session) login() error {
 			return errQuit
 		case "AUTH":
 			cmd, _ := ParseCommand(ebcdic.Decode(s.job.cp, line))
-			if !s.opt.AllowAuthTLS {
+			if !s.opt.AllowAuthTLS || s.cfg.SFTP != nil {
 				err = s.refuseAuth(cmd)
 				break
 			}
@@ -211,9 +211,26 @@ func (s *session) openAndLogin(user string, pw []byte) error {
 		sshPassword = pw
 	}
 	tun, err := s.cfg.Open(s.ctx, user, sshPassword)
-	if err != nil {
+	var fe *FallbackError
+	switch {
+	case errors.As(err, &fe) && fe.Plain != nil:
+		// fallback_to_plain: the SSH server cannot be reached, and the
+		// rule sends the job to its FTP server directly, as ftp-tunnel.
+		reason := sanitize(fe.Err.Error(), pw)
+		msg.Log(&s.log, "SOX0318W", s.cfg.ID, reason, s.cfg.Server).Str("user", user).Str("reason", reason).Send()
+		tun = fe.Plain
+	case err != nil:
 		return s.refuseLogin(user, pw, err)
+	case s.cfg.SFTP != nil:
+		clear(pw)
+		return s.sftpLogin(tun, user)
 	}
+	return s.loginThrough(tun, user, pw)
+}
+
+// loginThrough connects to the FTP server through tun and logs in there
+// with the job's USER and PASS, relaying the server's final reply.
+func (s *session) loginThrough(tun Tunnel, user string, pw []byte) error {
 	if err := s.connectServer(tun, user); err != nil {
 		return err
 	}

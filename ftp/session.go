@@ -173,7 +173,11 @@ type session struct {
 	ctl      *control  // the session as the broker knows it, while the control relay runs
 	deps     *dataDeps // what the session's data connections get from it
 
-	mu sync.Mutex // guards srv against closeConns
+	// sftp is set once an ftp-sftp session has logged in (not when it
+	// fell back to plain FTP): socksd then serves the commands itself.
+	sftp *sftpState
+
+	mu sync.Mutex // guards srv and sftp against closeConns
 
 	wg sync.WaitGroup // data connection goroutines
 }
@@ -236,7 +240,11 @@ func Serve(ctx context.Context, cfg SessionConfig) error {
 		}
 		return err
 	}
-	err = s.run()
+	if s.sftpSide() != nil {
+		err = s.serveSFTP()
+	} else {
+		err = s.run()
+	}
 	if ctx.Err() != nil {
 		return fmt.Errorf("ftp: session ended: %w", ctx.Err())
 	}
@@ -252,6 +260,9 @@ func (s *session) closeConns() {
 	s.cfg.Client.Close()
 	if srv := s.serverSide(); srv != nil {
 		srv.conn.Close()
+	}
+	if st := s.sftpSide(); st != nil {
+		st.closeStreams()
 	}
 }
 
@@ -286,6 +297,9 @@ func (s *session) shutdown() {
 		}
 	}
 	s.pending = nil
+	if st := s.sftpSide(); st != nil {
+		st.closeStreams()
+	}
 	if s.tun != nil {
 		s.tun.Close()
 	}
@@ -307,6 +321,18 @@ func (s *session) dial(addr string) (net.Conn, error) {
 // runs once, when the control relay starts after login.
 func (s *session) joinBroker() {
 	tun, via, wg := s.tun, s.sshServer, &s.wg
+	dial := func(ctx context.Context, addr string) (net.Conn, error) {
+		c, err := tun.Dial(ctx, "tcp", addr)
+		if err != nil {
+			return nil, fmt.Errorf("ftp: data channel to %s through %s: %w", addr, via, err)
+		}
+		return c, nil
+	}
+	if st := s.sftpSide(); st != nil {
+		// ftp-sftp: the data connection's far end is a socket pair whose
+		// other end the transfer reads or writes.
+		dial = st.pairs.dial
+	}
 	s.deps = &dataDeps{
 		id:     s.cfg.ID,
 		log:    s.log,
@@ -314,16 +340,10 @@ func (s *session) joinBroker() {
 		client: s.clientIP,
 		idle:   s.opt.IdleTimeout,
 		via:    via,
-		dial: func(ctx context.Context, addr string) (net.Conn, error) {
-			c, err := tun.Dial(ctx, "tcp", addr)
-			if err != nil {
-				return nil, fmt.Errorf("ftp: data channel to %s through %s: %w", addr, via, err)
-			}
-			return c, nil
-		},
-		owned: s.cfg.Counters,
-		trace: s.cfg.Trace,
-		data:  s.cfg.DataCounters,
+		dial:   dial,
+		owned:  s.cfg.Counters,
+		trace:  s.cfg.Trace,
+		data:   s.cfg.DataCounters,
 		spawn: func(f func()) {
 			wg.Add(1)
 			go func() {
@@ -357,6 +377,9 @@ func (s *session) newData(mode, target string) *dataConn {
 func (s *session) setData(d *dataConn) {
 	if s.data != nil {
 		s.data.close()
+		if st := s.sftpSide(); st != nil {
+			st.pairs.release(s.data.key())
+		}
 	}
 	s.data = d
 }

@@ -41,7 +41,7 @@ func (o SFTPOptions) normalize() SFTPOptions {
 		o.LineEnd = LineEndLF
 	}
 	o.LineEnd = strings.ToLower(o.LineEnd)
-	if o.Datasets == "" {
+	if o.Datasets == "" || strings.EqualFold(o.Datasets, StripQuotes) {
 		o.Datasets = StripQuotes
 	}
 	if o.Streams < 1 {
@@ -63,9 +63,13 @@ func (o SFTPOptions) Check() error {
 		bad("line_end", "unknown line end %q (want lf or crlf)", o.LineEnd)
 	}
 	switch {
-	case o.Datasets == "" || o.Datasets == StripQuotes:
+	case o.Datasets == "" || strings.EqualFold(o.Datasets, StripQuotes):
 	case strings.ContainsAny(o.Datasets, "'\x00\r\n") || strings.TrimSpace(o.Datasets) != o.Datasets:
 		bad("datasets", "prefix %q may not hold quotes, spaces or control characters (want strip-quotes or a prefix such as \"//\")", o.Datasets)
+	case !strings.Contains(o.Datasets, "/"):
+		// A prefix is the start of a path ("//", "/u/data/"); a word
+		// without a slash is more likely a misspelt strip-quotes.
+		bad("datasets", "%q is neither strip-quotes nor a path prefix (want strip-quotes or a prefix with a slash, such as \"//\")", o.Datasets)
 	}
 	if o.Streams < 0 || o.Streams > maxStreams {
 		bad("streams", "%d is out of range (want 1 to %d)", o.Streams, maxStreams)

@@ -163,6 +163,12 @@ var catalogue = []Message{
 	{"SOX0215W", "identity file %s skipped: %s",
 		"An identity file named in a profile's identity_files could not be used as a private key, for the reason shown. The profile's other keys and methods are still tried. A passphrase is never shown.",
 		"Make the file a readable private key of the daemon's user; for an encrypted key set passphrase_file to a file holding its passphrase."},
+	{"SOX0216E", "FTP session %d: SSH server %s refused the %s subsystem for user %s: %s",
+		"An ftp-sftp rule logged in to the SSH server with the job's credentials, but the server refused the subsystem socksd serves the job from (sshd_config has no Subsystem line for it), or refused every session channel. The job got 421.",
+		"Ask the partner to enable SFTP (for OpenSSH: Subsystem sftp internal-sftp) and to allow session channels for the user, or route the partner with another action."},
+	{"SOX0217W", "SSH connection %s to %s refused a session channel with %d open; opening another connection for user %s",
+		"The SSH server limits the session channels of one connection (OpenSSH: MaxSessions, default 10). socksd opens another SSH connection with the same login for the SFTP channels that did not fit, and later sessions prefer connections with room.",
+		"None needed. If this happens often, raise MaxSessions on the server or lower rules.sftp.streams."},
 
 	// FTP.
 	{"SOX0301I", "FTP session %d logged in as %s at %s through %s",
@@ -216,6 +222,18 @@ var catalogue = []Message{
 	{"SOX0317I", "FTP session %d AUTH accepted by the server, control connection relayed without inspection",
 		"The rule allows AUTH TLS (ftp.allow_auth_tls) and the FTP server accepted it. From now on socksd relays the session's bytes untouched: no command policy, no data brokering and no transfer audit for this session.",
 		"None, if TLS inside the tunnel is wanted. Otherwise set ftp.allow_auth_tls = false in the rule and enter RELOAD."},
+	{"SOX0318W", "FTP session %d SSH server not reachable (%s): fallback_to_plain sends the job's password to FTP server %s in clear",
+		"The rule has fallback_to_plain, and its SSH server could not be reached at all. socksd connected the job directly to the FTP server it named and relays the session as ftp-tunnel does, but without SSH: the job's USER and PASS, and its data, cross the network unencrypted.",
+		"Find out why the SSH server is unreachable (the reason shown). If clear-text passwords are not acceptable, remove fallback_to_plain from the rule and enter RELOAD."},
+	{"SOX0319I", "FTP session %d logged in as %s at SSH server %s; SFTP serves the session",
+		"An ftp-sftp session logged in to the SSH server with the job's credentials and started the sftp subsystem. socksd now answers the job's FTP commands itself, from the SFTP server; no FTP server is involved. The streams field gives the number of SFTP channels.",
+		"None."},
+	{"SOX0320E", "FTP session %d SFTP not available at SSH server %s: %s",
+		"The SSH login succeeded, but the sftp subsystem could not be started for the reason shown (the server refused the subsystem, the SFTP handshake failed, or the rule's sftp.root does not exist there). The job got reply 421.",
+		"Check that the SSH server enables SFTP (Subsystem sftp in sshd_config, not disabled for this user by ForceCommand or a Match block) and that sftp.root exists for the user."},
+	{"SOX0321W", "FTP session %d SFTP connection to SSH server %s lost: %s",
+		"The SSH connection or the SFTP channel that served an ftp-sftp session ended while the session was open. The job got reply 421 (or 426 during a transfer) and the session ended; an upload that was under way was not put in place under its name.",
+		"Check the SSH server and the network to it. The job can run again."},
 
 	// Console and commands.
 	{"SOX0401I", "command from %s: %s",

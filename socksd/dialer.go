@@ -20,6 +20,13 @@ type dialer interface {
 	// on destHost, logged in with cred. It neither keeps nor changes
 	// cred.Password. Its errors are those of tunnel.Pool.Open.
 	Tunnel(ctx context.Context, prof tunnel.Profile, destHost string, cred tunnel.Credentials) (lease, error)
+	// Subsystems opens, or joins, the SSH connection of prof as Tunnel
+	// does and n channels of the subsystem name on it, on further
+	// connections of the same identity when the server refuses session
+	// channels (tunnel.Pool.OpenSubsystems). It neither keeps nor changes
+	// cred.Password. Its errors are those of Tunnel, and a
+	// *tunnel.SessionError for a refused subsystem or session channel.
+	Subsystems(ctx context.Context, prof tunnel.Profile, destHost string, cred tunnel.Credentials, name string, n int) (ftp.Subsystems, error)
 }
 
 // lease is one claim on an SSH connection, as a *tunnel.Lease is. It is
@@ -37,8 +44,9 @@ type lease interface {
 }
 
 var (
-	_ lease      = (*tunnel.Lease)(nil)
-	_ ftp.Tunnel = lease(nil)
+	_ lease          = (*tunnel.Lease)(nil)
+	_ ftp.Tunnel     = lease(nil)
+	_ ftp.Subsystems = (*tunnel.Subsystems)(nil)
 )
 
 // poolDialer dials with net.Dialer and the daemon's SSH connection pool.
@@ -57,4 +65,13 @@ func (p poolDialer) Tunnel(ctx context.Context, prof tunnel.Profile, destHost st
 		return nil, err // not a typed nil in the interface
 	}
 	return l, nil
+}
+
+// Subsystems opens a lease and the subsystem's channels from the pool.
+func (p poolDialer) Subsystems(ctx context.Context, prof tunnel.Profile, destHost string, cred tunnel.Credentials, name string, n int) (ftp.Subsystems, error) {
+	s, err := p.pool.OpenSubsystems(ctx, prof, destHost, cred, name, n)
+	if err != nil {
+		return nil, err // not a typed nil in the interface
+	}
+	return s, nil
 }

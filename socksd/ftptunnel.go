@@ -3,11 +3,14 @@ package socksd
 import (
 	"context"
 	"errors"
+	"net"
 	"net/netip"
+	"time"
 
 	"socksd/config"
 	"socksd/ftp"
 	"socksd/internal/relay"
+	"socksd/msg"
 	"socksd/rules"
 	"socksd/socks"
 	"socksd/tunnel"
@@ -80,8 +83,26 @@ func (r *request) ftpResult(err error) outcome {
 
 // ftpTunnel carries out the ftp-tunnel action: socksd answers the CONNECT
 // itself and runs the FTP session, which opens the SSH connection with the
-// job's USER and PASS.
+// job's USER and PASS and relays to the FTP server through it.
 func (r *request) ftpTunnel(rule *rules.Rule) outcome {
+	prof := r.st.profiles[rule.Profile]
+	prof.SessionChannels = 2 // control and data ride the same SSH connection
+	return r.ftpSession(rule, nil, func(ctx context.Context, cred tunnel.Credentials) (ftp.Tunnel, error) {
+		l, err := r.openTunnel(ctx, prof, cred)
+		if err != nil {
+			return nil, err
+		}
+		return l, nil
+	})
+}
+
+// ftpSession runs the FTP session of an ftp-tunnel rule (sftp nil) or an
+// ftp-sftp rule: socksd answers the CONNECT itself, and the session's
+// Opener opens the tunnel with open for the job's login. The Opener types
+// open's failure for the session: a rejected login as it is (530), an SSH
+// server that cannot be reached as a *ftp.FallbackError when the rule has
+// fallback_to_plain, anything else as a *ftp.TunnelError (421).
+func (r *request) ftpSession(rule *rules.Rule, sftp *ftp.SFTPOptions, open func(context.Context, tunnel.Credentials) (ftp.Tunnel, error)) outcome {
 	s, req := r.s, r.req
 	if req.Command != socks.CmdConnect {
 		return r.refuse(socks.RepCommandNotSupported, errors.New("socksd: BIND without a live FTP control session"))
@@ -91,20 +112,15 @@ func (r *request) ftpTunnel(rule *rules.Rule) outcome {
 	}
 	data := new(relay.Counters) // the data connections of this session, whichever sessions carry them
 	s.set(func(s *session) { s.dataBytes = data })
-	prof := r.st.profiles[rule.Profile]
-	prof.SessionChannels = 2 // control and data ride the same SSH connection
 	s.set(func(s *session) { s.phase = "ftp-login" })
-	open := func(ctx context.Context, user string, password []byte) (ftp.Tunnel, error) {
+	opener := func(ctx context.Context, user string, password []byte) (ftp.Tunnel, error) {
 		s.set(func(s *session) { s.user = user })
-		l, err := r.openTunnel(ctx, prof, tunnel.Credentials{User: user, Password: password})
+		t, err := open(ctx, tunnel.Credentials{User: user, Password: password})
 		if err != nil {
-			if !errors.Is(err, tunnel.ErrAuthFailed) && !errors.Is(err, tunnel.ErrPasswordRejectedRecently) {
-				err = &ftp.TunnelError{Err: err} // not the job's credentials: 421, not 530
-			}
-			return nil, err
+			return nil, r.ftpOpenError(rule, err)
 		}
 		s.set(func(s *session) { s.phase = "ftp" })
-		return l, nil
+		return t, nil
 	}
 	err := ftp.Serve(r.ctx, ftp.SessionConfig{
 		ID:           s.id,
@@ -114,7 +130,8 @@ func (r *request) ftpTunnel(rule *rules.Rule) outcome {
 		Server:       req.Dest.String(),
 		Rule:         rule.Name,
 		Options:      r.st.ftp[rule.Index],
-		Open:         open,
+		Open:         opener,
+		SFTP:         sftp,
 		Broker:       r.d.broker,
 		Audit:        r.d.audit,
 		Log:          r.d.log,
@@ -124,6 +141,50 @@ func (r *request) ftpTunnel(rule *rules.Rule) outcome {
 	})
 	return r.ftpResult(err)
 }
+
+// plainFallback names the action of an FTP session that fell back to
+// plain FTP, in D SESSIONS and the session's end event.
+const plainFallback = "ftp-tunnel (plain fallback)"
+
+// ftpOpenError types the failure of an FTP session's tunnel for the ftp
+// session. A rejected password stays as it is: the job gets 530. An SSH
+// server that cannot be reached, under fallback_to_plain, gives a
+// *ftp.FallbackError whose Plain tunnel dials from this host; its Err is
+// a *ftp.TunnelError, so that a session that does not fall back still
+// answers 421. Anything else is a *ftp.TunnelError: 421.
+func (r *request) ftpOpenError(rule *rules.Rule, err error) error {
+	if errors.Is(err, tunnel.ErrAuthFailed) || errors.Is(err, tunnel.ErrPasswordRejectedRecently) {
+		return err
+	}
+	te := &ftp.TunnelError{Err: err} // not the job's credentials: 421, not 530
+	if !rule.FallbackToPlain || !canFallBack(err) {
+		return te
+	}
+	msg.Log(&r.d.log, "SOX0208W", r.req.Dest, err).Uint64("session", r.s.id).Str("rule", rule.Name).Str("dest", r.req.Dest.String()).Err(err).Send()
+	r.s.set(func(s *session) { s.action, s.phase = plainFallback, "ftp" })
+	return &ftp.FallbackError{Err: te, Plain: plainTunnel{d: r.d.dial, timeout: r.st.dialWait}}
+}
+
+// plainTunnel is the ftp.Tunnel of fallback_to_plain: it connects from
+// this host, unencrypted, through the daemon's dialer.
+type plainTunnel struct {
+	d       dialer
+	timeout time.Duration
+}
+
+// Dial connects to addr directly.
+func (t plainTunnel) Dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	return t.d.Direct(ctx, addr, t.timeout)
+}
+
+// Server says that no SSH server carries the session.
+func (plainTunnel) Server() string { return "direct" }
+
+// ID says that no SSH connection carries the session.
+func (plainTunnel) ID() string { return "-" }
+
+// Close releases nothing.
+func (plainTunnel) Close() error { return nil }
 
 // audit writes one FTP transfer's record to the audit file, when there is
 // one. The ftp session has already logged the transfer (SOX0303I/SOX0308W).

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"socksd/config"
+	"socksd/ftp"
 	"socksd/internal/testing/wait"
 	"socksd/socks"
 	"socksd/tunnel"
@@ -161,6 +162,7 @@ var fakeFailures = map[string]struct {
 	"prohibited":      {dial: &tunnel.ChannelError{Addr: "prohibited", Reason: ssh.Prohibited, Message: "administratively prohibited"}},
 	"chanrefused":     {dial: &tunnel.ChannelError{Addr: "chanrefused", Reason: ssh.ConnectionFailed, Message: "Connection refused"}},
 	"noroute":         {dial: &tunnel.ChannelError{Addr: "noroute", Reason: ssh.ConnectionFailed, Message: "No route to host"}},
+	"nosftp":          {open: &tunnel.SessionError{Server: "ssh.test:22", Tunnel: "T0001", Subsystem: "sftp", Err: tunnel.ErrSubsystemRefused}},
 }
 
 // failureOf returns the fake failures for addr or host.
@@ -207,6 +209,25 @@ func (f *fakeDialer) Tunnel(ctx context.Context, prof tunnel.Profile, destHost s
 		return nil, err
 	}
 	return &fakeLease{f: f}, nil
+}
+
+// Subsystems fails as fakeFailures says for Tunnel, or returns a lease
+// whose subsystem channels go to the echo server over loopback TCP.
+func (f *fakeDialer) Subsystems(ctx context.Context, prof tunnel.Profile, destHost string, cred tunnel.Credentials, name string, n int) (ftp.Subsystems, error) {
+	f.record("subsystems %s %s@%s password=%v %s %d", prof.Name, cred.User, destHost, len(cred.Password) > 0, name, n)
+	if err, _ := failureOf(destHost); err != nil {
+		return nil, err
+	}
+	return &fakeSubsystems{fakeLease{f: f}}, nil
+}
+
+// fakeSubsystems is what the fake dialer's Subsystems returns.
+type fakeSubsystems struct{ fakeLease }
+
+func (s *fakeSubsystems) Subsystem(ctx context.Context, name string) (io.ReadWriteCloser, error) {
+	s.f.record("subsystem %s", name)
+	var d net.Dialer
+	return d.DialContext(ctx, "tcp", s.f.echo)
 }
 
 // fakeLease is a lease of the fake dialer.

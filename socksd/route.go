@@ -15,7 +15,7 @@ import (
 
 // route decides what to do with an admitted request and does it: a data
 // connection of a live FTP session joins it; anything else goes by the
-// first matching rule to block, direct, tunnel or ftp-tunnel.
+// first matching rule to block, direct, tunnel, ftp-tunnel or ftp-sftp.
 func (r *request) route() outcome {
 	req := r.req
 	if req.Command == socks.CmdUDPAssociate {
@@ -50,6 +50,8 @@ func (r *request) route() outcome {
 		return r.tunnel(rule)
 	case rules.FTPTunnel:
 		return r.ftpTunnel(rule)
+	case rules.FTPSFTP:
+		return r.ftpSFTP(rule)
 	}
 	return r.block(rule.Name)
 }

@@ -47,6 +47,28 @@ ports = ["21"]
 action = "ftp-tunnel"
 profile = "p"
 [[rules]]
+name = "ftpfb"
+to = ["*.ftpfb.test"]
+ports = ["21"]
+action = "ftp-tunnel"
+profile = "p"
+fallback_to_plain = true
+[[rules]]
+name = "sftp"
+to = ["*.sftp.test"]
+ports = ["21"]
+action = "ftp-sftp"
+profile = "p"
+[[rules]]
+name = "sftp3"
+to = ["*.sftp3.test"]
+ports = ["21"]
+action = "ftp-sftp"
+profile = "p"
+fallback_to_plain = true
+[rules.sftp]
+streams = 3
+[[rules]]
 name = "direct"
 to = ["127.0.0.0/8", "*.direct.test"]
 action = "direct"
@@ -118,6 +140,13 @@ func TestRouting(t *testing.T) {
 		{"ftp login fails", 5, socks.CmdConnect, "auth.ftp.test:21", ok, []string{"tunnel p ftpjob@auth.ftp.test password=true"}, "ftp", "ftp-tunnel", "failed", true, "", "SSH login"},
 		{"ftp ssh server down", 5, socks.CmdConnect, "sshdown.ftp.test:21", ok, []string{"tunnel p ftpjob@sshdown.ftp.test password=true"}, "ftp", "ftp-tunnel", "failed", true, "", "unreachable"},
 		{"ftp host key changed", 5, socks.CmdConnect, "hostkey-changed.ftp.test:21", ok, []string{"tunnel p ftpjob@hostkey-changed.ftp.test password=true"}, "ftp", "ftp-tunnel", "failed", true, "", "host key"},
+		// ftp-sftp: the same login, then the sftp subsystem: the opener asks
+		// for the rule's streams channels at once, while it has the password.
+		{"sftp login fails", 5, socks.CmdConnect, "auth.sftp.test:21", ok, []string{"subsystems p ftpjob@auth.sftp.test password=true sftp 1"}, "sftp", "ftp-sftp", "failed", true, "", "SSH login"},
+		{"sftp ssh server down", 5, socks.CmdConnect, "sshdown.sftp.test:21", ok, []string{"subsystems p ftpjob@sshdown.sftp.test password=true sftp 1"}, "sftp", "ftp-sftp", "failed", true, "", "unreachable"},
+		{"sftp subsystem refused", 5, socks.CmdConnect, "nosftp.sftp.test:21", ok, []string{"subsystems p ftpjob@nosftp.sftp.test password=true sftp 1"}, "sftp", "ftp-sftp", "failed", true, "", "refused the sftp subsystem"},
+		{"sftp streams", 5, socks.CmdConnect, "hostkey-changed.sftp3.test:21", ok, []string{"subsystems p ftpjob@hostkey-changed.sftp3.test password=true sftp 3"}, "sftp3", "ftp-sftp", "failed", true, "", "host key"},
+		{"sftp bind without a session", 5, socks.CmdBind, "x.sftp.test:21", notSupCmd, nil, "sftp", "ftp-sftp", "refused", false, "", "BIND"},
 		{"ftp bind without a session", 5, socks.CmdBind, "x.ftp.test:21", notSupCmd, nil, "ftp", "ftp-tunnel", "refused", false, "", "BIND"},
 
 		{"udp associate", 5, socks.CmdUDPAssociate, "127.0.0.1:53", notSupCmd, nil, "", "", "refused", false, "", "UDP"},

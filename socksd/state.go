@@ -29,7 +29,8 @@ type state struct {
 	drain     time.Duration
 	hits      []atomic.Int64 // matches per rule, by index
 	profiles  map[string]tunnel.Profile
-	ftp       []ftp.Options // by rule index
+	ftp       []ftp.Options     // by rule index
+	sftp      []ftp.SFTPOptions // by rule index
 }
 
 // build turns a configuration into runtime objects. The rule set, client
@@ -61,6 +62,7 @@ func build(cfg *config.Config) (*state, error) {
 		hits:      make([]atomic.Int64, set.Len()),
 		profiles:  profs,
 		ftp:       ftpOptions(cfg),
+		sftp:      sftpOptions(cfg),
 	}
 	return st, nil
 }

@@ -3,6 +3,7 @@ package socksd
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"socksd/config"
@@ -97,7 +98,8 @@ func (d *Daemon) DropTunnel(id string) error {
 	// sessions themselves.
 	for _, s := range d.sessions.list() {
 		s.mu.Lock()
-		carried := s.tunnel != "" && strings.EqualFold(s.tunnel, id)
+		// An ftp-sftp session may ride several connections: "T0003+T0007".
+		carried := slices.ContainsFunc(strings.Split(s.tunnel, "+"), func(t string) bool { return t != "" && strings.EqualFold(t, id) })
 		s.mu.Unlock()
 		if carried {
 			s.cancel()

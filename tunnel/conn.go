@@ -38,14 +38,19 @@ type tconn struct {
 	opened  time.Time
 
 	// guarded by Pool.mu
-	leases    int
-	reserved  int // channels reserved by the leases (Profile.SessionChannels each)
-	channels  int
-	total     int
-	lastUsed  time.Time
-	dead      bool
-	idleTimer *time.Timer
-	idleGen   int
+	leases   int
+	reserved int // channels reserved by the leases (Profile.SessionChannels each)
+	channels int
+	total    int
+	lastUsed time.Time
+	sessions int // session channels open (Lease.Subsystem)
+	// sessionCap is how many session channels the server allows, learned
+	// when it refused one; valid when capped.
+	sessionCap int
+	capped     bool
+	dead       bool
+	idleTimer  *time.Timer
+	idleGen    int
 
 	bytesDown atomic.Int64 // from the destination to the application
 	bytesUp   atomic.Int64 // from the application to the destination
@@ -72,6 +77,12 @@ func (c *tconn) close() {
 // reserves n channels.
 func (c *tconn) full(n int) bool {
 	return c.reserved+n > c.maxCh || c.channels >= c.maxCh
+}
+
+// roomForSessions reports whether n more session channels may fit: the
+// server has refused none yet, or they fit under the count it refused at.
+func (c *tconn) roomForSessions(n int) bool {
+	return n <= 0 || !c.capped || c.sessions+n <= c.sessionCap
 }
 
 // keepalive sends keepalive@openssh.com every interval and closes the

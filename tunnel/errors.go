@@ -31,6 +31,12 @@ var (
 	ErrConnectFailed = errors.New("tunnel: destination refused the connection")
 	// ErrUnreachable: the SSH server could not reach or resolve the destination.
 	ErrUnreachable = errors.New("tunnel: destination unreachable")
+	// ErrSessionRefused: the SSH server refused a session channel (sshd's
+	// MaxSessions reached, or sessions not allowed).
+	ErrSessionRefused = errors.New("tunnel: session channel refused")
+	// ErrSubsystemRefused: the SSH server refused to start a subsystem
+	// (sshd has no Subsystem line for it).
+	ErrSubsystemRefused = errors.New("tunnel: subsystem refused")
 	// ErrTunnelClosed: the SSH connection behind a lease has gone.
 	ErrTunnelClosed = errors.New("tunnel: ssh connection closed")
 	// ErrPoolClosed: the Pool was closed.
@@ -149,3 +155,29 @@ func (e *ChannelError) Unwrap() error {
 		return ErrConnectFailed
 	}
 }
+
+// SessionError reports a session channel, or the subsystem on it, that the
+// SSH server refused.
+type SessionError struct {
+	Server    string              // "host:port" of the SSH server
+	Tunnel    string              // the connection's id
+	Subsystem string              // the subsystem asked for
+	Reason    ssh.RejectionReason // why the channel was refused (ErrSessionRefused)
+	Message   string              // the server's message (ErrSessionRefused)
+	// Open is how many session channels the connection had open besides
+	// this one when the server refused it (ErrSessionRefused): what the
+	// server allows. 0 = it allows none at all.
+	Open int
+	Err  error // ErrSessionRefused or ErrSubsystemRefused
+}
+
+// Error names the server, the connection and what was refused.
+func (e *SessionError) Error() string {
+	if errors.Is(e.Err, ErrSubsystemRefused) {
+		return fmt.Sprintf("tunnel: %s (%s) refused the %s subsystem", e.Server, e.Tunnel, e.Subsystem)
+	}
+	return fmt.Sprintf("tunnel: %s (%s) refused a session channel with %d open: %s: %q", e.Server, e.Tunnel, e.Open, e.Reason, e.Message)
+}
+
+// Unwrap returns the sentinel.
+func (e *SessionError) Unwrap() error { return e.Err }

@@ -51,11 +51,34 @@ func (l *Lease) dial(ctx context.Context, network, addr string, ownsLease bool) 
 	if n, err := strconv.ParseUint(port, 10, 16); err != nil || n == 0 {
 		return nil, fmt.Errorf("tunnel: address %q: bad port", addr)
 	}
+	release, err := l.claim(false)
+	if err != nil {
+		return nil, err
+	}
+	nc, err := l.c.openChannel(ctx, addr)
+	if err != nil {
+		// The lease stays with the caller on failure.
+		release()
+		return nil, err
+	}
+	if ownsLease {
+		count := release
+		release = func() {
+			count()
+			l.Close()
+		}
+	}
+	return newChannel(nc, l.c, release), nil
+}
+
+// claim counts one more channel (a session channel when session) on the
+// lease's connection, which keeps it from closing idle; release, called
+// once, counts it off again.
+func (l *Lease) claim(session bool) (release func(), err error) {
 	if l.closed.Load() {
 		return nil, fmt.Errorf("tunnel: %s: lease already released", l.c.id)
 	}
-	c := l.c
-	p := l.p
+	c, p := l.c, l.p
 	p.mu.Lock()
 	if c.dead {
 		p.mu.Unlock()
@@ -63,30 +86,24 @@ func (l *Lease) dial(ctx context.Context, network, addr string, ownsLease bool) 
 	}
 	c.channels++
 	c.total++
+	if session {
+		c.sessions++
+	}
 	c.lastUsed = time.Now()
 	p.stopIdleLocked(c)
 	p.mu.Unlock()
-
-	release := func() {
+	return func() {
 		p.mu.Lock()
 		c.channels--
+		if session {
+			c.sessions--
+		}
 		closeNow := p.releaseLocked(c)
 		p.mu.Unlock()
 		if closeNow {
 			p.drop(c, "unshared connection no longer used")
 		}
-		if ownsLease {
-			l.Close()
-		}
-	}
-	nc, err := c.openChannel(ctx, addr)
-	if err != nil {
-		// The lease stays with the caller on failure.
-		ownsLease = false
-		release()
-		return nil, err
-	}
-	return newChannel(nc, c, release), nil
+	}, nil
 }
 
 // Close releases the lease. It is safe to call more than once.

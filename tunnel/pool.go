@@ -159,7 +159,7 @@ func (p *Pool) Open(ctx context.Context, prof Profile, destHost string, cred Cre
 			return nil, ErrPoolClosed
 		}
 		if r.prof.Share {
-			if c := p.pickLocked(r.key, n); c != nil {
+			if c := p.pickLocked(r.key, n, prof.Sessions); c != nil {
 				p.mu.Unlock()
 				return &Lease{p: p, c: c, n: n}, nil
 			}
@@ -270,11 +270,12 @@ func (p *Pool) register(r request, c *tconn, err error, pd *pendingDial, busy ch
 }
 
 // pickLocked takes a lease reserving n channels on the least loaded live
-// connection of the identity that has room.
-func (p *Pool) pickLocked(key identity, n int) *tconn {
+// connection of the identity that has room, for sessions session channels
+// too.
+func (p *Pool) pickLocked(key identity, n, sessions int) *tconn {
 	var best *tconn
 	for _, c := range p.conns[key] {
-		if c.dead || c.full(n) {
+		if c.dead || c.full(n) || !c.roomForSessions(sessions) {
 			continue
 		}
 		if best == nil || c.leases+c.channels < best.leases+best.channels {
@@ -434,7 +435,8 @@ type TunnelInfo struct {
 	Method        string // the auth method that succeeded
 	Shared        bool
 	Leases        int
-	Channels      int // open now
+	Channels      int // open now, session channels included
+	Sessions      int // session channels (subsystems) open now
 	TotalChannels int // opened since connect
 	Opened        time.Time
 	LastUsed      time.Time
@@ -450,7 +452,7 @@ func (p *Pool) Snapshot() []TunnelInfo {
 	for _, c := range p.byID {
 		out = append(out, TunnelInfo{
 			ID: c.id, Server: c.server, User: c.user, Profile: c.profile, Method: c.method, Shared: c.share,
-			Leases: c.leases, Channels: c.channels, TotalChannels: c.total,
+			Leases: c.leases, Channels: c.channels, Sessions: c.sessions, TotalChannels: c.total,
 			Opened: c.opened, LastUsed: c.lastUsed, BytesDown: c.bytesDown.Load(), BytesUp: c.bytesUp.Load(),
 		})
 	}

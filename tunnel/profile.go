@@ -63,6 +63,12 @@ type Profile struct {
 	// ride the same connection), 1 otherwise (0 = 1). A connection takes a
 	// new lease only while the reservations of its leases fit MaxChannels.
 	SessionChannels int
+	// Sessions is how many session channels (Lease.Subsystem) the lease
+	// will open. A connection whose server has refused a session channel
+	// (sshd's MaxSessions) takes such a lease only while that many more fit
+	// under the count at which it refused; 0 = the lease opens none, and
+	// any connection will do.
+	Sessions int
 
 	// Built by Prepare: the dialer of Via (nil without one), and that the
 	// profile was checked and has its defaults.
@@ -194,7 +200,7 @@ func (p Profile) Validate() error {
 // dialer of its Via, once. Pool.Open takes a prepared profile as it is,
 // without checking it or parsing Via again; the daemon prepares each
 // profile when it builds its configuration. A profile whose fields are
-// changed after Prepare (other than SessionChannels) must be prepared
+// changed after Prepare (other than SessionChannels and Sessions) must be prepared
 // again. The error is ErrBadProfile with the problems Check finds.
 func (p Profile) Prepare() (Profile, error) {
 	via, err := p.check()

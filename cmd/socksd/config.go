@@ -67,10 +67,15 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "rules (first match wins; no match = block):\n")
 	for _, r := range set.Rules() {
 		fmt.Fprintf(stdout, "  %s\n", r)
-		if r.Action == rules.FTPTunnel {
+		if r.Action.IsFTP() {
 			f := cfg.Rules[r.Index].FTP
 			fmt.Fprintf(stdout, "      ftp: data=%s active=%s encoding=%s deny=%q allow_auth_tls=%v\n",
 				f.Data, f.Active, f.Encoding, f.Deny, f.AllowAuthTLS)
+		}
+		if r.Action == rules.FTPSFTP {
+			sf := cfg.Rules[r.Index].SFTP
+			fmt.Fprintf(stdout, "      sftp: root=%q line_end=%s datasets=%q streams=%d\n",
+				sf.Root, sf.LineEnd, sf.Datasets, sf.Streams)
 		}
 	}
 	return exitOK

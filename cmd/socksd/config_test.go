@@ -53,6 +53,50 @@ profile = "nope"
 	}
 }
 
+// socksd check prints the FTP settings of ftp-tunnel and ftp-sftp rules,
+// and the SFTP settings of ftp-sftp rules only.
+func TestCheckPrintsFTPSettings(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "site.toml")
+	os.WriteFile(f, []byte(`[profiles.gw]
+host = "gw"
+
+[[rules]]
+name = "tun"
+action = "ftp-tunnel"
+profile = "gw"
+
+[[rules]]
+name = "sftp"
+action = "ftp-sftp"
+profile = "gw"
+[rules.ftp]
+encoding = "ibm-1047"
+[rules.sftp]
+root = "/data/in"
+datasets = "//"
+streams = 4
+`), 0o600)
+	code, out, errOut := runCheckTest(t, "-c", f)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	lines := strings.Split(out, "\n")
+	var got []string
+	for _, l := range lines {
+		if l = strings.TrimSpace(l); strings.HasPrefix(l, "ftp:") || strings.HasPrefix(l, "sftp:") {
+			got = append(got, l)
+		}
+	}
+	want := []string{
+		`ftp: data=auto active=convert encoding=auto deny=[] allow_auth_tls=false`,
+		`ftp: data=auto active=convert encoding=ibm-1047 deny=[] allow_auth_tls=false`,
+		`sftp: root="/data/in" line_end=lf datasets="//" streams=4`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("check printed:\n%s\nwant the lines:\n%s", out, strings.Join(want, "\n"))
+	}
+}
+
 // Neither the errors nor the report of socksd check show a password, for
 // any of the loader's secret test files or for a valid file whose via
 // carries one.
