@@ -392,7 +392,7 @@ func (s *sftpSite) checkAudit(t *testing.T, want ...string) []map[string]any {
 // opened no direct-tcpip channel (nothing was forwarded to an FTP server).
 func (s *sftpSite) checkOnlySFTP(t *testing.T) {
 	t.Helper()
-	if s.sshd.CountLog("subsystem request for sftp") == 0 {
+	if s.sshd.CountLog("req subsystem") == 0 {
 		t.Errorf("sshd's log shows no sftp subsystem request")
 	}
 	if n := s.sshd.CountLog("server_request_direct_tcpip"); n != 0 {
@@ -487,12 +487,18 @@ func sftpDialogue(t *testing.T, s *sftpSite) {
 	s.checkFile(t, "a.txt", []byte("hello"))
 	transfer(t, j, "APPE a.txt", false, []byte(" wor"))
 	s.checkFile(t, "a.txt", []byte("hello wor"))
+	// REST before PASV, as curl sends it, and after, as RFC 959 orders it.
 	reply(t, j, "REST 9", 350)
 	transfer(t, j, "STOR a.txt", false, []byte("ld"))
 	s.checkFile(t, "a.txt", []byte("hello world"))
-	reply(t, j, "REST 6", 350)
-	if got := transfer(t, j, "RETR a.txt", false, nil); string(got) != "world" {
-		t.Errorf("REST 6 + RETR: %q", got)
+	if got, _ := s.read("a.txt"); string(got) != "hello world" {
+		s.put(t, "a.txt", []byte("hello world")) // go on with the rest
+	}
+	transferFrom(t, j, 6, "STOR a.txt", []byte("WORLD"))
+	s.checkFile(t, "a.txt", []byte("hello WORLD"))
+	s.put(t, "a.txt", []byte("hello world"))
+	if got := transferFrom(t, j, 6, "RETR a.txt", nil); string(got) != "world" {
+		t.Errorf("PASV, REST 6, RETR: %q", got)
 	}
 	if got := transfer(t, j, "RETR a.txt", false, nil); string(got) != "hello world" {
 		t.Errorf("RETR after REST: %q (the offset must apply to one transfer only)", got)
@@ -573,8 +579,28 @@ func sftpDialogue(t *testing.T, s *sftpSite) {
 		t.Errorf("DELE b.txt: still on the server")
 	}
 	reply(t, j, "DELE b.txt", 550)
-	reply(t, j, "RETR no-such-file", 550)
-	reply(t, j, "RMD sub", 550) // not empty
+	// Refusals come as the first reply, before any 150: after a 1yz reply
+	// RFC 959 allows no 550.
+	ro := filepath.Join(s.home, "readonly")
+	os.Mkdir(ro, 0o755)                                                       // root's: the SSH user cannot write here
+	os.WriteFile(filepath.Join(s.home, "unreadable.txt"), []byte("x"), 0o600) // root's
+	for _, c := range []struct {
+		cmd  string
+		send []byte
+	}{{"RETR no-such-file", nil}, {"RETR unreadable.txt", nil}, {"STOR readonly/new.txt", []byte("nope")}, {"APPE readonly/new.txt", []byte("nope")}} {
+		var r io.Reader
+		if c.send != nil {
+			r = bytes.NewReader(c.send)
+		}
+		_, code, text, _ := j.Transfer(context.Background(), c.cmd, false, r)
+		if code != 550 {
+			t.Errorf("%s: %d %q, want 550 as the first reply", c.cmd, code, text)
+		}
+	}
+	if s.exists("readonly/new.txt") {
+		t.Errorf("a file was written in the read-only directory")
+	}
+	reply(t, j, "RMD sub", 550, 451) // not empty: OpenSSH says only "failure"
 	reply(t, j, "DELE sub/in-sub.txt", 250)
 	reply(t, j, "RMD sub", 250)
 	if s.exists("sub") {
@@ -691,8 +717,8 @@ func sftpJlaffaye(t *testing.T, s *sftpSite) {
 	}
 
 	// Missing files and permission denied: 550, and nothing written.
-	if _, err := c.Retr("no-such.bin"); ftpCode(err) != 550 {
-		t.Errorf("RETR of a missing file: %v, want 550", err)
+	if code := retrCode(c, "no-such.bin"); code != 550 {
+		t.Errorf("RETR of a missing file: final reply %d, want 550", code)
 	}
 	if _, err := c.FileSize("no-such.bin"); ftpCode(err) != 550 {
 		t.Errorf("SIZE of a missing file: %v, want 550", err)
@@ -710,8 +736,8 @@ func sftpJlaffaye(t *testing.T, s *sftpSite) {
 	if err := c.Delete("readonly/root.txt"); ftpCode(err) != 550 || !s.exists("readonly/root.txt") {
 		t.Errorf("DELE of another user's file: %v, want 550", err)
 	}
-	if _, err := c.Retr("secret.txt"); ftpCode(err) != 550 {
-		t.Errorf("RETR of an unreadable file: %v, want 550", err)
+	if code := retrCode(c, "secret.txt"); code != 550 {
+		t.Errorf("RETR of an unreadable file: final reply %d, want 550", code)
 	}
 	if err := c.Rename("readonly/root.txt", "stolen.txt"); ftpCode(err) != 550 || s.exists("stolen.txt") {
 		t.Errorf("RNFR/RNTO out of a read-only directory: %v, want 550", err)
@@ -719,6 +745,51 @@ func sftpJlaffaye(t *testing.T, s *sftpSite) {
 	if err := c.NoOp(); err != nil {
 		t.Errorf("the session is unusable after the refusals: %v", err)
 	}
+}
+
+// retrCode runs RETR and returns the reply code of its refusal, whether
+// it came first or after a 150 (the dialogue test checks the order), or 226.
+func retrCode(c *ftp.ServerConn, name string) int {
+	r, err := c.Retr(name)
+	if err != nil {
+		return ftpCode(err)
+	}
+	io.Copy(io.Discard, r)
+	if err := r.Close(); err != nil {
+		return ftpCode(err)
+	}
+	return 226
+}
+
+// transferFrom is transfer with a REST offset sent once the data
+// connection is set up (PASV), right before cmd, as RFC 959 orders it.
+func transferFrom(t *testing.T, j *ftpjob.Job, offset int64, cmd string, send []byte) []byte {
+	t.Helper()
+	getc, err := j.DataConn(context.Background(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reply(t, j, fmt.Sprintf("REST %d", offset), 350)
+	if code, text, err := j.Cmd(cmd); err != nil || code/100 != 1 {
+		t.Fatalf("%s after REST: %d %q %v", cmd, code, text, err)
+	}
+	dc, err := getc()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dc.SetDeadline(time.Now().Add(time.Minute))
+	var got []byte
+	if send != nil {
+		_, err = dc.Write(send)
+	} else {
+		got, err = io.ReadAll(dc)
+	}
+	dc.Close()
+	code, text, rerr := j.Reply()
+	if err != nil || rerr != nil || code != 226 {
+		t.Fatalf("%s after REST: %d %q %v %v", cmd, code, text, err, rerr)
+	}
+	return got
 }
 
 // checkRetr downloads name from offset and compares it with data[offset:].
@@ -970,6 +1041,6 @@ func TestSFTPStreams(t *testing.T) {
 			t.Errorf("parallel RETR %d: %v", i, err)
 		}
 	}
-	t.Logf("sshd: %d sftp subsystem requests, %d logins", s.sshd.CountLog("subsystem request for sftp"), s.sshd.CountLog("Accepted password for"))
+	t.Logf("sshd: %d sftp subsystem requests, %d logins", s.sshd.CountLog("req subsystem"), s.sshd.CountLog("Accepted password for"))
 	s.checkOnlySFTP(t)
 }
