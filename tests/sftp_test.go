@@ -1041,6 +1041,10 @@ func TestSFTPStreams(t *testing.T) {
 			t.Errorf("parallel RETR %d: %v", i, err)
 		}
 	}
-	t.Logf("sshd: %d sftp subsystem requests, %d logins", s.sshd.CountLog("req subsystem"), s.sshd.CountLog("Accepted password for"))
+	subs := s.sshd.CountLog("req subsystem")
+	t.Logf("sshd: %d sftp subsystem requests, %d logins", subs, s.sshd.CountLog("Accepted password for"))
+	if subs < 4 {
+		t.Errorf("streams = 4, but sshd served only %d sftp subsystems", subs)
+	}
 	s.checkOnlySFTP(t)
 }
