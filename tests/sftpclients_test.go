@@ -3,6 +3,7 @@ package tests
 import (
 	"bytes"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -111,9 +112,10 @@ func TestSFTPCurl(t *testing.T) {
 			if s.exists("app.txt") || !s.exists("renamed.txt") || s.exists("d1/d2") {
 				t.Errorf("after RNFR/RNTO, DELE, RMD: app.txt %v, renamed.txt %v, d1/d2 %v", s.exists("app.txt"), s.exists("renamed.txt"), s.exists("d1/d2"))
 			}
-			// A missing file: curl reports the server's 550.
+			// A missing file: curl reports the server's 550 as exit code 78.
 			out, err := run(t, s.topo.Command(s.topo.Client, "curl", append(append([]string{"-sS", "--max-time", "60", "--user", s.sshd.User + ":" + s.sshd.Password}, c.proxy...), base+"no-such.bin")...), time.Minute)
-			if err == nil || !strings.Contains(string(out), "550") {
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) || exit.ExitCode() != 78 { // CURLE_REMOTE_FILE_NOT_FOUND: the server said 550
 				t.Errorf("download of a missing file: %v %s", err, out)
 			}
 		})
