@@ -120,7 +120,13 @@ func TestSFTPCurl(t *testing.T) {
 			}
 		})
 	}
-	s.checkAudit(t, "STOR", "RETR", "APPE", "LIST", "NLST")
+	modes := map[string]int{}
+	for _, r := range s.checkAudit(t, "STOR", "RETR", "APPE", "LIST", "NLST") {
+		modes[fmt.Sprint(r["mode"])]++
+	}
+	if modes["active"] < 4 || modes["passive"] < 6 {
+		t.Errorf("audit modes %v: want the PORT/EPRT transfers active and the others passive", modes)
+	}
 	s.checkOnlySFTP(t)
 }
 
