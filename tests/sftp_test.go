@@ -37,6 +37,8 @@ const (
 	sftpPortSlashes = 2102 // datasets = "//"
 	sftpPortJail    = 2103 // root = the login directory's "jail"
 	sftpPortStreams = 2104 // streams = 4
+	sftpPortPolicy  = 2105 // [rules.ftp] deny = ["DELE", "SITE FILETYPE=JES"], active = "refuse"
+	sftpPortEBCDIC  = 2106 // [rules.ftp] encoding = "ibm-1047": even the greeting in EBCDIC
 )
 
 // sftpSite is a partner that runs only OpenSSH sshd with the sftp
@@ -115,16 +117,19 @@ host = %q
 port = %d
 auth = ["password", "keyboard-interactive"]
 `, s.audit, s.sshd.KnownHostsFile, s.topo.GatewayIP, s.sshd.Port)
+	const auto = "data = \"auto\"\nencoding = \"auto\""
 	rules := []struct {
-		name string
-		port int
-		sftp string
+		name      string
+		port      int
+		ftp, sftp string
 	}{
-		{"sftp", sftpPort, ""},
-		{"sftp-crlf", sftpPortCRLF, `line_end = "crlf"`},
-		{"sftp-slashes", sftpPortSlashes, `datasets = "//"`},
-		{"sftp-jail", sftpPortJail, fmt.Sprintf("root = %q", s.serverHome+"/jail")},
-		{"sftp-streams", sftpPortStreams, "streams = 4"},
+		{"sftp", sftpPort, auto, ""},
+		{"sftp-crlf", sftpPortCRLF, auto, `line_end = "crlf"`},
+		{"sftp-slashes", sftpPortSlashes, auto, `datasets = "//"`},
+		{"sftp-jail", sftpPortJail, auto, fmt.Sprintf("root = %q", s.serverHome+"/jail")},
+		{"sftp-streams", sftpPortStreams, auto, "streams = 4"},
+		{"sftp-policy", sftpPortPolicy, auto + "\ndeny = [\"DELE\", \"SITE FILETYPE=JES\"]\nactive = \"refuse\"", ""},
+		{"sftp-ebcdic", sftpPortEBCDIC, "encoding = \"ibm-1047\"", ""},
 	}
 	for _, r := range rules {
 		fmt.Fprintf(&b, `
@@ -135,11 +140,10 @@ ports = ["%d"]
 action = "ftp-sftp"
 profile = "partner"
 [rules.ftp]
-data = "auto"
-encoding = "auto"
+%s
 [rules.sftp]
 %s
-`, r.name, s.topo.GatewayIP, testpeer.GatewayHost, r.port, r.sftp)
+`, r.name, s.topo.GatewayIP, testpeer.GatewayHost, r.port, r.ftp, r.sftp)
 	}
 	b.WriteString("\n[[rules]]\nname = \"rest\"\naction = \"block\"\n")
 	return b.String()
@@ -179,16 +183,21 @@ func (s *sftpSite) asciiJob(t *testing.T, port int) *ftpjob.Job {
 	return j
 }
 
-// client is jlaffaye/ftp on the client host, its control and data
-// connections through socksd by SOCKS5 CONNECT, logged in.
+// client is jlaffaye/ftp on the client host, logged in. Its connections
+// to the partner go through socksd by SOCKS5 CONNECT; one to a loopback
+// address (a 227 address of socksd's own, used with
+// ftp.DialWithTrustPasvIP) goes there directly.
 func (s *sftpSite) client(t *testing.T, port int, opts ...ftp.DialOption) *ftp.ServerConn {
 	t.Helper()
 	dial := func(network, address string) (net.Conn, error) {
+		host, p, _ := net.SplitHostPort(address)
+		if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+			return testpeer.DialIn(context.Background(), s.topo.ClientNSPath, "tcp", address)
+		}
 		c, err := testpeer.DialIn(context.Background(), s.topo.ClientNSPath, "tcp", s.d.Addr)
 		if err != nil {
 			return nil, err
 		}
-		host, p, _ := net.SplitHostPort(address)
 		var n uint16
 		fmt.Sscan(p, &n)
 		if _, err := socks.ClientHandshake(c, 5, socks.Addr{Host: host, Port: n}, "", ""); err != nil {
@@ -448,6 +457,9 @@ func sftpDialogue(t *testing.T, s *sftpSite) {
 	reply(t, j, "TYPE A", 200)
 	reply(t, j, "TYPE I", 200)
 	reply(t, j, "XYZZY", 502)
+	// PORT and EPRT only to the job's own host (RFC 2577).
+	reply(t, j, "PORT 10,77,2,2,19,137", 500, 501, 504)
+	reply(t, j, "EPRT |1|10.77.1.2|5001|", 500, 501, 504)
 
 	// Directories.
 	pwd := reply(t, j, "PWD", 257)

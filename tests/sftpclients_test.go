@@ -2,6 +2,7 @@ package tests
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -14,6 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jlaffaye/ftp"
+
+	"socksd/ebcdic"
 	"socksd/internal/testing/testpeer"
 )
 
@@ -219,4 +223,59 @@ func TestSFTPLftp(t *testing.T) {
 func after(s, mark string) string {
 	_, rest, _ := strings.Cut(s, mark)
 	return rest
+}
+
+// TestSFTPDataAndPolicy: a job may connect to the 227 address directly,
+// without SOCKS; [rules.ftp] keeps its meaning for ftp-sftp (deny,
+// active = "refuse", a named EBCDIC code page that even the greeting
+// uses).
+func TestSFTPDataAndPolicy(t *testing.T) {
+	s := newSFTPSite(t, sftpSiteConfig{server: testpeer.InternalSFTP})
+	t.Run("direct-data", func(t *testing.T) {
+		// Control through SOCKS5, data straight to the 227 address (socksd's
+		// own, on the client host).
+		data := testpeer.Data(4<<20, 81)
+		c := s.client(t, sftpPort, ftp.DialWithDisabledEPSV(true), ftp.DialWithTrustPasvIP(true))
+		viaSOCKS := s.d.Log.Count("event=session_start")
+		if err := c.Stor("direct.bin", bytes.NewReader(data)); err != nil {
+			t.Fatalf("STOR with a direct data connection: %v", err)
+		}
+		s.checkFile(t, "direct.bin", data)
+		checkRetr(t, c, "direct.bin", 0, data)
+		if n := s.d.Log.Count("event=session_start"); n != viaSOCKS {
+			t.Errorf("%d data connections came by SOCKS; the client connected to the 227 address directly", n-viaSOCKS)
+		}
+	})
+	t.Run("policy", func(t *testing.T) {
+		s.put(t, "keep.txt", []byte("keep\n"))
+		j := s.asciiJob(t, sftpPortPolicy)
+		reply(t, j, "TYPE I", 200)
+		reply(t, j, "DELE keep.txt", 550)
+		reply(t, j, "site filetype=jes", 550)
+		if !s.exists("keep.txt") {
+			t.Errorf("a denied DELE deleted the file")
+		}
+		// active = "refuse": PORT is refused, and so is a SOCKS BIND's PORT.
+		reply(t, j, "PORT 127,0,0,1,19,137", 500, 502, 504, 550)
+		if _, code, text, err := j.Transfer(context.Background(), "RETR keep.txt", true, nil); err == nil && code == 226 {
+			t.Errorf("an active RETR went through a rule with active = \"refuse\": %d %q", code, text)
+		}
+		if got := transfer(t, j, "RETR keep.txt", false, nil); string(got) != "keep\n" {
+			t.Errorf("passive RETR: %q", got)
+		}
+		if !s.d.Log.WaitCount("SOX0302W", 2, 10*time.Second) {
+			t.Errorf("the refusals were not logged (SOX0302W)")
+		}
+	})
+	t.Run("ibm-1047", func(t *testing.T) {
+		j := s.job(sftpPortEBCDIC, 4, ebcdic.IBM1047, []byte{0x15})
+		j.ASCIIGreeting = false
+		s.login(t, j)
+		reply(t, j, "SITE RECFM=FB LRECL=80", 200)
+		reply(t, j, "TYPE A", 200)
+		transfer(t, j, "STOR 'HLQ.EBCDIC.CTL'", true, []byte("ASCII TEXT ON THE DATA CONNECTION\r\n"))
+		s.checkFile(t, "HLQ.EBCDIC.CTL", []byte("ASCII TEXT ON THE DATA CONNECTION\n"))
+		reply(t, j, "QUIT", 221)
+	})
+	s.checkOnlySFTP(t)
 }
