@@ -134,6 +134,39 @@
 // server's control connection is lost during a transfer the job gets 426,
 // so that a job never takes a short file for a complete one.
 //
+// # ftp-sftp
+//
+// With SessionConfig.SFTP set, no FTP server is involved: socksd is the
+// job's FTP server and carries each command out as SFTP operations
+// (github.com/pkg/sftp) on the "sftp" subsystem of the SSH connection the
+// Opener returns, which must be a [Subsystems]. Greeting, USER/PASS
+// capture, pre-login limits, AUTH refusal, policy, data connections and
+// audit are the ones described above. After the SSH login socksd opens
+// SFTPOptions.Streams sftp channels (a refused subsystem: 421 and
+// SOX0320E), answers 230 and logs SOX0319I. Commands are served one at a
+// time (RFC 959/3659 replies; anything else gets 502). Paths are relative
+// to the SSH login directory or confined to SFTPOptions.Root; quoted z/OS
+// names follow SFTPOptions.Datasets. TYPE A converts line ends to
+// SFTPOptions.LineEnd; SIZE and REST are refused in TYPE A. SITE CHMOD
+// changes the mode; other SITE parameters get 200 and go into the next
+// transfer's audit record ([Transfer].Site).
+//
+// A data connection is the same as in ftp-tunnel (passive listener on
+// LocalAddr that the broker also offers to SOCKS CONNECTs, SOCKS BIND,
+// PORT/EPRT to the job's own host), except that its far end is one end of
+// a local socket pair whose other end the transfer reads or writes. STOR
+// writes to a temporary name and renames it into place only when the
+// job's data connection ended cleanly and every byte is on the server;
+// APPE, STOR after REST and data set names write in place. The job gets
+// 226 only when the data relay to or from it ended without error: a
+// broken data connection gets 426, a server error its mapped reply, and a
+// lost SFTP connection ends the session (421, or 426 in a transfer; SOX0321W).
+//
+// When the Opener returns a [FallbackError] (fallback_to_plain, the SSH
+// server unreachable), an ftp-tunnel or ftp-sftp session logs SOX0318W and
+// logs in at the job's FTP server through FallbackError.Plain, sending the
+// job's password in clear, and relays as ftp-tunnel does.
+//
 // # Parsers
 //
 // [ParseCommand], [ParseReply] and [ReplyReader], [ParsePORT], [ParseEPRT],

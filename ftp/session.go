@@ -254,8 +254,8 @@ func Serve(ctx context.Context, cfg SessionConfig) error {
 	return err
 }
 
-// closeConns closes both control connections and the tunnel lease; used
-// when ctx ends, to unblock every read.
+// closeConns closes both control connections (and, in ftp-sftp, the SFTP
+// channels); used when ctx ends, to unblock every read and SFTP request.
 func (s *session) closeConns() {
 	s.cfg.Client.Close()
 	if srv := s.serverSide(); srv != nil {

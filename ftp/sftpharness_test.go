@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -86,6 +85,8 @@ type sftpHarness struct {
 	sopt SFTPOptions
 	tun  *sftpTunnel
 	open Opener // nil: the sftpTunnel for the password "secret"
+	// tunnelMode runs ftp-tunnel sessions (SessionConfig.SFTP unset).
+	tunnelMode bool
 }
 
 func newSFTPHarness(t *testing.T, opts Options, sopt SFTPOptions) *sftpHarness {
@@ -147,7 +148,9 @@ func (h *sftpHarness) serve(ctx context.Context) net.Conn {
 		Counters:     &h.counters,
 		DataCounters: &h.dataCtr,
 	}
-	cfg.SFTP = &sopt
+	if h.tunnelMode {
+		cfg.SFTP = nil
+	}
 	go func() { h.errs <- Serve(ctx, cfg) }()
 	return job
 }
@@ -252,4 +255,50 @@ func (h *sftpHarness) audit(n int) Transfer {
 	return a[n-1]
 }
 
-func joinLines(ls ...string) string { return strings.Join(ls, "\r\n") + "\r\n" }
+// final reads replies until a final one.
+func final(j *rawJob) *Reply {
+	j.t.Helper()
+	for i := 0; i < 5; i++ {
+		if r := j.reply(); !r.Preliminary() {
+			return r
+		}
+	}
+	j.t.Fatal("no final reply")
+	return nil
+}
+
+// store sends cmd (STOR, APPE, STOU) over a new passive data connection
+// with data and returns the 150 and the final reply.
+func (h *sftpHarness) store(ctx context.Context, j *rawJob, cmd string, data []byte) (*Reply, *Reply) {
+	h.t.Helper()
+	dc := h.pasv(ctx, j)
+	j.send(cmd)
+	first := j.reply()
+	if first.Code != 150 {
+		dc.Close()
+		return first, first
+	}
+	if _, err := dc.Write(data); err != nil {
+		h.t.Fatal(err)
+	}
+	dc.Close()
+	return first, final(j)
+}
+
+// retrieve sends cmd (RETR, LIST, ...) over a new passive data connection
+// and returns the data and the final reply.
+func (h *sftpHarness) retrieve(ctx context.Context, j *rawJob, cmd string) ([]byte, *Reply) {
+	h.t.Helper()
+	dc := h.pasv(ctx, j)
+	defer dc.Close()
+	j.send(cmd)
+	first := j.reply()
+	if first.Code != 150 {
+		return nil, first
+	}
+	b := readAll(h.t, dc)
+	dc.Close()
+	return b, final(j)
+}
+
+var errRefusedForTest = errors.New("ssh: subsystem request failed")

@@ -38,10 +38,15 @@ type sftpState struct {
 	pairs   *pairHub
 
 	typ  TransferType
-	rest int64    // REST offset for the next RETR/STOR
+	rest int64    // REST offset for the next transfer
 	rnfr string   // RNFR's path for the next RNTO
 	site []string // SITE parameters for the next transfer's audit record
+	// epsvAll: after EPSV ALL only EPSV may set up data connections
+	// (RFC 2428 4).
+	epsvAll bool
 
+	lost      chan struct{} // closed when an SFTP connection has ended
+	lostOnce  sync.Once
 	closeOnce sync.Once
 }
 
@@ -101,7 +106,7 @@ func pathError(err error) error {
 func (s *session) sftpLogin(tun Tunnel, user string) error {
 	s.tun = tun
 	s.sshServer = tun.Server()
-	st := &sftpState{opt: s.cfg.SFTP.normalize(), pairs: newPairHub(), typ: TransferType{Code: 'A'}}
+	st := &sftpState{opt: s.cfg.SFTP.normalize(), pairs: newPairHub(), typ: TransferType{Code: 'A'}, lost: make(chan struct{})}
 	if err := st.open(s.ctx, tun); err != nil {
 		st.closeStreams()
 		reason := sanitize(err.Error(), nil)
@@ -135,6 +140,10 @@ func (st *sftpState) open(ctx context.Context, tun Tunnel) error {
 			return err
 		}
 		st.cls = append(st.cls, cl)
+		go func() {
+			_ = cl.Wait()
+			st.lostOnce.Do(func() { close(st.lost) })
+		}()
 	}
 	home, err := st.cls[0].Getwd()
 	if err != nil {
@@ -222,8 +231,13 @@ func (s *session) sftpLine(line []byte) error {
 	if err != nil {
 		return s.reply(500, "Syntax error, command unrecognized.")
 	}
+	// REST holds until the next transfer (clients send PASV or EPSV
+	// between REST and RETR); RNTO must follow RNFR directly.
 	rest, rnfr := st.rest, st.rnfr
-	st.rest, st.rnfr = 0, ""
+	st.rnfr = ""
+	if cmd.IsTransfer() {
+		st.rest = 0
+	}
 	if pattern, denied := s.policy.match(cmd); denied {
 		msg.Log(&s.log, "SOX0302W", s.cfg.ID, cmd.String()).Str("command", cmd.String()).Str("pattern", pattern).Send()
 		return s.reply(550, cmd.Verb+": refused by policy.")
@@ -320,13 +334,48 @@ func (s *session) fail(err error) error {
 		return s.reply(re.code, re.text)
 	}
 	code, text := sftpReply(err, false)
+	lost := code == 421 || code != 550 && code != 552 && s.sftp.gone()
+	if lost {
+		code, text = 421, "SFTP connection to "+s.sshServer+" lost; closing."
+	}
 	if werr := s.reply(code, text); werr != nil {
 		return werr
 	}
-	if code == 421 {
+	if lost {
 		return s.sftpLost(err)
 	}
 	return nil
+}
+
+// probeTimeout bounds the check that the SFTP server still answers after
+// an operation failed.
+const probeTimeout = 15 * time.Second
+
+// gone reports, after an SFTP operation failed, whether the SFTP
+// connection has ended (or no longer answers): then the session cannot go
+// on.
+func (st *sftpState) gone() bool {
+	select {
+	case <-st.lost:
+		return true
+	default:
+	}
+	probe := make(chan error, 1)
+	go func() {
+		_, err := st.cls[0].RealPath(".")
+		probe <- err
+	}()
+	timer := time.NewTimer(probeTimeout)
+	defer timer.Stop()
+	select {
+	case err := <-probe:
+		var se *sftp.StatusError
+		return err != nil && !errors.As(err, &se)
+	case <-st.lost:
+		return true
+	case <-timer.C:
+		return true
+	}
 }
 
 // sftpLost logs the end of the SFTP connection and returns the session's
@@ -378,6 +427,7 @@ func (s *session) sftpType(cmd Command) error {
 	switch {
 	case t.Code == 'A' && (t.Format == 0 || t.Format == 'N'):
 		s.sftp.typ = TransferType{Code: 'A'}
+		s.sftp.rest = 0 // offsets mean nothing in TYPE A
 		return s.reply(200, "Type set to A.")
 	case t.Code == 'I', t.Code == 'L' && t.Size == 8:
 		s.sftp.typ = TransferType{Code: 'I'}
@@ -436,7 +486,16 @@ func (s *session) sftpRemove(cmd Command) error {
 		if target == root {
 			return s.reply(550, "The root directory cannot be removed.")
 		}
-		err = cl.RemoveDirectory(target)
+		fi, err := cl.Lstat(target)
+		if err != nil {
+			return s.fail(err)
+		}
+		if !fi.IsDir() {
+			return s.reply(550, cmd.Args+": not a directory; use DELE.")
+		}
+		if err := cl.RemoveDirectory(target); err != nil {
+			return s.fail(err)
+		}
 	}
 	if cmd.Verb == "DELE" {
 		err = cl.Remove(target)
@@ -615,6 +674,10 @@ func (s *session) listing(verb, arg string) ([]string, error) {
 	}
 	cl := st.cls[0]
 	fi, err := cl.Stat(target)
+	if errors.Is(err, fs.ErrNotExist) && strings.ContainsAny(path.Base(target), "*?[") {
+		// A pattern in the last element, as z/OS MGET sends in NLST.
+		return s.globListing(verb, target)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -635,14 +698,44 @@ func (s *session) listing(verb, arg string) ([]string, error) {
 	sort.Slice(fis, func(i, j int) bool { return fis[i].Name() < fis[j].Name() })
 	lines := make([]string, 0, len(fis))
 	for _, fi := range fis {
-		switch verb {
-		case "LIST":
-			lines = append(lines, listLine(fi, now))
-		case "NLST":
-			lines = append(lines, nlstLine(fi))
-		default:
-			lines = append(lines, mlsxLine(fi, fi.Name()))
+		lines = append(lines, listEntry(verb, fi, now))
+	}
+	return lines, nil
+}
+
+// listEntry is the line of fi in a LIST, NLST or MLSD listing.
+func listEntry(verb string, fi fs.FileInfo, now time.Time) string {
+	switch verb {
+	case "LIST":
+		return listLine(fi, now)
+	case "NLST":
+		return nlstLine(fi)
+	}
+	return mlsxLine(fi, fi.Name())
+}
+
+// globListing lists the entries of target's directory whose names match
+// its last element (path.Match).
+func (s *session) globListing(verb, target string) ([]string, error) {
+	dir, pattern := path.Split(target)
+	if _, err := path.Match(pattern, ""); err != nil {
+		return nil, &replyError{501, "Bad pattern " + pattern + "."}
+	}
+	fis, err := s.sftp.cls[0].ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(fis, func(i, j int) bool { return fis[i].Name() < fis[j].Name() })
+	now := time.Now()
+	var lines []string
+	for _, fi := range fis {
+		if ok, _ := path.Match(pattern, fi.Name()); !ok {
+			continue
 		}
+		lines = append(lines, listEntry(verb, fi, now))
+	}
+	if len(lines) == 0 {
+		return nil, &replyError{550, "No files found matching " + pattern + "."}
 	}
 	return lines, nil
 }
@@ -655,11 +748,15 @@ func (s *session) sftpPassive(cmd Command) error {
 		switch a := strings.ToUpper(strings.TrimSpace(cmd.Args)); a {
 		case "":
 		case "ALL":
+			s.sftp.epsvAll = true
 			return s.reply(200, "EPSV ALL ok.")
 		case "1", "2":
 		default:
 			return s.reply(522, "Network protocol not supported, use (1,2)")
 		}
+	}
+	if cmd.Verb == "PASV" && s.sftp.epsvAll {
+		return s.reply(501, "PASV not allowed after EPSV ALL.")
 	}
 	local := s.cfg.LocalAddr.Unmap()
 	if !local.IsValid() || (cmd.Verb == "PASV" && !local.Is4()) {
@@ -682,6 +779,9 @@ func (s *session) sftpPassive(cmd Command) error {
 // sftpActive serves PORT and EPRT: to a SOCKS BIND of the job (its data
 // connection is paired), or socksd connects to the job's own address.
 func (s *session) sftpActive(cmd Command) error {
+	if s.sftp.epsvAll {
+		return s.reply(501, cmd.Verb+" not allowed after EPSV ALL.")
+	}
 	ap, bind, handled, err := s.activeAddress(cmd)
 	if handled {
 		return err
@@ -726,10 +826,15 @@ func (s *session) endTransferErr(t *transfer, err error) error {
 		return s.endTransfer(t, re.code, re.text, re.text)
 	}
 	code, text := sftpReply(err, true)
+	lost := code == 421 || code != 550 && code != 552 && s.sftp.gone()
+	if lost {
+		// The job's transfer failed: 426, and the session ends.
+		code, text = 426, "SFTP connection to "+s.sshServer+" lost; transfer aborted."
+	}
 	if werr := s.endTransfer(t, code, text, sanitize(err.Error(), nil)); werr != nil {
 		return werr
 	}
-	if code == 421 {
+	if lost {
 		return s.sftpLost(err)
 	}
 	return nil

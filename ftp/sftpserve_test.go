@@ -10,23 +10,26 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jlaffaye/ftp"
 )
 
 // TestSFTPClientCommands drives an ftp-sftp session with jlaffaye/ftp
 // (EPSV, data connections through the broker or straight to socksd's
 // listener) and checks every effect in the server's directory.
 func TestSFTPClientCommands(t *testing.T) {
-	for _, direct := range []bool{false, true} {
-		name := "socks"
-		if direct {
-			name = "direct"
-		}
-		t.Run(name, func(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		direct      bool
+		disableEPSV bool
+	}{{"socks", false, false}, {"direct", true, false}, {"pasv", false, true}} {
+		direct := tc.direct
+		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
 			h := newSFTPHarness(t, Options{}, SFTPOptions{})
 			h.put("in/hello.txt", "hello\nworld\n")
-			c := h.client(ctx, direct)
+			c := h.client(ctx, direct, ftp.DialWithDisabledEPSV(tc.disableEPSV))
 
 			if d, err := c.CurrentDir(); err != nil || d != h.dir {
 				t.Fatalf("PWD = %q, %v; want %q", d, err, h.dir)

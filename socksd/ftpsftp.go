@@ -47,7 +47,10 @@ func (r *request) openSubsystems(ctx context.Context, prof tunnel.Profile, cred 
 	if err != nil {
 		var se *tunnel.SessionError
 		if errors.As(err, &se) || errors.Is(err, tunnel.ErrSubsystemRefused) || errors.Is(err, tunnel.ErrSessionRefused) {
-			server := ""
+			server := prof.Host
+			if server == "" {
+				server = r.req.Dest.Host
+			}
 			if se != nil {
 				server = se.Server
 			}

@@ -111,8 +111,7 @@ func (r *request) ftpSession(rule *rules.Rule, sftp *ftp.SFTPOptions, open func(
 		return r.failed(err)
 	}
 	data := new(relay.Counters) // the data connections of this session, whichever sessions carry them
-	s.set(func(s *session) { s.dataBytes = data })
-	s.set(func(s *session) { s.phase = "ftp-login" })
+	s.set(func(s *session) { s.dataBytes, s.phase = data, "ftp-login" })
 	opener := func(ctx context.Context, user string, password []byte) (ftp.Tunnel, error) {
 		s.set(func(s *session) { s.user = user })
 		t, err := open(ctx, tunnel.Credentials{User: user, Password: password})

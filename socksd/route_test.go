@@ -107,7 +107,7 @@ func TestRouting(t *testing.T) {
 		// Blocks: the only 0x02.
 		{"rule blocks", 5, socks.CmdConnect, "127.0.0.1:9", notAllow, nil, "deny-9", "block", "blocked", false, "", ""},
 		{"no rule matches", 5, socks.CmdConnect, "other.example:80", notAllow, nil, "(none)", "block", "blocked", false, "", ""},
-		{"socks4 block", 4, socks.CmdConnect, "127.0.0.1:9", notAllow, nil, "deny-9", "block", "blocked", false, "", ""},
+		{"socks4 block", 4, socks.CmdConnect, "127.0.0.2:9", notAllow, nil, "deny-9", "block", "blocked", false, "", ""},
 
 		// Direct.
 		{"direct", 5, socks.CmdConnect, "ok.direct.test:80", ok, []string{"direct ok.direct.test:80"}, "direct", "direct", "ok", false, "", ""},
@@ -129,7 +129,7 @@ func TestRouting(t *testing.T) {
 		{"channel refused", 5, socks.CmdConnect, "chanrefused.tunnel.test:443", refused, []string{"tunnel p job1@chanrefused.tunnel.test password=true", "channel chanrefused.tunnel.test:443", "release"}, "tunnel", "tunnel", "failed", false, "ssh.test:22", "refused"},
 		{"channel no route", 5, socks.CmdConnect, "noroute.tunnel.test:443", hostUnr, []string{"tunnel p job1@noroute.tunnel.test password=true", "channel noroute.tunnel.test:443", "release"}, "tunnel", "tunnel", "failed", false, "ssh.test:22", "No route"},
 		{"tunnel carries no bind", 5, socks.CmdBind, "x.tunnel.test:443", notSupCmd, nil, "tunnel", "tunnel", "refused", false, "", "CONNECT only"},
-		{"socks4 host key", 4, socks.CmdConnect, "hostkey-changed.tunnel.test:443", general, []string{"tunnel p job1@hostkey-changed.tunnel.test password=false"}, "tunnel", "tunnel", "failed", false, "", "host key"},
+		{"socks4 host key", 4, socks.CmdConnect, "hostkey-changed.tunnel.test:444", general, []string{"tunnel p job1@hostkey-changed.tunnel.test password=false"}, "tunnel", "tunnel", "failed", false, "", "host key"},
 
 		// fallback_to_plain: only when the SSH server cannot be reached.
 		{"fallback when ssh is down", 5, socks.CmdConnect, "sshdown.fallback.test:80", ok, []string{"tunnel p job1@sshdown.fallback.test password=true", "direct sshdown.fallback.test:80"}, "fallback", "direct (fallback)", "ok", false, "", ""},

@@ -10,6 +10,13 @@
 // when a connection carries Profile.MaxChannels channels, and an unused
 // connection closes after Options.IdleClose.
 //
+// Lease.Subsystem starts an SSH subsystem ("sftp") on a session channel of
+// the lease's connection. Servers limit the session channels of one
+// connection (sshd's MaxSessions): a connection that refused one is passed
+// over for leases that need more (Profile.Sessions), and
+// Pool.OpenSubsystems opens a session's channels at once, on as many
+// connections of its identity as that takes.
+//
 // Host keys are checked against OpenSSH known_hosts files
 // (golang.org/x/crypto/ssh/knownhosts) with the policy "strict" or
 // "accept-new". Authentication follows the profile's order over password,
@@ -30,5 +37,7 @@
 // ErrHostKeyChanged, ErrHostKeyRevoked, as *HostKeyError with the
 // fingerprints), logins (ErrAuthFailed, ErrPasswordRejectedRecently, as
 // *AuthError), the way to the server (ErrServerUnreachable) and channels
-// (ErrProhibited, ErrConnectFailed, ErrUnreachable, as *ChannelError).
+// (ErrProhibited, ErrConnectFailed, ErrUnreachable, as *ChannelError),
+// session channels and subsystems (ErrSessionRefused, ErrSubsystemRefused,
+// as *SessionError).
 package tunnel

@@ -1,13 +1,12 @@
 package tunnel
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
 	"io"
+	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,7 +19,12 @@ import (
 // session channels per connection (a Match block, because sshd takes the
 // first value of a keyword and the rig's config sets MaxSessions already).
 func sftpConfig(max string) testpeer.SSHDConfig {
-	extra := "Subsystem sftp internal-sftp\n"
+	return sftpServerConfig("internal-sftp", max)
+}
+
+// sftpServerConfig is sftpConfig with the given sftp server.
+func sftpServerConfig(server, max string) testpeer.SSHDConfig {
+	extra := "Subsystem sftp " + server + "\n"
 	if max != "" {
 		extra += "Match all\n\tMaxSessions " + max + "\n"
 	}
@@ -58,7 +62,18 @@ func snapshotOf(t *testing.T, p *Pool) TunnelInfo {
 }
 
 func TestSSHDSubsystemSFTP(t *testing.T) {
-	s, p, prof := e2e(t, sftpConfig(""), nil)
+	for _, server := range []string{"internal-sftp", "/usr/lib/openssh/sftp-server"} {
+		t.Run(server, func(t *testing.T) {
+			if _, err := os.Stat(server); strings.HasPrefix(server, "/") && err != nil {
+				testpeer.Missing(t, "%s: %v", server, err)
+			}
+			testSubsystemSFTP(t, server)
+		})
+	}
+}
+
+func testSubsystemSFTP(t *testing.T, server string) {
+	s, p, prof := e2e(t, sftpServerConfig(server, ""), nil)
 	ctx := context.Background()
 	l, err := p.Open(ctx, prof, "", Credentials{User: s.User, Password: []byte(s.Password)})
 	if err != nil {
@@ -111,26 +126,8 @@ func TestSSHDSubsystemRefused(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log sink that tests read while the pool writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestSSHDMaxSessionsOpensAnotherConnection(t *testing.T) {
-	var logs syncBuffer
+	var logs logBuffer
 	s, p, prof := e2e(t, sftpConfig("2"), func(o *Options) { o.Logger = zerolog.New(&logs) })
 	ctx := context.Background()
 	pw := []byte(s.Password)
