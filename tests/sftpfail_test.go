@@ -24,10 +24,11 @@ import (
 var failedReplies = []int{421, 426, 451}
 
 // TestSFTPFullDisk stores more than the server's file system holds (a
-// 1 MiB tmpfs as the upload directory): the job gets 552 where the server
-// says so, or 451 where it cannot tell (OpenSSH's sftp servers answer
-// ENOSPC with a plain failure), never 226; nothing is left under the
-// target name, and the space is free again for the next upload.
+// 1 MiB tmpfs as the upload directory): the job gets 552, never 226.
+// OpenSSH's sftp servers answer ENOSPC with a plain failure, but they
+// offer statvfs@openssh.com, so the full disk can be told (only a server
+// without it leaves 451). Nothing is left under the target name, and the
+// space is free again for the next upload.
 func TestSFTPFullDisk(t *testing.T) {
 	testpeer.RequireTool(t, "mount")
 	s := newSFTPSite(t, sftpSiteConfig{server: testpeer.InternalSFTP, prepare: func(home string) {
@@ -50,8 +51,8 @@ func TestSFTPFullDisk(t *testing.T) {
 	data := testpeer.Data(8<<20, 41)
 	_, code, text, err := j.Transfer(context.Background(), "STOR full/big.bin", false, bytes.NewReader(data))
 	t.Logf("STOR on a full disk: %d %q (data: %v)", code, text, err)
-	if code != 552 && code != 451 {
-		t.Errorf("STOR on a full disk: %d %q, want 552 (or 451 where the server cannot tell)", code, text)
+	if code != 552 {
+		t.Errorf("STOR on a full disk: %d %q, want 552 (OpenSSH offers statvfs@openssh.com)", code, text)
 	}
 	if s.exists("full/big.bin") {
 		t.Errorf("a partial file is under the target name")
@@ -65,8 +66,8 @@ func TestSFTPFullDisk(t *testing.T) {
 	s.checkFile(t, "full/small.txt", []byte("fits\n"))
 	// An append that does not fit either.
 	_, code, text, _ = j.Transfer(context.Background(), "APPE full/small.txt", false, bytes.NewReader(data))
-	if code != 552 && code != 451 {
-		t.Errorf("APPE on a full disk: %d %q, want 552 or 451", code, text)
+	if code != 552 {
+		t.Errorf("APPE on a full disk: %d %q, want 552", code, text)
 	}
 	recs := auditRecords(t, s.audit)
 	for _, r := range recs {
