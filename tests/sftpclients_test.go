@@ -21,26 +21,6 @@ import (
 	"socksd/internal/testing/testpeer"
 )
 
-// run runs cmd (bounded by limit) and returns its combined output.
-func run(t *testing.T, cmd *exec.Cmd, limit time.Duration) ([]byte, error) {
-	t.Helper()
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		return out.Bytes(), err
-	case <-time.After(limit):
-		cmd.Process.Kill()
-		<-done
-		return out.Bytes(), fmt.Errorf("%s did not finish within %v", cmd.Args[0], limit)
-	}
-}
-
 // TestSFTPCurl runs curl on the client host against the partner that has
 // no FTP server: passive with EPSV and with PASV, and active with PORT and
 // EPRT to curl's own address, the host name resolved by socksd
@@ -72,7 +52,7 @@ func TestSFTPCurl(t *testing.T) {
 			curl := func(args ...string) []byte {
 				t.Helper()
 				all := append(append(append([]string{"-sS", "--max-time", "120", "--user", s.sshd.User + ":" + s.sshd.Password}, c.proxy...), c.args...), args...)
-				out, err := run(t, s.topo.Command(s.topo.Client, "curl", all...), 3*time.Minute)
+				out, err := testpeer.RunBounded(s.topo.Command(s.topo.Client, "curl", all...), 3*time.Minute)
 				if err != nil {
 					t.Fatalf("curl %s: %v\n%s", strings.Join(args, " "), err, out)
 				}
@@ -117,7 +97,7 @@ func TestSFTPCurl(t *testing.T) {
 				t.Errorf("after RNFR/RNTO, DELE, RMD: app.txt %v, renamed.txt %v, d1/d2 %v", s.exists("app.txt"), s.exists("renamed.txt"), s.exists("d1/d2"))
 			}
 			// A missing file: curl reports the server's 550 as exit code 78.
-			out, err := run(t, s.topo.Command(s.topo.Client, "curl", append(append([]string{"-sS", "--max-time", "60", "--user", s.sshd.User + ":" + s.sshd.Password}, c.proxy...), base+"no-such.bin")...), time.Minute)
+			out, err := testpeer.RunBounded(s.topo.Command(s.topo.Client, "curl", append(append([]string{"-sS", "--max-time", "60", "--user", s.sshd.User + ":" + s.sshd.Password}, c.proxy...), base+"no-such.bin")...), time.Minute)
 			var exit *exec.ExitError
 			if !errors.As(err, &exit) || exit.ExitCode() != 78 { // CURLE_REMOTE_FILE_NOT_FOUND: the server said 550
 				t.Errorf("download of a missing file: %v %s", err, out)
@@ -182,7 +162,7 @@ func TestSFTPLftp(t *testing.T) {
 	}, "; ")
 	cmd := s.topo.Command(s.topo.Client, "proxychains4", "-f", conf, "lftp", "-u", s.sshd.User+","+s.sshd.Password,
 		"-e", script, fmt.Sprintf("ftp://%s:%d", s.topo.GatewayIP, sftpPort))
-	out, err := run(t, cmd, 3*time.Minute)
+	out, err := testpeer.RunBounded(cmd, 3*time.Minute)
 	if err != nil {
 		t.Fatalf("lftp: %v\n%s", err, out)
 	}

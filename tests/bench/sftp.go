@@ -198,30 +198,11 @@ func (r *sftpRef) run(command string, size int64) (float64, error) {
 	args = append(args, opts[len(opts)-1])
 	start := time.Now()
 	cmd := exec.Command("sftp", args...)
-	out, err := runBounded(cmd, transferTimeout)
+	out, err := testpeer.RunBounded(cmd, transferTimeout)
 	if err != nil {
 		return 0, fmt.Errorf("bench: sftp %q: %v: %s", command, err, out)
 	}
 	return mbps(size, time.Since(start)), nil
-}
-
-// runBounded runs cmd and kills it after limit.
-func runBounded(cmd *exec.Cmd, limit time.Duration) ([]byte, error) {
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		return out.Bytes(), err
-	case <-time.After(limit):
-		cmd.Process.Kill()
-		<-done
-		return out.Bytes(), fmt.Errorf("no exit within %v", limit)
-	}
 }
 
 // ftpLoginAt is ftpLogin to addr (an ftp-sftp destination) instead of

@@ -78,13 +78,6 @@ func (s SFTPSubsystem) subsystemLine(t testing.TB) string {
 // and removes it when the test ends. It returns its path.
 func UserDir(t testing.TB) string {
 	t.Helper()
-	name, _ := EnsureTestUser(t)
-	u, err := user.Lookup(name)
-	if err != nil {
-		t.Fatalf("testpeer: %v", err)
-	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
 	dir, err := os.MkdirTemp("", "socksd-sftp-")
 	if err != nil {
 		t.Fatalf("testpeer: %v", err)
@@ -93,9 +86,7 @@ func UserDir(t testing.TB) string {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatalf("testpeer: %v", err)
 	}
-	if err := os.Chown(dir, uid, gid); err != nil {
-		t.Fatalf("testpeer: %v", err)
-	}
+	ChownToUser(t, dir)
 	return dir
 }
 
