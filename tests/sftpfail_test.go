@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -115,62 +116,76 @@ func TestSFTPServerKilled(t *testing.T) {
 			t.Errorf("RETR with sshd killed: %d %q %v, want one of %v", code, text, err, failedReplies)
 		}
 	})
-	s.sshd.Restart(t)
-	t.Run("STOR", func(t *testing.T) {
-		old := []byte("the old content stays whole\n")
-		s.put(t, "keep.bin", old)
-		j := s.asciiJob(t, sftpPort)
-		reply(t, j, "TYPE I", 200)
-		getc, err := j.DataConn(context.Background(), false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		reply(t, j, "STOR keep.bin", 125, 150)
-		dc, err := getc()
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer dc.Close()
-		dc.SetDeadline(time.Now().Add(time.Minute))
-		if _, err := dc.Write(data[:4<<20]); err != nil {
-			t.Fatalf("the first 4 MiB: %v", err)
-		}
-		// The server is writing the temporary file now.
-		wait.For(10*time.Second, func() bool {
-			e, _ := os.ReadDir(s.home)
-			return len(e) > 3
-		})
-		s.sshd.Stop()
-		sent := 4 << 20
-		for sent < len(data) {
-			m, err := dc.Write(data[sent:min(len(data), sent+256<<10)])
-			sent += m
-			if err != nil {
-				break
-			}
-		}
-		dc.Close()
-		code, text, err := j.Reply()
-		t.Logf("STOR cut after %d bytes sent: %d %q %v", sent, code, text, err)
-		if !slices.Contains(failedReplies, code) {
-			t.Errorf("STOR with sshd killed: %d %q %v, want one of %v", code, text, err, failedReplies)
-		}
-		s.checkFile(t, "keep.bin", old)
-		entries, _ := os.ReadDir(s.home)
-		var names []string
-		for _, e := range entries {
-			names = append(names, e.Name())
-		}
-		t.Logf("the login directory after the cut: %v", names)
-		if !wait.For(10*time.Second, func() bool { return strings.Contains(readFile(s.audit), `"command":"STOR"`) }) {
-			t.Fatalf("no audit record of the cut STOR")
-		}
-		for _, r := range auditRecords(t, s.audit) {
-			if r["command"] == "STOR" && r["code"] == float64(226) {
-				t.Errorf("the audit records the cut STOR as a success: %v", r)
-			}
-		}
+	for _, target := range []string{"keep.bin", "new.bin"} {
+		s.sshd.Restart(t)
+		t.Run("STOR-"+target, func(t *testing.T) { sftpKilledStor(t, s, target, data) })
+	}
+}
+
+// sftpKilledStor starts a STOR of data as target and kills sshd after the
+// first 4 MiB. keep.bin exists before with other content, which must stay
+// whole; new.bin does not, and must not appear.
+func sftpKilledStor(t *testing.T, s *sftpSite, target string, data []byte) {
+	old := []byte("the old content stays whole\n")
+	if target == "keep.bin" {
+		s.put(t, target, old)
+	}
+	before, _ := os.ReadDir(s.home)
+	j := s.asciiJob(t, sftpPort)
+	reply(t, j, "TYPE I", 200)
+	getc, err := j.DataConn(context.Background(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reply(t, j, "STOR "+target, 125, 150)
+	dc, err := getc()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dc.Close()
+	dc.SetDeadline(time.Now().Add(time.Minute))
+	if _, err := dc.Write(data[:4<<20]); err != nil {
+		t.Fatalf("the first 4 MiB: %v", err)
+	}
+	// The server is writing the temporary file now.
+	wait.For(10*time.Second, func() bool {
+		e, _ := os.ReadDir(s.home)
+		return len(e) > len(before)
 	})
+	s.sshd.Stop()
+	sent := 4 << 20
+	for sent < len(data) {
+		m, err := dc.Write(data[sent:min(len(data), sent+256<<10)])
+		sent += m
+		if err != nil {
+			break
+		}
+	}
+	dc.Close()
+	code, text, err := j.Reply()
+	t.Logf("STOR cut after %d bytes sent: %d %q %v", sent, code, text, err)
+	if !slices.Contains(failedReplies, code) {
+		t.Errorf("STOR with sshd killed: %d %q %v, want one of %v", code, text, err, failedReplies)
+	}
+	if target == "keep.bin" {
+		s.checkFile(t, target, old)
+	} else if s.exists(target) {
+		t.Errorf("a partial %s is under the target name", target)
+	}
+	entries, _ := os.ReadDir(s.home)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	t.Logf("the login directory after the cut: %v", names)
+	if !wait.For(10*time.Second, func() bool { return strings.Contains(readFile(s.audit), `"command":"STOR"`) }) {
+		t.Fatalf("no audit record of the cut STOR")
+	}
+	for _, r := range auditRecords(t, s.audit) {
+		if r["command"] == "STOR" && r["code"] == float64(226) {
+			t.Errorf("the audit records the cut STOR as a success: %v", r)
+		}
+	}
 }
 
 func readFile(p string) string {
@@ -327,4 +342,29 @@ func TestSFTPDatasetNames(t *testing.T) {
 	reply(t, d, "SIZE 'HLQ.DATA.SET'", 213)
 	reply(t, d, "SIZE 'HLQ.READ.ME'", 550)
 	reply(t, d, "QUIT", 221)
+}
+
+// TestSFTPSubsystemRefused: an sshd without the sftp subsystem takes the
+// login but refuses the subsystem; the job gets 421 with the message ID
+// that names the reason, and socksd logs it.
+func TestSFTPSubsystemRefused(t *testing.T) {
+	s := newSFTPSite(t, sftpSiteConfig{server: ""})
+	j := s.job(sftpPort, 5, ebcdic.ASCII, []byte("\r\n"))
+	if err := j.Open(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	reply(t, j, "USER "+s.sshd.User, 331)
+	text := reply(t, j, "PASS "+s.sshd.Password, 421)
+	idRE := regexp.MustCompile(`SOX[0-9]{4}[EA]`)
+	line, ok := s.d.Log.WaitFor(regexp.MustCompile(`SOX[0-9]{4}[EA] .*sftp`), 10*time.Second, nil)
+	if !ok {
+		t.Fatalf("socksd logged no error message about the sftp subsystem")
+	}
+	if id := idRE.FindString(line); !strings.Contains(text, id) {
+		t.Errorf("the job's 421 does not name the message ID %s that socksd logged: %q", id, text)
+	}
+	if s.sshd.CountLog("Accepted password for") != 1 {
+		t.Errorf("sshd's log does not show the one login")
+	}
 }
