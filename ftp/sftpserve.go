@@ -473,32 +473,23 @@ func (s *session) sftpRemove(cmd Command) error {
 		return s.fail(pathError(err))
 	}
 	cl := st.cls[0]
+	fi, err := cl.Lstat(target)
+	if err != nil {
+		return s.fail(err)
+	}
 	if cmd.Verb == "DELE" {
-		fi, err := cl.Lstat(target)
-		if err != nil {
-			return s.fail(err)
-		}
 		if fi.IsDir() {
 			return s.reply(550, cmd.Args+": is a directory; use RMD.")
 		}
+		err = cl.Remove(target)
 	} else {
-		root, _, _ := st.paths.resolve("/")
-		if target == root {
+		if root, _, _ := st.paths.resolve("/"); target == root {
 			return s.reply(550, "The root directory cannot be removed.")
-		}
-		fi, err := cl.Lstat(target)
-		if err != nil {
-			return s.fail(err)
 		}
 		if !fi.IsDir() {
 			return s.reply(550, cmd.Args+": not a directory; use DELE.")
 		}
-		if err := cl.RemoveDirectory(target); err != nil {
-			return s.fail(err)
-		}
-	}
-	if cmd.Verb == "DELE" {
-		err = cl.Remove(target)
+		err = cl.RemoveDirectory(target)
 	}
 	if err != nil {
 		return s.fail(err)
