@@ -1011,6 +1011,21 @@ func TestSFTPStreams(t *testing.T) {
 	}
 	checkRetr(t, c, "streams.bin", 0, data)
 	checkRetr(t, c, "streams.bin", 5<<20+3, data)
+	// A resumed upload and an append on the same rule.
+	s.put(t, "resumed.bin", data[:7<<20+5])
+	if err := c.StorFrom("resumed.bin", bytes.NewReader(data[7<<20+5:]), 7<<20+5); err != nil {
+		t.Fatalf("REST + STOR with streams: %v", err)
+	}
+	if got, _ := s.read("resumed.bin"); sha256.Sum256(got) != sha256.Sum256(data) {
+		t.Errorf("REST + STOR with streams: the server's copy differs (%d bytes)", len(got))
+	}
+	s.put(t, "appended.bin", data[:1<<20])
+	if err := c.Append("appended.bin", bytes.NewReader(data[1<<20:])); err != nil {
+		t.Fatalf("APPE with streams: %v", err)
+	}
+	if got, _ := s.read("appended.bin"); sha256.Sum256(got) != sha256.Sum256(data) {
+		t.Errorf("APPE with streams: the server's copy differs (%d bytes)", len(got))
+	}
 
 	const n = 3
 	conns := make([]*ftp.ServerConn, n)
