@@ -32,6 +32,13 @@ var (
 			"One SSH channel moves at most its 2 MiB window per round trip; the goal for `streams = 4` is at least 3 times `sftp -b` and 3 times `ssh -N -D`."}
 )
 
+// SecSFTPDelayDiag holds the delay line's own capacity beside the
+// multi-stream rows.
+var SecSFTPDelayDiag = Section{Title: "The delay line's capacity", Diagnostic: true,
+	About: "This row diagnoses whether the delay line or socksd bounds the multi-stream rows above: the same number of SSH channels as `streams`, " +
+		"as parallel FTP downloads of a part each through `ssh -N -D` over the same delay line, against `ftp-sftp` with `streams` moving the whole file. " +
+		"If the parallel downloads reach several times one channel's rate and `ftp-sftp` does not, the bound is in socksd."}
+
 // sftpStreams is the streams setting of the multi-channel rows.
 const sftpStreams = 4
 
@@ -356,6 +363,21 @@ func BenchSFTP(t testing.TB, e *Env) []Row {
 				Ours: res[cmd][many], RefName: "`ssh -N -D` through the same delay line, jlaffaye/ftp to vsftpd behind sshd", Ref: res[cmd]["ssh -D"], Goal: 3},
 		)
 	}
+	// The delay line's capacity for as many channels.
+	part := dsize / sftpStreams
+	writeServerFile(t, v, "sftp-delay-part.bin", part)
+	diag := Row{Section: SecSFTPDelayDiag, Label: "delay line capacity",
+		Name: fmt.Sprintf("RETR of %d MiB, 40 ms round trip, `ftp-sftp` with `streams = %d`, against %d parallel RETRs of a part each", e.Opt.DelayMiB, sftpStreams, sftpStreams),
+		Unit: "MB/s", Ours: res["RETR"][many], RefName: fmt.Sprintf("%d parallel jlaffaye/ftp RETRs through `ssh -N -D` over the same delay line, total", sftpStreams)}
+	for i := 0; i < e.Opt.Runs; i++ {
+		x, err := parallelRetr(socks5(t, ref.Addr, "", ""), v, "sftp-delay-part.bin", sftpStreams, part)
+		if err != nil {
+			t.Fatalf("bench: parallel RETR through the delay line: %v", err)
+		}
+		diag.Ref = append(diag.Ref, x)
+		e.Logf("sftp delayed run %d: %d parallel RETR through ssh -D %.0f MB/s total", i+1, sftpStreams, x)
+	}
+	rows = append(rows, diag)
 	var missed []string
 	for _, r := range rows {
 		if met, ok := r.GoalMet(); ok && !met {
