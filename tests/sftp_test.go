@@ -90,11 +90,6 @@ func newSFTPSite(t *testing.T, cfg sftpSiteConfig) *sftpSite {
 	})
 	s.audit = filepath.Join(t.TempDir(), "audit.jsonl")
 	s.d = testpeer.StartSocksdIn(t, s.topo.Client, socksdBin, s.config())
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("sshd log:\n%s", tail(s.sshd.Log(), 60))
-		}
-	})
 	return s
 }
 
@@ -278,15 +273,6 @@ func firstDiff(got, want []byte) string {
 		}
 	}
 	return fmt.Sprintf("one is a prefix of the other, lengths %d and %d", len(got), len(want))
-}
-
-// tail returns the last n lines of s.
-func tail(s string, n int) string {
-	lines := strings.Split(s, "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 // reply sends cmd and fails the test (without stopping it) unless the
