@@ -36,7 +36,8 @@ demo: build
 
 # Benchmarks against real peers, side by side with their references, written
 # to BENCHMARKS.md and BENCHMARKS*.svg. Sizes: SOCKSD_BENCH_RUNS, _MB, _IDLE,
-# _IDLE_RUNS, _SESSIONS; SOCKSD_BENCH_ONLY=NAME runs one section.
+# _IDLE_RUNS, _SESSIONS, _DELAY_MB (the sftp section's transfers through its
+# 40 ms delay line); SOCKSD_BENCH_ONLY=NAME runs one section.
 bench: deps build
 	SOCKSD_BENCH_OUT=$(CURDIR)/BENCHMARKS.md $(GO) test -count=1 -timeout 80m -run TestBenchmarks -v ./tests/bench
 

@@ -10,6 +10,8 @@ check() { # check COMMAND PACKAGE
 	fi
 }
 check /usr/sbin/sshd openssh-server
+check /usr/lib/openssh/sftp-server openssh-sftp-server
+check sftp openssh-client
 check ssh openssh-client
 check ssh-keygen openssh-client
 check /usr/sbin/vsftpd vsftpd

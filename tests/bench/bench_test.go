@@ -30,6 +30,7 @@ var sections = []section{
 	{"ftp-transfers", true, BenchFTPTransfers},
 	{"ftp-sessions", true, BenchFTPSessions},
 	{"ftp-parallel", true, BenchFTPParallel},
+	{"sftp", true, BenchSFTP},
 	{"idle-ftp", true, BenchIdleFTP},
 }
 
@@ -145,6 +146,9 @@ func method(opt Options, onTmpfs bool) []string {
 			"jlaffaye/ftp straight to vsftpd as the ceiling. The test sshd allows only `Ciphers " + testpeer.ReferenceCipher + "`, so socksd's x/crypto/ssh client and OpenSSH's ssh negotiate the same cipher (checked in sshd's log below).",
 		fmt.Sprintf("Bulk transfers move %d MiB each (SOCKSD_BENCH_MB). FTP uses github.com/jlaffaye/ftp in passive mode (EPSV) with its data connections through the same SOCKS proxy as its control connection; socksd's rule is `ftp-tunnel` with `data = \"socks\"`, logging in to SSH with the job's FTP user and password. %s "+
 			"socksd and the peers run at log level warn (socksd) and the harness's levels (sshd DEBUG1, vsftpd protocol log), alike for socksd and the reference.", opt.SizeMiB, where),
+		fmt.Sprintf("FTP from an SFTP server: socksd's `ftp-sftp` rule serves jlaffaye/ftp (passive, data through SOCKS5) from the sshd's sftp subsystem (internal-sftp) with the same files as vsftpd's root. "+
+			"OpenSSH's `sftp -b` runs one get (to /dev/null, as the FTP client discards what it reads) or put per run over a ControlMaster connection logged in beforehand, as socksd's shared connection is, and is timed from its start to its exit. "+
+			"The delay line is a relay in the benchmark's process in front of sshd that stamps each read and passes it on 20 ms later in each direction, without a cap on bytes in flight below 64 MiB; every delayed row goes through it alike. Delayed transfers move %d MiB each (SOCKSD_BENCH_DELAY_MB).", opt.DelayMiB),
 		fmt.Sprintf("Memory per idle session: the growth of the process's VmRSS (/proc/PID/status) from one open session to %d more, divided by %d; for socksd the daemon's process, for the reference the ssh client's process. Each run starts a fresh process.", opt.IdleSessions, opt.IdleSessions),
 		"Nothing here asserts a timing. The machine is shared with other work: read the ratios, which compare runs taken side by side, rather than single timings.",
 	}

@@ -25,6 +25,7 @@ type Options struct {
 	IdleSessions int    // sessions held open for the memory figures (SOCKSD_BENCH_IDLE, default 1000)
 	IdleRuns     int    // repetitions of the idle-session figures (SOCKSD_BENCH_IDLE_RUNS, default 3)
 	Sessions     int    // sequential FTP sessions per set-up run (SOCKSD_BENCH_SESSIONS, default 100)
+	DelayMiB     int    // MiB per transfer through the delay line (SOCKSD_BENCH_DELAY_MB, default 256)
 	Only         string // run only sections whose name contains this (SOCKSD_BENCH_ONLY)
 }
 
@@ -43,6 +44,7 @@ func OptionsFromEnv(getenv func(string) string) (Options, error) {
 		{"SOCKSD_BENCH_IDLE", &o.IdleSessions, 1000, 1, 10000},
 		{"SOCKSD_BENCH_IDLE_RUNS", &o.IdleRuns, 3, 1, 100},
 		{"SOCKSD_BENCH_SESSIONS", &o.Sessions, 100, 1, 10000},
+		{"SOCKSD_BENCH_DELAY_MB", &o.DelayMiB, 256, 1, 16384},
 	}
 	for _, v := range ints {
 		s := strings.TrimSpace(getenv(v.name))
@@ -64,6 +66,9 @@ func OptionsFromEnv(getenv func(string) string) (Options, error) {
 
 // Size is the bulk transfer size in bytes.
 func (o Options) Size() int64 { return int64(o.SizeMiB) << 20 }
+
+// DelaySize is the size in bytes of a transfer through the delay line.
+func (o Options) DelaySize() int64 { return int64(o.DelayMiB) << 20 }
 
 // Env is what every section gets: the built binary and the shared peers.
 type Env struct {
@@ -87,7 +92,8 @@ const vsftpdExtra = "max_clients=0\nmax_per_ip=0\n"
 // them. Each is stopped when t ends.
 func StartPeers(t testing.TB, e *Env) {
 	t.Helper()
-	e.SSHD = testpeer.StartSSHD(t, testpeer.SSHDConfig{PasswordAuth: true, PubkeyAuth: true, ExtraConfig: sshdExtra})
+	e.SSHD = testpeer.StartSSHD(t, testpeer.SSHDConfig{PasswordAuth: true, PubkeyAuth: true, ExtraConfig: sshdExtra,
+		SFTP: testpeer.SFTPSubsystem{Server: testpeer.InternalSFTP}})
 	lo, hi := passiveRange(t, 200)
 	e.FTP = testpeer.StartVSFTPD(t, testpeer.VSFTPDConfig{WriteEnable: true, PasvMin: lo, PasvMax: hi, ExtraConfig: vsftpdExtra})
 	e.Ref = testpeer.StartSSHDynamic(t, e.SSHD)

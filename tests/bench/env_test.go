@@ -13,10 +13,10 @@ func TestOptionsFromEnv(t *testing.T) {
 		wantErr string
 	}{
 		{"defaults", map[string]string{"SOCKSD_BENCH_OUT": "/x/B.md"},
-			Options{Out: "/x/B.md", Runs: 5, SizeMiB: 1024, IdleSessions: 1000, IdleRuns: 3, Sessions: 100}, ""},
+			Options{Out: "/x/B.md", Runs: 5, SizeMiB: 1024, IdleSessions: 1000, IdleRuns: 3, Sessions: 100, DelayMiB: 256}, ""},
 		{"set", map[string]string{"SOCKSD_BENCH_RUNS": " 7 ", "SOCKSD_BENCH_MB": "64", "SOCKSD_BENCH_IDLE": "10",
-			"SOCKSD_BENCH_IDLE_RUNS": "2", "SOCKSD_BENCH_SESSIONS": "5", "SOCKSD_BENCH_ONLY": "ftp"},
-			Options{Runs: 7, SizeMiB: 64, IdleSessions: 10, IdleRuns: 2, Sessions: 5, Only: "ftp"}, ""},
+			"SOCKSD_BENCH_IDLE_RUNS": "2", "SOCKSD_BENCH_SESSIONS": "5", "SOCKSD_BENCH_ONLY": "ftp", "SOCKSD_BENCH_DELAY_MB": "8"},
+			Options{Runs: 7, SizeMiB: 64, IdleSessions: 10, IdleRuns: 2, Sessions: 5, Only: "ftp", DelayMiB: 8}, ""},
 		{"not a number", map[string]string{"SOCKSD_BENCH_MB": "1G"}, Options{}, `SOCKSD_BENCH_MB="1G": not a number`},
 		{"zero runs", map[string]string{"SOCKSD_BENCH_RUNS": "0"}, Options{}, "SOCKSD_BENCH_RUNS=0: out of range"},
 		{"too many idle", map[string]string{"SOCKSD_BENCH_IDLE": "100000"}, Options{}, "SOCKSD_BENCH_IDLE=100000: out of range"},

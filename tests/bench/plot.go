@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"strconv"
+	"strings"
 
 	chart "github.com/wcharczuk/go-chart/v2"
 	"github.com/wcharczuk/go-chart/v2/drawing"
@@ -100,6 +101,10 @@ func refShort(name string) string {
 		return "loopback"
 	case len(name) >= 5 && name[:5] == "`ssh ":
 		return "ssh -D"
+	case strings.HasPrefix(name, "OpenSSH `sftp"):
+		return "sftp -b"
+	case strings.HasPrefix(name, "socksd `ftp-tunnel`"):
+		return "ftp-tunnel"
 	}
 	return name
 }

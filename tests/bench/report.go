@@ -31,7 +31,7 @@ var (
 )
 
 // Sections lists every section the benchmarks fill, in report order.
-var Sections = []Section{SecDirect, SecIdle, SecTunnel, SecFTP, SecTunnelDiag}
+var Sections = []Section{SecDirect, SecIdle, SecTunnel, SecFTP, SecSFTP, SecSFTPDelay, SecTunnelDiag, SecSFTPDelayDiag}
 
 // Row is one line of the report: a measurement of socksd and of its
 // reference, each repeated, in the same unit.
@@ -44,6 +44,41 @@ type Row struct {
 	RefName string    // what the reference is; "" when there is none
 	Ref     []float64 // the reference, one value per run
 	Ceiling bool      // the reference is an upper bound (raw FTP), not a competitor
+	// Goal is the ratio socksd ÷ reference the row aims at (0 = none): at
+	// least Goal where higher is better, at most Goal where lower is. The
+	// report says whether the run met it; nothing asserts it.
+	Goal float64
+}
+
+// GoalMet reports whether the row's ratio reaches its goal; ok is false
+// when the row has no goal or no ratio.
+func (r Row) GoalMet() (met, ok bool) {
+	x, has := r.Ratio()
+	if r.Goal <= 0 || !has {
+		return false, false
+	}
+	if HigherIsBetter(r.Unit) {
+		return x >= r.Goal, true
+	}
+	return x <= r.Goal, true
+}
+
+// goalText says the row's goal and whether it was met ("" without a goal).
+func (r Row) goalText() string {
+	if r.Goal <= 0 {
+		return ""
+	}
+	sign := "≥"
+	if !HigherIsBetter(r.Unit) {
+		sign = "≤"
+	}
+	verdict := "not measured"
+	if met, ok := r.GoalMet(); ok && met {
+		verdict = "met"
+	} else if ok {
+		verdict = "not met"
+	}
+	return fmt.Sprintf("goal %s %.2f: %s", sign, r.Goal, verdict)
 }
 
 // Stats summarizes repeated runs.
@@ -212,6 +247,9 @@ func (rep *Report) Markdown() string {
 				ratio = fmt.Sprintf("%.2f", x)
 				dir = better(r.Unit)
 			}
+			if g := r.goalText(); g != "" {
+				ratio += " (" + g + ")"
+			}
 			label := r.Label
 			if label == "" {
 				label = r.Name
@@ -275,6 +313,9 @@ func (rep *Report) section(b *strings.Builder, level string, sec Section) {
 		ratio := "—"
 		if x, ok := r.Ratio(); ok {
 			ratio = fmt.Sprintf("%.2f (%s is better)", x, better(r.Unit))
+		}
+		if g := r.goalText(); g != "" {
+			ratio += "; " + g
 		}
 		fmt.Fprintf(b, "| %s (%d runs) | %s | %s | %s | %s |\n",
 			mdEscape(r.Name), o.N, cell(o, r.Unit), mdEscape(ref), cell(f, r.Unit), ratio)

@@ -88,6 +88,8 @@ func TestMarkdown(t *testing.T) {
 		Row{Section: secD, Name: "diagnostic reads", Label: "diagrow", Unit: "MB/s", Ours: []float64{350}, RefName: "`ssh -N -D`", Ref: []float64{400}},
 		Row{Section: secB, Name: "memory", Unit: "KiB", Ours: []float64{30}},
 		Row{Section: secA, Name: "second", Unit: "ms", Ours: []float64{2}, RefName: "ref", Ref: []float64{1}},
+		Row{Section: secB, Name: "goal row", Label: "goalrow", Unit: "MB/s", Ours: []float64{90}, RefName: "r", Ref: []float64{30}, Goal: 3},
+		Row{Section: secB, Name: "missed goal", Label: "missed", Unit: "ms", Ours: []float64{2}, RefName: "r", Ref: []float64{1}, Goal: 1},
 	)
 	md := rep.Markdown()
 	for _, want := range []string{
@@ -107,6 +109,8 @@ func TestMarkdown(t *testing.T) {
 		"| diagnostic reads (1 runs) |",
 		"- seen",
 		"- x: failed",
+		"| goal row (1 runs) | 90.0 MB/s (90.0–90.0) | r | 30.0 MB/s (30.0–30.0) | 3.00 (higher is better); goal ≥ 3.00: met |",
+		"| missed | ms | 2.00 | 1.00 (r) | 2.00 (goal ≤ 1.00: not met) | lower |",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("report lacks %q:\n%s", want, md)

@@ -44,6 +44,7 @@ type SSHDConfig struct {
 	Port           int    // 0 = pick a free port
 	NetNS          string // run inside this network namespace (ip netns exec)
 	HostKeyTypes   []string
+	SFTP           SFTPSubsystem // the sftp subsystem; zero = none (see sshdsftp.go)
 }
 
 // SSHD is a running OpenSSH server started by StartSSHD.
@@ -253,15 +254,15 @@ AllowAgentForwarding no
 X11Forwarding no
 PermitTTY no
 MaxStartups 100:30:200
-MaxSessions 100
-MaxAuthTries 6
+%sMaxAuthTries 6
 LoginGraceTime 30
 ClientAliveInterval 0
 LogLevel DEBUG1
 AllowUsers %s
-%s
+%s%s
 `, cfg.ListenAddr, s.Port, strings.Join(hostKeyLines, "\n"), s.AuthorizedKeys,
-		yesNo(cfg.PasswordAuth), yesNo(cfg.KbdInteractive), yesNo(cfg.PubkeyAuth), user, cfg.ExtraConfig)
+		yesNo(cfg.PasswordAuth), yesNo(cfg.KbdInteractive), yesNo(cfg.PubkeyAuth), cfg.SFTP.maxSessionsLine(),
+		user, cfg.SFTP.subsystemLine(t), cfg.ExtraConfig)
 	if err := os.WriteFile(s.ConfigPath, []byte(conf), 0o600); err != nil {
 		t.Fatalf("testpeer: %v", err)
 	}
