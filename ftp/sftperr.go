@@ -2,6 +2,7 @@ package ftp
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -73,6 +74,9 @@ func sftpReply(err error, transfer bool) (code int, text string) {
 	}
 	if err == nil {
 		return 451, "Requested action aborted: local error in processing."
+	}
+	if errors.Is(err, errNoSpace) {
+		return 552, "Requested file action aborted: no space left on the server."
 	}
 	var se *sftp.StatusError
 	if errors.As(err, &se) {
@@ -171,6 +175,22 @@ func connectionLost(err error) bool {
 		errors.Is(err, os.ErrClosed) || errors.Is(err, syscall.EPIPE) ||
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNABORTED) ||
 		errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &oe)
+}
+
+// errNoSpace marks a write that failed on a full file system (see
+// markNoSpace); sftpReply answers it with 552.
+var errNoSpace = errors.New("ftp: no space left on the server")
+
+// markNoSpace returns err marked with errNoSpace when it is the server's
+// bare failure status and the file system of dir is full. It must run
+// before a failed upload's temporary file is removed, which frees the
+// space again.
+func markNoSpace(cl *sftp.Client, dir string, err error) error {
+	var se *sftp.StatusError
+	if err == nil || !errors.As(err, &se) || se.Code != fxFailure || !diskFull(cl, dir) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", errNoSpace, err)
 }
 
 // diskFull reports whether the file system of dir on the server has no

@@ -107,6 +107,7 @@ func storeFile(cls []*sftp.Client, spec storeSpec, r io.Reader) (n int64, err er
 		err = renameInto(cl, tmp, spec.Target, hasPosixRename(cl))
 	}
 	if err != nil {
+		err = markNoSpace(cl, dir, err)
 		removeTemp(cls, tmp)
 		return n, fmt.Errorf("ftp: store %s: %w", spec.Target, err)
 	}
@@ -188,7 +189,7 @@ func storeInPlace(cl *sftp.Client, spec storeSpec, r io.Reader) (int64, error) {
 		err = cerr
 	}
 	if err != nil {
-		return n, fmt.Errorf("ftp: store %s: %w", spec.Target, err)
+		return n, fmt.Errorf("ftp: store %s: %w", spec.Target, markNoSpace(cl, path.Dir(spec.Target), err))
 	}
 	return n, nil
 }

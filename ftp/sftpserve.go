@@ -968,10 +968,7 @@ func (s *session) sftpStore(cmd Command, rest int64) error {
 		}
 		return s.endTransfer(t, 426, text, sanitize(jr.failed.Error(), nil))
 	case err != nil:
-		if diskFull(st.cls[0], path.Dir(target)) {
-			return s.endTransfer(t, 552, "Insufficient storage space on the server; transfer aborted.", sanitize(err.Error(), nil))
-		}
-		return s.endTransferErr(t, err)
+		return s.endTransferErr(t, err) // 552 for a full disk: storeFile marks it
 	}
 	// The job's data ended cleanly (jobReader waited for the relay).
 	return s.endTransfer(t, 226, done, "")
