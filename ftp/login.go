@@ -37,7 +37,13 @@ func (e *LoginError) Unwrap() error { return e.Err }
 // cannot be reached, its host key is refused. The job then gets 421, not
 // 530, and the session does not log SOX0307E (the Opener's owner has
 // logged the cause). Any other Opener error counts as a rejected login.
-type TunnelError struct{ Err error }
+type TunnelError struct {
+	Err error
+	// MsgID is the operator message the Opener's owner logged for Err
+	// (e.g. SOX0216E), if any: the job's 421 names it, so that whoever
+	// reads the job's output can look it up.
+	MsgID string
+}
 
 func (e *TunnelError) Error() string { return e.Err.Error() }
 
@@ -51,7 +57,11 @@ func (s *session) refuseLogin(user string, pw []byte, err error) error {
 	reason := sanitize(err.Error(), pw)
 	var te *TunnelError
 	if errors.As(err, &te) {
-		_ = s.job.writeReply(421, fmt.Sprintf("Cannot reach %s through SSH: %s", s.controlHost, reason))
+		text := fmt.Sprintf("Cannot reach %s through SSH: %s", s.controlHost, reason)
+		if te.MsgID != "" {
+			text = te.MsgID + " " + text
+		}
+		_ = s.job.writeReply(421, text)
 	} else {
 		msg.Log(&s.log, "SOX0307E", s.cfg.ID, user, reason).Str("user", user).Str("reason", reason).Send()
 		_ = s.job.writeReply(530, fmt.Sprintf("SSH login to %s failed: %s", s.controlHost, reason))

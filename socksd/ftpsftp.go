@@ -54,10 +54,11 @@ func (r *request) openSubsystems(ctx context.Context, prof tunnel.Profile, cred 
 			if se != nil {
 				server = se.Server
 			}
-			msg.Log(&r.d.log, "SOX0216E", r.s.id, server, sftpSubsystem, cred.User, err).
+			r.sshMsg = "SOX0216E"
+			msg.Log(&r.d.log, r.sshMsg, r.s.id, server, sftpSubsystem, cred.User, err).
 				Uint64("session", r.s.id).Str("ssh_server", server).Str("user", cred.User).Err(err).Send()
 		} else {
-			r.d.logTunnelError(r.s, prof, r.req.Dest.Host, err)
+			r.sshMsg = r.d.logTunnelError(r.s, prof, r.req.Dest.Host, err)
 		}
 		return nil, err
 	}

@@ -155,7 +155,7 @@ func (r *request) ftpOpenError(rule *rules.Rule, err error) error {
 	if errors.Is(err, tunnel.ErrAuthFailed) || errors.Is(err, tunnel.ErrPasswordRejectedRecently) {
 		return err
 	}
-	te := &ftp.TunnelError{Err: err} // not the job's credentials: 421, not 530
+	te := &ftp.TunnelError{Err: err, MsgID: r.sshMsg} // not the job's credentials: 421, not 530
 	if !rule.FallbackToPlain || !canFallBack(err) {
 		return te
 	}

@@ -30,6 +30,9 @@ type request struct {
 	req  *socks.Request // nil until the handshake is done
 
 	started bool // SOX0101I was logged, so the end is logged too
+	// sshMsg is the operator message logged for the SSH failure of this
+	// request, if any: an FTP job's 421 names it.
+	sshMsg string
 }
 
 // handle runs one client connection from accept to close.

@@ -143,7 +143,7 @@ func (r *request) tunnel(rule *rules.Rule) outcome {
 func (r *request) openTunnel(ctx context.Context, prof tunnel.Profile, cred tunnel.Credentials) (lease, error) {
 	l, err := r.d.dial.Tunnel(ctx, prof, r.req.Dest.Host, cred)
 	if err != nil {
-		r.d.logTunnelError(r.s, prof, r.req.Dest.Host, err)
+		r.sshMsg = r.d.logTunnelError(r.s, prof, r.req.Dest.Host, err)
 		return nil, err
 	}
 	r.s.set(func(s *session) { s.sshServer, s.tunnel = l.Server(), l.ID() })

@@ -50,28 +50,36 @@ func profiles(cfg *config.Config) (map[string]tunnel.Profile, error) {
 	return out, nil
 }
 
-// logTunnelError writes the operator message for an SSH failure.
-func (d *Daemon) logTunnelError(s *session, prof tunnel.Profile, destHost string, err error) {
+// logTunnelError writes the operator message for an SSH failure and
+// returns its ID.
+func (d *Daemon) logTunnelError(s *session, prof tunnel.Profile, destHost string, err error) string {
 	server := prof.Host
 	if server == "" {
 		server = destHost
 	}
 	var hk *tunnel.HostKeyError
 	var ae *tunnel.AuthError
+	var id string
 	switch {
 	case errors.As(err, &hk) && errors.Is(err, tunnel.ErrHostKeyUnknown):
-		msg.Log(&d.log, "SOX0204A", hk.Host, hk.KeyType+" "+hk.Fingerprint).Uint64("session", s.id).Str("ssh_server", hk.Host).Str("fingerprint", hk.Fingerprint).Send()
+		id = "SOX0204A"
+		msg.Log(&d.log, id, hk.Host, hk.KeyType+" "+hk.Fingerprint).Uint64("session", s.id).Str("ssh_server", hk.Host).Str("fingerprint", hk.Fingerprint).Send()
 	case errors.As(err, &hk):
-		msg.Log(&d.log, "SOX0203E", hk.Host, fmt.Sprint(hk.Known), hk.KeyType+" "+hk.Fingerprint).
+		id = "SOX0203E"
+		msg.Log(&d.log, id, hk.Host, fmt.Sprint(hk.Known), hk.KeyType+" "+hk.Fingerprint).
 			Uint64("session", s.id).Str("ssh_server", hk.Host).Str("fingerprint", hk.Fingerprint).Strs("known", hk.Known).Send()
 	case errors.As(err, &ae) && errors.Is(err, tunnel.ErrPasswordRejectedRecently):
-		msg.Log(&d.log, "SOX0206W", ae.User, ae.Server).Uint64("session", s.id).Str("ssh_server", ae.Server).Str("user", ae.User).Send()
+		id = "SOX0206W"
+		msg.Log(&d.log, id, ae.User, ae.Server).Uint64("session", s.id).Str("ssh_server", ae.Server).Str("user", ae.User).Send()
 	case errors.As(err, &ae):
-		msg.Log(&d.log, "SOX0205E", ae.User, ae.Server).
+		id = "SOX0205E"
+		msg.Log(&d.log, id, ae.User, ae.Server).
 			Uint64("session", s.id).Str("ssh_server", ae.Server).Str("user", ae.User).Strs("tried", ae.Tried).Send()
 	default:
-		msg.Log(&d.log, "SOX0211W", server, err).Uint64("session", s.id).Str("ssh_server", server).Send()
+		id = "SOX0211W"
+		msg.Log(&d.log, id, server, err).Uint64("session", s.id).Str("ssh_server", server).Send()
 	}
+	return id
 }
 
 // Tunnels lists the open SSH connections.
