@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"strconv"
+	"syscall"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -168,7 +169,9 @@ func noBanner(ctx context.Context, seen []byte, err error, timeout time.Duration
 		return fmt.Errorf("%w: the peer sent %s instead", ErrNoSSHBanner, shown(seen))
 	case ctx.Err() != nil || (errors.As(err, &ne) && ne.Timeout()):
 		return fmt.Errorf("%w: the peer sent nothing within %s", ErrNoSSHBanner, timeout)
-	case errors.Is(err, io.EOF):
+	case errors.Is(err, io.EOF), errors.Is(err, syscall.ECONNRESET):
+		// A reset is the same close: the kernel sends one when the peer
+		// closes with our version line unread.
 		return fmt.Errorf("%w: the peer closed the connection without sending anything", ErrNoSSHBanner)
 	}
 	return fmt.Errorf("%w: %w", ErrNoSSHBanner, err)
