@@ -92,3 +92,27 @@ func TestChannelWriteDeadlineAndEOF(t *testing.T) {
 		t.Fatalf("ReadAll = %q, %v", b, err)
 	}
 }
+
+// TestChannelHoldsNothingWithoutDeadline: once the read deadline is
+// cleared, the next Read drops what deadline reads kept (the background
+// buffer and the timer), as the FTP control channel does after login.
+func TestChannelHoldsNothingWithoutDeadline(t *testing.T) {
+	c := dialEcho(t)
+	ch, ok := c.(*channel)
+	if !ok {
+		t.Fatalf("Dial returned a %T", c)
+	}
+	c.SetReadDeadline(time.Now().Add(time.Hour))
+	echoOnce(t, c, "with a deadline")
+	if ch.bgbuf == nil || ch.timer == nil {
+		t.Fatal("a deadline read kept no background buffer or timer")
+	}
+	if cap(ch.bgbuf) > readChunk {
+		t.Fatalf("background buffer of %d bytes", cap(ch.bgbuf))
+	}
+	c.SetReadDeadline(time.Time{})
+	echoOnce(t, c, "without")
+	if ch.bgbuf != nil || ch.timer != nil || ch.pending {
+		t.Fatalf("after a plain read: buffer %d bytes, timer %v, pending %v", cap(ch.bgbuf), ch.timer != nil, ch.pending)
+	}
+}
