@@ -103,8 +103,13 @@ func NewLineReader(r io.Reader, max int) *LineReader {
 	if max <= 0 {
 		max = DefaultMaxLine
 	}
-	return &LineReader{r: r, max: max, in: make([]byte, 4096)}
+	return &LineReader{r: r, max: max, in: make([]byte, readSize)}
 }
+
+// readSize is the size of a LineReader's read buffer. Control lines are
+// short, and an idle FTP session holds two readers: a longer line only
+// takes a few more reads.
+const readSize = 512
 
 // readByte returns the next input byte, filling the buffer as needed.
 func (lr *LineReader) readByte() (byte, error) {

@@ -40,15 +40,78 @@ type srvEvent struct {
 // loop holds the channels between the control readers and the session.
 // The job reader delivers one line and then waits for an ack: true to read
 // on, false to stop (before raw relaying). The server reader reads ahead
-// (up to srvQueue replies) and waits for an ack only after a 234.
+// (up to srvQueue replies, in srv) and waits for an ack only after a 234.
 const srvQueue = 256
 
 type loop struct {
 	jobCh  chan jobEvent
 	jobAck chan bool
-	srvCh  chan srvEvent
+	srv    replyQueue
 	srvAck chan bool
 	done   chan struct{}
+}
+
+// replyQueue holds the replies the server reader read ahead, at most
+// srvQueue. It takes memory only for the replies it holds: an idle
+// session's queue is empty.
+type replyQueue struct {
+	mu    sync.Mutex
+	q     []srvEvent
+	ready chan struct{} // capacity 1: holds a token while q is not empty
+	space chan struct{} // capacity 1: a reply was taken out
+}
+
+func newReplyQueue() replyQueue {
+	return replyQueue{ready: make(chan struct{}, 1), space: make(chan struct{}, 1)}
+}
+
+// signal leaves a token in c (capacity 1) unless one is there.
+func signal(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// put appends ev, waiting for room while the queue is full; false when
+// done closed first.
+func (rq *replyQueue) put(ev srvEvent, done <-chan struct{}) bool {
+	for {
+		rq.mu.Lock()
+		if len(rq.q) < srvQueue {
+			rq.q = append(rq.q, ev)
+			rq.mu.Unlock()
+			signal(rq.ready)
+			return true
+		}
+		rq.mu.Unlock()
+		select {
+		case <-rq.space:
+		case <-done:
+			return false
+		}
+	}
+}
+
+// take removes the oldest reply; false when the queue is empty (a stale
+// ready token). Its caller received from ready: take hands the token on
+// while replies remain.
+func (rq *replyQueue) take() (srvEvent, bool) {
+	rq.mu.Lock()
+	defer rq.mu.Unlock()
+	if len(rq.q) == 0 {
+		return srvEvent{}, false
+	}
+	ev := rq.q[0]
+	rq.q[0] = srvEvent{}
+	rq.q = rq.q[1:]
+	if len(rq.q) == 0 {
+		rq.q = nil // drop the array: an idle session holds none
+	} else {
+		signal(rq.ready)
+	}
+	signal(rq.space)
+	return ev, true
 }
 
 // run is the control relay after login.
@@ -58,7 +121,7 @@ func (s *session) run() error {
 	}
 	l := &loop{
 		jobCh: make(chan jobEvent), jobAck: make(chan bool),
-		srvCh: make(chan srvEvent, srvQueue), srvAck: make(chan bool),
+		srv: newReplyQueue(), srvAck: make(chan bool),
 		done: make(chan struct{}),
 	}
 	s.loop = l
@@ -89,7 +152,11 @@ func (s *session) run() error {
 				return s.raw()
 			}
 			l.jobAck <- true
-		case ev := <-l.srvCh:
+		case <-l.srv.ready:
+			ev, ok := l.srv.take()
+			if !ok {
+				continue
+			}
 			cont, err := s.onServer(ev)
 			if err != nil {
 				return err
@@ -131,9 +198,7 @@ func (s *session) readJob(l *loop) {
 func (s *session) readServer(l *loop) {
 	for {
 		r, err := s.rr.ReadReply()
-		select {
-		case l.srvCh <- srvEvent{r: r, err: err}:
-		case <-l.done:
+		if !l.srv.put(srvEvent{r: r, err: err}, l.done) {
 			return
 		}
 		if err != nil {
@@ -189,7 +254,11 @@ func (s *session) await(p *pendingCmd) error {
 	defer timer.Stop()
 	for !p.answered {
 		select {
-		case ev := <-s.loop.srvCh:
+		case <-s.loop.srv.ready:
+			ev, ok := s.loop.srv.take()
+			if !ok {
+				continue
+			}
 			cont, err := s.onServer(ev)
 			if err != nil {
 				return err
