@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"os"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -358,4 +359,42 @@ func FuzzLineReader(f *testing.F) {
 		}
 		t.Fatal("more lines than input bytes")
 	})
+}
+
+// script is a reader that returns its steps in turn: bytes, or an error.
+type script struct{ steps []any }
+
+func (s *script) Read(p []byte) (int, error) {
+	if len(s.steps) == 0 {
+		return 0, io.EOF
+	}
+	step := s.steps[0]
+	s.steps = s.steps[1:]
+	if err, ok := step.(error); ok {
+		return 0, err
+	}
+	return copy(p, step.(string)), nil
+}
+
+// TestLineReaderResumesAfterDeadline: a read deadline interrupts
+// ReadLine without ending the input, and the line goes on where it was.
+func TestLineReaderResumesAfterDeadline(t *testing.T) {
+	lr := NewLineReader(&script{steps: []any{"RETR pa", os.ErrDeadlineExceeded, "rt\r\nNOOP\r\n", os.ErrDeadlineExceeded, os.ErrDeadlineExceeded}}, 0)
+	if _, _, err := lr.ReadLine(); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("first ReadLine: %v, want a deadline error", err)
+	}
+	for _, want := range []string{"RETR part", "NOOP"} {
+		line, term, err := lr.ReadLine()
+		if err != nil || string(line) != want || term != TermCRLF {
+			t.Fatalf("ReadLine = %q %v %v, want %q", line, term, err, want)
+		}
+	}
+	for range 2 {
+		if _, _, err := lr.ReadLine(); !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("ReadLine at a deadline: %v", err)
+		}
+	}
+	if _, _, err := lr.ReadLine(); err != io.EOF {
+		t.Fatalf("at the end: %v, want EOF", err)
+	}
 }

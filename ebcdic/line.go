@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 )
 
 // Terminator names the line end that ended a line.
@@ -95,6 +96,9 @@ type LineReader struct {
 	head int    // next unread byte of in
 	tail int    // end of valid bytes in in
 	err  error  // sticky read error
+	// resume: the last ReadLine ended at a read deadline; buf holds the
+	// part of the line read so far, and the next ReadLine goes on with it.
+	resume bool
 }
 
 // NewLineReader returns a LineReader on r that accepts lines of at most max
@@ -103,8 +107,13 @@ func NewLineReader(r io.Reader, max int) *LineReader {
 	if max <= 0 {
 		max = DefaultMaxLine
 	}
-	return &LineReader{r: r, max: max, in: make([]byte, 4096)}
+	return &LineReader{r: r, max: max, in: make([]byte, readSize)}
 }
+
+// readSize is the size of a LineReader's read buffer. Control lines are
+// short, and an idle FTP session holds two readers: a longer line only
+// takes a few more reads.
+const readSize = 512
 
 // readByte returns the next input byte, filling the buffer as needed.
 func (lr *LineReader) readByte() (byte, error) {
@@ -118,6 +127,13 @@ func (lr *LineReader) readByte() (byte, error) {
 		clear(lr.in[:lr.tail]) // consumed input may hold a secret
 		n, err := lr.r.Read(lr.in)
 		lr.head, lr.tail = 0, n
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			// Not final: the caller may clear the deadline and read on.
+			if n == 0 {
+				return 0, err
+			}
+			err = nil
+		}
 		if err != nil {
 			lr.err = err
 		}
@@ -131,16 +147,27 @@ func (lr *LineReader) readByte() (byte, error) {
 // ended it. The returned slice is valid until the next call (the reader
 // reuses and overwrites it).
 //
+// A read that ends at a read deadline (os.ErrDeadlineExceeded) is not
+// final: ReadLine returns that error, and the next call goes on with the
+// same line, so a caller may interrupt a waiting ReadLine with a deadline.
+//
 // At the end of the input it returns io.EOF with an empty line, or the
 // partial line with TermNone and io.ErrUnexpectedEOF. A line longer than the
 // maximum returns a *LineTooLongError (errors.Is ErrLineTooLong); the reader
 // is then positioned inside that line and the caller should give up on the
 // connection.
 func (lr *LineReader) ReadLine() ([]byte, Terminator, error) {
-	lr.buf = lr.buf[:0]
+	if !lr.resume {
+		lr.buf = lr.buf[:0]
+	}
+	lr.resume = false
 	for {
 		c, err := lr.readByte()
 		if err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				lr.resume = true
+				return nil, TermNone, fmt.Errorf("ebcdic: read line: %w", err)
+			}
 			if err == io.EOF {
 				if len(lr.buf) == 0 {
 					return nil, TermNone, io.EOF

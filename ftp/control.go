@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -37,18 +38,88 @@ type srvEvent struct {
 	err error
 }
 
-// loop holds the channels between the control readers and the session.
-// The job reader delivers one line and then waits for an ack: true to read
-// on, false to stop (before raw relaying). The server reader reads ahead
-// (up to srvQueue replies) and waits for an ack only after a 234.
+// loop holds what the server reader shares with the session. The session
+// reads the job itself, one line at a time, each handled before the next
+// is read. The server reader reads ahead (up to srvQueue replies, in srv),
+// interrupts the session's wait for the job's next line (a read deadline
+// in the past: see wakeJob), and waits for an ack only after a 234. So an
+// idle session holds one goroutine besides its own.
 const srvQueue = 256
 
 type loop struct {
-	jobCh  chan jobEvent
-	jobAck chan bool
-	srvCh  chan srvEvent
+	srv    replyQueue
 	srvAck chan bool
 	done   chan struct{}
+}
+
+// replyQueue holds the replies the server reader read ahead, at most
+// srvQueue. It takes memory only for the replies it holds: an idle
+// session's queue is empty.
+type replyQueue struct {
+	mu    sync.Mutex
+	q     []srvEvent
+	ready chan struct{} // capacity 1: holds a token while q is not empty
+	space chan struct{} // capacity 1: a reply was taken out
+}
+
+func newReplyQueue() replyQueue {
+	return replyQueue{ready: make(chan struct{}, 1), space: make(chan struct{}, 1)}
+}
+
+// signal leaves a token in c (capacity 1) unless one is there.
+func signal(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// put appends ev, waiting for room while the queue is full; false when
+// done closed first.
+func (rq *replyQueue) put(ev srvEvent, done <-chan struct{}) bool {
+	for {
+		rq.mu.Lock()
+		if len(rq.q) < srvQueue {
+			rq.q = append(rq.q, ev)
+			rq.mu.Unlock()
+			signal(rq.ready)
+			return true
+		}
+		rq.mu.Unlock()
+		select {
+		case <-rq.space:
+		case <-done:
+			return false
+		}
+	}
+}
+
+// waiting reports whether the queue holds a reply.
+func (rq *replyQueue) waiting() bool {
+	rq.mu.Lock()
+	defer rq.mu.Unlock()
+	return len(rq.q) > 0
+}
+
+// take removes the oldest reply; false when the queue is empty (a stale
+// ready token). Its caller received from ready: take hands the token on
+// while replies remain.
+func (rq *replyQueue) take() (srvEvent, bool) {
+	rq.mu.Lock()
+	defer rq.mu.Unlock()
+	if len(rq.q) == 0 {
+		return srvEvent{}, false
+	}
+	ev := rq.q[0]
+	rq.q[0] = srvEvent{}
+	rq.q = rq.q[1:]
+	if len(rq.q) == 0 {
+		rq.q = nil // drop the array: an idle session holds none
+	} else {
+		signal(rq.ready)
+	}
+	signal(rq.space)
+	return ev, true
 }
 
 // run is the control relay after login.
@@ -56,72 +127,71 @@ func (s *session) run() error {
 	if s.rawMode {
 		return s.raw()
 	}
-	l := &loop{
-		jobCh: make(chan jobEvent), jobAck: make(chan bool),
-		srvCh: make(chan srvEvent, srvQueue), srvAck: make(chan bool),
-		done: make(chan struct{}),
-	}
+	l := &loop{srv: newReplyQueue(), srvAck: make(chan bool), done: make(chan struct{})}
 	s.loop = l
 	s.joinBroker()
-	var readers sync.WaitGroup
-	readers.Add(2)
-	go func() { defer readers.Done(); s.readJob(l) }()
-	go func() { defer readers.Done(); s.readServer(l) }()
+	var reader sync.WaitGroup
+	reader.Add(1)
+	go func() { defer reader.Done(); s.readServer(l) }()
 	defer func() {
 		close(l.done)
 		if !s.rawMode {
 			s.closeConns()
 		}
-		readers.Wait()
+		reader.Wait()
 	}()
 	for {
-		select {
-		case ev := <-l.jobCh:
-			if err := s.onJob(ev); err != nil {
-				return err
-			}
-			if s.rawMode {
-				// Both readers stop on their own: the job reader on this
-				// false, the server reader on the false ack after 234.
-				l.jobAck <- false
-				readers.Wait()
-				s.broker.leave(s.ctl) // no data brokering through TLS
-				return s.raw()
-			}
-			l.jobAck <- true
-		case ev := <-l.srvCh:
-			cont, err := s.onServer(ev)
-			if err != nil {
-				return err
-			}
-			s.ackServer(ev, cont)
-		case <-s.ctx.Done():
+		if err := s.serverReplies(); err != nil {
+			return err
+		}
+		// Clear a wake-up before looking at the queue: a reply queued after
+		// the look sets the deadline again and ends the read below.
+		_ = s.job.conn.SetReadDeadline(time.Time{})
+		if l.srv.waiting() {
+			continue
+		}
+		line, term, err := s.job.lr.ReadLine()
+		if s.ctx.Err() != nil {
 			return s.ctx.Err()
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			continue // woken by the server reader; the line goes on
+		}
+		ev := jobEvent{line: append([]byte(nil), line...), term: term, err: err}
+		if err := s.onJob(ev); err != nil {
+			return err
+		}
+		if s.rawMode {
+			// The server reader stops on its own, on the false ack after
+			// 234.
+			reader.Wait()
+			_ = s.job.conn.SetReadDeadline(time.Time{})
+			s.broker.leave(s.ctl) // no data brokering through TLS
+			return s.raw()
 		}
 	}
 }
 
-func (s *session) readJob(l *loop) {
-	for {
-		line, term, err := s.job.lr.ReadLine()
-		ev := jobEvent{line: append([]byte(nil), line...), term: term, err: err}
-		select {
-		case l.jobCh <- ev:
-		case <-l.done:
-			return
+// serverReplies handles the replies the server reader has queued.
+func (s *session) serverReplies() error {
+	for range srvQueue + 1 {
+		ev, ok := s.loop.srv.take()
+		if !ok {
+			return nil
 		}
+		cont, err := s.onServer(ev)
 		if err != nil {
-			return
+			return err
 		}
-		select {
-		case ok := <-l.jobAck:
-			if !ok {
-				return
-			}
-		case <-l.done:
-			return
-		}
+		s.ackServer(ev, cont)
 	}
+	return nil
+}
+
+// wakeJob ends the session's wait for the job's next line, so that it
+// handles a server reply.
+func (s *session) wakeJob() {
+	_ = s.job.conn.SetReadDeadline(time.Unix(1, 0))
 }
 
 // readServer reads replies ahead into a buffered channel, so that the
@@ -131,11 +201,10 @@ func (s *session) readJob(l *loop) {
 func (s *session) readServer(l *loop) {
 	for {
 		r, err := s.rr.ReadReply()
-		select {
-		case l.srvCh <- srvEvent{r: r, err: err}:
-		case <-l.done:
+		if !l.srv.put(srvEvent{r: r, err: err}, l.done) {
 			return
 		}
+		s.wakeJob()
 		if err != nil {
 			return
 		}
@@ -189,7 +258,11 @@ func (s *session) await(p *pendingCmd) error {
 	defer timer.Stop()
 	for !p.answered {
 		select {
-		case ev := <-s.loop.srvCh:
+		case <-s.loop.srv.ready:
+			ev, ok := s.loop.srv.take()
+			if !ok {
+				continue
+			}
 			cont, err := s.onServer(ev)
 			if err != nil {
 				return err

@@ -231,7 +231,12 @@ func Serve(ctx context.Context, cfg SessionConfig) error {
 	defer s.shutdown()
 
 	s.job = newSide("job", cfg.Client, opt.MaxLine, cfg.Counters, true)
-	if err := s.login(); err != nil {
+	// The login runs on a goroutine of its own: the stack it grows (SSH
+	// handshake, key exchange, logging) goes when it ends, and the session's
+	// goroutine stays small while the session idles.
+	loginDone := make(chan error, 1)
+	go func() { loginDone <- s.login() }()
+	if err := <-loginDone; err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("ftp: session ended: %w", ctx.Err())
 		}

@@ -21,23 +21,28 @@ const readChunk = 32 << 10
 // connection and supports read deadlines (x/crypto/ssh channels have none):
 // while a deadline is set, the read runs in a goroutine and Read waits for
 // it or for the deadline; data read after a timeout is kept for the next
-// Read, so nothing is lost.
+// Read, so nothing is lost. Without a deadline, Read reads the channel
+// directly and the channel holds nothing for deadlines: the relay keeps its
+// idle timeout without them, and a channel whose deadline was cleared (the
+// FTP control channel after login) drops its background buffer.
 type channel struct {
 	net.Conn
 	c       *tconn
 	release func()
 	once    sync.Once
 
-	rmu      sync.Mutex // one Read at a time
-	pending  chan readResult
-	bgbuf    []byte // the background read's buffer, reused: leftover is empty whenever a new read starts
+	rmu      sync.Mutex      // one Read at a time
+	results  chan readResult // background reads deliver here (capacity 1, made once)
+	pending  bool            // a background read runs or its result waits in results
+	timer    *time.Timer     // the read deadline's timer, reused
+	bgbuf    []byte          // the background read's buffer, reused while deadlines are set
 	leftover []byte
 	leftErr  error
 
 	dmu        sync.Mutex
 	rDeadline  time.Time
 	wDeadline  time.Time
-	rDeadlineC chan struct{} // closed when the read deadline changes
+	rDeadlineC chan struct{} // closed when the read deadline changes; made on demand
 }
 
 type readResult struct {
@@ -46,7 +51,7 @@ type readResult struct {
 }
 
 func newChannel(nc net.Conn, c *tconn, release func()) *channel {
-	return &channel{Conn: nc, c: c, release: release, rDeadlineC: make(chan struct{})}
+	return &channel{Conn: nc, c: c, release: release}
 }
 
 // Read reads from the channel, honoring the read deadline.
@@ -86,35 +91,43 @@ func (ch *channel) read(b []byte) (int, error) {
 	}
 	for round := 0; round < maxDeadlineRounds; round++ {
 		ch.dmu.Lock()
-		dl, changed := ch.rDeadline, ch.rDeadlineC
+		dl := ch.rDeadline
+		var changed chan struct{}
+		if ch.pending || !dl.IsZero() {
+			if ch.rDeadlineC == nil {
+				ch.rDeadlineC = make(chan struct{})
+			}
+			changed = ch.rDeadlineC
+		}
 		ch.dmu.Unlock()
-		if ch.pending == nil && dl.IsZero() {
+		if !ch.pending && dl.IsZero() {
+			// No deadline: read directly, and hold nothing for deadlines.
+			ch.bgbuf, ch.leftover = nil, nil
+			if ch.timer != nil {
+				ch.timer.Stop()
+				ch.timer = nil
+			}
 			return ch.Conn.Read(b)
 		}
 		if !dl.IsZero() && !time.Now().Before(dl) {
 			return 0, os.ErrDeadlineExceeded
 		}
-		if ch.pending == nil {
-			ch.pending = make(chan readResult, 1)
-			if ch.bgbuf == nil {
-				ch.bgbuf = make([]byte, readChunk)
-			}
-			buf := ch.bgbuf[:min(len(b), readChunk)]
-			go func(out chan<- readResult) {
-				n, err := ch.Conn.Read(buf)
-				out <- readResult{buf: buf[:n], err: err}
-			}(ch.pending)
+		if !ch.pending {
+			ch.startRead(len(b))
 		}
 		var timeout <-chan time.Time
-		var timer *time.Timer
 		if !dl.IsZero() {
-			timer = time.NewTimer(time.Until(dl))
-			timeout = timer.C
+			if ch.timer == nil {
+				ch.timer = time.NewTimer(time.Until(dl))
+			} else {
+				ch.timer.Reset(time.Until(dl))
+			}
+			timeout = ch.timer.C
 		}
 		select {
-		case r := <-ch.pending:
-			stopTimer(timer)
-			ch.pending = nil
+		case r := <-ch.results:
+			ch.stopTimer()
+			ch.pending = false
 			n := copy(b, r.buf)
 			if n < len(r.buf) {
 				ch.leftover, ch.leftErr = r.buf[n:], r.err
@@ -124,15 +137,33 @@ func (ch *channel) read(b []byte) (int, error) {
 		case <-timeout:
 			return 0, os.ErrDeadlineExceeded
 		case <-changed:
-			stopTimer(timer)
+			ch.stopTimer()
 		}
 	}
 	return 0, os.ErrDeadlineExceeded
 }
 
-func stopTimer(t *time.Timer) {
-	if t != nil {
-		t.Stop()
+// startRead starts a background read of at most want bytes (and at most
+// readChunk) into the reused background buffer. leftover is empty here, so
+// the buffer is free.
+func (ch *channel) startRead(want int) {
+	if ch.results == nil {
+		ch.results = make(chan readResult, 1)
+	}
+	if n := min(want, readChunk); cap(ch.bgbuf) < n {
+		ch.bgbuf = make([]byte, n)
+	}
+	buf := ch.bgbuf[:min(want, cap(ch.bgbuf))]
+	ch.pending = true
+	go func(out chan<- readResult) {
+		n, err := ch.Conn.Read(buf)
+		out <- readResult{buf: buf[:n], err: err}
+	}(ch.results)
+}
+
+func (ch *channel) stopTimer() {
+	if ch.timer != nil {
+		ch.timer.Stop()
 	}
 }
 
@@ -155,8 +186,10 @@ func (ch *channel) SetReadDeadline(t time.Time) error {
 	ch.dmu.Lock()
 	defer ch.dmu.Unlock()
 	ch.rDeadline = t
-	close(ch.rDeadlineC)
-	ch.rDeadlineC = make(chan struct{})
+	if ch.rDeadlineC != nil {
+		close(ch.rDeadlineC)
+		ch.rDeadlineC = nil // a Read that needs one makes the next
+	}
 	return nil
 }
 

@@ -92,3 +92,59 @@ func TestChannelWriteDeadlineAndEOF(t *testing.T) {
 		t.Fatalf("ReadAll = %q, %v", b, err)
 	}
 }
+
+// TestChannelHoldsNothingWithoutDeadline: once the read deadline is
+// cleared, the next Read drops what deadline reads kept (the background
+// buffer and the timer), as the FTP control channel does after login.
+func TestChannelHoldsNothingWithoutDeadline(t *testing.T) {
+	c := dialEcho(t)
+	ch, ok := c.(*channel)
+	if !ok {
+		t.Fatalf("Dial returned a %T", c)
+	}
+	c.SetReadDeadline(time.Now().Add(time.Hour))
+	echoOnce(t, c, "with a deadline")
+	if ch.bgbuf == nil || ch.timer == nil {
+		t.Fatal("a deadline read kept no background buffer or timer")
+	}
+	if cap(ch.bgbuf) > readChunk {
+		t.Fatalf("background buffer of %d bytes", cap(ch.bgbuf))
+	}
+	c.SetReadDeadline(time.Time{})
+	echoOnce(t, c, "without")
+	if ch.bgbuf != nil || ch.timer != nil || ch.pending {
+		t.Fatalf("after a plain read: buffer %d bytes, timer %v, pending %v", cap(ch.bgbuf), ch.timer != nil, ch.pending)
+	}
+}
+
+// TestChannelRequestsRefused: channel requests on a direct-tcpip channel
+// are refused by the connection's one request sink, more than x/crypto
+// queues per channel, and the connection goes on serving channels.
+func TestChannelRequestsRefused(t *testing.T) {
+	s := newTestServer(t)
+	p := testPool(t, s, nil)
+	creds := Credentials{User: "alice", Password: []byte("s3cret")}
+	for i := 0; i < 2; i++ {
+		c, err := p.Dial(context.Background(), testProfile(s), "", creds, "chatty.invalid:1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(c)
+		c.Close()
+		if err != nil || string(b) != "ok" {
+			t.Fatalf("chatty channel %d: read %q, %v", i, b, err)
+		}
+	}
+	s.mu.Lock()
+	refused := s.refused
+	s.mu.Unlock()
+	if refused != 2*chattyRequests {
+		t.Fatalf("%d requests refused, want %d", refused, 2*chattyRequests)
+	}
+	c, err := p.Dial(context.Background(), testProfile(s), "", creds, testpeer.EchoServer(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	echoOnce(t, c, "still serving")
+}

@@ -63,6 +63,7 @@ type tconn struct {
 
 	done      chan struct{}
 	closeOnce sync.Once
+	discard   *requestSink // refuses the requests of the direct-tcpip channels
 }
 
 // close closes the SSH connection once.
@@ -126,7 +127,7 @@ func (c *tconn) keepalive(interval time.Duration, max int, onDead func(reason st
 
 // openChannel opens a direct-tcpip channel and types its failure.
 func (c *tconn) openChannel(ctx context.Context, addr string) (net.Conn, error) {
-	nc, err := c.client.DialContext(ctx, "tcp", addr)
+	nc, err := c.dialDirect(ctx, addr)
 	if err == nil {
 		return nc, nil
 	}

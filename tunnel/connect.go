@@ -88,6 +88,7 @@ func (p *Pool) login(r request) (*tconn, error) {
 		share: r.prof.Share, maxCh: r.prof.MaxChannels, client: ssh.NewClient(sc, chans, reqs),
 		opened: time.Now(), done: make(chan struct{}),
 	}
+	c.discard = newRequestSink(c.done)
 	msg.Log(&log, "SOX0201I", id, r.server, r.user).Str("tunnel", id).Str("method", method).Bool("shared", c.share).Send()
 	return c, nil
 }

@@ -47,6 +47,7 @@ type testServer struct {
 	conns       int // successful logins
 	accepted    int // TCP connections
 	channels    int // direct-tcpip channels opened
+	refused     int // channel requests the client refused (chatty.invalid)
 	live        []ssh.Conn
 	ln          net.Listener
 }
@@ -240,6 +241,10 @@ func (s *testServer) handle(c net.Conn, cfg *ssh.ServerConfig) {
 			nc.Reject(ssh.ConnectionFailed, "No route to host")
 			continue
 		}
+		if req.Host == "chatty.invalid" {
+			go s.chatty(nc)
+			continue
+		}
 		target, err := net.Dial("tcp", net.JoinHostPort(req.Host, strconv.Itoa(int(req.Port))))
 		if err != nil {
 			nc.Reject(ssh.ConnectionFailed, "Connection refused")
@@ -266,6 +271,36 @@ func (s *testServer) handle(c net.Conn, cfg *ssh.ServerConfig) {
 			target.Close()
 		}()
 	}
+}
+
+// chattyRequests is how many channel requests a chatty.invalid channel
+// sends: more than x/crypto queues per channel (16), so a client that
+// does not drain them stalls its whole connection.
+const chattyRequests = 40
+
+// chatty serves a direct-tcpip channel to chatty.invalid: it sends
+// chattyRequests channel requests that want a reply, counts the refusals,
+// then writes "ok" and closes.
+func (s *testServer) chatty(nc ssh.NewChannel) {
+	ch, creqs, err := nc.Accept()
+	if err != nil {
+		return
+	}
+	defer ch.Close()
+	go ssh.DiscardRequests(creqs)
+	for i := 0; i < chattyRequests; i++ {
+		ok, err := ch.SendRequest("chatter@test", true, nil)
+		if err != nil {
+			return
+		}
+		if !ok {
+			s.mu.Lock()
+			s.refused++
+			s.mu.Unlock()
+		}
+	}
+	ch.Write([]byte("ok"))
+	ch.CloseWrite()
 }
 
 // knownHostsFor writes a known_hosts file trusting the server's key.

@@ -5,6 +5,12 @@
 // side (CloseWrite) and keeps the opposite direction running, so that nothing
 // is truncated when one peer finishes first. When a direction fails with an
 // error, both connections are closed at once.
+//
+// An idle relay is cheap: the idle timeout is kept by one timer per relay
+// (no read deadlines), and a direction takes its pooled buffer only once
+// bytes are there to read. On a connection with a descriptor it waits for
+// readability without a buffer; on others (an SSH channel) it reads into a
+// small buffer until a read fills it.
 package relay
 
 import (
@@ -13,7 +19,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,7 +27,26 @@ import (
 // bufSize is the size of a pooled copy buffer.
 const bufSize = 64 << 10
 
+// smallSize is the buffer a direction without a descriptor reads into
+// until a read fills it.
+const smallSize = 2 << 10
+
 var bufPool = sync.Pool{New: func() any { b := make([]byte, bufSize); return &b }}
+
+// Test hooks, set by tests only: testHookGet is called for each pooled
+// buffer a relay takes, testHookRead before each read (or wait for
+// readability), telling whether the direction holds a pooled buffer.
+var (
+	testHookGet  func()
+	testHookRead func(pooled bool)
+)
+
+func getBuf() *[]byte {
+	if testHookGet != nil {
+		testHookGet()
+	}
+	return bufPool.Get().(*[]byte)
+}
 
 // Counters holds live byte counts of a relay. Up counts bytes from the
 // client to the upstream, Down the other way. They may be read at any time.
@@ -58,14 +82,16 @@ type closeWriter interface{ CloseWrite() error }
 
 // Relay copies between client and upstream until both directions have
 // finished, an error occurs, the idle timeout passes, or ctx ends. It closes
-// both connections before it returns.
+// both connections before it returns. It sets no deadlines. A connection
+// that has a descriptor (syscall.Conn) must not hold read bytes of its own
+// above it: relay waits on the descriptor before it reads.
 func Relay(ctx context.Context, client, upstream net.Conn, opt Options) Result {
 	ctr := opt.Counters
 	if ctr == nil {
 		ctr = new(Counters)
 	}
-	r := &run{idle: opt.IdleTimeout, client: client, upstream: upstream}
-	r.touch()
+	r := &run{idle: opt.IdleTimeout, start: time.Now(), client: client, upstream: upstream}
+	stopWatch := r.watch()
 	stop := context.AfterFunc(ctx, func() { r.abort(fmt.Errorf("relay: %w", ctx.Err())) })
 	defer stop()
 
@@ -80,6 +106,7 @@ func Relay(ctx context.Context, client, upstream net.Conn, opt Options) Result {
 	go func() { defer wg.Done(); upErr = r.copy(upstream, client, &ctr.Up, traceUp) }()
 	go func() { defer wg.Done(); downErr = r.copy(client, upstream, &ctr.Down, traceDown) }()
 	wg.Wait()
+	stopWatch()
 	client.Close()
 	upstream.Close()
 
@@ -97,14 +124,45 @@ func Relay(ctx context.Context, client, upstream net.Conn, opt Options) Result {
 // run is the shared state of one relay.
 type run struct {
 	idle             time.Duration
+	start            time.Time // the relay's start, on the monotonic clock
 	client, upstream net.Conn
-	last             atomic.Int64 // unix nanos of the last byte moved
+	last             atomic.Int64 // when the last byte moved, as time since start
 
 	mu      sync.Mutex
 	aborted error
 }
 
-func (r *run) touch() { r.last.Store(time.Now().UnixNano()) }
+// touch records that bytes moved now.
+func (r *run) touch() { r.last.Store(int64(time.Since(r.start))) }
+
+// watch starts the relay's idle watchdog: one timer that, when it fires,
+// aborts the relay with ErrIdle if no byte moved for the idle timeout, and
+// otherwise re-arms for the rest of the timeout. It returns the function
+// that stops it.
+func (r *run) watch() (stop func()) {
+	if r.idle <= 0 {
+		return func() {}
+	}
+	var mu sync.Mutex
+	var t *time.Timer
+	mu.Lock()
+	defer mu.Unlock()
+	t = time.AfterFunc(r.idle, func() {
+		left := r.idle - (time.Since(r.start) - time.Duration(r.last.Load()))
+		if left <= 0 {
+			r.abort(ErrIdle)
+			return
+		}
+		mu.Lock()
+		t.Reset(left)
+		mu.Unlock()
+	})
+	return func() {
+		mu.Lock()
+		t.Stop()
+		mu.Unlock()
+	}
+}
 
 // abort ends both directions at once.
 func (r *run) abort(err error) {
@@ -144,13 +202,35 @@ func (r *run) copy(dst, src net.Conn, n *atomic.Int64, trace func(int)) error {
 
 // pump is the copy loop proper. It returns nil on EOF from src. trace,
 // when set, is told the size of each block written.
+//
+// It takes its pooled buffer only once src has bytes to read: a src with a
+// descriptor is first waited on until readable; any other src is read into
+// a small buffer until a read fills it.
 func (r *run) pump(dst, src net.Conn, n *atomic.Int64, trace func(int)) error {
-	bp := bufPool.Get().(*[]byte)
-	defer bufPool.Put(bp)
-	buf := *bp
-	var armed time.Time // when the idle deadline was last set
+	var bp *[]byte
+	defer func() {
+		if bp != nil {
+			bufPool.Put(bp)
+		}
+	}()
+	var buf []byte
+	wait := readWaiter(src)
 	for {
-		r.setDeadline(src, &armed)
+		if testHookRead != nil {
+			testHookRead(bp != nil)
+		}
+		if bp == nil {
+			switch {
+			case wait != nil:
+				if err := wait(); err != nil {
+					return r.readErr(err)
+				}
+				bp = getBuf()
+				buf = *bp
+			case buf == nil:
+				buf = make([]byte, smallSize)
+			}
+		}
 		nr, rerr := src.Read(buf)
 		if nr > 0 {
 			r.touch()
@@ -162,48 +242,21 @@ func (r *run) pump(dst, src net.Conn, n *atomic.Int64, trace func(int)) error {
 			if werr != nil {
 				return fmt.Errorf("relay: write: %w", werr)
 			}
+			if bp == nil && nr == len(buf) {
+				// The small buffer filled: bulk bytes are coming.
+				bp = getBuf()
+				buf = *bp
+			}
 		}
 		if rerr != nil {
 			if rerr == io.EOF {
 				return nil
-			}
-			if r.stillBusy(rerr) {
-				continue
 			}
 			return r.readErr(rerr)
 		}
 	}
 }
 
-// setDeadline arms the idle timer on src. It re-arms at most every
-// idle/8: setting a deadline costs a timer update per read (on an SSH
-// channel, much more than the read itself), and a deadline that fires
-// early is harmless, since stillBusy checks the real last activity before
-// the relay gives up. *armed is the time of the last arming.
-func (r *run) setDeadline(src net.Conn, armed *time.Time) {
-	if r.idle <= 0 {
-		return
-	}
-	now := time.Now()
-	if now.Sub(*armed) < r.idle/8 {
-		return
-	}
-	*armed = now
-	src.SetReadDeadline(now.Add(r.idle))
-}
-
-// stillBusy reports whether a read timeout should be ignored because the
-// other direction moved bytes recently.
-func (r *run) stillBusy(err error) bool {
-	if r.idle <= 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
-		return false
-	}
-	return time.Since(time.Unix(0, r.last.Load())) < r.idle
-}
-
 func (r *run) readErr(err error) error {
-	if errors.Is(err, os.ErrDeadlineExceeded) && r.idle > 0 {
-		return ErrIdle
-	}
 	return fmt.Errorf("relay: read: %w", err)
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -224,5 +225,112 @@ func TestRelayTrace(t *testing.T) {
 	}
 	if min := (len(up)+bufSize-1)/bufSize + (len(down)+bufSize-1)/bufSize; calls < min {
 		t.Errorf("%d trace calls, want at least %d", calls, min)
+	}
+}
+
+// noDeadlines is a connection without a descriptor that fails the test if
+// a deadline is set on it, as an SSH channel would be.
+type noDeadlines struct {
+	plain
+	t *testing.T
+}
+
+func (c noDeadlines) SetDeadline(time.Time) error {
+	c.t.Error("relay set a deadline")
+	return errors.New("no deadlines")
+}
+
+func (c noDeadlines) SetReadDeadline(t time.Time) error  { return c.SetDeadline(t) }
+func (c noDeadlines) SetWriteDeadline(t time.Time) error { return c.SetDeadline(t) }
+
+// TestRelayIdleWatchdog: the idle timeout ends a relay between connections
+// that have neither deadlines nor descriptors, and closes both.
+func TestRelayIdleWatchdog(t *testing.T) {
+	cli, rc := tcpPair(t)
+	ru, srv := tcpPair(t)
+	done := make(chan Result, 1)
+	go func() {
+		done <- Relay(context.Background(), noDeadlines{plain{rc}, t}, noDeadlines{plain{ru}, t}, Options{IdleTimeout: 50 * time.Millisecond})
+	}()
+	// Some traffic first: the watchdog counts from the last byte.
+	cli.Write([]byte("ping"))
+	if _, err := io.ReadFull(srv, make([]byte, 4)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case res := <-done:
+		if !errors.Is(res.Err, ErrIdle) || res.Up != 4 {
+			t.Fatalf("result %+v, want ErrIdle after 4 bytes up", res)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("an idle relay did not end")
+	}
+	for _, c := range []net.Conn{cli, srv} {
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, err := c.Read(make([]byte, 1)); err != io.EOF {
+			t.Fatalf("outer peer read after idle: %v, want EOF", err)
+		}
+	}
+}
+
+// hookedTCP hides nothing of *net.TCPConn (it keeps its descriptor) but
+// is another type, for the table below.
+type hookedTCP struct{ *net.TCPConn }
+
+// TestRelayNoPooledBufferWhileIdle: neither direction takes a pooled
+// buffer before its first byte; with a descriptor it takes one when bytes
+// arrive, without one only when a read fills its small buffer.
+func TestRelayNoPooledBufferWhileIdle(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		wrap        func(net.Conn) net.Conn
+		getsAfter1B int64 // pooled buffers taken after one byte each way
+	}{
+		{"descriptor", func(c net.Conn) net.Conn { return hookedTCP{c.(*net.TCPConn)} }, 2},
+		{"no descriptor", func(c net.Conn) net.Conn { return noDeadlines{plain{c}, t} }, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var gets, idleReads atomic.Int64
+			testHookGet = func() { gets.Add(1) }
+			testHookRead = func(pooled bool) {
+				if !pooled {
+					idleReads.Add(1)
+				}
+			}
+			cli, rc := tcpPair(t)
+			ru, srv := tcpPair(t)
+			done := make(chan Result, 1)
+			go func() { done <- Relay(context.Background(), tc.wrap(rc), tc.wrap(ru), Options{IdleTimeout: time.Hour}) }()
+			t.Cleanup(func() {
+				cli.Close()
+				srv.Close()
+				<-done
+				testHookGet, testHookRead = nil, nil
+			})
+			wait.Until(t, "both directions to wait for their first byte", 10*time.Second, func() bool { return idleReads.Load() >= 2 })
+			if n := gets.Load(); n != 0 {
+				t.Fatalf("%d pooled buffers taken before the first byte", n)
+			}
+			for _, p := range [][2]net.Conn{{cli, srv}, {srv, cli}} {
+				p[0].Write([]byte("x"))
+				if _, err := io.ReadFull(p[1], make([]byte, 1)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if n := gets.Load(); n != tc.getsAfter1B {
+				t.Fatalf("%d pooled buffers taken after a byte each way, want %d", n, tc.getsAfter1B)
+			}
+			// A bulk block still moves whole, with a pooled buffer.
+			big := make([]byte, 3*bufSize)
+			rand.Read(big)
+			go cli.Write(big)
+			got := make([]byte, len(big))
+			if _, err := io.ReadFull(srv, got); err != nil || !bytes.Equal(got, big) {
+				t.Fatalf("bulk block: %v", err)
+			}
+			if n := gets.Load(); n < 1 {
+				t.Fatal("no pooled buffer for a bulk block")
+			}
+		})
 	}
 }
