@@ -139,8 +139,8 @@ func proxyCommand(program string, via string, timeout time.Duration) (string, []
 	if strings.ContainsAny(program, "'\r\n") {
 		return "", nil, fmt.Errorf("tunnel: socksd program path %q cannot be quoted for ssh", program)
 	}
-	// ssh runs it with the shell and expands %-tokens first.
-	cmd := fmt.Sprintf("exec '%s' %s %s %%h %%p", strings.ReplaceAll(program, "%", "%%"), ProxySubcommand, timeout)
+	// ssh expands %-tokens, then runs "exec " + cmd with the shell.
+	cmd := fmt.Sprintf("'%s' %s %s %%h %%p", strings.ReplaceAll(program, "%", "%%"), ProxySubcommand, timeout)
 	return cmd, []string{EnvProxyVia + "=" + via}, nil
 }
 
