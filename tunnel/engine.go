@@ -19,7 +19,8 @@ const (
 	// it, so their bytes bypass socksd.
 	EngineOpenSSH = "openssh"
 	// EngineAuto is openssh when a suitable ssh is installed (OpenSSH
-	// MinOpenSSH or later), else builtin.
+	// MinOpenSSH or later; an older one for key-only profiles), else
+	// builtin.
 	EngineAuto = "auto"
 )
 

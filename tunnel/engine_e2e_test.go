@@ -657,6 +657,29 @@ func TestEngineAutoAndParse(t *testing.T) {
 			t.Fatalf("auto with %q: %s", v.Text, e)
 		}
 	}
+	// An OpenSSH older than 8.4 carries key-only profiles only.
+	old, err := NewPool(Options{Engine: EngineAuto, Logger: zerolog.New(zerolog.NewTestWriter(t))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
+	old.eng.detectOnce.Do(func() { old.eng.version = OpenSSHVersion{Path: "ssh", Text: "OpenSSH_8.2p1", Major: 8, Minor: 2} })
+	keys := Profile{Auth: []string{AuthPublicKey}}
+	for _, tc := range []struct {
+		prof Profile
+		want string
+		err  bool
+	}{
+		{Profile{}, EngineBuiltin, false},
+		{keys, EngineOpenSSH, false},
+		{Profile{Auth: []string{AuthPublicKey}, PassphraseFile: "/p"}, EngineBuiltin, false},
+		{Profile{Engine: EngineOpenSSH}, EngineOpenSSH, true},
+		{Profile{Engine: EngineOpenSSH, Auth: []string{AuthPublicKey}}, EngineOpenSSH, false},
+	} {
+		if e, err := old.EngineOf(tc.prof); e != tc.want || (err != nil) != tc.err {
+			t.Errorf("OpenSSH 8.2, profile %+v: %s %v", tc.prof, e, err)
+		}
+	}
 	if _, err := NewPool(Options{Engine: "fast"}); err == nil {
 		t.Fatal("NewPool took an unknown engine")
 	}

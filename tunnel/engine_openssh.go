@@ -34,20 +34,27 @@ type engineState struct {
 }
 
 // OpenSSH runs `ssh -V` once (Options.OpenSSH) and returns what it found;
-// the error says why the openssh engine cannot be used.
+// the error says why no OpenSSH version could be read. Whether the version
+// is new enough is EngineOf's question.
 func (p *Pool) OpenSSH() (OpenSSHVersion, error) {
 	e := &p.eng
 	e.detectOnce.Do(func() {
 		e.version, e.detectErr = DetectOpenSSH(p.ctx, p.opts.OpenSSH)
-		if e.detectErr == nil && !e.version.Suitable() {
-			e.detectErr = fmt.Errorf("tunnel: openssh: %s is %q, older than OpenSSH %d.%d", e.version.Path, e.version.Text, MinOpenSSH[0], MinOpenSSH[1])
-		}
 	})
 	return e.version, e.detectErr
 }
 
+// keyOnly reports whether the profile never gives ssh a password or a
+// passphrase, so that an ssh older than MinOpenSSH (without
+// SSH_ASKPASS_REQUIRE) can carry it.
+func keyOnly(prof Profile) bool {
+	return !prof.withDefaults().usesPassword() && prof.PassphraseFile == ""
+}
+
 // EngineOf returns the engine that carries the profile's connections:
-// EngineBuiltin or EngineOpenSSH (auto resolved). err is set when the
+// EngineBuiltin or EngineOpenSSH (auto resolved). The openssh engine needs
+// OpenSSH MinOpenSSH or later; an older OpenSSH is used only for key-only
+// profiles (no password method, no passphrase_file). err is set when the
 // profile asks for openssh explicitly and it cannot be used (its Opens then
 // fail with ErrEngineUnavailable); for auto it is nil and the engine is
 // builtin.
@@ -56,19 +63,20 @@ func (p *Pool) EngineOf(prof Profile) (engine string, err error) {
 	if engine == "" {
 		engine = p.opts.Engine
 	}
-	switch engine {
-	case "", EngineBuiltin:
+	if engine == "" || engine == EngineBuiltin {
 		return EngineBuiltin, nil
-	case EngineAuto:
-		if _, err := p.OpenSSH(); err != nil {
-			return EngineBuiltin, nil
-		}
+	}
+	v, err := p.OpenSSH()
+	if err == nil && !v.Suitable() && !keyOnly(prof) {
+		err = fmt.Errorf("tunnel: openssh: %s is %q, older than OpenSSH %d.%d: only key-only profiles (auth = [\"publickey\"], no passphrase_file) can use it", v.Path, v.Text, MinOpenSSH[0], MinOpenSSH[1])
+	}
+	switch {
+	case err == nil:
 		return EngineOpenSSH, nil
+	case engine == EngineAuto:
+		return EngineBuiltin, nil
 	default:
-		if _, err := p.OpenSSH(); err != nil {
-			return EngineOpenSSH, fmt.Errorf("%w: %w", ErrEngineUnavailable, err)
-		}
-		return EngineOpenSSH, nil
+		return EngineOpenSSH, fmt.Errorf("%w: %w", ErrEngineUnavailable, err)
 	}
 }
 
