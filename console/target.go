@@ -65,7 +65,7 @@ type TunnelInfo struct {
 	Engine        string // "builtin" or "openssh"
 	PID           int    // the openssh master's process id; 0 for builtin
 	Channels      int    // channels open now
-	TotalChannels int // channels opened since the connection was made
+	TotalChannels int    // channels opened since the connection was made
 	Opened        time.Time
 	LastUsed      time.Time
 }
