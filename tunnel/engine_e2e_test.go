@@ -687,3 +687,31 @@ func TestEngineAutoAndParse(t *testing.T) {
 		t.Fatalf("Check: %v", err)
 	}
 }
+
+func TestEngineFrozenServerKeepalive(t *testing.T) {
+	for _, engine := range allEngines {
+		t.Run(engine, func(t *testing.T) {
+			var log logBuffer
+			s, p, prof := e2eEngine(t, engine, testpeer.SSHDConfig{PasswordAuth: true}, func(o *Options) {
+				o.KeepaliveInterval = time.Second
+				o.KeepaliveMax = 2
+				o.Logger = zerolog.New(&log)
+			})
+			l, err := p.Open(context.Background(), prof, "", Credentials{User: s.User, Password: []byte(s.Password)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			pid := p.Snapshot()[0].PID
+			s.Freeze()
+			defer s.Thaw()
+			wait.Until(t, "keepalive to drop the frozen connection", 30*time.Second, func() bool { return len(p.Snapshot()) == 0 })
+			if !strings.Contains(log.String(), "SOX0207W") {
+				t.Fatalf("no SOX0207W:\n%s", log.String())
+			}
+			if pid != 0 && !processGone(pid) {
+				t.Fatalf("master %d still there", pid)
+			}
+		})
+	}
+}

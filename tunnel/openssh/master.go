@@ -238,6 +238,10 @@ func Start(ctx context.Context, o Options) (*Master, error) {
 	m.mu.Lock()
 	m.ready = true
 	m.mu.Unlock()
+	// Authenticated: ssh asks nothing more. Erase the secrets now, not when
+	// the master ends (a key may have logged in before the password was
+	// asked for); later prompts find no helper socket and get no answer.
+	m.ask.close()
 	return m, nil
 }
 
@@ -486,7 +490,7 @@ func (m *Master) Client(ctx context.Context) (*ssh.Client, error) {
 		c.SetDeadline(dl) //nolint:errcheck
 	}
 	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Unix(1, 0)) }) //nolint:errcheck
-	conn, chans, reqs, err := ssh.NewControlClientConn(c)
+	conn, chans, reqs, err := ssh.NewControlClientConn(wipeConn{c})
 	stop()
 	if err != nil {
 		c.Close()
@@ -494,6 +498,23 @@ func (m *Master) Client(ctx context.Context) (*ssh.Client, error) {
 	}
 	c.SetDeadline(time.Time{}) //nolint:errcheck
 	return ssh.NewClient(conn, chans, reqs), nil
+}
+
+// wipeConn erases what it was given to write once it is written. In proxy
+// mode golang.org/x/crypto/ssh frames every packet in a buffer of its own
+// (controlProxyWritePacket: a fresh cryptobyte builder, dropped after the
+// one Write), so that buffer is the only copy of the packet outside the
+// channel's reused one; wiping it keeps the bytes of an FTP PASS line from
+// lingering in freed memory, as the builtin engine's encryption does. This
+// bends io.Writer's rule that Write must not modify its argument, which
+// holds only because no caller of this conn reads the buffer afterwards.
+type wipeConn struct{ net.Conn }
+
+// Write writes b and then zeroes it.
+func (w wipeConn) Write(b []byte) (int, error) {
+	n, err := w.Conn.Write(b)
+	clear(b)
+	return n, err
 }
 
 // abort ends the master at once (SIGKILL) for reason and waits until it is
