@@ -367,6 +367,28 @@ func lostConnection(text string) bool {
 // PID is the master's process id.
 func (m *Master) PID() int { return m.pid }
 
+// AuthMethod is the method that logged the master in, as ssh names it
+// ("password", "keyboard-interactive", "publickey"), from its line
+// `Authenticated to HOST (...) using "METHOD".`; "" when it said none.
+func (m *Master) AuthMethod() string {
+	text := m.stderr.text()
+	const mark = `) using "`
+	for _, line := range strings.Split(text, "\n") {
+		if !strings.HasPrefix(line, "Authenticated to ") {
+			continue
+		}
+		if i := strings.LastIndex(line, mark); i >= 0 {
+			method, _, _ := strings.Cut(line[i+len(mark):], `"`)
+			return method
+		}
+	}
+	return ""
+}
+
+// Prompts are the askpass prompts ssh showed while it started, in order
+// (never the answers): a password prompt means the password was sent.
+func (m *Master) Prompts() []string { return m.ask.asked() }
+
 // SocketPath is the master's control socket.
 func (m *Master) SocketPath() string { return m.sock }
 
@@ -586,6 +608,9 @@ func (l *stderrLog) readFrom(r io.Reader) {
 			}
 			continue
 		}
+		if strings.HasPrefix(line, "Transferred: ") || strings.HasPrefix(line, "Bytes per second: ") {
+			continue // LogLevel VERBOSE's statistics at exit: they would hide the cause
+		}
 		l.mu.Lock()
 		l.lines = append(l.lines, line)
 		if len(l.lines) > stderrKeep {
@@ -594,6 +619,17 @@ func (l *stderrLog) readFrom(r io.Reader) {
 		l.mu.Unlock()
 	}
 	io.Copy(io.Discard, r) //nolint:errcheck
+}
+
+// dropOpenFailed discards the "open failed" reasons not yet taken.
+func (l *stderrLog) dropOpenFailed() {
+	for i := 0; i < cap(l.openFailed); i++ {
+		select {
+		case <-l.openFailed:
+		default:
+			return
+		}
+	}
 }
 
 func (l *stderrLog) text() string {
