@@ -568,7 +568,7 @@ func TestEngineSpread(t *testing.T) {
 			for _, l := range ls {
 				l.Close()
 			}
-			if n := s.CountLog(logAcceptedPassword); n != 2 {
+			if n := s.WaitLog(logAcceptedPassword, 2, 10*time.Second); n != 2 {
 				t.Fatalf("%d logins, want 2", n)
 			}
 		})
