@@ -279,7 +279,7 @@ var catalogue = []Message{
 		"The reply to D SESSION=n: the details of one session.",
 		"None."},
 	{"SOX0412I", "DISPLAY TUNNELS: %d open",
-		"The reply to D TUNNELS: one line per open SSH connection.",
+		"The reply to D TUNNELS: one line per open SSH connection: its id, server, user, profile, SSH engine (builtin or openssh), the openssh master's process id (- for builtin), channels open now and in all, age and idle time.",
 		"None."},
 	{"SOX0413I", "DISPLAY RULES: %d defined",
 		"The reply to D RULES: the rules in the order they are matched, with their hit counts.",
