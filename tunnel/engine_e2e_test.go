@@ -750,3 +750,26 @@ func TestEngineWrongPasswordKeyLogsIn(t *testing.T) {
 		})
 	}
 }
+
+// A conn that is not a TCP socket cannot be handed to a master: the
+// openssh engine relays it over a proxy-mode channel instead.
+func TestEngineSpliceNotTCP(t *testing.T) {
+	s, p, prof := e2eEngine(t, EngineOpenSSH, testpeer.SSHDConfig{PasswordAuth: true}, nil)
+	l, err := p.Open(context.Background(), prof, "", Credentials{User: s.User, Password: []byte(s.Password)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	client, server := net.Pipe()
+	var ctr relay.Counters
+	sp, err := l.Splice(context.Background(), testpeer.EchoServer(t), server, SpliceOptions{Counters: []*relay.Counters{&ctr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	echoOnce(t, client, "through a pipe")
+	client.Close()
+	res := sp.Wait()
+	if res.Up != int64(len("through a pipe")) || ctr.Up.Load() != res.Up || res.Down != res.Up {
+		t.Fatalf("result %+v, counter up %d", res, ctr.Up.Load())
+	}
+}
