@@ -773,3 +773,37 @@ func TestEngineSpliceNotTCP(t *testing.T) {
 		t.Fatalf("result %+v, counter up %d", res, ctr.Up.Load())
 	}
 }
+
+// accept-new records an unknown key (SOX0210I) with either engine, and the
+// file then serves the strict policy.
+func TestEngineAcceptNew(t *testing.T) {
+	for _, engine := range allEngines {
+		t.Run(engine, func(t *testing.T) {
+			set := engineOptions(t, engine)
+			s := testpeer.StartSSHD(t, testpeer.SSHDConfig{PasswordAuth: true})
+			kh := filepath.Join(t.TempDir(), "known_hosts")
+			prof := Profile{Name: "an", Host: "127.0.0.1", Port: s.Port, Share: true}
+			cred := Credentials{User: s.User, Password: []byte(s.Password)}
+			for _, policy := range []string{PolicyAcceptNew, PolicyStrict} {
+				var log logBuffer
+				o := Options{KnownHosts: []string{kh}, HostKeyPolicy: policy, KeepaliveInterval: -1, Logger: zerolog.New(&log)}
+				set(&o)
+				p, err := NewPool(o)
+				if err != nil {
+					t.Fatal(err)
+				}
+				l, err := p.Open(context.Background(), prof, "", cred)
+				if err != nil {
+					p.Close()
+					t.Fatalf("%s: %v", policy, err)
+				}
+				l.Close()
+				p.Close()
+				recorded := strings.Contains(log.String(), "SOX0210I") && strings.Contains(log.String(), Fingerprint(s.HostKeyPub))
+				if recorded != (policy == PolicyAcceptNew) {
+					t.Fatalf("%s: SOX0210I with the fingerprint logged: %v\n%s", policy, recorded, log.String())
+				}
+			}
+		})
+	}
+}

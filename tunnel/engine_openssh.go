@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/rs/zerolog"
 	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
 
 	"socksd/msg"
 	"socksd/tunnel/openssh"
@@ -223,6 +225,9 @@ func (p *Pool) loginOpenSSH(r request) (*tconn, error) {
 		log.Debug().Err(err).Msg("tunnel: openssh master not usable")
 		return nil, err
 	}
+	if p.opts.HostKeyPolicy == PolicyAcceptNew {
+		p.noteAcceptedKey(m, r.server, o.KnownHosts[0])
+	}
 	method := m.AuthMethod()
 	if len(r.password) > 0 && passwordPrompted(m.Prompts()) && method != AuthPassword && method != AuthKeyboardInteractive {
 		// ssh gave the password, and logged in by another method: the
@@ -234,6 +239,37 @@ func (p *Pool) loginOpenSSH(r request) (*tconn, error) {
 	c.engine, c.master, c.pid = EngineOpenSSH, m, m.PID()
 	p.logOpened(c, log)
 	return c, nil
+}
+
+// noteAcceptedKey logs SOX0210I, as the builtin engine does, when ssh
+// recorded the server's key under accept-new ("Warning: Permanently added
+// ... to the list of known hosts."): the key is read back from the file
+// ssh wrote (the last entry for the server).
+func (p *Pool) noteAcceptedKey(m *openssh.Master, server, file string) {
+	if !m.Said("Permanently added") {
+		return
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return
+	}
+	want := knownhosts.Normalize(server)
+	var key ssh.PublicKey
+	for len(data) > 0 {
+		_, hosts, k, _, rest, err := ssh.ParseKnownHosts(data)
+		if err != nil {
+			break
+		}
+		if slices.Contains(hosts, want) {
+			key = k
+		}
+		data = rest
+	}
+	if key == nil {
+		return
+	}
+	msg.Log(&p.opts.Logger, "SOX0210I", server, file, key.Type()+" "+Fingerprint(key)).Str("host", server).
+		Str("key_type", key.Type()).Str("fingerprint", Fingerprint(key)).Str("file", file).Send()
 }
 
 // absPath makes a path absolute (ssh_config wants absolute paths).

@@ -385,6 +385,9 @@ func (m *Master) AuthMethod() string {
 	return ""
 }
 
+// Said reports whether ssh wrote text on stderr (in the lines it keeps).
+func (m *Master) Said(text string) bool { return strings.Contains(m.stderr.text(), text) }
+
 // Prompts are the askpass prompts ssh showed while it started, in order
 // (never the answers): a password prompt means the password was sent.
 func (m *Master) Prompts() []string { return m.ask.asked() }
