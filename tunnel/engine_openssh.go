@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -299,7 +300,8 @@ func (p *Pool) masterError(r request, err error, log zerolog.Logger) error {
 		if errors.Is(err, openssh.ErrHostKeyChanged) {
 			sentinel = ErrHostKeyChanged
 		}
-		return &HostKeyError{Host: r.server, Detail: lastLine(me.Stderr), Err: sentinel}
+		keyType, fp := hostKeyFromStderr(me.Stderr)
+		return &HostKeyError{Host: r.server, KeyType: keyType, Fingerprint: fp, Detail: lastLine(me.Stderr), Err: sentinel}
 	case errors.Is(err, openssh.ErrAuthFailed):
 		pwRejected := passwordPrompted(me.Prompts) && len(r.password) > 0
 		if pwRejected {
@@ -325,6 +327,21 @@ func passwordPrompted(prompts []string) bool {
 		}
 	}
 	return false
+}
+
+var (
+	stderrKeyTypeRE = regexp.MustCompile(`(?:No|fingerprint for the) ([A-Z0-9-]+) (?:host )?key`)
+	stderrSHA256RE  = regexp.MustCompile(`SHA256:[A-Za-z0-9+/]+`)
+)
+
+// hostKeyFromStderr reads the key type (as ssh names it: "ED25519") and
+// the fingerprint from ssh's words about a refused host key, for when the
+// builtin probe could not fetch the key itself; either may be "".
+func hostKeyFromStderr(text string) (keyType, fingerprint string) {
+	if m := stderrKeyTypeRE.FindStringSubmatch(text); m != nil {
+		keyType = m[1]
+	}
+	return keyType, stderrSHA256RE.FindString(text)
 }
 
 // lastLine is ssh's last line on stderr, for an error's detail.

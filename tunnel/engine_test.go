@@ -65,3 +65,16 @@ func TestProxyMainErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestHostKeyFromStderr(t *testing.T) {
+	for _, tc := range []struct{ text, typ, fp string }{
+		{"No ED25519 host key is known for [127.0.0.1]:2222 and you have requested strict checking.\nHost key verification failed.", "ED25519", ""},
+		{"@@@@@@@\n@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @\nThe fingerprint for the ECDSA key sent by the remote host is\nSHA256:abcDEF012+/xyz.\nPlease contact your system administrator.", "ECDSA", "SHA256:abcDEF012+/xyz"},
+		{"Host key verification failed.", "", ""},
+	} {
+		typ, fp := hostKeyFromStderr(tc.text)
+		if typ != tc.typ || fp != tc.fp {
+			t.Errorf("%q: %q %q, want %q %q", tc.text, typ, fp, tc.typ, tc.fp)
+		}
+	}
+}
