@@ -571,6 +571,36 @@ func TestEngineSpread(t *testing.T) {
 			if n := s.WaitLog(logAcceptedPassword, 2, 10*time.Second); n != 2 {
 				t.Fatalf("%d logins, want 2", n)
 			}
+			// Many at once: sessions do not wait for the second
+			// connection, and no more than spread open.
+			par := prof
+			par.Name = "parallel"
+			const n = 8
+			errs := make(chan error, n)
+			leases := make(chan *Lease, n)
+			for i := 0; i < n; i++ {
+				go func() {
+					l, err := p.Open(context.Background(), par, "", cred)
+					errs <- err
+					leases <- l
+				}()
+			}
+			for i := 0; i < n; i++ {
+				if err := <-errs; err != nil {
+					t.Fatal(err)
+				}
+				defer (<-leases).Close()
+			}
+			total, conns := 0, 0
+			for _, ti := range p.Snapshot() {
+				if ti.Profile == "parallel" {
+					conns++
+					total += ti.Leases
+				}
+			}
+			if conns != 2 || total != n {
+				t.Fatalf("%d connections with %d leases, want 2 with %d", conns, total, n)
+			}
 		})
 	}
 }

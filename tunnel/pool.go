@@ -165,7 +165,12 @@ func (p *Pool) Open(ctx context.Context, prof Profile, destHost string, cred Cre
 			return nil, ErrPoolClosed
 		}
 		if r.prof.Share {
-			if c := p.pickLocked(r.key, n, prof.Sessions, r.prof.Spread); c != nil {
+			// Spreading: another connection is wanted while the ones
+			// open are all in use; meanwhile (one dial at a time per
+			// identity) a session takes the least loaded one.
+			c, live := p.pickLocked(r.key, n, prof.Sessions)
+			if c != nil && (c.leases+c.channels == 0 || live >= r.prof.Spread || p.pending[r.key] != nil) {
+				p.takeLocked(c, n)
 				p.mu.Unlock()
 				return &Lease{p: p, c: c, n: n}, nil
 			}
@@ -275,13 +280,11 @@ func (p *Pool) register(r request, c *tconn, err error, pd *pendingDial, busy ch
 	return c
 }
 
-// pickLocked takes a lease reserving n channels on the least loaded live
-// connection of the identity that has room, for sessions session channels
-// too. With spread > 1 it picks none (so that another connection opens)
-// while every connection is in use and fewer than spread are open.
-func (p *Pool) pickLocked(key identity, n, sessions, spread int) *tconn {
-	var best *tconn
-	live := 0
+// pickLocked returns the least loaded live connection of the identity
+// that has room for a lease reserving n channels, for sessions session
+// channels too (nil if none), and how many live connections the identity
+// has.
+func (p *Pool) pickLocked(key identity, n, sessions int) (best *tconn, live int) {
 	for _, c := range p.conns[key] {
 		if c.dead {
 			continue
@@ -294,16 +297,15 @@ func (p *Pool) pickLocked(key identity, n, sessions, spread int) *tconn {
 			best = c
 		}
 	}
-	if best != nil && best.leases+best.channels > 0 && live < spread {
-		return nil
-	}
-	if best != nil {
-		best.leases++
-		best.reserved += n
-		best.lastUsed = time.Now()
-		p.stopIdleLocked(best)
-	}
-	return best
+	return best, live
+}
+
+// takeLocked takes a lease reserving n channels on c.
+func (p *Pool) takeLocked(c *tconn, n int) {
+	c.leases++
+	c.reserved += n
+	c.lastUsed = time.Now()
+	p.stopIdleLocked(c)
 }
 
 // watch removes the connection from the pool when it ends, and runs its
