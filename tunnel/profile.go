@@ -74,9 +74,10 @@ type Profile struct {
 	Engine string
 	// Spread is how many connections (openssh: masters) of one identity
 	// the pool opens before it shares them: a new lease goes to an idle
-	// connection, or opens another one while fewer than Spread exist, so
-	// that parallel loads use several sshd processes and cores. 0 or 1 =
-	// share one (a new one opens only when MaxChannels is reached).
+	// connection, or opens another one while fewer than Spread exist (one
+	// at a time; meanwhile leases share the least loaded), so that
+	// parallel loads use several sshd processes and cores. 0 or 1 = share
+	// one (a new one opens only when MaxChannels is reached).
 	Spread int
 
 	// Built by Prepare: the dialer of Via (nil without one), and that the
