@@ -179,7 +179,9 @@ func (p *Pool) loginOpenSSH(r request) (*tconn, error) {
 		Auth:           r.prof.Auth,
 		ConnectTimeout: p.opts.ConnectTimeout,
 		KeepaliveMax:   p.opts.KeepaliveMax,
-		StartTimeout:   p.opts.ConnectTimeout + time.Minute,
+		// connect_timeout bounds the connection and the login together,
+		// as with the builtin engine, plus a moment to start ssh.
+		StartTimeout: p.opts.ConnectTimeout + startSlack,
 	}
 	if p.opts.KeepaliveInterval > 0 {
 		o.KeepaliveInterval = p.opts.KeepaliveInterval
@@ -272,6 +274,10 @@ func (p *Pool) noteAcceptedKey(m *openssh.Master, server, file string) {
 	msg.Log(&p.opts.Logger, "SOX0210I", server, file, key.Type()+" "+Fingerprint(key)).Str("host", server).
 		Str("key_type", key.Type()).Str("fingerprint", Fingerprint(key)).Str("file", file).Send()
 }
+
+// startSlack is what a master may take beyond connect_timeout to start:
+// exec, config parsing, the control socket.
+const startSlack = 2 * time.Second
 
 // absPath makes a path absolute (ssh_config wants absolute paths).
 func absPath(f string) string {
