@@ -28,8 +28,11 @@ deps:
 # curl and netcat (installed by `deps` when missing).
 # -count=1: the end-to-end tests build socksd themselves, which the test
 # cache does not see, so a cached pass could hide a change to the daemon.
+# The second pass runs the tunnel package's end-to-end tests that use
+# its e2e rig again with the openssh engine (SOCKSD_TEST_ENGINE).
 test: deps
 	$(GO) test -race -count=1 -timeout 60m ./...
+	SOCKSD_TEST_ENGINE=openssh $(GO) test -race -count=1 -timeout 20m -run 'TestSSHD' ./tunnel/
 
 demo: build
 	./$(BIN) demo

@@ -33,6 +33,19 @@
 // reads on its channels fail with an error wrapping ErrTunnelClosed (and
 // context.Canceled for Drop and Close) rather than a false io.EOF.
 //
+// Engines (engine.go, engine_openssh.go): a connection is made by the
+// builtin engine (golang.org/x/crypto/ssh in this process) or by the
+// openssh engine, which starts the system's ssh as a ControlMaster per
+// connection (package tunnel/openssh) and talks to it in the mux
+// protocol's proxy mode, so that Dial, Subsystem and OpenSubsystems work
+// the same on it. Profile.Engine (or Options.Engine) chooses, "auto"
+// resolved by Pool.EngineOf; both engines' failures map onto the same typed
+// errors. Lease.Splice (splice.go) carries a client's socket to a
+// destination: relayed by socksd with the builtin engine, handed to the
+// master with the openssh engine (its bytes never pass through this
+// process; counts from the kernel). Profile.Spread spreads an identity's
+// sessions over several connections.
+//
 // Errors wrap sentinels for errors.Is: host keys (ErrHostKeyUnknown,
 // ErrHostKeyChanged, ErrHostKeyRevoked, as *HostKeyError with the
 // fingerprints), logins (ErrAuthFailed, ErrPasswordRejectedRecently, as

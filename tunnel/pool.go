@@ -15,6 +15,7 @@ import (
 
 	"socksd/internal/scrub"
 	"socksd/msg"
+	"socksd/tunnel/openssh"
 )
 
 // maxOpenRounds bounds how often Open waits for another dial and retries.
@@ -40,6 +41,8 @@ type Pool struct {
 	// outcome instead of offering the password in parallel.
 	pwBusy map[digest]chan struct{}
 	wg     sync.WaitGroup
+
+	eng engineState // the openssh engine: ssh found, runtime directory
 }
 
 // pendingDial is a shared connection being set up; others with the same
@@ -52,6 +55,9 @@ type pendingDial struct {
 // NewPool checks the options, fills in defaults and returns an empty pool.
 func NewPool(opts Options) (*Pool, error) {
 	if err := CheckHostKeyPolicy(opts.HostKeyPolicy); err != nil {
+		return nil, err
+	}
+	if _, err := ParseEngine(opts.Engine); err != nil {
 		return nil, err
 	}
 	if opts.HostKeyPolicy == "" {
@@ -159,7 +165,12 @@ func (p *Pool) Open(ctx context.Context, prof Profile, destHost string, cred Cre
 			return nil, ErrPoolClosed
 		}
 		if r.prof.Share {
-			if c := p.pickLocked(r.key, n, prof.Sessions); c != nil {
+			// Spreading: another connection is wanted while the ones
+			// open are all in use; meanwhile (one dial at a time per
+			// identity) a session takes the least loaded one.
+			c, live := p.pickLocked(r.key, n, prof.Sessions)
+			if c != nil && (c.leases+c.channels == 0 || live >= r.prof.Spread || p.pending[r.key] != nil) {
+				p.takeLocked(c, n)
 				p.mu.Unlock()
 				return &Lease{p: p, c: c, n: n}, nil
 			}
@@ -269,31 +280,41 @@ func (p *Pool) register(r request, c *tconn, err error, pd *pendingDial, busy ch
 	return c
 }
 
-// pickLocked takes a lease reserving n channels on the least loaded live
-// connection of the identity that has room, for sessions session channels
-// too.
-func (p *Pool) pickLocked(key identity, n, sessions int) *tconn {
-	var best *tconn
+// pickLocked returns the least loaded live connection of the identity
+// that has room for a lease reserving n channels, for sessions session
+// channels too (nil if none), and how many live connections the identity
+// has.
+func (p *Pool) pickLocked(key identity, n, sessions int) (best *tconn, live int) {
 	for _, c := range p.conns[key] {
-		if c.dead || c.full(n) || !c.roomForSessions(sessions) {
+		if c.dead {
+			continue
+		}
+		live++
+		if c.full(n) || !c.roomForSessions(sessions) {
 			continue
 		}
 		if best == nil || c.leases+c.channels < best.leases+best.channels {
 			best = c
 		}
 	}
-	if best != nil {
-		best.leases++
-		best.reserved += n
-		best.lastUsed = time.Now()
-		p.stopIdleLocked(best)
-	}
-	return best
+	return best, live
+}
+
+// takeLocked takes a lease reserving n channels on c.
+func (p *Pool) takeLocked(c *tconn, n int) {
+	c.leases++
+	c.reserved += n
+	c.lastUsed = time.Now()
+	p.stopIdleLocked(c)
 }
 
 // watch removes the connection from the pool when it ends, and runs its
 // keepalive.
 func (p *Pool) watch(c *tconn) {
+	if c.master != nil {
+		p.watchMaster(c)
+		return
+	}
 	go c.keepalive(p.opts.KeepaliveInterval, p.opts.KeepaliveMax, func(reason string, missed int) {
 		if missed > 0 {
 			// The operator message for a server that stopped answering.
@@ -309,6 +330,51 @@ func (p *Pool) watch(c *tconn) {
 	}
 	p.drop(c, reason)
 }
+
+// watchMaster removes an openssh connection from the pool when its master
+// exits or its proxy-mode client ends. The master runs its own keepalive
+// (ServerAliveInterval).
+func (p *Pool) watchMaster(c *tconn) {
+	clientDone := make(chan error, 1)
+	go func() { clientDone <- c.client.Wait() }()
+	reason := "closed"
+	select {
+	case <-c.master.Done():
+	case err := <-clientDone:
+		if err != nil {
+			reason = err.Error()
+		}
+		// The proxy-mode connection ends when the master does, usually
+		// a little before the master is reaped: wait for it (bounded), so
+		// that the master's own reason is the one logged.
+		t := time.NewTimer(masterExitWait)
+		select {
+		case <-c.master.Done():
+		case <-t.C:
+		case <-c.done:
+		}
+		t.Stop()
+	case <-c.done:
+	}
+	err := c.master.Err()
+	if err != nil {
+		reason = err.Error()
+	}
+	var me *openssh.MasterError
+	if errors.As(err, &me) && strings.Contains(me.Stderr, "Timeout, server") {
+		// ssh's ServerAlive gave up ("Timeout, server H not responding."):
+		// the same operator message as the builtin keepalive's.
+		missed := p.opts.KeepaliveMax
+		reason = fmt.Sprintf("%d keepalive replies missed", missed)
+		msg.Log(&p.opts.Logger, "SOX0207W", c.id, c.server, missed).
+			Str("tunnel", c.id).Str("server", c.server).Int("missed", missed).Int("pid", c.pid).Send()
+	}
+	p.drop(c, reason)
+}
+
+// masterExitWait bounds how long watchMaster waits for a master to be
+// reaped after its proxy-mode connection ended.
+const masterExitWait = 5 * time.Second
 
 // drop takes the connection out of the pool and closes it. Reads on its
 // channels then fail with an error wrapping ErrTunnelClosed.
@@ -432,7 +498,9 @@ type TunnelInfo struct {
 	Server        string
 	User          string
 	Profile       string
-	Method        string // the auth method that succeeded
+	Method        string // the auth method that succeeded (builtin only; "" for openssh)
+	Engine        string // EngineBuiltin or EngineOpenSSH
+	PID           int    // the openssh master's process id; 0 for builtin
 	Shared        bool
 	Leases        int
 	Channels      int // open now, session channels included
@@ -452,6 +520,7 @@ func (p *Pool) Snapshot() []TunnelInfo {
 	for _, c := range p.byID {
 		out = append(out, TunnelInfo{
 			ID: c.id, Server: c.server, User: c.user, Profile: c.profile, Method: c.method, Shared: c.share,
+			Engine: c.engine, PID: c.pid,
 			Leases: c.leases, Channels: c.channels, Sessions: c.sessions, TotalChannels: c.total,
 			Opened: c.opened, LastUsed: c.lastUsed, BytesDown: c.bytesDown.Load(), BytesUp: c.bytesUp.Load(),
 		})
@@ -493,5 +562,6 @@ func (p *Pool) Close() error {
 		p.dropWith(c, "pool closed", fmt.Errorf("tunnel: %s closed: %w: %w: %w", c.id, ErrPoolClosed, ErrTunnelClosed, context.Canceled))
 	}
 	p.wg.Wait()
+	p.removeRuntimeDir()
 	return nil
 }

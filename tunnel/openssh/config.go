@@ -66,6 +66,10 @@ type Options struct {
 	// ProxyCommand reaches the server through another program (a via
 	// proxy); used verbatim, so ssh expands its %h and %p tokens.
 	ProxyCommand string
+	// Env is extra environment (NAME=value) for ssh and so for its
+	// ProxyCommand, e.g. a via proxy's URL with its password, which must
+	// not go in the command's argv. Start does not keep it.
+	Env []string
 	// Ciphers pins the cipher list (e.g. "aes128-gcm@openssh.com").
 	Ciphers string
 	// StartTimeout bounds Start; 0 = ConnectTimeout plus one minute for
@@ -141,8 +145,9 @@ func (o *Options) sshConfig(controlPath string) string {
 	line("ControlPersist", "no")
 	line("BatchMode", "no") // askpass must work
 	// INFO: errors for the typed mapping, and "channel N: open failed"
-	// for a refused forward.
-	line("LogLevel", "INFO")
+	// for a refused forward; VERBOSE adds one line, the method that
+	// logged in (Master.AuthMethod).
+	line("LogLevel", "VERBOSE")
 	kh := make([]string, len(o.KnownHosts))
 	for i, f := range o.KnownHosts {
 		kh[i] = quotePath(f)

@@ -256,7 +256,8 @@ func TestMasterPasswordThroughAskpass(t *testing.T) {
 	pw := []byte(s.Password)
 	o.Password = pw
 	m := start(t, o)
-	if n := s.CountLog(logAcceptedPassword + s.User); n != 1 {
+	// sshd's monitor may write the line just after the client has its answer.
+	if n := s.WaitLog(logAcceptedPassword+s.User, 1, 10*time.Second); n != 1 {
 		t.Fatalf("%d password logins, want 1\n%s", n, s.Log())
 	}
 	if n := s.CountLog(logFailedPassword) + s.CountLog(logFailedKbd); n != 0 {
