@@ -20,6 +20,7 @@ import (
 
 	"socksd/config"
 	"socksd/ftp"
+	"socksd/internal/relay"
 	"socksd/internal/testing/wait"
 	"socksd/socks"
 	"socksd/tunnel"
@@ -242,6 +243,56 @@ func (l *fakeLease) Dial(ctx context.Context, network, addr string) (net.Conn, e
 	return d.DialContext(ctx, "tcp", l.f.echo)
 }
 
+// Splice carries conn to the echo server as the builtin engine does:
+// the channel (Dial) first, then Ready, then a relay. A destination whose
+// first label is "splicecut" fails after Ready, as a master that dies
+// once the descriptor is handed over does.
+func (l *fakeLease) Splice(ctx context.Context, addr string, conn net.Conn, opt tunnel.SpliceOptions) (spliced, error) {
+	up, err := l.Dial(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	if opt.Ready != nil {
+		if err := opt.Ready(); err != nil {
+			up.Close()
+			conn.Close()
+			return nil, err
+		}
+	}
+	if strings.HasPrefix(addr, "splicecut.") {
+		up.Close()
+		conn.Close()
+		return nil, errFakeCut
+	}
+	s := &fakeSpliced{done: make(chan struct{})}
+	ctx, s.cancel = context.WithCancel(ctx)
+	go func() {
+		defer close(s.done)
+		var ctr relay.Counters
+		s.res = relay.Relay(ctx, conn, up, relay.Options{IdleTimeout: opt.IdleTimeout, Counters: &ctr, Trace: opt.Trace})
+		for _, c := range opt.Counters {
+			// Exact at the end, as the openssh engine's counts are.
+			c.Up.Add(s.res.Up)
+			c.Down.Add(s.res.Down)
+		}
+	}()
+	return s, nil
+}
+
+// errFakeCut is the fake engine's failure after Ready.
+var errFakeCut = errors.New("tunnel: fake: master gone")
+
+// fakeSpliced is a connection carried by the fake lease's Splice.
+type fakeSpliced struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+	res    relay.Result
+}
+
+func (s *fakeSpliced) Wait() relay.Result { <-s.done; return s.res }
+func (s *fakeSpliced) Close()             { s.cancel() }
+
+func (l *fakeLease) Engine() string { return "builtin" }
 func (l *fakeLease) Server() string { return "ssh.test:22" }
 func (l *fakeLease) ID() string     { return "T0001" }
 func (l *fakeLease) Close() error   { l.f.record("release"); return nil }
