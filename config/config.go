@@ -86,6 +86,9 @@ type SSH struct {
 	ConnectTimeout    Duration `toml:"connect_timeout"`
 	IdleClose         Duration `toml:"idle_close"`
 	RejectMemory      Duration `toml:"reject_memory"` // how long a rejected password is refused at once
+	Engine            string   `toml:"engine"`        // builtin, openssh or auto (tunnel.ParseEngine)
+	OpenSSH           string   `toml:"openssh"`       // the ssh program of the openssh engine
+	RuntimeDir        string   `toml:"runtime_dir"`   // where the openssh engine's control sockets live; "" = automatic
 }
 
 // Profile says how to reach and log in to an SSH server.
@@ -100,6 +103,8 @@ type Profile struct {
 	Via            socks.ProxyURL `toml:"via"` // printing it hides the password
 	Share          bool           `toml:"share"`
 	MaxChannels    int            `toml:"max_channels"`
+	Engine         string         `toml:"engine"` // "" = ssh.engine
+	Spread         int            `toml:"spread"`
 }
 
 // Rule is one filter rule.

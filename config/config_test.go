@@ -43,6 +43,16 @@ func TestMinimalGetsDefaults(t *testing.T) {
 	if c.Server.MaxSessions != 2048 || c.SSH.KeepaliveMax != 3 || c.Server.HandshakeTimeout.Duration != 10*time.Second {
 		t.Errorf("defaults not applied: %+v %+v", c.Server, c.SSH)
 	}
+	if c.SSH.Engine != "builtin" || c.SSH.OpenSSH != "ssh" || c.SSH.RuntimeDir != "" {
+		t.Errorf("engine defaults: %+v", c.SSH)
+	}
+	c, err = Parse("p.toml", []byte("[profiles.p]\nhost = \"gw\"\n\n[[rules]]\nname = \"all\"\naction = \"direct\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := c.Profiles["p"]; p.Engine != "" || p.Spread != 1 {
+		t.Errorf("profile engine defaults: %+v", p)
+	}
 }
 
 func TestErrorsNameFileLineAndKey(t *testing.T) {
@@ -370,6 +380,19 @@ name = 7
 action = "block"
 commands = "connect"
 `, []at{{2, "server.listen"}, {3, "server.socks_versions"}, {4, "server.max_sessions"}, {7, "rules[1].name"}, {9, "rules[1].commands"}}},
+		{"engines", `[ssh]
+engine = "fast"
+openssh = ""
+runtime_dir = "run/socksd"
+
+[profiles.a]
+engine = "OpenSSH"
+spread = 0
+
+[profiles.b]
+engine = "openssh"
+spread = 4
+`, []at{{2, "ssh.engine"}, {3, "ssh.openssh"}, {4, "ssh.runtime_dir"}, {7, "profiles.a.engine"}, {8, "profiles.a.spread"}}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -278,6 +278,12 @@ func (c *Config) applyDefaults(set func(path ...string) bool) {
 	durDefault(&h.ConnectTimeout, set("ssh", "connect_timeout"), 15*time.Second)
 	durDefault(&h.IdleClose, set("ssh", "idle_close"), 5*time.Minute)
 	durDefault(&h.RejectMemory, set("ssh", "reject_memory"), 15*time.Minute)
+	if !set("ssh", "engine") {
+		h.Engine = tunnel.DefaultEngine
+	}
+	if !set("ssh", "openssh") {
+		h.OpenSSH = "ssh"
+	}
 	for name, p := range c.Profiles {
 		if !set("profiles", name, "port") {
 			p.Port = 22
@@ -290,6 +296,9 @@ func (c *Config) applyDefaults(set func(path ...string) bool) {
 		}
 		if !set("profiles", name, "max_channels") {
 			p.MaxChannels = 64
+		}
+		if !set("profiles", name, "spread") {
+			p.Spread = 1
 		}
 	}
 	for i, r := range c.Rules {
@@ -392,6 +401,15 @@ func (c *Config) validate(d *decoder) ErrorList {
 	if c.SSH.KeepaliveMax < 1 {
 		bad(key("ssh", "keepalive_max"), "must be at least 1")
 	}
+	if e, err := tunnel.ParseEngine(c.SSH.Engine); err != nil || e == "" {
+		bad(key("ssh", "engine"), "unknown engine %q (want builtin, openssh or auto)", c.SSH.Engine)
+	}
+	if c.SSH.OpenSSH == "" {
+		bad(key("ssh", "openssh"), "must name the ssh program (a name looked up in PATH, or a path)")
+	}
+	if c.SSH.RuntimeDir != "" && !filepath.IsAbs(c.SSH.RuntimeDir) {
+		bad(key("ssh", "runtime_dir"), "%q is not an absolute path", c.SSH.RuntimeDir)
+	}
 	names := make([]string, 0, len(c.Profiles))
 	for name := range c.Profiles {
 		names = append(names, name)
@@ -433,7 +451,10 @@ func (c *Config) validateProfile(name string, p *Profile, bad func([]string, str
 	if p.MaxChannels < 1 {
 		bad(at("max_channels"), "must be at least 1")
 	}
-	tp := tunnel.Profile{Name: name, Port: p.Port, Auth: p.Auth, Via: p.Via}
+	if p.Spread < 1 {
+		bad(at("spread"), "must be at least 1")
+	}
+	tp := tunnel.Profile{Name: name, Port: p.Port, Auth: p.Auth, Via: p.Via, Engine: p.Engine}
 	for _, err := range flatten(tp.Check()) {
 		var pe *tunnel.ProfileError
 		if errors.As(err, &pe) {
@@ -561,6 +582,7 @@ func (c *Config) expandHome() {
 	for i := range c.SSH.KnownHosts {
 		exp(&c.SSH.KnownHosts[i])
 	}
+	exp(&c.SSH.RuntimeDir)
 	for _, p := range c.Profiles {
 		for i := range p.IdentityFiles {
 			exp(&p.IdentityFiles[i])

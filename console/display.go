@@ -92,11 +92,15 @@ func (c *Console) tunnels() []string {
 		if !t.LastUsed.IsZero() {
 			idle = ageText(now.Sub(t.LastUsed))
 		}
-		rows = append(rows, []string{t.ID, t.Server, t.User, t.Profile,
+		pid := "-"
+		if t.PID != 0 {
+			pid = strconv.Itoa(t.PID)
+		}
+		rows = append(rows, []string{t.ID, t.Server, t.User, t.Profile, t.Engine, pid,
 			strconv.Itoa(t.Channels), strconv.Itoa(t.TotalChannels), ageText(now.Sub(t.Opened)), idle})
 	}
 	cols := []column{{"ID", false}, {"SERVER", false}, {"USER", false}, {"PROFILE", false},
-		{"CHANNELS", true}, {"TOTAL", true}, {"AGE", true}, {"IDLE", true}}
+		{"ENGINE", false}, {"PID", true}, {"CHANNELS", true}, {"TOTAL", true}, {"AGE", true}, {"IDLE", true}}
 	return append([]string{msg.Format("SOX0412I", len(ts))}, table(cols, rows)...)
 }
 

@@ -112,9 +112,9 @@ func (f *fakeTarget) Sessions() []SessionInfo {
 }
 
 func (f *fakeTarget) Tunnels() []TunnelInfo {
-	return []TunnelInfo{{ID: "ssh-1", Server: "ftp.partner.example:22", User: "payjob1", Profile: "partner",
+	return []TunnelInfo{{ID: "ssh-1", Server: "ftp.partner.example:22", User: "payjob1", Profile: "partner", Engine: "openssh", PID: 4242,
 		Channels: 2, TotalChannels: 17, Opened: base.Add(-10 * time.Minute), LastUsed: base.Add(-5 * time.Second)},
-		{ID: "ssh-2", Server: "10.20.0.5:2222", User: "batch", Profile: "default",
+		{ID: "ssh-2", Server: "10.20.0.5:2222", User: "batch", Profile: "default", Engine: "builtin",
 			Channels: 0, TotalChannels: 1, Opened: base.Add(-26 * time.Hour)}}
 }
 

@@ -62,8 +62,10 @@ type TunnelInfo struct {
 	Server        string // host:port
 	User          string
 	Profile       string
-	Channels      int // channels open now
-	TotalChannels int // channels opened since the connection was made
+	Engine        string // "builtin" or "openssh"
+	PID           int    // the openssh master's process id; 0 for builtin
+	Channels      int    // channels open now
+	TotalChannels int    // channels opened since the connection was made
 	Opened        time.Time
 	LastUsed      time.Time
 }

@@ -169,6 +169,12 @@ var catalogue = []Message{
 	{"SOX0217W", "SSH connection %s to %s refused a session channel with %d open; opening another connection for user %s",
 		"The SSH server limits the session channels of one connection (OpenSSH: MaxSessions, default 10). socksd opens another SSH connection with the same login for the SFTP channels that did not fit, and later sessions prefer connections with room.",
 		"None needed. If this happens often, raise MaxSessions on the server or lower rules.sftp.streams."},
+	{"SOX0230I", "profile %s uses the %s SSH engine (%s)",
+		"At start and after a reload: the SSH engine that carries the profile's connections, from the profile's engine or ssh.engine, with auto resolved. openssh names the ssh program and its version; builtin is socksd's own SSH client.",
+		"None. To change it, set engine in [ssh] or in the profile."},
+	{"SOX0231E", "profile %s asks for the openssh SSH engine, which cannot run: %s",
+		"The profile's engine (or ssh.engine) is openssh, but the program in ssh.openssh was not found, did not run, or is older than OpenSSH 8.4 (which brought SSH_ASKPASS_REQUIRE, through which the job's password goes in once). Sessions that use the profile fail as for an unreachable SSH server.",
+		"Install OpenSSH 8.4 or later and name it in ssh.openssh, or set the profile's engine to builtin (or auto, which falls back to builtin)."},
 
 	// FTP.
 	{"SOX0301I", "FTP session %d logged in as %s at %s through %s",

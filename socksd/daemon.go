@@ -90,6 +90,7 @@ func New(cfg *config.Config, opt Options) (*Daemon, error) {
 		msg.Log(&d.log, "SOX0013W").Send()
 	}
 	d.state.Store(st)
+	d.logEngines(st.profiles)
 	return d, nil
 }
 

@@ -23,6 +23,9 @@ func newPool(cfg *config.Config, d *Daemon) (*tunnel.Pool, error) {
 		ConnectTimeout:    cfg.SSH.ConnectTimeout.Duration,
 		IdleClose:         cfg.SSH.IdleClose.Duration,
 		RejectMemory:      cfg.SSH.RejectMemory.Duration,
+		Engine:            cfg.SSH.Engine,
+		OpenSSH:           cfg.SSH.OpenSSH,
+		RuntimeDir:        cfg.SSH.RuntimeDir,
 		Logger:            d.log,
 	})
 	if err != nil {
@@ -40,7 +43,7 @@ func profiles(cfg *config.Config) (map[string]tunnel.Profile, error) {
 		tp, err := tunnel.Profile{
 			Name: name, Host: p.Host, Port: p.Port, User: p.User, Auth: p.Auth,
 			IdentityFiles: p.IdentityFiles, PassphraseFile: p.PassphraseFile, Agent: p.Agent,
-			Via: p.Via, Share: p.Share, MaxChannels: p.MaxChannels,
+			Via: p.Via, Share: p.Share, MaxChannels: p.MaxChannels, Engine: p.Engine, Spread: p.Spread,
 		}.Prepare()
 		if err != nil {
 			return nil, fmt.Errorf("socksd: %w", err)
@@ -48,6 +51,30 @@ func profiles(cfg *config.Config) (map[string]tunnel.Profile, error) {
 		out[name] = tp
 	}
 	return out, nil
+}
+
+// logEngines says which SSH engine each profile got (at start and after a
+// reload): SOX0230I, or SOX0231E for a profile whose openssh engine cannot
+// run. auto and the ssh program are resolved once per daemon.
+func (d *Daemon) logEngines(profs map[string]tunnel.Profile) {
+	names := make([]string, 0, len(profs))
+	for name := range profs {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		engine, err := d.pool.EngineOf(profs[name])
+		if err != nil {
+			msg.Log(&d.log, "SOX0231E", name, err).Str("profile", name).Str("engine", engine).Send()
+			continue
+		}
+		detail := "socksd's own SSH client"
+		if engine == tunnel.EngineOpenSSH {
+			v, _ := d.pool.OpenSSH()
+			detail = v.Path + ": " + v.Text
+		}
+		msg.Log(&d.log, "SOX0230I", name, engine, detail).Str("profile", name).Str("engine", engine).Send()
+	}
 }
 
 // logTunnelError writes the operator message for an SSH failure.
@@ -79,7 +106,7 @@ func (d *Daemon) Tunnels() []console.TunnelInfo {
 	var out []console.TunnelInfo
 	for _, t := range d.pool.Snapshot() {
 		out = append(out, console.TunnelInfo{
-			ID: t.ID, Server: t.Server, User: t.User, Profile: t.Profile,
+			ID: t.ID, Server: t.Server, User: t.User, Profile: t.Profile, Engine: t.Engine, PID: t.PID,
 			Channels: t.Channels, TotalChannels: t.TotalChannels, Opened: t.Opened, LastUsed: t.LastUsed,
 		})
 	}

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"socksd/socks"
+	"socksd/tunnel/openssh"
 )
 
 // identity is what must be equal for two sessions to share a connection.
@@ -34,8 +35,11 @@ type tconn struct {
 	method  string
 	share   bool
 	maxCh   int
-	client  *ssh.Client
+	client  *ssh.Client // builtin: the connection; openssh: proxy mode on the master's control socket
 	opened  time.Time
+	engine  string          // EngineBuiltin or EngineOpenSSH
+	master  *openssh.Master // the openssh engine's ssh process, else nil
+	pid     int             // master's PID
 
 	// guarded by Pool.mu
 	leases   int
@@ -70,6 +74,9 @@ func (c *tconn) close() {
 	c.closeOnce.Do(func() {
 		close(c.done)
 		c.client.Close()
+		if c.master != nil {
+			c.master.Stop() // SIGTERM, then SIGKILL; reaped
+		}
 	})
 }
 

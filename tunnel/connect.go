@@ -22,6 +22,14 @@ import (
 // request, a plaintext buffer the cipher outgrows) is erased once it is
 // garbage.
 func (p *Pool) connect(r request) (c *tconn, err error) {
+	engine, err := p.EngineOf(r.prof)
+	if engine == EngineOpenSSH {
+		if err != nil {
+			return nil, err
+		}
+		// The master gets its own copy of the password and erases it.
+		return p.loginOpenSSH(r)
+	}
 	scrub.Do(func() { c, err = p.login(r) })
 	return c, err
 }
@@ -79,17 +87,32 @@ func (p *Pool) login(r request) (*tconn, error) {
 		p.rejects.add(r.reject, time.Now())
 		msg.Log(&log, "SOX0212W", r.user, r.server, method).Str("method", method).Send()
 	}
+	c := p.newTconn(r, method, ssh.NewClient(sc, chans, reqs))
+	p.logOpened(c, log)
+	return c, nil
+}
+
+// newTconn numbers a new connection (engine builtin; the openssh engine
+// sets its own fields).
+func (p *Pool) newTconn(r request, method string, client *ssh.Client) *tconn {
 	p.mu.Lock()
 	p.nextID++
 	id := fmt.Sprintf("T%04d", p.nextID)
 	p.mu.Unlock()
-	c := &tconn{
+	return &tconn{
 		id: id, key: r.key, server: r.server, user: r.user, profile: r.prof.Name, method: method,
-		share: r.prof.Share, maxCh: r.prof.MaxChannels, client: ssh.NewClient(sc, chans, reqs),
+		share: r.prof.Share, maxCh: r.prof.MaxChannels, client: client, engine: EngineBuiltin,
 		opened: time.Now(), done: make(chan struct{}),
 	}
-	msg.Log(&log, "SOX0201I", id, r.server, r.user).Str("tunnel", id).Str("method", method).Bool("shared", c.share).Send()
-	return c, nil
+}
+
+// logOpened writes the operator message for a new connection.
+func (p *Pool) logOpened(c *tconn, log zerolog.Logger) {
+	ev := msg.Log(&log, "SOX0201I", c.id, c.server, c.user).Str("tunnel", c.id).Str("method", c.method).Bool("shared", c.share).Str("engine", c.engine)
+	if c.pid != 0 {
+		ev = ev.Int("pid", c.pid)
+	}
+	ev.Send()
 }
 
 // watchConn notes whether a read or write on the connection failed.

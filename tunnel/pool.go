@@ -40,6 +40,8 @@ type Pool struct {
 	// outcome instead of offering the password in parallel.
 	pwBusy map[digest]chan struct{}
 	wg     sync.WaitGroup
+
+	eng engineState // the openssh engine: ssh found, runtime directory
 }
 
 // pendingDial is a shared connection being set up; others with the same
@@ -52,6 +54,9 @@ type pendingDial struct {
 // NewPool checks the options, fills in defaults and returns an empty pool.
 func NewPool(opts Options) (*Pool, error) {
 	if err := CheckHostKeyPolicy(opts.HostKeyPolicy); err != nil {
+		return nil, err
+	}
+	if _, err := ParseEngine(opts.Engine); err != nil {
 		return nil, err
 	}
 	if opts.HostKeyPolicy == "" {
@@ -159,7 +164,7 @@ func (p *Pool) Open(ctx context.Context, prof Profile, destHost string, cred Cre
 			return nil, ErrPoolClosed
 		}
 		if r.prof.Share {
-			if c := p.pickLocked(r.key, n, prof.Sessions); c != nil {
+			if c := p.pickLocked(r.key, n, prof.Sessions, r.prof.Spread); c != nil {
 				p.mu.Unlock()
 				return &Lease{p: p, c: c, n: n}, nil
 			}
@@ -271,16 +276,25 @@ func (p *Pool) register(r request, c *tconn, err error, pd *pendingDial, busy ch
 
 // pickLocked takes a lease reserving n channels on the least loaded live
 // connection of the identity that has room, for sessions session channels
-// too.
-func (p *Pool) pickLocked(key identity, n, sessions int) *tconn {
+// too. With spread > 1 it picks none (so that another connection opens)
+// while every connection is in use and fewer than spread are open.
+func (p *Pool) pickLocked(key identity, n, sessions, spread int) *tconn {
 	var best *tconn
+	live := 0
 	for _, c := range p.conns[key] {
-		if c.dead || c.full(n) || !c.roomForSessions(sessions) {
+		if c.dead {
+			continue
+		}
+		live++
+		if c.full(n) || !c.roomForSessions(sessions) {
 			continue
 		}
 		if best == nil || c.leases+c.channels < best.leases+best.channels {
 			best = c
 		}
+	}
+	if best != nil && best.leases+best.channels > 0 && live < spread {
+		return nil
 	}
 	if best != nil {
 		best.leases++
@@ -294,6 +308,10 @@ func (p *Pool) pickLocked(key identity, n, sessions int) *tconn {
 // watch removes the connection from the pool when it ends, and runs its
 // keepalive.
 func (p *Pool) watch(c *tconn) {
+	if c.master != nil {
+		p.watchMaster(c)
+		return
+	}
 	go c.keepalive(p.opts.KeepaliveInterval, p.opts.KeepaliveMax, func(reason string, missed int) {
 		if missed > 0 {
 			// The operator message for a server that stopped answering.
@@ -306,6 +324,30 @@ func (p *Pool) watch(c *tconn) {
 	reason := "closed"
 	if err != nil {
 		reason = err.Error()
+	}
+	p.drop(c, reason)
+}
+
+// watchMaster removes an openssh connection from the pool when its master
+// exits or its proxy-mode client ends. The master runs its own keepalive
+// (ServerAliveInterval).
+func (p *Pool) watchMaster(c *tconn) {
+	clientDone := make(chan error, 1)
+	go func() { clientDone <- c.client.Wait() }()
+	reason := "closed"
+	select {
+	case <-c.master.Done():
+		if err := c.master.Err(); err != nil {
+			reason = err.Error()
+		}
+	case err := <-clientDone:
+		if err != nil {
+			reason = err.Error()
+		}
+		if err := c.master.Err(); err != nil {
+			reason = err.Error()
+		}
+	case <-c.done:
 	}
 	p.drop(c, reason)
 }
@@ -432,7 +474,9 @@ type TunnelInfo struct {
 	Server        string
 	User          string
 	Profile       string
-	Method        string // the auth method that succeeded
+	Method        string // the auth method that succeeded (builtin only; "" for openssh)
+	Engine        string // EngineBuiltin or EngineOpenSSH
+	PID           int    // the openssh master's process id; 0 for builtin
 	Shared        bool
 	Leases        int
 	Channels      int // open now, session channels included
@@ -452,6 +496,7 @@ func (p *Pool) Snapshot() []TunnelInfo {
 	for _, c := range p.byID {
 		out = append(out, TunnelInfo{
 			ID: c.id, Server: c.server, User: c.user, Profile: c.profile, Method: c.method, Shared: c.share,
+			Engine: c.engine, PID: c.pid,
 			Leases: c.leases, Channels: c.channels, Sessions: c.sessions, TotalChannels: c.total,
 			Opened: c.opened, LastUsed: c.lastUsed, BytesDown: c.bytesDown.Load(), BytesUp: c.bytesUp.Load(),
 		})
@@ -493,5 +538,6 @@ func (p *Pool) Close() error {
 		p.dropWith(c, "pool closed", fmt.Errorf("tunnel: %s closed: %w: %w: %w", c.id, ErrPoolClosed, ErrTunnelClosed, context.Canceled))
 	}
 	p.wg.Wait()
+	p.removeRuntimeDir()
 	return nil
 }

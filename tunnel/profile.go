@@ -69,6 +69,15 @@ type Profile struct {
 	// under the count at which it refused; 0 = the lease opens none, and
 	// any connection will do.
 	Sessions int
+	// Engine is the SSH engine for this profile: EngineBuiltin,
+	// EngineOpenSSH or EngineAuto; "" = Options.Engine.
+	Engine string
+	// Spread is how many connections (openssh: masters) of one identity
+	// the pool opens before it shares them: a new lease goes to an idle
+	// connection, or opens another one while fewer than Spread exist, so
+	// that parallel loads use several sshd processes and cores. 0 or 1 =
+	// share one (a new one opens only when MaxChannels is reached).
+	Spread int
 
 	// Built by Prepare: the dialer of Via (nil without one), and that the
 	// profile was checked and has its defaults.
@@ -86,7 +95,23 @@ type Options struct {
 	IdleClose         time.Duration // 0 = 5m
 	RejectMemory      time.Duration // 0 = 15m
 	AgentSocket       string        // "" = $SSH_AUTH_SOCK
-	Logger            zerolog.Logger
+	// Engine is the default engine of profiles that name none: "" =
+	// DefaultEngine (see ParseEngine).
+	Engine string
+	// OpenSSH is the ssh program of the openssh engine: a name looked up
+	// in PATH or a path; "" = "ssh".
+	OpenSSH string
+	// RuntimeDir is where the pool makes its private directory (mode 0700)
+	// for the masters' control sockets, removed by Close; "" =
+	// $XDG_RUNTIME_DIR, else /run/socksd, when writable, else the system's
+	// temporary directory. Keep it short: socket paths are limited to 108
+	// bytes.
+	RuntimeDir string
+	// Program is the absolute path of the socksd binary, which ssh runs as
+	// its askpass helper and as the ProxyCommand of a via proxy; "" = this
+	// process's executable.
+	Program string
+	Logger  zerolog.Logger
 }
 
 // Credentials are what the application sent: a user and maybe a password.
@@ -172,6 +197,12 @@ func (p Profile) check() (*socks.Dialer, error) {
 			bad("auth", "method %q is listed twice", m)
 		}
 		seen[m] = true
+	}
+	if _, err := ParseEngine(p.Engine); err != nil {
+		bad("engine", "unknown engine %q (want builtin, openssh or auto)", p.Engine)
+	}
+	if p.Spread < 0 {
+		bad("spread", "%d is negative (want 1 or more)", p.Spread)
 	}
 	var via *socks.Dialer
 	if p.Via != "" {

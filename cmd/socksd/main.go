@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"socksd/internal/scrub"
+	"socksd/tunnel"
 	"socksd/tunnel/openssh"
 )
 
@@ -72,6 +73,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	case "__askpass": // hidden: the askpass helper of the openssh engine
 		return openssh.AskpassMain(args[1:], stdout)
+	case tunnel.ProxySubcommand: // hidden: the ProxyCommand for a profile's via (openssh engine)
+		return tunnel.ProxyMain(args[1:], os.Stdin, stdout, stderr)
 	}
 	cmd, ok := commands()[args[0]]
 	if !ok {

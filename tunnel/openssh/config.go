@@ -66,6 +66,10 @@ type Options struct {
 	// ProxyCommand reaches the server through another program (a via
 	// proxy); used verbatim, so ssh expands its %h and %p tokens.
 	ProxyCommand string
+	// Env is extra environment (NAME=value) for ssh and so for its
+	// ProxyCommand, e.g. a via proxy's URL with its password, which must
+	// not go in the command's argv. Start does not keep it.
+	Env []string
 	// Ciphers pins the cipher list (e.g. "aes128-gcm@openssh.com").
 	Ciphers string
 	// StartTimeout bounds Start; 0 = ConnectTimeout plus one minute for

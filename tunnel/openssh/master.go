@@ -150,7 +150,8 @@ func Start(ctx context.Context, o Options) (*Master, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	o.Password, o.Passphrase = nil, nil
+	env := o.Env
+	o.Password, o.Passphrase, o.Env = nil, nil, nil
 	m.opts = o
 	link := filepath.Join(dir, AskpassName)
 	cfg := filepath.Join(dir, "ssh_config")
@@ -172,6 +173,7 @@ func Start(ctx context.Context, o Options) (*Master, error) {
 		EnvAskpassSocket + "=" + m.ask.path,
 		EnvAskpassToken + "=" + m.ask.token,
 	}
+	cmd.Env = append(cmd.Env, env...)
 	cmd.Dir = dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGTERM}
 	// A pipe of our own, not StderrPipe: Wait must not wait for the
