@@ -244,9 +244,11 @@ func (l *fakeLease) Dial(ctx context.Context, network, addr string) (net.Conn, e
 }
 
 // Splice carries conn to the echo server as the builtin engine does:
-// the channel (Dial) first, then Ready, then a relay. A destination whose
-// first label is "splicecut" fails after Ready, as a master that dies
-// once the descriptor is handed over does.
+// the channel (Dial) first, then Ready, then a relay. Destinations whose
+// first label is one of these act as the openssh engine can:
+// "splicecut" fails after Ready (a master that dies once it has the
+// socket); "splicebanner" writes a banner on conn as soon as Ready has
+// returned (a master that relays the server's first bytes at once).
 func (l *fakeLease) Splice(ctx context.Context, addr string, conn net.Conn, opt tunnel.SpliceOptions) (spliced, error) {
 	up, err := l.Dial(ctx, "tcp", addr)
 	if err != nil {
@@ -259,10 +261,21 @@ func (l *fakeLease) Splice(ctx context.Context, addr string, conn net.Conn, opt 
 			return nil, err
 		}
 	}
-	if strings.HasPrefix(addr, "splicecut.") {
+	switch {
+	case strings.HasPrefix(addr, "splicecut."):
 		up.Close()
 		conn.Close()
 		return nil, errFakeCut
+	case strings.HasPrefix(addr, "splicebanner."):
+		n, err := conn.Write([]byte(fakeBanner))
+		for _, c := range opt.Counters {
+			c.Down.Add(int64(n)) // the kernel counts what the master sent
+		}
+		if err != nil {
+			up.Close()
+			conn.Close()
+			return nil, err
+		}
 	}
 	s := &fakeSpliced{done: make(chan struct{})}
 	ctx, s.cancel = context.WithCancel(ctx)
@@ -278,6 +291,9 @@ func (l *fakeLease) Splice(ctx context.Context, addr string, conn net.Conn, opt 
 	}()
 	return s, nil
 }
+
+// fakeBanner is what the fake engine writes for "splicebanner".
+const fakeBanner = "220 banner\r\n"
 
 // errFakeCut is the fake engine's failure after Ready.
 var errFakeCut = errors.New("tunnel: fake: master gone")
