@@ -367,4 +367,3 @@ func (k *killingReader) Read(p []byte) (int, error) {
 	}
 	return n, err
 }
-
