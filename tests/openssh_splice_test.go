@@ -367,3 +367,49 @@ func (k *killingReader) Read(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+// TestOpenSSHCancelEndsOnlyItsForward: with the openssh engine, D
+// SESSIONS shows a forward's bytes while it runs, and CANCEL SESSION=n
+// ends only that session's forward: another session on the same master
+// goes on, and the master lives.
+func TestOpenSSHCancelEndsOnlyItsForward(t *testing.T) {
+	requireOpenSSH(t)
+	s := testpeer.StartSSHD(t, testpeer.SSHDConfig{PasswordAuth: true, PubkeyAuth: true})
+	d := testpeer.StartSocksd(t, socksdBin, strings.Replace(opensshConfig(t, s, "", ""), `socket = ""`, `socket = "{{SOCKET}}"`, 1))
+	dl := socks5Dialer(t, d, s.User, s.Password)
+	srcA, srcB := streamSource(t), streamSource(t)
+	ca, err := dl.Dial("tcp", srcA)
+	if err != nil {
+		t.Fatalf("through socksd: %v\n%s", err, d.Log.String())
+	}
+	defer ca.Close()
+	cb, err := dl.Dial("tcp", srcB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cb.Close()
+	ra, rb := readStream(ca), readStream(cb)
+	ra.waitStarted(t)
+	rb.waitStarted(t)
+	masters := sshMasters(d.PID())
+	if len(masters) != 1 {
+		t.Fatalf("ssh masters %v, want one shared", masters)
+	}
+	// The counts come from the kernel while the forward runs.
+	wait.Until(t, "D SESSIONS to show session A's bytes", waitTimeout, func() bool {
+		down := sessionRow(t, d, srcA)["DOWN"]
+		return down != "" && down != "0"
+	})
+	id := sessionID(t, d, srcA)
+	mustCmd(t, d, fmt.Sprintf("CANCEL SESSION=%d", id), "SOX0406I")
+	ra.waitCut(t)
+	if res := sessionEnd(t, d, id); res != "cancelled" {
+		t.Errorf("session %d ended with result=%s, want cancelled", id, res)
+	}
+	n := rb.n.Load()
+	wait.Until(t, "session B to go on after A's cancel", waitTimeout, func() bool { return rb.n.Load() > n+(4<<20) })
+	if ms := sshMasters(d.PID()); len(ms) != 1 || ms[0] != masters[0] {
+		t.Errorf("masters after the cancel %v, want %d still", ms, masters[0])
+	}
+	cb.Close()
+}
