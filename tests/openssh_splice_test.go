@@ -2,6 +2,8 @@ package tests
 
 import (
 	"bytes"
+	"context"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"net"
@@ -17,6 +19,7 @@ import (
 	"github.com/jlaffaye/ftp"
 	"golang.org/x/net/proxy"
 
+	"socksd/ebcdic"
 	"socksd/internal/testing/testpeer"
 	"socksd/internal/testing/wait"
 )
@@ -412,4 +415,81 @@ func TestOpenSSHCancelEndsOnlyItsForward(t *testing.T) {
 		t.Errorf("masters after the cancel %v, want %d still", ms, masters[0])
 	}
 	cb.Close()
+}
+
+// opensshSite is the gateway layout (job, SSH gateway and FTP server in
+// their own namespaces) with socksd in the client namespace on the openssh
+// engine; extraFTP goes into the rule's [rules.ftp] table.
+func opensshSite(t *testing.T, extraFTP string) (*site, *testpeer.Socksd) {
+	requireOpenSSH(t)
+	s := newSite(t, true)
+	cfg := strings.Replace(s.socksdConfig(false), `data = "socks"`, extraFTP, 1)
+	cfg = strings.Replace(cfg, "[ssh]\n", fmt.Sprintf("[ssh]\nengine = \"openssh\"\nruntime_dir = %q\n", runtimeDir(t)), 1)
+	return s, testpeer.StartSocksdIn(t, s.topo.Client, socksdBin, cfg)
+}
+
+// TestOpenSSHZOSJobAndCurlActive: with the openssh engine, the z/OS
+// client's data connections (SOCKS BIND for active mode, SOCKS CONNECT for
+// passive) and curl's plain PORT/EPRT are spliced into the master, across
+// namespaces, byte-exact.
+func TestOpenSSHZOSJobAndCurlActive(t *testing.T) {
+	s, d := opensshSite(t, `data = "auto"`)
+	data := testpeer.Data(16<<20, 11)
+	want := sha256.Sum256(data)
+	for _, active := range []bool{true, false} {
+		t.Run(fmt.Sprintf("zos/active=%v", active), func(t *testing.T) {
+			job := s.job(d, 4, ebcdic.IBM1047, []byte{0x15})
+			job.ASCIIGreeting = true
+			ctx := context.Background()
+			if err := job.Open(ctx); err != nil {
+				t.Fatal(err)
+			}
+			defer job.Close()
+			if err := job.Login(s.ftpd.User, s.ftpd.Password); err != nil {
+				t.Fatalf("%v\n%s\n%s", err, strings.Join(job.Log, "\n"), d.Log.String())
+			}
+			if _, err := job.Expect("TYPE I", 2); err != nil {
+				t.Fatal(err)
+			}
+			file := fmt.Sprintf("OPENSSH%v.BIN", active)
+			if err := job.Put(ctx, file, data, active); err != nil {
+				t.Fatalf("%v\n%s", err, strings.Join(job.Log, "\n"))
+			}
+			sum, n, err := job.Get(ctx, file, active)
+			if err != nil || sum != want {
+				t.Fatalf("GET %d bytes: %v\n%s", n, err, strings.Join(job.Log, "\n"))
+			}
+			job.Expect("QUIT", 2)
+		})
+	}
+	t.Run("curl-active", func(t *testing.T) {
+		testpeer.RequireTool(t, "curl")
+		src := filepath.Join(t.TempDir(), "up.bin")
+		os.WriteFile(src, data, 0o644)
+		for _, args := range [][]string{{"--ftp-port", "-", "--disable-eprt"}, {"--ftp-port", "-"}} {
+			url := fmt.Sprintf("ftp://%s:%d/curl.bin", s.ftpIP, s.ftpd.Port)
+			base := append([]string{"curl", "-sS", "--max-time", "120", "--socks5", d.Addr, "--user", s.ftpd.User + ":" + s.ftpd.Password}, args...)
+			up := append(append([]string(nil), base...), "-T", src, url)
+			if out, err := s.topo.Command(s.topo.Client, up[0], up[1:]...).CombinedOutput(); err != nil {
+				t.Fatalf("curl upload %v: %v %s", args, err, out)
+			}
+			dst := filepath.Join(t.TempDir(), "down.bin")
+			down := append(append([]string(nil), base...), "-o", dst, url)
+			if out, err := s.topo.Command(s.topo.Client, down[0], down[1:]...).CombinedOutput(); err != nil {
+				t.Fatalf("curl download %v: %v %s", args, err, out)
+			}
+			if got, err := os.ReadFile(dst); err != nil || sha256.Sum256(got) != want {
+				t.Fatalf("curl %v: download differs (%d bytes): %v", args, len(got), err)
+			}
+		}
+	})
+	if n := s.ftpd.CountLog(`"PORT `) + s.ftpd.CountLog(`"EPRT `); n != 0 {
+		t.Errorf("vsftpd received %d PORT/EPRT commands", n)
+	}
+	if n := len(sshMasters(d.PID())); n < 1 {
+		t.Errorf("no ssh master under socksd")
+	}
+	if c := d.Log.Count(`"code":226`) + d.Log.Count("code=226"); c == 0 {
+		t.Errorf("no transfer logged with 226:\n%s", d.Log.String())
+	}
 }
