@@ -40,6 +40,10 @@ func TestMain(m *testing.M) {
 
 var allEngines = []string{EngineBuiltin, EngineOpenSSH}
 
+// EnvTestEngine names the engine for a pass of the end-to-end tests that
+// use e2e (SOCKSD_TEST_ENGINE=openssh); unset = builtin.
+const EnvTestEngine = "SOCKSD_TEST_ENGINE"
+
 // engineOptions sets the pool up for engine: the test binary as socksd's
 // program and a short runtime directory.
 func engineOptions(t *testing.T, engine string) func(*Options) {
@@ -685,5 +689,64 @@ func TestEngineAutoAndParse(t *testing.T) {
 	}
 	if err := (Profile{Name: "x", Engine: "fast", Spread: -1}).Check(); err == nil || !strings.Contains(err.Error(), "engine") || !strings.Contains(err.Error(), "spread") {
 		t.Fatalf("Check: %v", err)
+	}
+}
+
+func TestEngineFrozenServerKeepalive(t *testing.T) {
+	for _, engine := range allEngines {
+		t.Run(engine, func(t *testing.T) {
+			var log logBuffer
+			s, p, prof := e2eEngine(t, engine, testpeer.SSHDConfig{PasswordAuth: true}, func(o *Options) {
+				o.KeepaliveInterval = time.Second
+				o.KeepaliveMax = 2
+				o.Logger = zerolog.New(&log)
+			})
+			l, err := p.Open(context.Background(), prof, "", Credentials{User: s.User, Password: []byte(s.Password)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			pid := p.Snapshot()[0].PID
+			s.Freeze()
+			defer s.Thaw()
+			wait.Until(t, "keepalive to drop the frozen connection", 30*time.Second, func() bool { return len(p.Snapshot()) == 0 })
+			if !strings.Contains(log.String(), "SOX0207W") {
+				t.Fatalf("no SOX0207W:\n%s", log.String())
+			}
+			if pid != 0 && !processGone(pid) {
+				t.Fatalf("master %d still there", pid)
+			}
+		})
+	}
+}
+
+// A wrong password with a key that works: logged in by the key, the
+// password remembered as rejected (SOX0212W), and never sent again.
+func TestEngineWrongPasswordKeyLogsIn(t *testing.T) {
+	for _, engine := range allEngines {
+		t.Run(engine, func(t *testing.T) {
+			var log logBuffer
+			s, p, prof := e2eEngine(t, engine, testpeer.SSHDConfig{PasswordAuth: true, PubkeyAuth: true}, func(o *Options) { o.Logger = zerolog.New(&log) })
+			prof.Auth = []string{AuthPassword, AuthPublicKey}
+			prof.IdentityFiles = []string{s.ClientKeyFile}
+			bad := Credentials{User: s.User, Password: []byte("not-" + s.Password)}
+			l, err := p.Open(context.Background(), prof, "", bad)
+			if err != nil {
+				t.Fatalf("open: %v", err)
+			}
+			defer l.Close()
+			if snap := p.Snapshot(); len(snap) != 1 || !strings.HasPrefix(snap[0].Method, AuthPublicKey) {
+				t.Fatalf("snapshot %+v, want method publickey", snap)
+			}
+			if !strings.Contains(log.String(), "SOX0212W") {
+				t.Fatalf("no SOX0212W:\n%s", log.String())
+			}
+			if _, err := p.Open(context.Background(), prof, "", bad); !errors.Is(err, ErrPasswordRejectedRecently) {
+				t.Fatalf("second open: %v, want ErrPasswordRejectedRecently", err)
+			}
+			if n := s.CountLog(logFailedPassword); n != 1 {
+				t.Fatalf("%d password failures, want 1", n)
+			}
+		})
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/crypto/ssh"
 
+	"socksd/msg"
 	"socksd/tunnel/openssh"
 )
 
@@ -222,7 +223,14 @@ func (p *Pool) loginOpenSSH(r request) (*tconn, error) {
 		log.Debug().Err(err).Msg("tunnel: openssh master not usable")
 		return nil, err
 	}
-	c := p.newTconn(r, "", client)
+	method := m.AuthMethod()
+	if len(r.password) > 0 && passwordPrompted(m.Prompts()) && method != AuthPassword && method != AuthKeyboardInteractive {
+		// ssh gave the password, and logged in by another method: the
+		// password was rejected (as the builtin engine's SOX0212W).
+		p.rejects.add(r.reject, time.Now())
+		msg.Log(&log, "SOX0212W", r.user, r.server, method).Str("method", method).Send()
+	}
+	c := p.newTconn(r, method, client)
 	c.engine, c.master, c.pid = EngineOpenSSH, m, m.PID()
 	p.logOpened(c, log)
 	return c, nil
@@ -257,15 +265,7 @@ func (p *Pool) masterError(r request, err error, log zerolog.Logger) error {
 		}
 		return &HostKeyError{Host: r.server, Detail: lastLine(me.Stderr), Err: sentinel}
 	case errors.Is(err, openssh.ErrAuthFailed):
-		pwSent := false
-		for _, pr := range me.Prompts {
-			lp := strings.ToLower(pr)
-			if !strings.Contains(lp, "passphrase") && !strings.Contains(lp, "continue connecting") && !strings.Contains(lp, "(yes/no") {
-				pwSent = true
-				break
-			}
-		}
-		pwRejected := pwSent && len(r.password) > 0
+		pwRejected := passwordPrompted(me.Prompts) && len(r.password) > 0
 		if pwRejected {
 			p.rejects.add(r.reject, time.Now())
 		}
@@ -276,6 +276,19 @@ func (p *Pool) masterError(r request, err error, log zerolog.Logger) error {
 	err = fmt.Errorf("tunnel: connect %s: %w: %w", r.server, ErrServerUnreachable, err)
 	log.Debug().Err(err).Msg("tunnel: ssh master failed")
 	return err
+}
+
+// passwordPrompted reports whether ssh asked for the password (a prompt
+// that is neither a key's passphrase nor a host key confirmation); the
+// askpass helper answers the first such prompt with it.
+func passwordPrompted(prompts []string) bool {
+	for _, pr := range prompts {
+		lp := strings.ToLower(pr)
+		if !strings.Contains(lp, "passphrase") && !strings.Contains(lp, "continue connecting") && !strings.Contains(lp, "(yes/no") {
+			return true
+		}
+	}
+	return false
 }
 
 // lastLine is ssh's last line on stderr, for an error's detail.

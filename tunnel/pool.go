@@ -15,6 +15,7 @@ import (
 
 	"socksd/internal/scrub"
 	"socksd/msg"
+	"socksd/tunnel/openssh"
 )
 
 // maxOpenRounds bounds how often Open waits for another dial and retries.
@@ -337,20 +338,41 @@ func (p *Pool) watchMaster(c *tconn) {
 	reason := "closed"
 	select {
 	case <-c.master.Done():
-		if err := c.master.Err(); err != nil {
-			reason = err.Error()
-		}
 	case err := <-clientDone:
 		if err != nil {
 			reason = err.Error()
 		}
-		if err := c.master.Err(); err != nil {
-			reason = err.Error()
+		// The proxy-mode connection ends when the master does, usually
+		// a little before the master is reaped: wait for it (bounded), so
+		// that the master's own reason is the one logged.
+		t := time.NewTimer(masterExitWait)
+		select {
+		case <-c.master.Done():
+		case <-t.C:
+		case <-c.done:
 		}
+		t.Stop()
 	case <-c.done:
+	}
+	err := c.master.Err()
+	if err != nil {
+		reason = err.Error()
+	}
+	var me *openssh.MasterError
+	if errors.As(err, &me) && strings.Contains(me.Stderr, "Timeout, server") {
+		// ssh's ServerAlive gave up ("Timeout, server H not responding."):
+		// the same operator message as the builtin keepalive's.
+		missed := p.opts.KeepaliveMax
+		reason = fmt.Sprintf("%d keepalive replies missed", missed)
+		msg.Log(&p.opts.Logger, "SOX0207W", c.id, c.server, missed).
+			Str("tunnel", c.id).Str("server", c.server).Int("missed", missed).Int("pid", c.pid).Send()
 	}
 	p.drop(c, reason)
 }
+
+// masterExitWait bounds how long watchMaster waits for a master to be
+// reaped after its proxy-mode connection ended.
+const masterExitWait = 5 * time.Second
 
 // drop takes the connection out of the pool and closes it. Reads on its
 // channels then fail with an error wrapping ErrTunnelClosed.

@@ -35,6 +35,10 @@ func e2e(t *testing.T, cfg testpeer.SSHDConfig, mod func(*Options)) (*testpeer.S
 		IdleClose:         time.Minute,
 		Logger:            zerolog.New(zerolog.NewTestWriter(t)),
 	}
+	if e := os.Getenv(EnvTestEngine); e != "" {
+		// A second pass of the suite with another engine.
+		engineOptions(t, e)(&o)
+	}
 	if mod != nil {
 		mod(&o)
 	}

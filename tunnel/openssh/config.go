@@ -145,8 +145,9 @@ func (o *Options) sshConfig(controlPath string) string {
 	line("ControlPersist", "no")
 	line("BatchMode", "no") // askpass must work
 	// INFO: errors for the typed mapping, and "channel N: open failed"
-	// for a refused forward.
-	line("LogLevel", "INFO")
+	// for a refused forward; VERBOSE adds one line, the method that
+	// logged in (Master.AuthMethod).
+	line("LogLevel", "VERBOSE")
 	kh := make([]string, len(o.KnownHosts))
 	for i, f := range o.KnownHosts {
 		kh[i] = quotePath(f)

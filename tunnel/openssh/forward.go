@@ -60,6 +60,9 @@ func (m *Master) Forward(ctx context.Context, conn *net.TCPConn, host string, po
 	if err != nil {
 		return nil, err
 	}
+	// Lines of channels refused before (a proxy-mode Client's channels
+	// are logged too) must not be taken for this forward's reason.
+	m.stderr.dropOpenFailed()
 	sid, ferr := mc.stdioFwd(ctx, host, port, conn)
 	if ferr != nil {
 		mc.close()

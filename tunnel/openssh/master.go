@@ -238,6 +238,10 @@ func Start(ctx context.Context, o Options) (*Master, error) {
 	m.mu.Lock()
 	m.ready = true
 	m.mu.Unlock()
+	// Authenticated: ssh asks nothing more. Erase the secrets now, not when
+	// the master ends (a key may have logged in before the password was
+	// asked for); later prompts find no helper socket and get no answer.
+	m.ask.close()
 	return m, nil
 }
 
@@ -363,6 +367,28 @@ func lostConnection(text string) bool {
 // PID is the master's process id.
 func (m *Master) PID() int { return m.pid }
 
+// AuthMethod is the method that logged the master in, as ssh names it
+// ("password", "keyboard-interactive", "publickey"), from its line
+// `Authenticated to HOST (...) using "METHOD".`; "" when it said none.
+func (m *Master) AuthMethod() string {
+	text := m.stderr.text()
+	const mark = `) using "`
+	for _, line := range strings.Split(text, "\n") {
+		if !strings.HasPrefix(line, "Authenticated to ") {
+			continue
+		}
+		if i := strings.LastIndex(line, mark); i >= 0 {
+			method, _, _ := strings.Cut(line[i+len(mark):], `"`)
+			return method
+		}
+	}
+	return ""
+}
+
+// Prompts are the askpass prompts ssh showed while it started, in order
+// (never the answers): a password prompt means the password was sent.
+func (m *Master) Prompts() []string { return m.ask.asked() }
+
 // SocketPath is the master's control socket.
 func (m *Master) SocketPath() string { return m.sock }
 
@@ -486,7 +512,7 @@ func (m *Master) Client(ctx context.Context) (*ssh.Client, error) {
 		c.SetDeadline(dl) //nolint:errcheck
 	}
 	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Unix(1, 0)) }) //nolint:errcheck
-	conn, chans, reqs, err := ssh.NewControlClientConn(c)
+	conn, chans, reqs, err := ssh.NewControlClientConn(wipeConn{c})
 	stop()
 	if err != nil {
 		c.Close()
@@ -494,6 +520,23 @@ func (m *Master) Client(ctx context.Context) (*ssh.Client, error) {
 	}
 	c.SetDeadline(time.Time{}) //nolint:errcheck
 	return ssh.NewClient(conn, chans, reqs), nil
+}
+
+// wipeConn erases what it was given to write once it is written. In proxy
+// mode golang.org/x/crypto/ssh frames every packet in a buffer of its own
+// (controlProxyWritePacket: a fresh cryptobyte builder, dropped after the
+// one Write), so that buffer is the only copy of the packet outside the
+// channel's reused one; wiping it keeps the bytes of an FTP PASS line from
+// lingering in freed memory, as the builtin engine's encryption does. This
+// bends io.Writer's rule that Write must not modify its argument, which
+// holds only because no caller of this conn reads the buffer afterwards.
+type wipeConn struct{ net.Conn }
+
+// Write writes b and then zeroes it.
+func (w wipeConn) Write(b []byte) (int, error) {
+	n, err := w.Conn.Write(b)
+	clear(b)
+	return n, err
 }
 
 // abort ends the master at once (SIGKILL) for reason and waits until it is
@@ -565,6 +608,9 @@ func (l *stderrLog) readFrom(r io.Reader) {
 			}
 			continue
 		}
+		if strings.HasPrefix(line, "Transferred: ") || strings.HasPrefix(line, "Bytes per second: ") {
+			continue // LogLevel VERBOSE's statistics at exit: they would hide the cause
+		}
 		l.mu.Lock()
 		l.lines = append(l.lines, line)
 		if len(l.lines) > stderrKeep {
@@ -573,6 +619,17 @@ func (l *stderrLog) readFrom(r io.Reader) {
 		l.mu.Unlock()
 	}
 	io.Copy(io.Discard, r) //nolint:errcheck
+}
+
+// dropOpenFailed discards the "open failed" reasons not yet taken.
+func (l *stderrLog) dropOpenFailed() {
+	for i := 0; i < cap(l.openFailed); i++ {
+		select {
+		case <-l.openFailed:
+		default:
+			return
+		}
+	}
 }
 
 func (l *stderrLog) text() string {
