@@ -81,6 +81,9 @@ func (s *session) activeAddress(cmd Command) (ap netip.AddrPort, bind *dataConn,
 // the server's data address a BIND's second reply names) and, without a
 // BIND, connects to ap itself and starts the relay. Then the job gets 200.
 func (s *session) connectActive(cmd Command, ap netip.AddrPort, bind, d *dataConn, target string, peer netip.AddrPort) error {
+	if s.deps.splice != nil {
+		return s.spliceActive(cmd, ap, bind, d, target, peer)
+	}
 	up, err := d.dial(s.ctx, target)
 	if err != nil {
 		d.fail(err)
@@ -103,6 +106,46 @@ func (s *session) connectActive(cmd Command, ap netip.AddrPort, bind, d *dataCon
 	}
 	s.log.Debug().Str("command", cmd.Verb).Str("job_address", ap.String()).Str("target", target).Bool("bind", bind != nil).
 		Msg("active data connection paired")
+	return s.localReply(200, cmd.Verb+" command successful.")
+}
+
+// spliceActive is connectActive through the session's Splicer: it pairs
+// d with target, and the job's connection (the BIND's, which its
+// DataLink hands over, sending the second reply just before the bytes
+// flow; or socksd's own connection to the PORT address ap) is carried to
+// it. The job gets 200 only once the splice carries the bytes.
+func (s *session) spliceActive(cmd Command, ap netip.AddrPort, bind, d *dataConn, target string, peer netip.AddrPort) error {
+	var jc net.Conn
+	if bind == nil {
+		ctx, cancel := context.WithTimeout(s.ctx, dialTimeout)
+		var dialer net.Dialer
+		c, err := dialer.DialContext(ctx, "tcp", ap.String())
+		cancel()
+		if err != nil {
+			d.fail(err)
+			return s.localReply(425, "Cannot open data connection to "+ap.String()+".")
+		}
+		jc = c
+	}
+	if !d.bind(target, nil, peer) {
+		if jc != nil {
+			jc.Close()
+		}
+		return s.localReply(425, "Cannot open data connection: the SOCKS BIND for "+ap.String()+" has ended.")
+	}
+	if jc != nil {
+		s.deps.spawn(func() {
+			if handed, _ := d.splice(s.ctx, jc, s.deps.owned, s.deps.trace, nil); !handed {
+				jc.Close()
+			}
+		})
+	}
+	if err := d.awaitCarried(); err != nil {
+		d.fail(err)
+		return s.localReply(425, "Cannot open the data channel through SSH: "+sanitize(err.Error(), nil))
+	}
+	s.log.Debug().Str("command", cmd.Verb).Str("job_address", ap.String()).Str("target", target).Bool("bind", bind != nil).
+		Msg("active data connection spliced")
 	return s.localReply(200, cmd.Verb+" command successful.")
 }
 

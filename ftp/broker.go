@@ -256,7 +256,9 @@ func (l *DataLink) SSHServer() string { return l.d.deps.via }
 
 // Serve carries the claimed data connection to its end. A CONNECT: it
 // opens the data channel on the same SSH connection as the control
-// channel, replies, and relays. A BIND: it listens on the daemon's
+// channel, replies, and relays (or, when the session's tunnel is a
+// Splicer, hands the job's connection to it, replying just before the
+// bytes flow). A BIND: it listens on the daemon's
 // address to reserve the address of the first reply, waits until the
 // session has turned the job's PORT/EPRT naming that address into
 // PASV/EPSV toward the server and opened the data channel, sends the
@@ -279,6 +281,9 @@ func (l *DataLink) Serve(ctx context.Context, j DataJob) error {
 	if l.req.Bind {
 		return l.serveBind(ctx, j)
 	}
+	if l.d.deps.splice != nil {
+		return l.splice(ctx, j, l.req.Local)
+	}
 	if err := l.d.openChannel(ctx); err != nil {
 		j.Reply(netip.AddrPort{}, err)
 		return err
@@ -288,6 +293,25 @@ func (l *DataLink) Serve(ctx context.Context, j DataJob) error {
 		return err
 	}
 	return l.relay(ctx, j)
+}
+
+// splice carries a bound data connection through the session's Splicer:
+// the success reply naming addr goes out as the bytes begin to flow; a
+// failure before that gets the failure reply.
+func (l *DataLink) splice(ctx context.Context, j DataJob, addr netip.AddrPort) error {
+	handed, err := l.d.splice(ctx, j.Conn, j.Counters, j.Trace, func() error {
+		if err := j.Reply(addr, nil); err != nil {
+			return err
+		}
+		if j.Relaying != nil {
+			j.Relaying()
+		}
+		return nil
+	})
+	if err != nil && !handed {
+		j.Reply(netip.AddrPort{}, err)
+	}
+	return err
 }
 
 func (l *DataLink) relay(ctx context.Context, j DataJob) error {
@@ -338,6 +362,11 @@ func (l *DataLink) serveBind(ctx context.Context, j DataJob) error {
 	d.mu.Lock()
 	peer := d.peer
 	d.mu.Unlock()
+	if d.deps.splice != nil {
+		// The session's PORT/EPRT waits until the splice carries the
+		// bytes (connectActive).
+		return l.splice(ctx, j, peer)
+	}
 	if err := j.Reply(peer, nil); err != nil {
 		d.fail(errDataAbandoned)
 		return err

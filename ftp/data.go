@@ -37,6 +37,9 @@ type dataDeps struct {
 	via    string          // the SSH server that carries the session, for the data sessions' logs
 	// dial opens a channel to addr through the session's tunnel.
 	dial func(ctx context.Context, addr string) (net.Conn, error)
+	// splice, when set, carries a job's connection through the session's
+	// tunnel instead of dial and a relay (see Splicer).
+	splice spliceFunc
 	// owned counts the data connections that have no socksd session of
 	// their own (rewrite listener, plain PORT): they belong to the control
 	// session. trace is the control session's trace hook for them.
@@ -70,19 +73,20 @@ type dataConn struct {
 	cancel context.CancelFunc // ends the relay, while open
 	err    error              // the outcome, once done
 
-	bound chan struct{} // closed when the state becomes bound
-	done  chan struct{} // closed when the state becomes done
+	bound   chan struct{} // closed when the state becomes bound
+	done    chan struct{} // closed when the state becomes done
+	carried chan struct{} // closed when a splice carries the bytes (see splice)
 }
 
 func newDataConn(deps *dataDeps, mode, target string) *dataConn {
-	return &dataConn{deps: deps, mode: mode, target: target, bound: make(chan struct{}), done: make(chan struct{})}
+	return &dataConn{deps: deps, mode: mode, target: target, bound: make(chan struct{}), done: make(chan struct{}), carried: make(chan struct{})}
 }
 
 // step moves d from one state to another and reports whether it did: it
 // does nothing when d is not in from or the machine does not allow the
 // move. set, when given, runs under the lock as part of the move. Leaving
-// waiting closes the rewrite listener; reaching done records err and
-// closes a tunnel channel that no relay took.
+// waiting closes the rewrite listener; reaching done records err, closes a
+// tunnel channel that no relay took and stops a splice still opening.
 func (d *dataConn) step(from, to dataState, err error, set func()) bool {
 	d.mu.Lock()
 	if d.state != from || !canMove(from, to) {
@@ -106,6 +110,9 @@ func (d *dataConn) step(from, to dataState, err error, set func()) bool {
 		if d.up != nil {
 			release = append(release, d.up)
 			d.up = nil
+		}
+		if d.cancel != nil {
+			defer d.cancel()
 		}
 		close(d.done)
 	}
@@ -270,6 +277,12 @@ func (d *dataConn) acceptLoop(ln net.Listener) {
 			return
 		}
 		d.deps.withdraw(d)
+		if d.deps.splice != nil {
+			if handed, _ := d.splice(d.deps.ctx, c, d.deps.owned, d.deps.trace, nil); !handed {
+				c.Close()
+			}
+			return
+		}
 		if err := d.openChannel(d.deps.ctx); err != nil {
 			c.Close()
 			return

@@ -96,6 +96,16 @@
 // (passive replies, BIND addresses and the PORT/EPRT that name them) stays
 // inside the broker.
 //
+// When the session's tunnel is a [Splicer] (the daemon's tunnels are; with
+// the openssh engine the ssh master then carries the bytes and socksd never
+// touches them), an ftp-tunnel data connection is handed to it instead of
+// dialed and relayed: the SOCKS success reply (a CONNECT's, or a BIND's
+// second) goes out in [SpliceOptions].Ready, just before the bytes flow; a
+// PORT/EPRT gets 200 only once the splice carries the bytes; and the
+// transfer's outcome is [Spliced].Wait's, so a cut forward gives 426, never
+// 226. The counters below are then the Splicer's (exact once it ends).
+// ftp-sftp sessions and every control connection are never spliced.
+//
 // Bytes count once per socksd session: a data connection that came as its
 // own SOCKS request counts on that request's [DataJob].Counters;
 // SessionConfig.Counters counts the control connection and the data

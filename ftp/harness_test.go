@@ -71,9 +71,11 @@ type harness struct {
 	opts   Options
 
 	openErr  error
+	splice   spliceMode // how the tunnels splice; spliceNone: they do not
 	mu       sync.Mutex
 	opens    []string // "user/password-given"
 	tunnels  []*fakeTunnel
+	splicers []*fakeSplicer // with splice set, one per tunnel
 	audits   []Transfer
 	counters relay.Counters    // the control session's own (Counters)
 	dataCtr  relay.Counters    // its data totals (DataCounters)
@@ -118,6 +120,11 @@ func (h *harness) open(ctx context.Context, user string, pw []byte) (Tunnel, err
 	}
 	ft := &fakeTunnel{control: h.v.Addr}
 	h.tunnels = append(h.tunnels, ft)
+	if h.splice != spliceNone {
+		fs := &fakeSplicer{fakeTunnel: ft, mode: h.splice}
+		h.splicers = append(h.splicers, fs)
+		return fs, nil
+	}
 	return ft, nil
 }
 

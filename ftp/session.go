@@ -333,10 +333,11 @@ func (s *session) joinBroker() {
 		}
 		return c, nil
 	}
+	splice := splicerOf(tun)
 	if st := s.sftpSide(); st != nil {
 		// ftp-sftp: the data connection's far end is a socket pair whose
 		// other end the transfer reads or writes.
-		dial = st.pairs.dial
+		dial, splice = st.pairs.dial, nil
 	}
 	s.deps = &dataDeps{
 		id:     s.cfg.ID,
@@ -346,6 +347,7 @@ func (s *session) joinBroker() {
 		idle:   s.opt.IdleTimeout,
 		via:    via,
 		dial:   dial,
+		splice: splice,
 		owned:  s.cfg.Counters,
 		trace:  s.cfg.Trace,
 		data:   s.cfg.DataCounters,

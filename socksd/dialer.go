@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"socksd/ftp"
+	"socksd/internal/relay"
 	"socksd/tunnel"
 )
 
@@ -35,6 +36,15 @@ type lease interface {
 	// Dial opens a direct-tcpip channel to addr; a refused channel is a
 	// *tunnel.ChannelError.
 	Dial(ctx context.Context, network, addr string) (net.Conn, error)
+	// Splice carries conn to addr through a direct-tcpip channel until
+	// both directions end, ctx ends or the result is closed, as
+	// tunnel.Lease.Splice does: opt.Ready sends the SOCKS success just
+	// before the bytes flow; on an error before Ready, conn is still the
+	// caller's, after it Splice owns conn.
+	Splice(ctx context.Context, addr string, conn net.Conn, opt tunnel.SpliceOptions) (spliced, error)
+	// Engine names the engine that carries the lease: "builtin" or
+	// "openssh".
+	Engine() string
 	// Server returns the SSH server's host:port.
 	Server() string
 	// ID returns the SSH connection's id, e.g. "T0003".
@@ -43,9 +53,19 @@ type lease interface {
 	Close() error
 }
 
+// spliced is a connection carried by Splice, as a *tunnel.Spliced is.
+type spliced interface {
+	// Wait blocks until it ends; Err is nil on a clean end both ways.
+	Wait() relay.Result
+	// Close ends this connection only.
+	Close()
+}
+
 var (
-	_ lease          = (*tunnel.Lease)(nil)
+	_ lease          = poolLease{}
 	_ ftp.Tunnel     = lease(nil)
+	_ ftp.Splicer    = ftpTunnel{}
+	_ spliced        = (*tunnel.Spliced)(nil)
 	_ ftp.Subsystems = (*tunnel.Subsystems)(nil)
 )
 
@@ -64,7 +84,34 @@ func (p poolDialer) Tunnel(ctx context.Context, prof tunnel.Profile, destHost st
 	if err != nil {
 		return nil, err // not a typed nil in the interface
 	}
-	return l, nil
+	return poolLease{l}, nil
+}
+
+// poolLease is a lease of the pool.
+type poolLease struct{ *tunnel.Lease }
+
+// Splice splices through the pool's lease.
+func (l poolLease) Splice(ctx context.Context, addr string, conn net.Conn, opt tunnel.SpliceOptions) (spliced, error) {
+	s, err := l.Lease.Splice(ctx, addr, conn, opt)
+	if err != nil {
+		return nil, err // not a typed nil in the interface
+	}
+	return s, nil
+}
+
+// ftpTunnel is the tunnel of an ftp-tunnel session: a lease that also
+// carries the session's data connections by Splice (ftp.Splicer).
+type ftpTunnel struct{ lease }
+
+// Splice carries a data connection of the session through the lease.
+func (t ftpTunnel) Splice(ctx context.Context, addr string, conn net.Conn, opt ftp.SpliceOptions) (ftp.Spliced, error) {
+	s, err := t.lease.Splice(ctx, addr, conn, tunnel.SpliceOptions{
+		IdleTimeout: opt.IdleTimeout, Counters: opt.Counters, Trace: opt.Trace, Ready: opt.Ready,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // Subsystems opens a lease and the subsystem's channels from the pool.

@@ -92,7 +92,7 @@ func (r *request) ftpTunnel(rule *rules.Rule) outcome {
 		if err != nil {
 			return nil, err
 		}
-		return l, nil
+		return ftpTunnel{l}, nil
 	})
 }
 

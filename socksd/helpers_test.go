@@ -20,6 +20,7 @@ import (
 
 	"socksd/config"
 	"socksd/ftp"
+	"socksd/internal/relay"
 	"socksd/internal/testing/wait"
 	"socksd/socks"
 	"socksd/tunnel"
@@ -242,6 +243,72 @@ func (l *fakeLease) Dial(ctx context.Context, network, addr string) (net.Conn, e
 	return d.DialContext(ctx, "tcp", l.f.echo)
 }
 
+// Splice carries conn to the echo server as the builtin engine does:
+// the channel (Dial) first, then Ready, then a relay. Destinations whose
+// first label is one of these act as the openssh engine can:
+// "splicecut" fails after Ready (a master that dies once it has the
+// socket); "splicebanner" writes a banner on conn as soon as Ready has
+// returned (a master that relays the server's first bytes at once).
+func (l *fakeLease) Splice(ctx context.Context, addr string, conn net.Conn, opt tunnel.SpliceOptions) (spliced, error) {
+	up, err := l.Dial(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	if opt.Ready != nil {
+		if err := opt.Ready(); err != nil {
+			up.Close()
+			conn.Close()
+			return nil, err
+		}
+	}
+	switch {
+	case strings.HasPrefix(addr, "splicecut."):
+		up.Close()
+		conn.Close()
+		return nil, errFakeCut
+	case strings.HasPrefix(addr, "splicebanner."):
+		n, err := conn.Write([]byte(fakeBanner))
+		for _, c := range opt.Counters {
+			c.Down.Add(int64(n)) // the kernel counts what the master sent
+		}
+		if err != nil {
+			up.Close()
+			conn.Close()
+			return nil, err
+		}
+	}
+	s := &fakeSpliced{done: make(chan struct{})}
+	ctx, s.cancel = context.WithCancel(ctx)
+	go func() {
+		defer close(s.done)
+		var ctr relay.Counters
+		s.res = relay.Relay(ctx, conn, up, relay.Options{IdleTimeout: opt.IdleTimeout, Counters: &ctr, Trace: opt.Trace})
+		for _, c := range opt.Counters {
+			// Exact at the end, as the openssh engine's counts are.
+			c.Up.Add(s.res.Up)
+			c.Down.Add(s.res.Down)
+		}
+	}()
+	return s, nil
+}
+
+// fakeBanner is what the fake engine writes for "splicebanner".
+const fakeBanner = "220 banner\r\n"
+
+// errFakeCut is the fake engine's failure after Ready.
+var errFakeCut = errors.New("tunnel: fake: master gone")
+
+// fakeSpliced is a connection carried by the fake lease's Splice.
+type fakeSpliced struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+	res    relay.Result
+}
+
+func (s *fakeSpliced) Wait() relay.Result { <-s.done; return s.res }
+func (s *fakeSpliced) Close()             { s.cancel() }
+
+func (l *fakeLease) Engine() string { return "builtin" }
 func (l *fakeLease) Server() string { return "ssh.test:22" }
 func (l *fakeLease) ID() string     { return "T0001" }
 func (l *fakeLease) Close() error   { l.f.record("release"); return nil }

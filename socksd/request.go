@@ -206,7 +206,12 @@ func (r *request) relay(up net.Conn, bound socks.Addr) outcome {
 		return r.failed(err)
 	}
 	r.s.set(func(s *session) { s.phase = "relay" })
-	res := relay.Relay(r.ctx, r.conn, up, relay.Options{IdleTimeout: r.st.idle, Counters: &r.s.bytes, Trace: r.d.tracer(r.s)})
+	return r.carried(relay.Relay(r.ctx, r.conn, up, relay.Options{IdleTimeout: r.st.idle, Counters: &r.s.bytes, Trace: r.d.tracer(r.s)}))
+}
+
+// carried is the outcome of a session whose bytes were relayed or
+// spliced with the result res.
+func (r *request) carried(res relay.Result) outcome {
 	if res.Err != nil {
 		// CANCEL or a drain's end may close the client connection before
 		// the relay sees ctx end: failed tells that apart.

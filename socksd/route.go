@@ -7,6 +7,7 @@ import (
 	"net"
 	"time"
 
+	"socksd/internal/relay"
 	"socksd/msg"
 	"socksd/rules"
 	"socksd/socks"
@@ -131,11 +132,38 @@ func (r *request) tunnel(rule *rules.Rule) outcome {
 		return r.fail(failureReply(err), fmt.Errorf("socksd: tunnel: %w", err))
 	}
 	defer lease.Close()
-	up, err := lease.Dial(r.ctx, "tcp", req.Dest.String())
-	if err != nil {
+	return r.splice(lease)
+}
+
+// splice carries the tunnel action's CONNECT through lease: the success
+// reply goes out once the engine is ready for the bytes (builtin: the
+// channel is open); a failure before that gets the failure reply, one
+// after it ends the session failed without a second reply.
+func (r *request) splice(l lease) outcome {
+	var ready bool
+	var replyErr error
+	sp, err := l.Splice(r.ctx, r.req.Dest.String(), r.conn, tunnel.SpliceOptions{
+		IdleTimeout: r.st.idle,
+		Counters:    []*relay.Counters{&r.s.bytes},
+		Trace:       r.d.tracer(r.s),
+		Ready: func() error {
+			ready = true
+			if replyErr = r.reply(socks.RepSucceeded, socks.AddrFromAddrPort(r.s.local)); replyErr != nil {
+				return replyErr
+			}
+			r.s.set(func(s *session) { s.phase = "relay" })
+			return nil
+		},
+	})
+	switch {
+	case err == nil:
+		return r.carried(sp.Wait())
+	case !ready:
 		return r.fail(failureReply(err), fmt.Errorf("socksd: tunnel: %w", err))
+	case replyErr != nil:
+		return r.failed(replyErr)
 	}
-	return r.relay(up, socks.AddrFromAddrPort(r.s.local))
+	return r.failed(fmt.Errorf("socksd: tunnel: %w", err))
 }
 
 // openTunnel opens (or joins) the SSH connection of prof for the request's
