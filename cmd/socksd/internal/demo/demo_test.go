@@ -27,7 +27,7 @@ func TestRun(t *testing.T) {
 		"RETR longrun.bin  100%",
 		"SOX0105I", // the blocked request in the log
 		`"command":"STOR","path":"outbound.txt","mode":"active"`,
-		`"command":"RETR","path":"longrun.bin","mode":"passive","bytes":2097152`,
+		`"command":"RETR","path":"longrun.bin","mode":"passive","protocol":"ftp","bytes":2097152`,
 		"long: RETR 2.0 MiB, round trip identical",
 		"every FTP control and data connection was opened by the SSH server",
 		"[PASS] tunnel: active mode converted",
