@@ -432,51 +432,65 @@ func parallelRetr(dial dialFunc, v *testpeer.VSFTPD, name string, n int, part in
 	return mbps(part*int64(n), el), nil
 }
 
+// idleFTPBound is the goal for the builtin engine's idle FTP session, KiB.
+const idleFTPBound = 34
+
 // BenchIdleFTP measures resident memory per idle, logged-in FTP control
-// session through `ftp-tunnel` (socksd's process) against the same
-// sessions through `ssh -N -D` (the ssh process). Each run starts a fresh
-// socksd and a fresh ssh.
+// session through `ftp-tunnel`, with each engine (socksd's process, and
+// with openssh also its `ssh` masters), against the same sessions through
+// `ssh -N -D` (the ssh process). Each run starts a fresh socksd and a
+// fresh ssh.
 func BenchIdleFTP(t testing.TB, e *Env) []Row {
 	v := e.FTP
 	n := e.Opt.IdleSessions
-	r := Row{Section: SecIdle, Label: "idle FTP",
-		Name: fmt.Sprintf("resident memory per idle logged-in FTP control session through `ftp-tunnel`, %d open", n),
-		Unit: "KiB", RefName: "`ssh -N -D` (the ssh process), same sessions"}
+	sides := append(append([]string{}, Engines...), "ssh -D")
+	res := map[string][]float64{}
 	loginsBefore := e.SSHD.CountLog("Accepted password for " + e.SSHD.User)
 	for i := 0; i < e.Opt.IdleRuns; i++ {
-		for _, isOurs := range order(i) {
+		for _, side := range rotate(sides, i) {
 			start := time.Now()
 			var per float64
 			var err error
-			if isOurs {
-				d, lerr := testpeer.LaunchSocksd(e.Bin, t.TempDir(), ftpConfig(e.SSHD, v.Port))
+			if side == "ssh -D" {
+				ref := testpeer.StartSSHDynamic(t, e.SSHD)
+				per, err = idleFTPOnce(socks5(t, ref.Addr, "", ""), v, func() (int64, error) { return RSSKiB(ref.PID()) }, n)
+				ref.Stop()
+			} else {
+				d, lerr := testpeer.LaunchSocksd(e.Bin, t.TempDir(), withEngine(ftpConfig(e.SSHD, v.Port), side, 0))
 				if lerr != nil {
 					t.Fatalf("bench: %v", lerr)
 				}
-				per, err = idleFTPOnce(socks5(t, d.Addr, "", ""), v, d.PID(), n)
+				per, err = idleFTPOnce(socks5(t, d.Addr, "", ""), v, func() (int64, error) { return treeRSSKiB(d.PID()) }, n)
 				d.Kill()
-				r.Ours = append(r.Ours, per)
-			} else {
-				ref := testpeer.StartSSHDynamic(t, e.SSHD)
-				per, err = idleFTPOnce(socks5(t, ref.Addr, "", ""), v, ref.PID(), n)
-				ref.Stop()
-				r.Ref = append(r.Ref, per)
 			}
 			if err != nil {
-				t.Fatalf("bench: idle FTP run %d (socksd=%v): %v", i+1, isOurs, err)
+				t.Fatalf("bench: idle FTP run %d (%s): %v", i+1, side, err)
 			}
-			e.Logf("idle ftp run %d socksd=%v: %.1f KiB per session (%d sessions in %v)", i+1, isOurs, per, n, time.Since(start).Round(time.Millisecond))
+			res[side] = append(res[side], per)
+			e.Logf("idle ftp run %d %-7s: %.1f KiB per session (%d sessions in %v)", i+1, side, per, n, time.Since(start).Round(time.Millisecond))
 		}
 	}
 	logins := e.SSHD.CountLog("Accepted password for "+e.SSHD.User) - loginsBefore
-	e.Note(fmt.Sprintf("Idle FTP: socksd held %d sessions per run; sshd logged %d SSH password logins from socksd over %d runs (max_channels = 64 per shared connection).",
+	e.Note(fmt.Sprintf("Idle FTP: socksd held %d sessions per run; sshd logged %d SSH password logins from socksd, both engines, over %d runs (max_channels = 64 per shared connection).",
 		n+1, logins, e.Opt.IdleRuns))
-	return []Row{r}
+	var rows []Row
+	for _, eng := range Engines {
+		r := Row{Section: SecIdle, Label: engineLabel("idle FTP", eng), Engine: eng,
+			Name: fmt.Sprintf("resident memory per idle logged-in FTP control session through `ftp-tunnel`, %d open: socksd", n),
+			Unit: "KiB", Ours: res[eng], RefName: "`ssh -N -D` (the ssh process), same sessions", Ref: res["ssh -D"]}
+		if eng == "openssh" {
+			r.Name += " plus its `ssh` masters"
+		} else {
+			r.Bound = idleFTPBound
+		}
+		rows = append(rows, r)
+	}
+	return rows
 }
 
-// idleFTPOnce logs in one session, reads pid's memory, logs in n more and
+// idleFTPOnce logs in one session, reads the memory with rss, logs in n more and
 // keeps them all open, reads it again, and returns KiB per session.
-func idleFTPOnce(dial dialFunc, v *testpeer.VSFTPD, pid, n int) (float64, error) {
+func idleFTPOnce(dial dialFunc, v *testpeer.VSFTPD, rss func() (int64, error), n int) (float64, error) {
 	var mu sync.Mutex
 	var conns []*ftp.ServerConn
 	defer func() {
@@ -491,7 +505,7 @@ func idleFTPOnce(dial dialFunc, v *testpeer.VSFTPD, pid, n int) (float64, error)
 		return 0, err
 	}
 	conns = append(conns, warm)
-	return perSession(pid, n, func(i int) error {
+	return perSession(rss, n, func(i int) error {
 		c, err := ftpLogin(dial, v)
 		if err != nil {
 			return fmt.Errorf("session %d: %w", i, err)
