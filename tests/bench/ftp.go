@@ -385,6 +385,14 @@ func BenchFTPParallel(t testing.TB, e *Env) []Row {
 				e.Logf("ftp parallel run %d %-15s %2d × RETR: %.0f MB/s total", i+1, p.name, n, x)
 			}
 		}
+		if n == 16 {
+			for _, p := range paths {
+				if p.engine == "openssh" {
+					e.Note(fmt.Sprintf("Parallel FTP: after the 16 parallel RETRs, socksd with the openssh engine (`spread = %d`) had %d child processes (its `ssh` masters).",
+						parallelSpread, len(childPIDs(p.pid))))
+				}
+			}
+		}
 		for _, eng := range Engines {
 			var goal float64
 			if eng == "openssh" && n == 16 {
