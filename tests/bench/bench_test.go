@@ -117,6 +117,7 @@ func intro(opt Options) string {
 		"its `direct` relay with plain loopback TCP; its SSH tunnel (rules `tunnel` and `ftp-tunnel`) with OpenSSH `ssh -N -D`, "+
 		"a SOCKS proxy over one SSH connection, logged in to the same OpenSSH sshd with the same cipher (%s); "+
 		"and its FTP transfers also with the same FTP client talking to vsftpd with no proxy at all (the ceiling). "+
+		"Every row through SSH is measured with each of socksd's SSH engines, `builtin` (socksd's own SSH client) and `openssh` (one `ssh -M` ControlMaster per connection), side by side in the same run; the `engine` column says which. "+
 		"Every figure is the median of %d runs (%d for the memory of idle FTP sessions, defined below), with the minimum and maximum beside it; "+
 		"each ratio is socksd's median divided by the reference's, and each table says whether higher or lower favours socksd.",
 		runtime.NumCPU(), testpeer.ReferenceCipher, opt.Runs, opt.IdleRuns)
@@ -129,6 +130,8 @@ var terms = []string{
 	"**ratio**: socksd's median ÷ the reference's median. For throughput (MB/s) higher is better for socksd; for time (ms) and memory (KiB) lower is better. The tables say which, row by row.",
 	"**shared SSH connection**: socksd, like `ssh -N -D`, carries many sessions as channels of one SSH connection to the sshd; a *warm* one is already logged in when the measurement starts.",
 	"**set-up**: the time to open one session on a warm shared SSH connection: for the tunnel, from the SOCKS5 CONNECT request until the first byte echoes back; for FTP, a whole session of login, LIST and QUIT.",
+	"**engine**: which SSH client carries socksd's SSH connections: `builtin` (socksd's own, every byte passes through socksd) or `openssh` (the system's `ssh` as a ControlMaster child of socksd; a tunnel session or FTP data connection is handed to it and its bytes bypass socksd).",
+	"**CPU per GiB**: the CPU seconds (user + system, from /proc/PID/stat) a transfer cost, per GiB moved: for socksd its own process plus its `ssh` children (the openssh engine's masters); for `ssh -N -D` its ssh process; for `sftp -b` the sftp process with its children plus the ControlMaster. Lower is better. \"socksd's own CPU\" counts socksd's process alone.",
 	"**idle session**: a session that is open and carries no data (a `direct` connection held open, or an FTP control connection that has logged in and waits); its cost is the resident memory (VmRSS) it adds.",
 }
 
@@ -149,7 +152,10 @@ func method(opt Options, onTmpfs bool) []string {
 		fmt.Sprintf("FTP from an SFTP server: socksd's `ftp-sftp` rule serves jlaffaye/ftp (passive, data through SOCKS5) from the sshd's sftp subsystem (internal-sftp) with the same files as vsftpd's root. "+
 			"OpenSSH's `sftp -b` runs one get (to /dev/null, as the FTP client discards what it reads) or put per run over a ControlMaster connection logged in beforehand, as socksd's shared connection is, and is timed from its start to its exit. "+
 			"The delay line is a relay in the benchmark's process in front of sshd that stamps each read and passes it on 20 ms later in each direction, without a cap on bytes in flight below 64 MiB; every delayed row goes through it alike. Delayed transfers move %d MiB each (SOCKSD_BENCH_DELAY_MB).", opt.DelayMiB),
-		fmt.Sprintf("Memory per idle session: the growth of the process's VmRSS (/proc/PID/status) from one open session to %d more, divided by %d; for socksd the daemon's process, for the reference the ssh client's process. Each run starts a fresh process.", opt.IdleSessions, opt.IdleSessions),
+		fmt.Sprintf("Memory per idle session: the growth of the process's VmRSS (/proc/PID/status) from one open session to %d more, divided by %d; for socksd the daemon's process (with the openssh engine plus its `ssh` masters), for the reference the ssh client's process. Each run starts a fresh process.", opt.IdleSessions, opt.IdleSessions),
+		fmt.Sprintf("Engines: each section starts one socksd per engine (`[ssh] engine`), alike in every other setting, and rotates them with the reference run by run. The parallel FTP rows set `spread = %d` for both engines, so that 16 sessions are spread over several SSH connections (with openssh, several masters). "+
+			"CPU is read from /proc/PID/stat (1/100 s ticks) just before and after each transfer; the `ssh` children of socksd are found by their parent PID. `ftp-sftp` with the openssh engine carries SFTP over a channel of the master in proxy mode, so its bytes pass through socksd. "+
+			"Goals with a bound (socksd's own CPU, the builtin idle FTP session) compare socksd's median with a fixed figure rather than with the reference.", parallelSpread),
 		"Nothing here asserts a timing. The machine is shared with other work: read the ratios, which compare runs taken side by side, rather than single timings.",
 	}
 }

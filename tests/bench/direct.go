@@ -214,7 +214,7 @@ func idleDirectOnce(t testing.TB, e *Env) (float64, error) {
 		return 0, err
 	}
 	clients = append(clients, warm)
-	return perSession(d.PID(), e.Opt.IdleSessions, func(i int) error {
+	return perSession(func() (int64, error) { return RSSKiB(d.PID()) }, e.Opt.IdleSessions, func(i int) error {
 		c, err := dial("tcp", h.ln.Addr().String())
 		if err != nil {
 			return fmt.Errorf("session %d: %w", i, err)
@@ -229,11 +229,11 @@ func idleDirectOnce(t testing.TB, e *Env) (float64, error) {
 // openWorkers is how many sessions perSession opens at a time.
 const openWorkers = 4
 
-// perSession reads pid's resident memory, opens n sessions with open (a
-// few at a time; open must be safe for concurrent use), reads it again, and
-// returns the growth per session in KiB.
-func perSession(pid, n int, open func(i int) error) (float64, error) {
-	before, err := RSSKiB(pid)
+// perSession reads the resident memory with rss, opens n sessions with
+// open (a few at a time; open must be safe for concurrent use), reads it
+// again, and returns the growth per session in KiB.
+func perSession(rss func() (int64, error), n int, open func(i int) error) (float64, error) {
+	before, err := rss()
 	if err != nil {
 		return 0, err
 	}
@@ -272,7 +272,7 @@ feed:
 	if first != nil {
 		return 0, first
 	}
-	after, err := RSSKiB(pid)
+	after, err := rss()
 	if err != nil {
 		return 0, err
 	}

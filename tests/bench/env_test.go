@@ -41,7 +41,7 @@ func TestOptionsFromEnv(t *testing.T) {
 }
 
 func TestRotateAndOrder(t *testing.T) {
-	paths := []ftpPath{{name: "a"}, {name: "b"}, {name: "c"}}
+	paths := []sockPath{{name: "a"}, {name: "b"}, {name: "c"}}
 	firsts := map[string]bool{}
 	for i := 0; i < 3; i++ {
 		r := rotate(paths, i)

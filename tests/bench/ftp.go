@@ -56,13 +56,6 @@ action = "block"
 // dialFunc opens a TCP connection, through a proxy or not.
 type dialFunc func(network, address string) (net.Conn, error)
 
-// ftpPath is one way to reach vsftpd: through socksd, through `ssh -D`, or
-// straight.
-type ftpPath struct {
-	name string
-	dial dialFunc
-}
-
 // sessionLifetime bounds every FTP connection the benchmarks open (control
 // and data), so that a hung peer ends the run instead of stalling it.
 const sessionLifetime = 15 * time.Minute
@@ -196,66 +189,113 @@ func writeServerFile(t testing.TB, v *testpeer.VSFTPD, name string, size int64) 
 	t.Cleanup(func() { os.Remove(p) })
 }
 
-// ftpPaths returns socksd (through the daemon at socksdAddr), `ssh -D` and
-// the raw loopback path, in that order.
-func ftpPaths(t testing.TB, e *Env, socksdAddr string) []ftpPath {
-	return []ftpPath{
-		{"socksd", socks5(t, socksdAddr, "", "")},
-		{"ssh -D", socks5(t, e.Ref.Addr, "", "")},
-		{"raw", direct},
+// socksdPaths starts one socksd per engine with cfg (spread > 0 sets
+// every profile's spread) and returns them as paths named "socksd ENGINE".
+func socksdPaths(t testing.TB, e *Env, cfg string, spread int) []sockPath {
+	var out []sockPath
+	for _, eng := range Engines {
+		d := testpeer.StartSocksd(t, e.Bin, withEngine(cfg, eng, spread))
+		out = append(out, sockPath{"socksd " + eng, eng, socks5(t, d.Addr, "", ""), d.PID()})
 	}
+	return out
+}
+
+// ftpPaths returns socksd with each engine, `ssh -D` and the raw loopback
+// path, in that order.
+func ftpPaths(t testing.TB, e *Env, cfg string) []sockPath {
+	return append(socksdPaths(t, e, cfg, 0),
+		sockPath{"ssh -D", "", socks5(t, e.Ref.Addr, "", ""), e.Ref.PID()},
+		sockPath{"raw", "", direct, 0})
 }
 
 // rotate returns the paths in a different order for each run.
-func rotate(paths []ftpPath, i int) []ftpPath {
-	out := make([]ftpPath, 0, len(paths))
+func rotate[P any](paths []P, i int) []P {
+	out := make([]P, 0, len(paths))
 	for j := range paths {
 		out = append(out, paths[(i+j)%len(paths)])
 	}
 	return out
 }
 
-// BenchFTPTransfers compares large RETR and STOR through `ftp-tunnel` with
-// the same jlaffaye/ftp transfer through `ssh -N -D`, and with the raw
-// loopback transfer as the ceiling.
+// BenchFTPTransfers compares large RETR and STOR through `ftp-tunnel`,
+// with each engine, with the same jlaffaye/ftp transfer through
+// `ssh -N -D`, and with the raw loopback transfer as the ceiling; and the
+// CPU time per GiB of socksd (with its `ssh` children) against the
+// `ssh -N -D` process.
 func BenchFTPTransfers(t testing.TB, e *Env) []Row {
 	v := e.FTP
-	d := testpeer.StartSocksd(t, e.Bin, ftpConfig(e.SSHD, v.Port))
 	size := e.Opt.Size()
 	writeServerFile(t, v, "big.bin", size)
-	paths := ftpPaths(t, e, d.Addr)
-	res := map[string]map[string][]float64{"RETR": {}, "STOR": {}}
+	paths := ftpPaths(t, e, ftpConfig(e.SSHD, v.Port))
+	res := map[string]map[string][]float64{}
+	add := func(key, path string, x float64) {
+		if res[key] == nil {
+			res[key] = map[string][]float64{}
+		}
+		res[key][path] = append(res[key][path], x)
+	}
 	for i := 0; i < e.Opt.Runs; i++ {
 		for _, p := range rotate(paths, i) {
 			c, err := ftpLogin(p.dial, v)
 			if err != nil {
 				t.Fatalf("%s: %v", p.name, err)
 			}
+			m := startCPU(p.pid)
 			r, err := retr(c, "big.bin", size)
 			if err != nil {
 				t.Fatalf("%s: %v", p.name, err)
 			}
+			rc, err := m.stop(size)
+			if err != nil {
+				t.Fatalf("%s: %v", p.name, err)
+			}
+			m = startCPU(p.pid)
 			s, err := stor(c, v, "up-"+strconv.Itoa(i)+".bin", size)
 			if err != nil {
 				t.Fatalf("%s: %v", p.name, err)
 			}
+			sc, err := m.stop(size)
+			if err != nil {
+				t.Fatalf("%s: %v", p.name, err)
+			}
 			c.Quit()
-			res["RETR"][p.name] = append(res["RETR"][p.name], r)
-			res["STOR"][p.name] = append(res["STOR"][p.name], s)
-			e.Logf("ftp run %d %-6s RETR %.0f MB/s, STOR %.0f MB/s", i+1, p.name, r, s)
+			add("RETR", p.name, r)
+			add("STOR", p.name, s)
+			add("RETR cpu", p.name, rc.Total)
+			add("STOR cpu", p.name, sc.Total)
+			add("RETR own", p.name, rc.Own)
+			add("STOR own", p.name, sc.Own)
+			e.Logf("ftp run %d %-15s RETR %.0f MB/s %.3f s/GiB (own %.3f), STOR %.0f MB/s %.3f s/GiB (own %.3f)",
+				i+1, p.name, r, rc.Total, rc.Own, s, sc.Total, sc.Own)
 		}
 	}
-	sec := SecFTP
 	var rows []Row
-	for _, cmd := range []string{"RETR", "STOR"} {
-		rows = append(rows, Row{Section: sec, Label: cmd,
-			Name: fmt.Sprintf("%s of %d MiB, jlaffaye/ftp through SOCKS5, passive", cmd, e.Opt.SizeMiB),
-			Unit: "MB/s", Ours: res[cmd]["socksd"], RefName: "`ssh -N -D`, same sshd and cipher", Ref: res[cmd]["ssh -D"]})
-	}
-	for _, cmd := range []string{"RETR", "STOR"} {
-		rows = append(rows, Row{Section: sec, Label: cmd + " ceiling",
-			Name: fmt.Sprintf("%s of %d MiB, against the ceiling", cmd, e.Opt.SizeMiB),
-			Unit: "MB/s", Ours: res[cmd]["socksd"], RefName: "raw loopback FTP, jlaffaye/ftp straight to vsftpd (no SSH)", Ref: res[cmd]["raw"], Ceiling: true})
+	for _, eng := range Engines {
+		name := "socksd " + eng
+		var goal, goalCPU float64
+		if eng == "openssh" {
+			goal, goalCPU = 1, 1.05
+		}
+		for _, cmd := range []string{"RETR", "STOR"} {
+			rows = append(rows, Row{Section: SecFTP, Label: engineLabel(cmd, eng), Engine: eng,
+				Name: fmt.Sprintf("%s of %d MiB, jlaffaye/ftp through SOCKS5, passive", cmd, e.Opt.SizeMiB),
+				Unit: "MB/s", Ours: res[cmd][name], RefName: refName, Ref: res[cmd]["ssh -D"], Goal: goal})
+		}
+		for _, cmd := range []string{"RETR", "STOR"} {
+			rows = append(rows, Row{Section: SecFTP, Label: engineLabel(cmd+" CPU", eng), Engine: eng,
+				Name: fmt.Sprintf("CPU per GiB of the %s: socksd and its `ssh` children", cmd),
+				Unit: "s/GiB", Ours: res[cmd+" cpu"][name], RefName: "the `ssh -N -D` process", Ref: res[cmd+" cpu"]["ssh -D"], Goal: goalCPU})
+			if eng == "openssh" {
+				rows = append(rows, Row{Section: SecFTP, Label: engineLabel(cmd+" socksd CPU", eng), Engine: eng,
+					Name: fmt.Sprintf("CPU per GiB of the %s in socksd's own process (the master carries the data connection)", cmd),
+					Unit: "s/GiB", Ours: res[cmd+" own"][name], Bound: 0.05})
+			}
+		}
+		for _, cmd := range []string{"RETR", "STOR"} {
+			rows = append(rows, Row{Section: SecFTP, Label: engineLabel(cmd+" ceiling", eng), Engine: eng,
+				Name: fmt.Sprintf("%s of %d MiB, against the ceiling", cmd, e.Opt.SizeMiB),
+				Unit: "MB/s", Ours: res[cmd][name], RefName: "raw loopback FTP, jlaffaye/ftp straight to vsftpd (no SSH)", Ref: res[cmd]["raw"], Ceiling: true})
+		}
 	}
 	return rows
 }
@@ -265,8 +305,7 @@ func BenchFTPTransfers(t testing.TB, e *Env) []Row {
 // same sessions straight to vsftpd.
 func BenchFTPSessions(t testing.TB, e *Env) []Row {
 	v := e.FTP
-	d := testpeer.StartSocksd(t, e.Bin, ftpConfig(e.SSHD, v.Port))
-	paths := ftpPaths(t, e, d.Addr)
+	paths := ftpPaths(t, e, ftpConfig(e.SSHD, v.Port))
 	res := map[string][]float64{}
 	for _, p := range paths { // warm: socksd opens its shared SSH connection
 		if err := listSession(p.dial, v); err != nil {
@@ -285,20 +324,26 @@ func BenchFTPSessions(t testing.TB, e *Env) []Row {
 			}
 			ms := float64(time.Since(start).Microseconds()) / 1000 / float64(n)
 			res[p.name] = append(res[p.name], ms)
-			e.Logf("ftp sessions run %d %-6s %.2f ms per session", i+1, p.name, ms)
+			e.Logf("ftp sessions run %d %-15s %.2f ms per session", i+1, p.name, ms)
 		}
 	}
 	logins := e.SSHD.CountLog("Accepted password for "+e.SSHD.User) - loginsBefore
-	e.Note(fmt.Sprintf("FTP set-up: after the warm-up session, socksd ran %d timed login/LIST/QUIT sessions with %d new SSH login(s) (counted in sshd's log): the shared connection was reused.",
+	e.Note(fmt.Sprintf("FTP set-up: after the warm-up session, each socksd (one per engine) ran %d timed login/LIST/QUIT sessions; sshd logged %d new SSH login(s) for both together: the shared connections were reused.",
 		n*e.Opt.Runs, logins))
-	sec := SecFTP
 	name := fmt.Sprintf("set-up: %d sequential login/LIST/QUIT sessions on a warm shared SSH connection, mean per session", n)
-	return []Row{
-		{Section: sec, Label: "FTP session", Name: name, Unit: "ms",
-			Ours: res["socksd"], RefName: "`ssh -N -D`, same sshd and cipher", Ref: res["ssh -D"]},
-		{Section: sec, Label: "FTP session ceiling", Name: name + ", against the ceiling", Unit: "ms",
-			Ours: res["socksd"], RefName: "raw loopback FTP (no SSH)", Ref: res["raw"], Ceiling: true},
+	var rows []Row
+	for _, eng := range Engines {
+		var goal float64
+		if eng == "openssh" {
+			goal = 1
+		}
+		rows = append(rows,
+			Row{Section: SecFTP, Label: engineLabel("FTP session", eng), Engine: eng, Name: name, Unit: "ms",
+				Ours: res["socksd "+eng], RefName: refName, Ref: res["ssh -D"], Goal: goal},
+			Row{Section: SecFTP, Label: engineLabel("FTP session ceiling", eng), Engine: eng, Name: name + ", against the ceiling", Unit: "ms",
+				Ours: res["socksd "+eng], RefName: "raw loopback FTP (no SSH)", Ref: res["raw"], Ceiling: true})
 	}
+	return rows
 }
 
 // listSession logs in, lists the root directory and quits.
@@ -322,8 +367,8 @@ func listSession(dial dialFunc, v *testpeer.VSFTPD) error {
 // fetches its share of the bulk size.
 func BenchFTPParallel(t testing.TB, e *Env) []Row {
 	v := e.FTP
-	d := testpeer.StartSocksd(t, e.Bin, ftpConfig(e.SSHD, v.Port))
-	paths := ftpPaths(t, e, d.Addr)[:2]
+	paths := append(socksdPaths(t, e, ftpConfig(e.SSHD, v.Port), parallelSpread),
+		sockPath{"ssh -D", "", socks5(t, e.Ref.Addr, "", ""), e.Ref.PID()})
 	var rows []Row
 	for _, n := range []int{4, 16} {
 		part := e.Opt.Size() / int64(n)
@@ -337,12 +382,26 @@ func BenchFTPParallel(t testing.TB, e *Env) []Row {
 					t.Fatalf("%s: %d parallel: %v", p.name, n, err)
 				}
 				res[p.name] = append(res[p.name], x)
-				e.Logf("ftp parallel run %d %-6s %2d × RETR: %.0f MB/s total", i+1, p.name, n, x)
+				e.Logf("ftp parallel run %d %-15s %2d × RETR: %.0f MB/s total", i+1, p.name, n, x)
 			}
 		}
-		rows = append(rows, Row{Section: SecFTP, Label: fmt.Sprintf("%d parallel RETR", n),
-			Name: fmt.Sprintf("%d parallel RETR sessions of %d MiB each, total throughput", n, part>>20),
-			Unit: "MB/s", Ours: res["socksd"], RefName: "`ssh -N -D`, same sshd and cipher", Ref: res["ssh -D"]})
+		if n == 16 {
+			for _, p := range paths {
+				if p.engine == "openssh" {
+					e.Note(fmt.Sprintf("Parallel FTP: after the 16 parallel RETRs, socksd with the openssh engine (`spread = %d`) had %d child processes (its `ssh` masters).",
+						parallelSpread, len(childPIDs(p.pid))))
+				}
+			}
+		}
+		for _, eng := range Engines {
+			var goal float64
+			if eng == "openssh" && n == 16 {
+				goal = 1.2
+			}
+			rows = append(rows, Row{Section: SecFTP, Label: engineLabel(fmt.Sprintf("%d parallel RETR", n), eng), Engine: eng,
+				Name: fmt.Sprintf("%d parallel RETR sessions of %d MiB each, total throughput, `spread = %d`", n, part>>20, parallelSpread),
+				Unit: "MB/s", Ours: res["socksd "+eng], RefName: refName, Ref: res["ssh -D"], Goal: goal})
+		}
 	}
 	return rows
 }
@@ -381,51 +440,65 @@ func parallelRetr(dial dialFunc, v *testpeer.VSFTPD, name string, n int, part in
 	return mbps(part*int64(n), el), nil
 }
 
+// idleFTPBound is the goal for the builtin engine's idle FTP session, KiB.
+const idleFTPBound = 34
+
 // BenchIdleFTP measures resident memory per idle, logged-in FTP control
-// session through `ftp-tunnel` (socksd's process) against the same
-// sessions through `ssh -N -D` (the ssh process). Each run starts a fresh
-// socksd and a fresh ssh.
+// session through `ftp-tunnel`, with each engine (socksd's process, and
+// with openssh also its `ssh` masters), against the same sessions through
+// `ssh -N -D` (the ssh process). Each run starts a fresh socksd and a
+// fresh ssh.
 func BenchIdleFTP(t testing.TB, e *Env) []Row {
 	v := e.FTP
 	n := e.Opt.IdleSessions
-	r := Row{Section: SecIdle, Label: "idle FTP",
-		Name: fmt.Sprintf("resident memory per idle logged-in FTP control session through `ftp-tunnel`, %d open", n),
-		Unit: "KiB", RefName: "`ssh -N -D` (the ssh process), same sessions"}
+	sides := append(append([]string{}, Engines...), "ssh -D")
+	res := map[string][]float64{}
 	loginsBefore := e.SSHD.CountLog("Accepted password for " + e.SSHD.User)
 	for i := 0; i < e.Opt.IdleRuns; i++ {
-		for _, isOurs := range order(i) {
+		for _, side := range rotate(sides, i) {
 			start := time.Now()
 			var per float64
 			var err error
-			if isOurs {
-				d, lerr := testpeer.LaunchSocksd(e.Bin, t.TempDir(), ftpConfig(e.SSHD, v.Port))
+			if side == "ssh -D" {
+				ref := testpeer.StartSSHDynamic(t, e.SSHD)
+				per, err = idleFTPOnce(socks5(t, ref.Addr, "", ""), v, func() (int64, error) { return RSSKiB(ref.PID()) }, n)
+				ref.Stop()
+			} else {
+				d, lerr := testpeer.LaunchSocksd(e.Bin, t.TempDir(), withEngine(ftpConfig(e.SSHD, v.Port), side, 0))
 				if lerr != nil {
 					t.Fatalf("bench: %v", lerr)
 				}
-				per, err = idleFTPOnce(socks5(t, d.Addr, "", ""), v, d.PID(), n)
+				per, err = idleFTPOnce(socks5(t, d.Addr, "", ""), v, func() (int64, error) { return treeRSSKiB(d.PID()) }, n)
 				d.Kill()
-				r.Ours = append(r.Ours, per)
-			} else {
-				ref := testpeer.StartSSHDynamic(t, e.SSHD)
-				per, err = idleFTPOnce(socks5(t, ref.Addr, "", ""), v, ref.PID(), n)
-				ref.Stop()
-				r.Ref = append(r.Ref, per)
 			}
 			if err != nil {
-				t.Fatalf("bench: idle FTP run %d (socksd=%v): %v", i+1, isOurs, err)
+				t.Fatalf("bench: idle FTP run %d (%s): %v", i+1, side, err)
 			}
-			e.Logf("idle ftp run %d socksd=%v: %.1f KiB per session (%d sessions in %v)", i+1, isOurs, per, n, time.Since(start).Round(time.Millisecond))
+			res[side] = append(res[side], per)
+			e.Logf("idle ftp run %d %-7s: %.1f KiB per session (%d sessions in %v)", i+1, side, per, n, time.Since(start).Round(time.Millisecond))
 		}
 	}
 	logins := e.SSHD.CountLog("Accepted password for "+e.SSHD.User) - loginsBefore
-	e.Note(fmt.Sprintf("Idle FTP: socksd held %d sessions per run; sshd logged %d SSH password logins from socksd over %d runs (max_channels = 64 per shared connection).",
+	e.Note(fmt.Sprintf("Idle FTP: socksd held %d sessions per run; sshd logged %d SSH password logins from socksd, both engines, over %d runs (max_channels = 64 per shared connection).",
 		n+1, logins, e.Opt.IdleRuns))
-	return []Row{r}
+	var rows []Row
+	for _, eng := range Engines {
+		r := Row{Section: SecIdle, Label: engineLabel("idle FTP", eng), Engine: eng,
+			Name: fmt.Sprintf("resident memory per idle logged-in FTP control session through `ftp-tunnel`, %d open: socksd", n),
+			Unit: "KiB", Ours: res[eng], RefName: "`ssh -N -D` (the ssh process), same sessions", Ref: res["ssh -D"]}
+		if eng == "openssh" {
+			r.Name += " plus its `ssh` masters"
+		} else {
+			r.Bound = idleFTPBound
+		}
+		rows = append(rows, r)
+	}
+	return rows
 }
 
-// idleFTPOnce logs in one session, reads pid's memory, logs in n more and
+// idleFTPOnce logs in one session, reads the memory with rss, logs in n more and
 // keeps them all open, reads it again, and returns KiB per session.
-func idleFTPOnce(dial dialFunc, v *testpeer.VSFTPD, pid, n int) (float64, error) {
+func idleFTPOnce(dial dialFunc, v *testpeer.VSFTPD, rss func() (int64, error), n int) (float64, error) {
 	var mu sync.Mutex
 	var conns []*ftp.ServerConn
 	defer func() {
@@ -440,7 +513,7 @@ func idleFTPOnce(dial dialFunc, v *testpeer.VSFTPD, pid, n int) (float64, error)
 		return 0, err
 	}
 	conns = append(conns, warm)
-	return perSession(pid, n, func(i int) error {
+	return perSession(rss, n, func(i int) error {
 		c, err := ftpLogin(dial, v)
 		if err != nil {
 			return fmt.Errorf("session %d: %w", i, err)

@@ -48,11 +48,28 @@ type Row struct {
 	// least Goal where higher is better, at most Goal where lower is. The
 	// report says whether the run met it; nothing asserts it.
 	Goal float64
+	// Bound is the most (unit "MB/s": the least) socksd's median may be
+	// (0 = none), a goal in the row's own unit for rows without a
+	// reference.
+	Bound float64
+	// Engine is socksd's SSH engine in the row ("builtin", "openssh"; ""
+	// when the row uses no SSH).
+	Engine string
 }
 
 // GoalMet reports whether the row's ratio reaches its goal; ok is false
 // when the row has no goal or no ratio.
 func (r Row) GoalMet() (met, ok bool) {
+	if r.Bound > 0 {
+		o := Summarize(r.Ours)
+		if !o.Valid {
+			return false, false
+		}
+		if HigherIsBetter(r.Unit) {
+			return o.Median >= r.Bound, true
+		}
+		return o.Median <= r.Bound, true
+	}
 	x, has := r.Ratio()
 	if r.Goal <= 0 || !has {
 		return false, false
@@ -65,7 +82,7 @@ func (r Row) GoalMet() (met, ok bool) {
 
 // goalText says the row's goal and whether it was met ("" without a goal).
 func (r Row) goalText() string {
-	if r.Goal <= 0 {
+	if r.Goal <= 0 && r.Bound <= 0 {
 		return ""
 	}
 	sign := "≥"
@@ -77,6 +94,9 @@ func (r Row) goalText() string {
 		verdict = "met"
 	} else if ok {
 		verdict = "not met"
+	}
+	if r.Bound > 0 {
+		return fmt.Sprintf("goal %s %s %s: %s", sign, num(r.Bound), r.Unit, verdict)
 	}
 	return fmt.Sprintf("goal %s %.2f: %s", sign, r.Goal, verdict)
 }
@@ -230,7 +250,7 @@ func (rep *Report) Markdown() string {
 		b.WriteString("## Summary\n\n")
 		b.WriteString("The medians of socksd and of its reference, and their ratio socksd ÷ reference; the last column says which way the ratio favours socksd. ")
 		b.WriteString("The sections below give each measurement exactly, with min–max and the number of runs; the diagnostic rows are under Diagnostics, not here.\n\n")
-		b.WriteString("| measurement | unit | socksd | reference | ratio socksd ÷ reference | better for socksd |\n|---|---|---|---|---|---|\n")
+		b.WriteString("| measurement | engine | unit | socksd | reference | ratio socksd ÷ reference | better for socksd |\n|---|---|---|---|---|---|---|\n")
 		for _, r := range rep.Rows {
 			if r.Section.Diagnostic {
 				continue
@@ -247,14 +267,16 @@ func (rep *Report) Markdown() string {
 				ratio = fmt.Sprintf("%.2f", x)
 				dir = better(r.Unit)
 			}
-			if g := r.goalText(); g != "" {
+			if g := r.goalText(); g != "" && ratio == "—" {
+				ratio = g
+			} else if g != "" {
 				ratio += " (" + g + ")"
 			}
 			label := r.Label
 			if label == "" {
 				label = r.Name
 			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", mdEscape(label), r.Unit, ours, mdEscape(ref), ratio, dir)
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", mdEscape(label), engineCell(r.Engine), r.Unit, ours, mdEscape(ref), ratio, dir)
 		}
 		b.WriteString("\n")
 	}
@@ -299,8 +321,8 @@ func (rep *Report) section(b *strings.Builder, level string, sec Section) {
 	if sec.About != "" {
 		fmt.Fprintf(b, "%s\n\n", sec.About)
 	}
-	b.WriteString("| measurement | socksd median (min–max) | reference | reference median (min–max) | ratio socksd ÷ reference |\n")
-	b.WriteString("|---|---|---|---|---|\n")
+	b.WriteString("| measurement | engine | socksd median (min–max) | reference | reference median (min–max) | ratio socksd ÷ reference |\n")
+	b.WriteString("|---|---|---|---|---|---|\n")
 	for _, r := range rep.Rows {
 		if r.Section != sec {
 			continue
@@ -314,13 +336,23 @@ func (rep *Report) section(b *strings.Builder, level string, sec Section) {
 		if x, ok := r.Ratio(); ok {
 			ratio = fmt.Sprintf("%.2f (%s is better)", x, better(r.Unit))
 		}
-		if g := r.goalText(); g != "" {
+		if g := r.goalText(); g != "" && ratio == "—" {
+			ratio = g
+		} else if g != "" {
 			ratio += "; " + g
 		}
-		fmt.Fprintf(b, "| %s (%d runs) | %s | %s | %s | %s |\n",
-			mdEscape(r.Name), o.N, cell(o, r.Unit), mdEscape(ref), cell(f, r.Unit), ratio)
+		fmt.Fprintf(b, "| %s (%d runs) | %s | %s | %s | %s | %s |\n",
+			mdEscape(r.Name), o.N, engineCell(r.Engine), cell(o, r.Unit), mdEscape(ref), cell(f, r.Unit), ratio)
 	}
 	b.WriteString("\n")
+}
+
+// engineCell is the engine column's text.
+func engineCell(engine string) string {
+	if engine == "" {
+		return "—"
+	}
+	return engine
 }
 
 // mdEscape keeps a table cell in its column.

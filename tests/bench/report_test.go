@@ -90,6 +90,7 @@ func TestMarkdown(t *testing.T) {
 		Row{Section: secA, Name: "second", Unit: "ms", Ours: []float64{2}, RefName: "ref", Ref: []float64{1}},
 		Row{Section: secB, Name: "goal row", Label: "goalrow", Unit: "MB/s", Ours: []float64{90}, RefName: "r", Ref: []float64{30}, Goal: 3},
 		Row{Section: secB, Name: "missed goal", Label: "missed", Unit: "ms", Ours: []float64{2}, RefName: "r", Ref: []float64{1}, Goal: 1},
+		Row{Section: secB, Name: "own cpu", Label: "own", Unit: "s/GiB", Ours: []float64{0.01}, Bound: 0.05, Engine: "openssh"},
 	)
 	md := rep.Markdown()
 	for _, want := range []string{
@@ -98,19 +99,21 @@ func TestMarkdown(t *testing.T) {
 		"- CPUs: 2",
 		"How.",
 		"About A.",
-		"| thr\\|oughput (3 runs) | 200 MB/s (100–300) | plain loopback | 400 MB/s (400–400) | 0.50 (higher is better) |",
-		"| memory (1 runs) | 30.0 KiB (30.0–30.0) | — | — | — |",
-		"| second (1 runs) | 2.00 ms (2.00–2.00) | ref | 1.00 ms (1.00–1.00) | 2.00 (lower is better) |",
+		"| thr\\|oughput (3 runs) | — | 200 MB/s (100–300) | plain loopback | 400 MB/s (400–400) | 0.50 (higher is better) |",
+		"| memory (1 runs) | — | 30.0 KiB (30.0–30.0) | — | — | — |",
+		"| second (1 runs) | — | 2.00 ms (2.00–2.00) | ref | 1.00 ms (1.00–1.00) | 2.00 (lower is better) |",
 		"![B.svg](B.svg)",
-		"| thr | MB/s | 200 | 400 (loopback) | 0.50 | higher |",
-		"| second | ms | 2.00 | 1.00 (ref) | 2.00 | lower |",
+		"| thr | — | MB/s | 200 | 400 (loopback) | 0.50 | higher |",
+		"| second | — | ms | 2.00 | 1.00 (ref) | 2.00 | lower |",
 		"## Diagnostics\n",
 		"### Taken apart\n\nThese rows diagnose X.",
 		"| diagnostic reads (1 runs) |",
 		"- seen",
 		"- x: failed",
-		"| goal row (1 runs) | 90.0 MB/s (90.0–90.0) | r | 30.0 MB/s (30.0–30.0) | 3.00 (higher is better); goal ≥ 3.00: met |",
-		"| missed | ms | 2.00 | 1.00 (r) | 2.00 (goal ≤ 1.00: not met) | lower |",
+		"| goal row (1 runs) | — | 90.0 MB/s (90.0–90.0) | r | 30.0 MB/s (30.0–30.0) | 3.00 (higher is better); goal ≥ 3.00: met |",
+		"| missed | — | ms | 2.00 | 1.00 (r) | 2.00 (goal ≤ 1.00: not met) | lower |",
+		"| own | openssh | s/GiB | 0.010 | — | goal ≤ 0.050 s/GiB: met | — |",
+		"| own cpu (1 runs) | openssh | 0.010 s/GiB (0.010–0.010) | — | — | goal ≤ 0.050 s/GiB: met |",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("report lacks %q:\n%s", want, md)

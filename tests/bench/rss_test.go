@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"testing"
 )
@@ -74,4 +75,37 @@ func FuzzParseVmRSS(f *testing.F) {
 			t.Fatalf("round trip of %d over %q: %d, %v", n, status, got, err)
 		}
 	})
+}
+
+func TestParseStatCPU(t *testing.T) {
+	for _, tc := range []struct {
+		stat       string
+		ppid       int
+		own, child float64
+		bad        bool
+	}{
+		{stat: "1234 (ssh) S 99 1234 1234 0 -1 4194560 100 0 0 0 250 50 7 3 20 0 1 0 100 1000 200", ppid: 99, own: 3, child: 0.1},
+		{stat: "5 (a b) c)) R 1 5 5 0 -1 0 0 0 0 0 1 2 3 4 20 0 1 0", ppid: 1, own: 0.03, child: 0.07},
+		{stat: "5 no parens", bad: true},
+		{stat: "5 (x) R 1 2", bad: true},
+	} {
+		ppid, own, child, err := ParseStatCPU([]byte(tc.stat))
+		if tc.bad {
+			if err == nil {
+				t.Errorf("%q: no error", tc.stat)
+			}
+			continue
+		}
+		if err != nil || ppid != tc.ppid || math.Abs(own-tc.own) > 1e-9 || math.Abs(child-tc.child) > 1e-9 {
+			t.Errorf("%q = %d %v %v %v, want %d %v %v", tc.stat, ppid, own, child, err, tc.ppid, tc.own, tc.child)
+		}
+	}
+}
+
+func TestWithEngine(t *testing.T) {
+	got := withEngine("[ssh]\nx = 1\n[profiles.a]\nhost = \"h\"\n", "openssh", 4)
+	want := "[ssh]\nengine = \"openssh\"\nx = 1\n[profiles.a]\nspread = 4\nhost = \"h\"\n"
+	if got != want {
+		t.Errorf("withEngine = %q, want %q", got, want)
+	}
 }

@@ -48,6 +48,7 @@ const (
 	sftpBenchPort        = 21   // ftp-sftp to sshd directly
 	sftpBenchDelayed     = 2201 // ftp-sftp through the delay line, streams 1
 	sftpBenchDelayedMany = 2204 // ftp-sftp through the delay line, streams = sftpStreams
+	sftpBenchOpenSSH     = 2121 // ftp-sftp to sshd directly, openssh engine (proxy-mode channel)
 )
 
 // sftpBenchConfig is socksd with ftp-tunnel to vsftpd and the ftp-sftp
@@ -74,6 +75,11 @@ auth = ["password"]
 host = "127.0.0.1"
 port = %d
 auth = ["password"]
+[profiles.direct-openssh]
+host = "127.0.0.1"
+port = %d
+auth = ["password"]
+engine = "openssh"
 [[rules]]
 name = "ftp-tunnel"
 to = ["127.0.0.1"]
@@ -82,7 +88,7 @@ action = "ftp-tunnel"
 profile = "direct"
 [rules.ftp]
 data = "socks"
-`, e.SSHD.KnownHostsFile, delayedKnownHosts, e.SSHD.Port, delayPort, e.FTP.Port)
+`, e.SSHD.KnownHostsFile, delayedKnownHosts, e.SSHD.Port, delayPort, e.SSHD.Port, e.FTP.Port)
 	for _, r := range []struct {
 		name    string
 		port    int
@@ -90,6 +96,7 @@ data = "socks"
 		streams int
 	}{
 		{"sftp", sftpBenchPort, "direct", 1},
+		{"sftp-openssh", sftpBenchOpenSSH, "direct-openssh", 1},
 		{"sftp-delayed", sftpBenchDelayed, "delayed", 1},
 		{"sftp-delayed-streams", sftpBenchDelayedMany, "delayed", sftpStreams},
 	} {
@@ -132,6 +139,7 @@ type sftpRef struct {
 	port                         int
 	master                       *exec.Cmd
 	done                         chan struct{}
+	lastCPU                      float64 // CPU seconds of the last `sftp -b` with its children
 }
 
 // startSFTPRef starts the ControlMaster to addr (sshd, or the delay line
@@ -206,6 +214,10 @@ func (r *sftpRef) run(command string, size int64) (float64, error) {
 	start := time.Now()
 	cmd := exec.Command("sftp", args...)
 	out, err := testpeer.RunBounded(cmd, transferTimeout)
+	r.lastCPU = 0
+	if ps := cmd.ProcessState; ps != nil {
+		r.lastCPU = (ps.UserTime() + ps.SystemTime()).Seconds()
+	}
 	if err != nil {
 		return 0, fmt.Errorf("bench: sftp %q: %v: %s", command, err, out)
 	}
@@ -227,11 +239,15 @@ func ftpLoginAt(dial dialFunc, addr string, v *testpeer.VSFTPD) (*ftp.ServerConn
 }
 
 // xferPath is one way to move a file: through an FTP client, or with
-// `sftp -b`. It returns MB/s for RETR (get) and STOR (put) of file.
+// `sftp -b`. It returns MB/s for RETR (get) and STOR (put) of file. When
+// pid is set, measureXfers also takes the CPU time of that process and its
+// children per GiB, plus extraCPU's seconds when set (the `sftp` process).
 type xferPath struct {
-	name string
-	get  func(file string, size int64) (float64, error)
-	put  func(file, dst string, size int64) (float64, error)
+	name     string
+	get      func(file string, size int64) (float64, error)
+	put      func(file, dst string, size int64) (float64, error)
+	pid      int
+	extraCPU func() float64
 }
 
 // ftpXfer moves files with jlaffaye/ftp logged in at addr with dial.
@@ -258,7 +274,7 @@ func ftpXfer(name string, dial dialFunc, addr string, v *testpeer.VSFTPD) xferPa
 // sftpXfer moves files with `sftp -b`: get to /dev/null (as the FTP rows
 // discard what they read), put from the server's own copy of the file.
 func sftpXfer(r *sftpRef, v *testpeer.VSFTPD) xferPath {
-	return xferPath{name: "sftp -b",
+	return xferPath{name: "sftp -b", pid: r.master.Process.Pid, extraCPU: func() float64 { return r.lastCPU },
 		get: func(file string, size int64) (float64, error) {
 			return r.run(fmt.Sprintf("get %s /dev/null", filepath.Join(v.Root, file)), size)
 		},
@@ -278,23 +294,48 @@ func sftpXfer(r *sftpRef, v *testpeer.VSFTPD) xferPath {
 }
 
 // measureXfers runs get and put of file on every path, Runs times in
-// rotating order, and returns MB/s by path name and "RETR"/"STOR".
+// rotating order, and returns MB/s by path name and "RETR"/"STOR", and
+// CPU seconds per GiB under "RETR cpu"/"STOR cpu" for paths with a pid.
 func measureXfers(t testing.TB, e *Env, what string, paths []xferPath, file string, size int64) map[string]map[string][]float64 {
-	res := map[string]map[string][]float64{"RETR": {}, "STOR": {}}
+	res := map[string]map[string][]float64{"RETR": {}, "STOR": {}, "RETR cpu": {}, "STOR cpu": {}}
+	cpu := func(p xferPath, m *cpuMeter) (float64, bool) {
+		if p.pid == 0 {
+			return 0, false
+		}
+		c, err := m.stop(size)
+		if err != nil {
+			t.Fatalf("%s %s: CPU: %v", what, p.name, err)
+		}
+		x := c.Total
+		if p.extraCPU != nil {
+			x += perGiB(p.extraCPU(), size)
+		}
+		return x, true
+	}
 	for i := 0; i < e.Opt.Runs; i++ {
 		for j := range paths {
 			p := paths[(i+j)%len(paths)]
+			m := startCPU(p.pid)
 			g, err := p.get(file, size)
 			if err != nil {
 				t.Fatalf("%s %s: RETR: %v", what, p.name, err)
 			}
+			gc, hasCPU := cpu(p, m)
+			m = startCPU(p.pid)
 			s, err := p.put(file, fmt.Sprintf("up-%d.bin", i), size)
 			if err != nil {
 				t.Fatalf("%s %s: STOR: %v", what, p.name, err)
 			}
+			sc, _ := cpu(p, m)
 			res["RETR"][p.name] = append(res["RETR"][p.name], g)
 			res["STOR"][p.name] = append(res["STOR"][p.name], s)
-			e.Logf("%s run %d %-14s RETR %.0f MB/s, STOR %.0f MB/s", what, i+1, p.name, g, s)
+			if hasCPU {
+				res["RETR cpu"][p.name] = append(res["RETR cpu"][p.name], gc)
+				res["STOR cpu"][p.name] = append(res["STOR cpu"][p.name], sc)
+				e.Logf("%s run %d %-18s RETR %.0f MB/s %.3f s/GiB, STOR %.0f MB/s %.3f s/GiB", what, i+1, p.name, g, gc, s, sc)
+				continue
+			}
+			e.Logf("%s run %d %-18s RETR %.0f MB/s, STOR %.0f MB/s", what, i+1, p.name, g, s)
 		}
 	}
 	return res
@@ -320,20 +361,29 @@ func BenchSFTP(t testing.TB, e *Env) []Row {
 	size := e.Opt.Size()
 	writeServerFile(t, v, "sftp-big.bin", size)
 	direct := startSFTPRef(t, e.SSHD, e.SSHD.Addr, e.SSHD.KnownHostsFile)
+	withPID := func(x xferPath) xferPath { x.pid = d.PID(); return x }
 	res := measureXfers(t, e, "sftp", []xferPath{
-		ftpXfer("ftp-sftp", viaSocksd, sftpAt(sftpBenchPort), v),
+		withPID(ftpXfer("ftp-sftp builtin", viaSocksd, sftpAt(sftpBenchPort), v)),
+		withPID(ftpXfer("ftp-sftp openssh", viaSocksd, sftpAt(sftpBenchOpenSSH), v)),
 		sftpXfer(direct, v),
 		ftpXfer("ftp-tunnel", viaSocksd, v.Addr, v),
 	}, "sftp-big.bin", size)
 	var rows []Row
-	for _, cmd := range cmds {
-		rows = append(rows, Row{Section: SecSFTP, Label: "sftp " + cmd,
-			Name: fmt.Sprintf("%s of %d MiB through `ftp-sftp`", cmd, e.Opt.SizeMiB), Unit: "MB/s", Ours: res[cmd]["ftp-sftp"],
-			RefName: fmt.Sprintf("OpenSSH `sftp -b` (%s), same sshd and cipher", verb[cmd]), Ref: res[cmd]["sftp -b"], Goal: 1})
+	for _, eng := range Engines {
+		for _, cmd := range cmds {
+			rows = append(rows, Row{Section: SecSFTP, Label: engineLabel("sftp "+cmd, eng), Engine: eng,
+				Name: fmt.Sprintf("%s of %d MiB through `ftp-sftp`", cmd, e.Opt.SizeMiB), Unit: "MB/s", Ours: res[cmd]["ftp-sftp "+eng],
+				RefName: fmt.Sprintf("OpenSSH `sftp -b` (%s), same sshd and cipher", verb[cmd]), Ref: res[cmd]["sftp -b"], Goal: 1})
+		}
+		for _, cmd := range cmds {
+			rows = append(rows, Row{Section: SecSFTP, Label: engineLabel("sftp "+cmd+" CPU", eng), Engine: eng,
+				Name: fmt.Sprintf("CPU per GiB of the %s through `ftp-sftp`: socksd and its `ssh` children", cmd), Unit: "s/GiB", Ours: res[cmd+" cpu"]["ftp-sftp "+eng],
+				RefName: fmt.Sprintf("OpenSSH `sftp -b` (%s): the `sftp` process with its `ssh` and the ControlMaster", verb[cmd]), Ref: res[cmd+" cpu"]["sftp -b"]})
+		}
 	}
 	for _, cmd := range cmds {
-		rows = append(rows, Row{Section: SecSFTP, Label: "sftp " + cmd + " vs ftp-tunnel",
-			Name: fmt.Sprintf("%s of %d MiB through `ftp-sftp`, against `ftp-tunnel`", cmd, e.Opt.SizeMiB), Unit: "MB/s", Ours: res[cmd]["ftp-sftp"],
+		rows = append(rows, Row{Section: SecSFTP, Label: "sftp " + cmd + " vs ftp-tunnel", Engine: "builtin",
+			Name: fmt.Sprintf("%s of %d MiB through `ftp-sftp`, against `ftp-tunnel`", cmd, e.Opt.SizeMiB), Unit: "MB/s", Ours: res[cmd]["ftp-sftp builtin"],
 			RefName: "socksd `ftp-tunnel` to vsftpd, same sshd and cipher", Ref: res[cmd]["ftp-tunnel"]})
 	}
 
@@ -352,13 +402,13 @@ func BenchSFTP(t testing.TB, e *Env) []Row {
 	for _, cmd := range cmds {
 		sftpName := fmt.Sprintf("OpenSSH `sftp -b` (%s) through the same delay line", verb[cmd])
 		rows = append(rows,
-			Row{Section: SecSFTPDelay, Label: "40 ms " + cmd + " 1 channel",
+			Row{Section: SecSFTPDelay, Label: "40 ms " + cmd + " 1 channel", Engine: "builtin",
 				Name: fmt.Sprintf("%s of %d MiB, 40 ms round trip, `ftp-sftp` with one SFTP channel", cmd, e.Opt.DelayMiB), Unit: "MB/s",
 				Ours: res[cmd]["ftp-sftp"], RefName: sftpName, Ref: res[cmd]["sftp -b"]},
-			Row{Section: SecSFTPDelay, Label: fmt.Sprintf("40 ms %s %d streams", cmd, sftpStreams),
+			Row{Section: SecSFTPDelay, Label: fmt.Sprintf("40 ms %s %d streams", cmd, sftpStreams), Engine: "builtin",
 				Name: fmt.Sprintf("%s of %d MiB, 40 ms round trip, `ftp-sftp` with `streams = %d`", cmd, e.Opt.DelayMiB, sftpStreams), Unit: "MB/s",
 				Ours: res[cmd][many], RefName: sftpName, Ref: res[cmd]["sftp -b"], Goal: 3},
-			Row{Section: SecSFTPDelay, Label: fmt.Sprintf("40 ms %s %d streams vs ssh -D", cmd, sftpStreams),
+			Row{Section: SecSFTPDelay, Label: fmt.Sprintf("40 ms %s %d streams vs ssh -D", cmd, sftpStreams), Engine: "builtin",
 				Name: fmt.Sprintf("%s of %d MiB, 40 ms round trip, `ftp-sftp` with `streams = %d`, against `ssh -N -D`", cmd, e.Opt.DelayMiB, sftpStreams), Unit: "MB/s",
 				Ours: res[cmd][many], RefName: "`ssh -N -D` through the same delay line, jlaffaye/ftp to vsftpd behind sshd", Ref: res[cmd]["ssh -D"], Goal: 3},
 		)

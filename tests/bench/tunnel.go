@@ -101,57 +101,90 @@ func pull(dial func(string, string) (net.Conn, error), addr string, size int64) 
 	return mbps(size, time.Since(start)), nil
 }
 
-// BenchTunnel compares the `tunnel` action with `ssh -N -D` on the same
-// sshd and cipher: session set-up on a warm shared SSH connection
-// (SOCKS5 CONNECT until the first byte echoes) and bulk download
-// throughput.
+// sockPath is one SOCKS proxy a section measures: socksd with one
+// engine, or `ssh -N -D`; pid is the process whose CPU (with its
+// children) a transfer costs.
+type sockPath struct {
+	name, engine string // engine "" for the reference
+	dial         dialFunc
+	pid          int
+}
+
+// refName is the reference of the tunnel and FTP rows.
+const refName = "`ssh -N -D`, same sshd and cipher"
+
+// BenchTunnel compares the `tunnel` action, with each engine, with
+// `ssh -N -D` on the same sshd and cipher: session set-up on a warm shared
+// SSH connection (SOCKS5 CONNECT until the first byte echoes), bulk
+// download throughput and its CPU time per GiB.
 func BenchTunnel(t testing.TB, e *Env) []Row {
 	loginsBefore := e.SSHD.CountLog("Accepted publickey for " + e.SSHD.User)
-	d := testpeer.StartSocksd(t, e.Bin, tunnelConfig(e.SSHD))
-	ours := socks5(t, d.Addr, "", "")
-	ref := socks5(t, e.Ref.Addr, "", "")
+	var paths []sockPath
+	for _, eng := range Engines {
+		d := testpeer.StartSocksd(t, e.Bin, withEngine(tunnelConfig(e.SSHD), eng, 0))
+		paths = append(paths, sockPath{"socksd " + eng, eng, socks5(t, d.Addr, "", ""), d.PID()})
+	}
+	paths = append(paths, sockPath{"ssh -D", "", socks5(t, e.Ref.Addr, "", ""), e.Ref.PID()})
 	echo := testpeer.EchoServer(t)
-	source := sourceServer(t, e.Opt.Size())
+	size := e.Opt.Size()
+	source := sourceServer(t, size)
 	// Warm: socksd opens its shared SSH connection here.
-	for _, dial := range []func(string, string) (net.Conn, error){ours, ref} {
-		if err := echoOnce(dial, echo); err != nil {
-			t.Fatalf("bench: warm-up: %v", err)
+	for _, p := range paths {
+		if err := echoOnce(p.dial, echo); err != nil {
+			t.Fatalf("bench: warm-up %s: %v", p.name, err)
 		}
 	}
-	setup := Row{Section: SecTunnel, Label: "tunnel set-up",
-		Name: fmt.Sprintf("session set-up on a warm shared SSH connection: SOCKS5 CONNECT until the first byte echoes, mean of %d sequential", setupsPerRun),
-		Unit: "ms", RefName: "`ssh -N -D`, same sshd and cipher"}
-	bulk := Row{Section: SecTunnel, Label: "tunnel bulk",
-		Name: fmt.Sprintf("bulk throughput, %d MiB download through a `tunnel` rule", e.Opt.SizeMiB),
-		Unit: "MB/s", RefName: "`ssh -N -D`, same sshd and cipher"}
+	setup, bulk, cpu, own := map[string][]float64{}, map[string][]float64{}, map[string][]float64{}, map[string][]float64{}
 	for i := 0; i < e.Opt.Runs; i++ {
-		for _, isOurs := range order(i) {
-			dial := ref
-			if isOurs {
-				dial = ours
-			}
+		for j := range paths {
+			p := paths[(i+j)%len(paths)]
 			start := time.Now()
-			for j := 0; j < setupsPerRun; j++ {
-				if err := echoOnce(dial, echo); err != nil {
-					t.Fatalf("bench: set-up %d (socksd=%v): %v", j, isOurs, err)
+			for k := 0; k < setupsPerRun; k++ {
+				if err := echoOnce(p.dial, echo); err != nil {
+					t.Fatalf("bench: set-up %d (%s): %v", k, p.name, err)
 				}
 			}
 			ms := float64(time.Since(start).Microseconds()) / 1000 / setupsPerRun
-			v, err := pull(dial, source, e.Opt.Size())
+			m := startCPU(p.pid)
+			v, err := pull(p.dial, source, size)
 			if err != nil {
-				t.Fatalf("bench: bulk (socksd=%v): %v", isOurs, err)
+				t.Fatalf("bench: bulk (%s): %v", p.name, err)
 			}
-			if isOurs {
-				setup.Ours, bulk.Ours = append(setup.Ours, ms), append(bulk.Ours, v)
-			} else {
-				setup.Ref, bulk.Ref = append(setup.Ref, ms), append(bulk.Ref, v)
+			c, err := m.stop(size)
+			if err != nil {
+				t.Fatalf("bench: CPU of %s: %v", p.name, err)
 			}
+			setup[p.name], bulk[p.name] = append(setup[p.name], ms), append(bulk[p.name], v)
+			cpu[p.name], own[p.name] = append(cpu[p.name], c.Total), append(own[p.name], c.Own)
+			e.Logf("tunnel run %d %-15s set-up %.2f ms, bulk %.0f MB/s, CPU %.3f s/GiB (own %.3f)", i+1, p.name, ms, v, c.Total, c.Own)
 		}
-		e.Logf("tunnel run %d: set-up socksd %.2f ms, ssh -D %.2f ms; bulk socksd %.0f MB/s, ssh -D %.0f MB/s",
-			i+1, setup.Ours[i], setup.Ref[i], bulk.Ours[i], bulk.Ref[i])
+	}
+	var rows []Row
+	ref := "ssh -D"
+	for _, eng := range Engines {
+		name := "socksd " + eng
+		var goalSetup, goalCPU float64
+		if eng == "openssh" {
+			goalSetup, goalCPU = 1, 1.05
+		}
+		rows = append(rows,
+			Row{Section: SecTunnel, Label: engineLabel("tunnel set-up", eng), Engine: eng,
+				Name: fmt.Sprintf("session set-up on a warm shared SSH connection: SOCKS5 CONNECT until the first byte echoes, mean of %d sequential", setupsPerRun),
+				Unit: "ms", Ours: setup[name], RefName: refName, Ref: setup[ref], Goal: goalSetup},
+			Row{Section: SecTunnel, Label: engineLabel("tunnel bulk", eng), Engine: eng,
+				Name: fmt.Sprintf("bulk throughput, %d MiB download through a `tunnel` rule", e.Opt.SizeMiB),
+				Unit: "MB/s", Ours: bulk[name], RefName: refName, Ref: bulk[ref]},
+			Row{Section: SecTunnel, Label: engineLabel("tunnel bulk CPU", eng), Engine: eng,
+				Name: "CPU per GiB of the bulk download: socksd and its `ssh` children",
+				Unit: "s/GiB", Ours: cpu[name], RefName: "the `ssh -N -D` process", Ref: cpu[ref], Goal: goalCPU})
+		if eng == "openssh" {
+			rows = append(rows, Row{Section: SecTunnel, Label: engineLabel("tunnel bulk socksd CPU", eng), Engine: eng,
+				Name: "CPU per GiB of the bulk download in socksd's own process (the master carries the bytes)",
+				Unit: "s/GiB", Ours: own[name], Bound: 0.05})
+		}
 	}
 	logins := e.SSHD.CountLog("Accepted publickey for "+e.SSHD.User) - loginsBefore
-	e.Note(fmt.Sprintf("Tunnel section: socksd carried %d sessions over %d SSH login(s) to sshd (counted in sshd's log).",
+	e.Note(fmt.Sprintf("Tunnel section: each socksd (one per engine) carried %d sessions; sshd logged %d SSH login(s) from both together.",
 		1+e.Opt.Runs*(setupsPerRun+1), logins))
-	return []Row{setup, bulk}
+	return rows
 }
