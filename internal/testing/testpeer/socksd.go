@@ -142,6 +142,12 @@ func launchSocksd(opt launchOptions, bin, dir, configTOML string, env ...string)
 		}
 		configTOML = WithEngine(configTOML, d.runDir)
 	}
+	started := false
+	defer func() {
+		if !started && d.runDir != "" {
+			os.RemoveAll(d.runDir)
+		}
+	}()
 	if err := os.WriteFile(d.ConfigPath, []byte(configTOML), 0o600); err != nil {
 		return nil, fmt.Errorf("testpeer: %w", err)
 	}
@@ -159,6 +165,7 @@ func launchSocksd(opt launchOptions, bin, dir, configTOML string, env ...string)
 	if err := d.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("testpeer: start socksd: %w", err)
 	}
+	started = true // from here Kill removes d.runDir
 	d.done = make(chan struct{})
 	go func() { d.err = d.cmd.Wait(); close(d.done) }()
 	line, ok := d.Log.WaitFor(readyRE, 30*time.Second, d.done)
