@@ -85,6 +85,9 @@ func oneMaster(t *testing.T, d *testpeer.Socksd) []int {
 	if len(shown) != 1 || !slices.Equal(shown, children) {
 		t.Fatalf("D TUNNELS shows masters %v, the daemon's ssh children are %v; want the same one", shown, children)
 	}
+	if !sshAlive(shown[0]) {
+		t.Fatalf("master %d is not a live ssh process", shown[0])
+	}
 	return shown
 }
 
