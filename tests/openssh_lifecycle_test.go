@@ -176,6 +176,9 @@ func TestOpenSSHNoMasterAfter200Sessions(t *testing.T) {
 	wait.Until(t, "the sessions to end", waitTimeout, func() bool {
 		return len(mustCmd(t, d, "D SESSIONS", "SOX0410I").rows(t)) == 0
 	})
+	if n := s.WaitLog("server_request_direct_tcpip", sessions+1, waitTimeout); n < sessions+1 {
+		t.Errorf("sshd opened %d direct-tcpip channels, want %d", n, sessions+1)
+	}
 	if ms := oneMaster(t, d); !slices.Equal(ms, first) {
 		t.Errorf("master after %d sessions %v, want the first one %v", sessions, ms, first)
 	}
