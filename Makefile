@@ -33,6 +33,7 @@ deps:
 test: deps
 	$(GO) test -race -count=1 -timeout 60m ./...
 	SOCKSD_TEST_ENGINE=openssh $(GO) test -race -count=1 -timeout 20m -run 'TestSSHD' ./tunnel/
+	SOCKSD_TEST_ENGINE=openssh $(GO) test -race -count=1 -timeout 30m ./tests ./tests/reliability
 
 demo: build
 	./$(BIN) demo

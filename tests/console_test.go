@@ -1293,7 +1293,8 @@ action = "block"
 		t.Fatalf("D TUNNELS: %d rows:\n%s", len(tuns), r)
 	}
 	tun := tuns[0]
-	for k, want := range map[string]string{"SERVER": s.Addr, "USER": s.User, "PROFILE": "gw", "CHANNELS": "1", "TOTAL": "1"} {
+	// ENGINE proves the SOCKSD_TEST_ENGINE pass runs on the engine it names.
+	for k, want := range map[string]string{"SERVER": s.Addr, "USER": s.User, "PROFILE": "gw", "ENGINE": testpeer.Engine(), "CHANNELS": "1", "TOTAL": "1"} {
 		if tun[k] != want {
 			t.Errorf("D TUNNELS %s = %q, want %q\n%s", k, tun[k], want, r)
 		}

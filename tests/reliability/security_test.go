@@ -541,6 +541,7 @@ passphrase_file = %q
 name = "rest"
 action = "block"
 `, key, pass)
+	text = testpeer.WithEngine(text, "")
 	run := func(mode os.FileMode) string {
 		os.WriteFile(conf, []byte(text), 0o600)
 		for _, f := range []string{key, pass, conf} {

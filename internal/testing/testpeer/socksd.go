@@ -44,9 +44,10 @@ type Socksd struct {
 	Stdout *LogBuffer
 	stdin  io.WriteCloser // the pipe to the daemon's standard input, if any
 
-	cmd  *exec.Cmd
-	done chan struct{}
-	err  error
+	cmd    *exec.Cmd
+	done   chan struct{}
+	err    error
+	runDir string // the openssh engine's runtime_dir, removed by Kill
 }
 
 // StartSocksd writes configTOML to a file and starts `socksd serve -c`
@@ -133,6 +134,20 @@ func launchSocksd(opt launchOptions, bin, dir, configTOML string, env ...string)
 		d.Stdout = NewLogBuffer()
 	}
 	configTOML = strings.ReplaceAll(configTOML, "{{SOCKET}}", d.Socket)
+	if Engine() != "builtin" {
+		// A short directory: a control socket's path is limited to 108 bytes.
+		var err error
+		if d.runDir, err = os.MkdirTemp("", "ss"); err != nil {
+			return nil, fmt.Errorf("testpeer: %w", err)
+		}
+		configTOML = WithEngine(configTOML, d.runDir)
+	}
+	started := false
+	defer func() {
+		if !started && d.runDir != "" {
+			os.RemoveAll(d.runDir)
+		}
+	}()
 	if err := os.WriteFile(d.ConfigPath, []byte(configTOML), 0o600); err != nil {
 		return nil, fmt.Errorf("testpeer: %w", err)
 	}
@@ -150,6 +165,7 @@ func launchSocksd(opt launchOptions, bin, dir, configTOML string, env ...string)
 	if err := d.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("testpeer: start socksd: %w", err)
 	}
+	started = true // from here Kill removes d.runDir
 	d.done = make(chan struct{})
 	go func() { d.err = d.cmd.Wait(); close(d.done) }()
 	line, ok := d.Log.WaitFor(readyRE, 30*time.Second, d.done)
@@ -206,6 +222,9 @@ func (d *Socksd) Kill() {
 	default:
 		d.cmd.Process.Kill()
 		<-d.done
+	}
+	if d.runDir != "" {
+		os.RemoveAll(d.runDir)
 	}
 }
 
