@@ -21,12 +21,17 @@ import (
 // flight: 64 of 32 KiB fill an OpenSSH channel window of 2 MiB.
 const sftpRequestsPerFile = 64
 
-// streamChunk is the piece of a file one stream reads or writes at a time,
-// and streamBuffers per client bounds the memory of a transfer over
-// several clients (chunk × buffers × clients).
+// streamChunk is the piece of a file one stream reads or writes at a time.
+// Each client has streamWorkers chunks in flight at once, so that its
+// channel always has the next chunk's requests queued while the last acks
+// of a chunk come back (one chunk at a time leaves the channel idle for a
+// round trip per chunk). streamBuffers per client (one more than the
+// workers, for the chunk being read from or written to the job) bounds the
+// memory of a transfer over several clients (chunk × buffers × clients).
 const (
 	streamChunk   = 2 << 20
-	streamBuffers = 2
+	streamWorkers = 2
+	streamBuffers = streamWorkers + 1
 )
 
 // minStreamed is the smallest RETR that is spread over several clients.
@@ -198,20 +203,11 @@ func storeInPlace(cl *sftp.Client, spec storeSpec, r io.Reader) (int64, error) {
 // through every client, and closes every handle. It returns the bytes
 // taken from r and the first error.
 func storeStreams(cls []*sftp.Client, f *sftp.File, tmp string, r io.Reader) (int64, error) {
-	files := []*sftp.File{f}
-	var err error
-	for _, cl := range cls[1:] {
-		var g *sftp.File
-		if g, err = cl.OpenFile(tmp, os.O_WRONLY); err != nil {
-			break
-		}
-		files = append(files, g)
-	}
+	more, err := openAll(cls[1:], tmp, os.O_WRONLY)
+	files := append([]*sftp.File{f}, more...)
 	closeAll := func(err error) error {
-		for _, g := range files {
-			if cerr := g.Close(); err == nil {
-				err = cerr
-			}
+		if cerr := closeFiles(files); err == nil {
+			err = cerr
 		}
 		return err
 	}
@@ -238,14 +234,16 @@ func storeStreams(cls []*sftp.Client, f *sftp.File, tmp string, r io.Reader) (in
 		once.Do(func() { firstErr = err; close(failed) })
 	}
 	for _, g := range files {
-		wg.Go(func() {
-			for c := range jobs {
-				if _, err := g.WriteAt(c.buf, c.off); err != nil {
-					fail(err)
+		for range streamWorkers {
+			wg.Go(func() {
+				for c := range jobs {
+					if _, err := g.WriteAt(c.buf, c.off); err != nil {
+						fail(err)
+					}
+					free <- c.buf[:cap(c.buf)]
 				}
-				free <- c.buf[:cap(c.buf)]
-			}
-		})
+			})
+		}
 	}
 	var n int64
 read:
@@ -323,19 +321,12 @@ func retrieveFile(cls []*sftp.Client, p string, offset int64, w io.Writer) (n in
 // retrieveStreams writes [offset, end) of the file p (open as f on
 // cls[0]) to w, read through every client.
 func retrieveStreams(cls []*sftp.Client, f *sftp.File, p string, offset, end int64, w io.Writer) (int64, error) {
-	files := []*sftp.File{f}
-	defer func() {
-		for _, g := range files[1:] {
-			_ = g.Close()
-		}
-	}()
-	for _, cl := range cls[1:] {
-		g, err := cl.Open(p)
-		if err != nil {
-			return 0, err
-		}
-		files = append(files, g)
+	more, err := openAll(cls[1:], p, os.O_RDONLY)
+	defer func() { _ = closeFiles(more) }()
+	if err != nil {
+		return 0, err
 	}
+	files := append([]*sftp.File{f}, more...)
 
 	type chunk struct {
 		buf  []byte
@@ -354,12 +345,14 @@ func retrieveStreams(cls []*sftp.Client, f *sftp.File, p string, offset, end int
 	quit := make(chan struct{})
 	var wg sync.WaitGroup
 	for _, g := range files {
-		wg.Go(func() {
-			for c := range jobs {
-				c.n, c.err = g.ReadAt(c.buf, c.off)
-				close(c.done)
-			}
-		})
+		for range streamWorkers {
+			wg.Go(func() {
+				for c := range jobs {
+					c.n, c.err = g.ReadAt(c.buf, c.off)
+					close(c.done)
+				}
+			})
+		}
 	}
 	wg.Go(func() {
 		defer close(order)
@@ -381,7 +374,6 @@ func retrieveStreams(cls []*sftp.Client, f *sftp.File, p string, offset, end int
 		}
 	})
 	var n int64
-	var err error
 	for c := range order {
 		if err != nil {
 			// Draining after a failure: this chunk may never have been
@@ -414,4 +406,45 @@ func retrieveStreams(cls []*sftp.Client, f *sftp.File, p string, offset, end int
 		err = nil
 	}
 	return n, err
+}
+
+// openAll opens p with flags through every client at once (each open is a
+// round trip, which a distant server makes long). It returns the files
+// opened, also on an error, which is the first one.
+func openAll(cls []*sftp.Client, p string, flags int) ([]*sftp.File, error) {
+	files := make([]*sftp.File, len(cls))
+	errs := make([]error, len(cls))
+	var wg sync.WaitGroup
+	for i, cl := range cls {
+		wg.Go(func() { files[i], errs[i] = cl.OpenFile(p, flags) })
+	}
+	wg.Wait()
+	opened := files[:0]
+	for _, g := range files {
+		if g != nil {
+			opened = append(opened, g)
+		}
+	}
+	for _, err := range errs {
+		if err != nil {
+			return opened, err
+		}
+	}
+	return opened, nil
+}
+
+// closeFiles closes every file at once and returns the first error.
+func closeFiles(files []*sftp.File) error {
+	errs := make([]error, len(files))
+	var wg sync.WaitGroup
+	for i, g := range files {
+		wg.Go(func() { errs[i] = g.Close() })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
