@@ -1,6 +1,7 @@
 package ftp
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -33,6 +34,10 @@ const (
 	streamWorkers = 2
 	streamBuffers = streamWorkers + 1
 )
+
+// jobIOSize is the buffer between a single-stream transfer and the job's
+// data connection.
+const jobIOSize = 256 << 10
 
 // minStreamed is the smallest RETR that is spread over several clients.
 const minStreamed = 16 << 20
@@ -100,7 +105,9 @@ func storeFile(cls []*sftp.Client, spec storeSpec, r io.Reader) (n int64, err er
 	if len(cls) > 1 {
 		n, err = storeStreams(cls, f, tmp, r)
 	} else {
-		n, err = f.ReadFromWithConcurrency(r, 0)
+		// ReadFromWithConcurrency reads one SFTP packet (32 KiB) at a
+		// time: take the job's data in fewer, larger reads.
+		n, err = f.ReadFromWithConcurrency(bufio.NewReaderSize(r, jobIOSize), 0)
 		if cerr := f.Close(); err == nil {
 			err = cerr
 		}
@@ -310,8 +317,14 @@ func retrieveFile(cls []*sftp.Client, p string, offset int64, w io.Writer) (n in
 	if _, err := f.Seek(offset, io.SeekStart); err != nil {
 		return n, fmt.Errorf("ftp: retrieve %s: %w", p, err)
 	}
-	m, err := f.WriteTo(w)
-	n += m
+	// WriteTo writes one SFTP packet (32 KiB) at a time: gather them into
+	// fewer, larger writes to the job's side.
+	bw := bufio.NewWriterSize(w, jobIOSize)
+	m, err := f.WriteTo(bw)
+	if ferr := bw.Flush(); err == nil {
+		err = ferr
+	}
+	n += m - int64(bw.Buffered())
 	if err != nil {
 		return n, fmt.Errorf("ftp: retrieve %s: %w", p, err)
 	}
