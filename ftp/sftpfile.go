@@ -1,6 +1,7 @@
 package ftp
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -21,13 +22,22 @@ import (
 // flight: 64 of 32 KiB fill an OpenSSH channel window of 2 MiB.
 const sftpRequestsPerFile = 64
 
-// streamChunk is the piece of a file one stream reads or writes at a time,
-// and streamBuffers per client bounds the memory of a transfer over
-// several clients (chunk × buffers × clients).
+// streamChunk is the piece of a file one stream reads or writes at a time.
+// Each client has streamWorkers chunks in flight at once, so that its
+// channel always has the next chunk's requests queued while the last acks
+// of a chunk come back (one chunk at a time leaves the channel idle for a
+// round trip per chunk). streamBuffers per client (one more than the
+// workers, for the chunk being read from or written to the job) bounds the
+// memory of a transfer over several clients (chunk × buffers × clients).
 const (
 	streamChunk   = 2 << 20
-	streamBuffers = 2
+	streamWorkers = 2
+	streamBuffers = streamWorkers + 1
 )
+
+// jobIOSize is the buffer between a single-stream transfer and the job's
+// data connection.
+const jobIOSize = 256 << 10
 
 // minStreamed is the smallest RETR that is spread over several clients.
 const minStreamed = 16 << 20
@@ -95,7 +105,9 @@ func storeFile(cls []*sftp.Client, spec storeSpec, r io.Reader) (n int64, err er
 	if len(cls) > 1 {
 		n, err = storeStreams(cls, f, tmp, r)
 	} else {
-		n, err = f.ReadFromWithConcurrency(r, 0)
+		// ReadFromWithConcurrency reads one SFTP packet (32 KiB) at a
+		// time: take the job's data in fewer, larger reads.
+		n, err = f.ReadFromWithConcurrency(bufio.NewReaderSize(r, jobIOSize), 0)
 		if cerr := f.Close(); err == nil {
 			err = cerr
 		}
@@ -198,20 +210,11 @@ func storeInPlace(cl *sftp.Client, spec storeSpec, r io.Reader) (int64, error) {
 // through every client, and closes every handle. It returns the bytes
 // taken from r and the first error.
 func storeStreams(cls []*sftp.Client, f *sftp.File, tmp string, r io.Reader) (int64, error) {
-	files := []*sftp.File{f}
-	var err error
-	for _, cl := range cls[1:] {
-		var g *sftp.File
-		if g, err = cl.OpenFile(tmp, os.O_WRONLY); err != nil {
-			break
-		}
-		files = append(files, g)
-	}
+	more, err := openAll(cls[1:], tmp, os.O_WRONLY)
+	files := append([]*sftp.File{f}, more...)
 	closeAll := func(err error) error {
-		for _, g := range files {
-			if cerr := g.Close(); err == nil {
-				err = cerr
-			}
+		if cerr := closeFiles(files); err == nil {
+			err = cerr
 		}
 		return err
 	}
@@ -238,14 +241,16 @@ func storeStreams(cls []*sftp.Client, f *sftp.File, tmp string, r io.Reader) (in
 		once.Do(func() { firstErr = err; close(failed) })
 	}
 	for _, g := range files {
-		wg.Go(func() {
-			for c := range jobs {
-				if _, err := g.WriteAt(c.buf, c.off); err != nil {
-					fail(err)
+		for range streamWorkers {
+			wg.Go(func() {
+				for c := range jobs {
+					if _, err := g.WriteAt(c.buf, c.off); err != nil {
+						fail(err)
+					}
+					free <- c.buf[:cap(c.buf)]
 				}
-				free <- c.buf[:cap(c.buf)]
-			}
-		})
+			})
+		}
 	}
 	var n int64
 read:
@@ -312,8 +317,14 @@ func retrieveFile(cls []*sftp.Client, p string, offset int64, w io.Writer) (n in
 	if _, err := f.Seek(offset, io.SeekStart); err != nil {
 		return n, fmt.Errorf("ftp: retrieve %s: %w", p, err)
 	}
-	m, err := f.WriteTo(w)
-	n += m
+	// WriteTo writes one SFTP packet (32 KiB) at a time: gather them into
+	// fewer, larger writes to the job's side.
+	bw := bufio.NewWriterSize(w, jobIOSize)
+	m, err := f.WriteTo(bw)
+	if ferr := bw.Flush(); err == nil {
+		err = ferr
+	}
+	n += m - int64(bw.Buffered())
 	if err != nil {
 		return n, fmt.Errorf("ftp: retrieve %s: %w", p, err)
 	}
@@ -323,19 +334,12 @@ func retrieveFile(cls []*sftp.Client, p string, offset int64, w io.Writer) (n in
 // retrieveStreams writes [offset, end) of the file p (open as f on
 // cls[0]) to w, read through every client.
 func retrieveStreams(cls []*sftp.Client, f *sftp.File, p string, offset, end int64, w io.Writer) (int64, error) {
-	files := []*sftp.File{f}
-	defer func() {
-		for _, g := range files[1:] {
-			_ = g.Close()
-		}
-	}()
-	for _, cl := range cls[1:] {
-		g, err := cl.Open(p)
-		if err != nil {
-			return 0, err
-		}
-		files = append(files, g)
+	more, err := openAll(cls[1:], p, os.O_RDONLY)
+	defer func() { _ = closeFiles(more) }()
+	if err != nil {
+		return 0, err
 	}
+	files := append([]*sftp.File{f}, more...)
 
 	type chunk struct {
 		buf  []byte
@@ -354,12 +358,14 @@ func retrieveStreams(cls []*sftp.Client, f *sftp.File, p string, offset, end int
 	quit := make(chan struct{})
 	var wg sync.WaitGroup
 	for _, g := range files {
-		wg.Go(func() {
-			for c := range jobs {
-				c.n, c.err = g.ReadAt(c.buf, c.off)
-				close(c.done)
-			}
-		})
+		for range streamWorkers {
+			wg.Go(func() {
+				for c := range jobs {
+					c.n, c.err = g.ReadAt(c.buf, c.off)
+					close(c.done)
+				}
+			})
+		}
 	}
 	wg.Go(func() {
 		defer close(order)
@@ -381,7 +387,6 @@ func retrieveStreams(cls []*sftp.Client, f *sftp.File, p string, offset, end int
 		}
 	})
 	var n int64
-	var err error
 	for c := range order {
 		if err != nil {
 			// Draining after a failure: this chunk may never have been
@@ -414,4 +419,45 @@ func retrieveStreams(cls []*sftp.Client, f *sftp.File, p string, offset, end int
 		err = nil
 	}
 	return n, err
+}
+
+// openAll opens p with flags through every client at once (each open is a
+// round trip, which a distant server makes long). It returns the files
+// opened, also on an error, which is the first one.
+func openAll(cls []*sftp.Client, p string, flags int) ([]*sftp.File, error) {
+	files := make([]*sftp.File, len(cls))
+	errs := make([]error, len(cls))
+	var wg sync.WaitGroup
+	for i, cl := range cls {
+		wg.Go(func() { files[i], errs[i] = cl.OpenFile(p, flags) })
+	}
+	wg.Wait()
+	opened := files[:0]
+	for _, g := range files {
+		if g != nil {
+			opened = append(opened, g)
+		}
+	}
+	for _, err := range errs {
+		if err != nil {
+			return opened, err
+		}
+	}
+	return opened, nil
+}
+
+// closeFiles closes every file at once and returns the first error.
+func closeFiles(files []*sftp.File) error {
+	errs := make([]error, len(files))
+	var wg sync.WaitGroup
+	for i, g := range files {
+		wg.Go(func() { errs[i] = g.Close() })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
