@@ -150,16 +150,7 @@ func (h *harness) serve(ctx context.Context) net.Conn {
 // serveWith is serve with another Opener.
 func (h *harness) serveWith(ctx context.Context, open Opener) net.Conn {
 	h.t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer ln.Close()
-	job, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	srv, err := ln.Accept()
+	job, srv, err := tcpPair()
 	if err != nil {
 		h.t.Fatal(err)
 	}

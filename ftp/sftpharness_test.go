@@ -110,16 +110,7 @@ func (h *sftpHarness) opener(ctx context.Context, user string, pw []byte) (Tunne
 // and returns the job's end.
 func (h *sftpHarness) serve(ctx context.Context) net.Conn {
 	h.t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer ln.Close()
-	job, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	srv, err := ln.Accept()
+	job, srv, err := tcpPair()
 	if err != nil {
 		h.t.Fatal(err)
 	}
