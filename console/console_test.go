@@ -193,7 +193,7 @@ func TestSessionsColumns(t *testing.T) {
 	c := newTestConsole(newFake(), nil)
 	lines := c.Execute("D SESSIONS").Lines[1:4]
 	head := lines[0]
-	for _, title := range []string{"JOB/USER", "CLIENT", "DESTINATION", "RULE", "ACTION", "SSH-SERVER", "STATE"} {
+	for _, title := range []string{"IN", "JOB/USER", "CLIENT", "DESTINATION", "RULE", "ACTION", "SSH-SERVER", "STATE"} {
 		col := strings.Index(head, title)
 		for _, row := range lines[1:] {
 			if col >= len(row) || row[col] == ' ' || row[col-1] != ' ' {

@@ -45,10 +45,10 @@ func (c *Console) sessions() []string {
 			id += "*"
 			traced = true
 		}
-		rows = append(rows, []string{id, s.User, s.Client, s.Dest, s.Rule, s.Action,
+		rows = append(rows, []string{id, s.Origin, s.User, s.Client, s.Dest, s.Rule, s.Action,
 			s.SSHServer, bytesText(s.BytesUp), bytesText(s.BytesDown), ageText(now.Sub(s.Started)), s.State})
 	}
-	cols := []column{{"ID", true}, {"JOB/USER", false}, {"CLIENT", false}, {"DESTINATION", false},
+	cols := []column{{"ID", true}, {"IN", false}, {"JOB/USER", false}, {"CLIENT", false}, {"DESTINATION", false},
 		{"RULE", false}, {"ACTION", false}, {"SSH-SERVER", false}, {"UP", true}, {"DOWN", true},
 		{"AGE", true}, {"STATE", false}}
 	lines := append([]string{msg.Format("SOX0410I", len(ss))}, table(cols, rows)...)
@@ -64,6 +64,7 @@ func (c *Console) session(id uint64) Response {
 			continue
 		}
 		rows := [][]string{
+			{"came in by", s.Origin},
 			{"user", s.User},
 			{"client", s.Client},
 			{"destination", s.Dest},

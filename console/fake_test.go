@@ -105,9 +105,9 @@ func (f *fakeTarget) Sessions() []SessionInfo {
 	return []SessionInfo{
 		{ID: 12, User: "PAYJOB1", Client: "127.0.0.1:40112", Dest: "ftp.partner.example:21",
 			Rule: "ftp-partner", Action: "ftp-tunnel", SSHServer: "ftp.partner.example:22", State: "relay",
-			BytesDown: 1536, BytesUp: 52428800, Started: base.Add(-125 * time.Second), Trace: true},
+			BytesDown: 1536, BytesUp: 52428800, Started: base.Add(-125 * time.Second), Trace: true, Origin: "socks"},
 		{ID: 3, User: "", Client: "[::1]:5000", Dest: "10.1.2.3:443", Rule: "direct-web",
-			Action: "direct", State: "relay", BytesDown: 99, BytesUp: 0, Started: base.Add(-3 * time.Hour)},
+			Action: "direct", State: "relay", BytesDown: 99, BytesUp: 0, Started: base.Add(-3 * time.Hour), Origin: "redirect"},
 	}
 }
 

@@ -54,6 +54,7 @@ type SessionInfo struct {
 	BytesUp   int64  // bytes from the client to the destination
 	Started   time.Time
 	Trace     bool
+	Origin    string // how it came in: "socks", "redirect" or "forward"
 }
 
 // TunnelInfo describes one open SSH connection.

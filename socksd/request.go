@@ -50,6 +50,7 @@ func (d *Daemon) handle(ctx context.Context, c net.Conn) {
 			started: time.Now(),
 			cancel:  cancel,
 			phase:   "handshake",
+			origin:  originSOCKS,
 		},
 	}
 	if d.traceAll.Load() {
@@ -119,7 +120,7 @@ func (r *request) turnAway(res result, logMsg func()) outcome {
 func (r *request) start() {
 	r.started = true
 	r.d.stats.total.Add(1)
-	msg.Log(&r.d.log, "SOX0101I", r.s.id).Str("event", "session_start").Uint64("session", r.s.id).
+	msg.Log(&r.d.log, "SOX0101I", r.s.id).Str("event", "session_start").Uint64("session", r.s.id).Str("origin", r.s.origin).
 		Str("client", r.s.client.String()).Int("socks", r.req.Version).Str("user", r.req.User).
 		Str("command", r.req.Command.String()).Str("dest", r.req.Dest.String()).Send()
 }
@@ -149,7 +150,7 @@ func (r *request) end(out outcome) {
 		ev = msg.Log(&r.d.log, "SOX0102I", s.id)
 	}
 	s.mu.Lock()
-	ev = ev.Str("event", "session_end").Uint64("session", s.id).Str("client", s.client.String()).
+	ev = ev.Str("event", "session_end").Uint64("session", s.id).Str("origin", s.origin).Str("client", s.client.String()).
 		Int("socks", s.version).Str("user", s.user).Str("command", s.command).Str("dest", s.dest).
 		Str("rule", s.rule).Str("action", s.action).Str("ssh_server", s.sshServer)
 	if s.dataBytes != nil {

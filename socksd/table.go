@@ -34,7 +34,15 @@ type session struct {
 	sshServer string
 	tunnel    string // id of the SSH connection carrying the session, if any
 	phase     string
+	origin    string // how the session came in: originSOCKS, originRedirect or originForward
 }
+
+// How a session came in, as D SESSIONS, the logs and the metrics name it.
+const (
+	originSOCKS    = "socks"    // a SOCKS listener
+	originRedirect = "redirect" // a redirect listener (kernel REDIRECT or TPROXY)
+	originForward  = "forward"  // a fixed local forward
+)
 
 // set updates the descriptive fields under the lock.
 func (s *session) set(f func(s *session)) {

@@ -30,7 +30,7 @@ func (s *session) info() console.SessionInfo {
 		ID: s.id, User: s.user, Client: s.client.String(), Dest: s.dest,
 		Rule: s.rule, Action: s.action, SSHServer: s.sshServer, State: s.phase,
 		BytesDown: s.bytes.Down.Load(), BytesUp: s.bytes.Up.Load(),
-		Started: s.started, Trace: s.trace.Load(),
+		Started: s.started, Trace: s.trace.Load(), Origin: s.origin,
 	}
 }
 

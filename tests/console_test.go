@@ -508,7 +508,7 @@ passphrase_file = %q
 		if len(rows) != 1 {
 			t.Fatalf("%q: %d rows:\n%s", text, len(rows), r)
 		}
-		want := map[string]string{"JOB/USER": "job1", "CLIENT": c.LocalAddr().String(), "DESTINATION": g.Addr(),
+		want := map[string]string{"IN": "socks", "JOB/USER": "job1", "CLIENT": c.LocalAddr().String(), "DESTINATION": g.Addr(),
 			"RULE": "loopback", "ACTION": "direct", "SSH-SERVER": "-", "STATE": "relay"}
 		for k, v := range want {
 			if rows[0][k] != v {
