@@ -43,7 +43,7 @@ func TestMinimalGetsDefaults(t *testing.T) {
 	if c.Server.MaxSessions != 2048 || c.SSH.KeepaliveMax != 3 || c.Server.HandshakeTimeout.Duration != 10*time.Second {
 		t.Errorf("defaults not applied: %+v %+v", c.Server, c.SSH)
 	}
-	if c.SSH.Engine != "builtin" || c.SSH.OpenSSH != "ssh" || c.SSH.RuntimeDir != "" {
+	if c.SSH.Engine != "auto" || c.SSH.OpenSSH != "ssh" || c.SSH.RuntimeDir != "" {
 		t.Errorf("engine defaults: %+v", c.SSH)
 	}
 	c, err = Parse("p.toml", []byte("[profiles.p]\nhost = \"gw\"\n\n[[rules]]\nname = \"all\"\naction = \"direct\"\n"))

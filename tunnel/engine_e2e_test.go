@@ -29,11 +29,8 @@ import (
 // the askpass program (through a link named openssh.AskpassName) and as
 // the ProxyCommand of a via (`__proxy`).
 func TestMain(m *testing.M) {
-	if filepath.Base(os.Args[0]) == openssh.AskpassName {
-		os.Exit(openssh.AskpassMain(os.Args[1:], os.Stdout))
-	}
-	if len(os.Args) > 1 && os.Args[1] == ProxySubcommand {
-		os.Exit(ProxyMain(os.Args[2:], os.Stdin, os.Stdout, os.Stderr))
+	if code, ok := HelperMain(os.Args, os.Stdin, os.Stdout, os.Stderr); ok {
+		os.Exit(code)
 	}
 	os.Exit(m.Run())
 }

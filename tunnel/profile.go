@@ -97,7 +97,7 @@ type Options struct {
 	RejectMemory      time.Duration // 0 = 15m
 	AgentSocket       string        // "" = $SSH_AUTH_SOCK
 	// Engine is the default engine of profiles that name none: "" =
-	// DefaultEngine (see ParseEngine).
+	// EngineBuiltin (the configuration's default is DefaultEngine).
 	Engine string
 	// OpenSSH is the ssh program of the openssh engine: a name looked up
 	// in PATH or a path; "" = "ssh".
