@@ -25,6 +25,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"socksd/config"
+	"socksd/internal/scrub"
 	"socksd/internal/testing/testpeer"
 )
 
@@ -216,7 +217,7 @@ var installed = []struct {
 }
 
 // TestPackageInstall builds the packages with `make package`, lists the
-// .rpm, and installs, reinstalls, removes and purges the .deb on this
+// .rpm, and installs, upgrades, removes and purges the .deb on this
 // machine. It refuses to run where socksd is installed already (or its
 // paths exist), and purges what it installed, also on failure.
 func TestPackageInstall(t *testing.T) {
@@ -259,35 +260,48 @@ func TestPackageInstall(t *testing.T) {
 	_, err = user.LookupGroup("socksd")
 	hadGroup := err == nil
 
-	// Build.
+	// Build two versions, to install one and upgrade to the other.
 	root, err := filepath.Abs("..")
 	if err != nil {
 		t.Fatal(err)
 	}
 	tmp := t.TempDir()
-	dist := filepath.Join(tmp, "dist")
-	const version = "v9.8.7-6-gtest-dirty"
-	const pkgVersion = "9.8.7+6.gtest.dirty"
-	args := []string{"-C", root, "package", "DIST=" + dist, "VERSION=" + version}
-	args = append(args, helperFile(t, root, tmp, "PKG_UNIT", "socksd.service",
+	var extra []string
+	extra = append(extra, helperFile(t, root, tmp, "PKG_UNIT", "socksd.service",
 		"[Unit]\nDescription=socksd (test placeholder)\n[Service]\nExecStart=/usr/bin/socksd serve -c /etc/socksd/socksd.toml\n")...)
-	args = append(args, helperFile(t, root, tmp, "PKG_LOGROTATE", "socksd.logrotate",
+	extra = append(extra, helperFile(t, root, tmp, "PKG_LOGROTATE", "socksd.logrotate",
 		"/var/log/socksd/*.log {\n\tmissingok\n}\n")...)
-	run(t, mk, args...)
+	build := func(version, pkgVersion string) (string, string) {
+		t.Helper()
+		dist := filepath.Join(tmp, "dist-"+version)
+		cmd := exec.Command(mk, append([]string{"-C", root, "package", "DIST=" + dist, "VERSION=" + version}, extra...)...)
+		// Not a sub-make of a `make test`: none of its variables.
+		cmd.Env = slices.DeleteFunc(os.Environ(), func(e string) bool {
+			return strings.HasPrefix(e, "MAKEFLAGS=") || strings.HasPrefix(e, "MFLAGS=") || strings.HasPrefix(e, "MAKELEVEL=")
+		})
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("make package VERSION=%s: %v\n%s", version, err, out)
+		}
+		deb := filepath.Join(dist, fmt.Sprintf("socksd_%s_%s.deb", pkgVersion, runtime.GOARCH))
+		if got := run(t, dpkgDeb, "-f", deb, "Package", "Version", "Architecture"); got != fmt.Sprintf("Package: socksd\nVersion: %s\nArchitecture: %s\n", pkgVersion, runtime.GOARCH) {
+			t.Errorf("%s control fields:\n%s", deb, got)
+		}
+		rpms, _ := filepath.Glob(filepath.Join(dist, "socksd-"+pkgVersion+"-*.rpm"))
+		if len(rpms) != 1 {
+			t.Fatalf("want one .rpm in %s, have %q", dist, rpms)
+		}
+		return deb, rpms[0]
+	}
+	const version, pkgVersion = "v9.8.7-6-gtest-dirty", "9.8.7+6.gtest.dirty"
+	const version2, pkgVersion2 = "v9.8.8", "9.8.8"
+	deb, rpmFile := build(version, pkgVersion)
+	deb2, _ := build(version2, pkgVersion2)
 
-	deb := filepath.Join(dist, fmt.Sprintf("socksd_%s_%s.deb", pkgVersion, runtime.GOARCH))
-	if got := run(t, dpkgDeb, "-f", deb, "Package", "Version", "Architecture"); got != fmt.Sprintf("Package: socksd\nVersion: %s\nArchitecture: %s\n", pkgVersion, runtime.GOARCH) {
-		t.Errorf("%s control fields:\n%s", deb, got)
-	}
-	rpms, _ := filepath.Glob(filepath.Join(dist, "socksd-"+pkgVersion+"-*.rpm"))
-	if len(rpms) != 1 {
-		t.Fatalf("want one .rpm in %s, have %q", dist, rpms)
-	}
 	wantRPM := "/etc/logrotate.d/socksd\n/etc/socksd\n/etc/socksd/socksd.toml\n/usr/bin/socksd\n/usr/lib/systemd/system/socksd.service\n"
-	if got := run(t, rpm, "-qlp", rpms[0]); got != wantRPM {
-		t.Errorf("rpm -qlp %s:\n%s\nwant:\n%s", rpms[0], got, wantRPM)
+	if got := run(t, rpm, "-qlp", rpmFile); got != wantRPM {
+		t.Errorf("rpm -qlp %s:\n%s\nwant:\n%s", rpmFile, got, wantRPM)
 	}
-	if got := run(t, rpm, "-qcp", rpms[0]); got != "/etc/logrotate.d/socksd\n/etc/socksd/socksd.toml\n" {
+	if got := run(t, rpm, "-qcp", rpmFile); got != "/etc/logrotate.d/socksd\n/etc/socksd/socksd.toml\n" {
 		t.Errorf("rpm -qcp (config files):\n%s", got)
 	}
 
@@ -311,9 +325,7 @@ func TestPackageInstall(t *testing.T) {
 	})
 	run(t, dpkg, "-i", deb)
 
-	if got := run(t, "/usr/bin/socksd", "version"); !strings.HasPrefix(got, "socksd "+version+"\n") {
-		t.Errorf("socksd version:\n%s", got)
-	}
+	checkVersion(t, version)
 	if got := run(t, "/usr/bin/socksd", "check", "-c", conffile); !strings.HasPrefix(got, conffile+": OK\n") {
 		t.Errorf("socksd check -c %s:\n%s", conffile, got)
 	}
@@ -329,7 +341,7 @@ func TestPackageInstall(t *testing.T) {
 		t.Errorf("conffiles:\n%s", got)
 	}
 
-	// Reinstall over a changed conffile and a key: both kept, scripts rerun.
+	// Upgrade over a changed conffile and a key: both kept, scripts rerun.
 	edited := append(readFile(t, conffile), "# changed by the administrator\n"...)
 	if err := os.WriteFile(conffile, edited, 0o644); err != nil {
 		t.Fatal(err)
@@ -338,12 +350,16 @@ func TestPackageInstall(t *testing.T) {
 	if err := os.WriteFile(key, []byte("not a real key\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	run(t, dpkg, "--force-confold", "-i", deb)
+	run(t, dpkg, "--force-confold", "-i", deb2)
+	checkVersion(t, version2)
+	if got := run(t, dpkgQuery, "-W", "-f=${Version}", "socksd"); got != pkgVersion2 {
+		t.Errorf("after the upgrade dpkg has socksd %s, want %s", got, pkgVersion2)
+	}
 	if !bytes.Equal(readFile(t, conffile), edited) {
-		t.Error("reinstall replaced the changed conffile")
+		t.Error("the upgrade replaced the changed conffile")
 	}
 	if _, err := os.Stat(key); err != nil {
-		t.Errorf("reinstall: %v", err)
+		t.Errorf("upgrade: %v", err)
 	}
 	checkInstalled(t)
 
@@ -393,6 +409,19 @@ func helperFile(t *testing.T, root, dir, variable, name, placeholder string) []s
 	}
 	t.Logf("packaging/%s is missing: packaging a placeholder", name)
 	return []string{variable + "=" + p}
+}
+
+// checkVersion checks that the installed binary is version, built as the
+// Makefile builds (with runtime/secret when this test is).
+func checkVersion(t *testing.T, version string) {
+	t.Helper()
+	want := "socksd " + version + "\npassword erasure: on"
+	if !scrub.Enabled {
+		want = "socksd " + version + "\npassword erasure: off"
+	}
+	if got := run(t, "/usr/bin/socksd", "version"); !strings.HasPrefix(got, want) {
+		t.Errorf("socksd version:\n%s\nwant it to start with:\n%s", got, want)
+	}
 }
 
 // checkInstalled checks the mode and owner of every installed path.
