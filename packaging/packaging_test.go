@@ -468,3 +468,117 @@ func readFile(t *testing.T, path string) []byte {
 	}
 	return b
 }
+
+// TestMaintainerScriptsSystemd runs each script with the arguments dpkg
+// and rpm give it, with stubs for the commands it runs, in a mount
+// namespace whose /run has /run/systemd/system (systemd is PID 1) or not:
+// systemctl is called as each case says, and never without systemd.
+func TestMaintainerScriptsSystemd(t *testing.T) {
+	if os.Geteuid() != 0 {
+		testpeer.Missing(t, "packaging: a mount namespace needs root")
+	}
+	unshare := testpeer.RequireTool(t, "unshare")
+	testpeer.RequireTool(t, "mount")
+	stubs := t.TempDir()
+	stub := "#!/bin/sh\n" +
+		"printf '%s %s\\n' \"${0##*/}\" \"$*\" >>\"$STUB_LOG\"\n" +
+		"if [ \"${0##*/} $1\" = 'systemctl start' ] && [ -n \"$STUB_FAIL_START\" ]; then exit 1; fi\n"
+	for _, name := range []string{"systemctl", "getent", "groupadd", "useradd", "install", "rm", "rmdir"} {
+		if err := os.WriteFile(filepath.Join(stubs, name), []byte(stub), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const (
+		reload  = "systemctl daemon-reload"
+		enable  = "systemctl enable socksd.service"
+		start   = "systemctl start socksd.service"
+		restart = "systemctl try-restart socksd.service"
+		stop    = "systemctl stop socksd.service"
+		disable = "systemctl disable socksd.service"
+		purge   = "rm -rf /var/lib/socksd /var/log/socksd /etc/socksd/keys|rm -f /etc/socksd/known_hosts|rmdir /etc/socksd"
+	)
+	tests := []struct {
+		script string
+		args   []string
+		want   string // the calls with systemd as PID 1, |-separated
+		noSD   string // the calls without
+	}{
+		{"postinst", []string{"configure", ""}, reload + "|" + enable + "|" + start, ""},
+		{"postinst", []string{"configure", "9.8.7"}, reload + "|" + restart, ""},
+		{"postinst", []string{"abort-upgrade", "9.8.7"}, "", ""},
+		{"postinst", []string{"1"}, reload + "|" + enable + "|" + start, ""}, // rpm install
+		{"postinst", []string{"2"}, reload + "|" + restart, ""},              // rpm upgrade
+		{"prerm", []string{"remove"}, stop + "|" + disable, ""},
+		{"prerm", []string{"upgrade", "9.8.8"}, "", ""},
+		{"prerm", []string{"0"}, stop + "|" + disable, ""}, // rpm erase
+		{"prerm", []string{"1"}, "", ""},                   // rpm upgrade
+		{"postrm", []string{"remove"}, reload, ""},
+		{"postrm", []string{"purge"}, purge + "|" + reload, purge},
+		{"postrm", []string{"upgrade", "9.8.8"}, "", ""},
+		{"postrm", []string{"0"}, reload, ""},
+		{"postrm", []string{"1"}, "", ""},
+	}
+	script, err := filepath.Abs(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range tests {
+		for _, systemd := range []bool{true, false} {
+			log := filepath.Join(t.TempDir(), "calls")
+			// The namespace's own /run hides the host's: the stubs never
+			// reach a real systemd, and nothing is mounted outside it.
+			setup := "mount -t tmpfs socksd-test /run && "
+			if systemd {
+				setup += "mkdir -p /run/systemd/system && "
+			}
+			cmd := exec.Command(unshare, append([]string{"--mount", "--propagation", "private", "--",
+				"/bin/sh", "-c", setup + `exec /bin/sh "$0" "$@"`, filepath.Join(script, tt.script)}, tt.args...)...)
+			cmd.Env = append(os.Environ(), "PATH="+stubs+":"+os.Getenv("PATH"), "STUB_LOG="+log)
+			out, err := cmd.CombinedOutput()
+			name := fmt.Sprintf("%s %q (systemd %v)", tt.script, tt.args, systemd)
+			if err != nil {
+				t.Errorf("%s: %v\n%s", name, err, out)
+				continue
+			}
+			got := stubCalls(t, log)
+			want := tt.noSD
+			if systemd {
+				want = tt.want
+			}
+			if got != want {
+				t.Errorf("%s: calls\n %s\nwant\n %s", name, got, want)
+			}
+		}
+	}
+
+	// A unit that fails to start does not fail the installation.
+	log := filepath.Join(t.TempDir(), "calls")
+	cmd := exec.Command(unshare, "--mount", "--propagation", "private", "--",
+		"/bin/sh", "-c", `mount -t tmpfs socksd-test /run && mkdir -p /run/systemd/system && exec /bin/sh "$0" "$@"`,
+		filepath.Join(script, "postinst"), "configure", "")
+	cmd.Env = append(os.Environ(), "PATH="+stubs+":"+os.Getenv("PATH"), "STUB_LOG="+log, "STUB_FAIL_START=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "starting socksd.service failed") {
+		t.Errorf("postinst with a unit that fails to start: %v\n%s", err, out)
+	}
+}
+
+// stubCalls returns the calls of systemctl, rm and rmdir that the stubs
+// logged, |-separated. (getent, useradd and install depend on the host.)
+func stubCalls(t *testing.T, log string) string {
+	t.Helper()
+	b, err := os.ReadFile(log)
+	if errors.Is(err, fs.ErrNotExist) {
+		return ""
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var calls []string
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if strings.HasPrefix(l, "systemctl ") || strings.HasPrefix(l, "rm ") || strings.HasPrefix(l, "rmdir ") {
+			calls = append(calls, l)
+		}
+	}
+	return strings.Join(calls, "|")
+}
