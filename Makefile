@@ -98,6 +98,9 @@ PKG_UNIT      ?= packaging/socksd.service
 PKG_LOGROTATE ?= packaging/socksd.logrotate
 
 package:
+	@for f in '$(PKG_UNIT)' '$(PKG_LOGROTATE)'; do \
+	  [ -f "$$f" ] || { echo "package: $$f is missing" >&2; exit 1; }; \
+	done
 	@mkdir -p $(DIST)/linux-$(PKG_ARCH)
 	CGO_ENABLED=0 GOOS=linux GOARCH=$(PKG_ARCH) $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(DIST)/linux-$(PKG_ARCH)/socksd ./cmd/socksd
 	@for p in deb rpm; do \
