@@ -14,7 +14,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 GOEXPERIMENT ?= runtimesecret
 export GOEXPERIMENT
 
-.PHONY: all build test deps bench fuzz lint cross test-s390x demo reliability clean
+.PHONY: all build test deps bench fuzz lint cross test-s390x demo reliability package clean
 
 all: build
 
@@ -87,5 +87,32 @@ test-s390x: deps
 reliability: deps build
 	SOCKSD_RELIABILITY_OUT=$(CURDIR)/RELIABILITY.md $(GO) test -v -count=1 -timeout 30m ./tests/reliability
 
+# Linux packages in $(DIST): socksd_PKGVERSION_ARCH.deb and an .rpm, made by
+# nfpm (pinned; run as a Go tool, so it is no dependency of socksd) from
+# packaging/nfpm.yaml. The binary is built as `build` does, static
+# (CGO_ENABLED=0) for PKG_ARCH (default: this machine's; amd64, arm64 and
+# s390x work). PKG_VERSION comes from VERSION (packaging/pkgversion.sh).
+# PKG_UNIT and PKG_LOGROTATE name the unit and logrotate sources.
+NFPM          := github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.48.0
+DIST          ?= dist
+PKG_ARCH      ?= $(shell $(GO) env GOARCH)
+PKG_VERSION   ?= $(shell ./packaging/pkgversion.sh '$(VERSION)')
+PKG_UNIT      ?= packaging/socksd.service
+PKG_LOGROTATE ?= packaging/socksd.logrotate
+
+package:
+	@for f in '$(PKG_UNIT)' '$(PKG_LOGROTATE)'; do \
+	  [ -f "$$f" ] || { echo "package: $$f is missing" >&2; exit 1; }; \
+	done
+	@mkdir -p $(DIST)/linux-$(PKG_ARCH)
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(PKG_ARCH) $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(DIST)/linux-$(PKG_ARCH)/socksd ./cmd/socksd
+	@for p in deb rpm; do \
+	  echo "nfpm $$p $(PKG_VERSION) $(PKG_ARCH)"; \
+	  SOCKSD_PKG_VERSION='$(PKG_VERSION)' SOCKSD_PKG_ARCH='$(PKG_ARCH)' \
+	  SOCKSD_PKG_BIN='$(DIST)/linux-$(PKG_ARCH)/socksd' \
+	  SOCKSD_PKG_UNIT='$(PKG_UNIT)' SOCKSD_PKG_LOGROTATE='$(PKG_LOGROTATE)' \
+	  $(GO) run $(NFPM) package --config packaging/nfpm.yaml --packager $$p --target $(DIST)/ || exit 1; \
+	done
+
 clean:
-	rm -rf bin
+	rm -rf bin dist
