@@ -145,6 +145,7 @@ func (d *Daemon) Reload() error {
 			}
 			d.state.Store(st)
 			msg.Log(&d.log, "SOX0003I", cfg.File, st.rules.Len()).Str("event", "reload").Str("file", cfg.File).Int("rules", st.rules.Len()).Send()
+			d.syncForwards(cfg, false) // logs its own failures: the new configuration is in use
 			d.logEngines(st.profiles)
 			return nil
 		}
