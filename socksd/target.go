@@ -109,6 +109,9 @@ func (d *Daemon) ConfigSummary() []string {
 			name, host, p.Port, user, p.Auth, p.Share, p.MaxChannels, p.Via))
 	}
 	lines = append(lines, fmt.Sprintf("RULES      %d", len(c.Rules)))
+	for _, f := range c.Forwards {
+		lines = append(lines, "FORWARD    "+f.String())
+	}
 	return lines
 }
 

@@ -225,6 +225,10 @@ func TestForwardEndToEnd(t *testing.T) {
 	if n := s.WaitLog("target 127.0.0.1 port "+echoPort, 2, waitTimeout); n != 2 {
 		t.Errorf("sshd logged %d channels to the echo server, want 2", n)
 	}
+	if conf := mustCmd(t, d, "D CONFIG", "SOX0415I").String(); !strings.Contains(conf, "FORWARD    later: listen "+laterListen+" to "+echoAddr+" through profile gw") ||
+		strings.Contains(conf, "FORWARD    echo:") {
+		t.Errorf("D CONFIG after the RELOAD:\n%s", conf)
+	}
 	rows := mustCmd(t, d, "D FORWARDS", "SOX0743I").rows(t)
 	if len(rows) != 2 || rows[0]["NAME"] != "data" || rows[1]["NAME"] != "later" || rows[1]["SESSIONS"] != "1" || rows[1]["LISTEN"] != laterListen {
 		t.Errorf("D FORWARDS after the RELOAD: %v", rows)
