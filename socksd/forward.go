@@ -112,10 +112,11 @@ func (d *Daemon) serveForwards(ctx context.Context) {
 
 // acceptForward starts fl's accept loop; f.mu is held.
 func (d *Daemon) acceptForward(fl *fwdListener) {
+	ctx := d.fwd.ctx
 	d.fwd.loops.Add(1)
 	go func() {
 		defer d.fwd.loops.Done()
-		d.acceptLoop(d.fwd.ctx, fl.ln, func(ctx context.Context, c net.Conn) { d.handleForward(ctx, c, fl) })
+		d.acceptLoop(ctx, fl.ln, func(ctx context.Context, c net.Conn) { d.handleForward(ctx, c, fl) })
 	}()
 }
 
