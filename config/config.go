@@ -20,6 +20,7 @@ type Config struct {
 	SSH      SSH                 `toml:"ssh"`
 	Profiles map[string]*Profile `toml:"profiles"`
 	Rules    []*Rule             `toml:"rules"`
+	Forwards []*Forward          `toml:"forwards"`
 	// JCL holds the [jcl] table over the shipped samples' values; JCLSite
 	// gives it, with its listener, to `socksd jcl render`.
 	JCL jcl.Site `toml:"jcl"`

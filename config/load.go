@@ -434,6 +434,7 @@ func (c *Config) validate(d *decoder) ErrorList {
 		bad(key("rules"), "%s", strings.TrimPrefix(err.Error(), "rules: "))
 	}
 	c.ruleSet = set
+	c.validateForwards(bad)
 	return errs
 }
 

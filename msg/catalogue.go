@@ -318,6 +318,26 @@ var catalogue = []Message{
 	{"SOX0601E", "JCL error: %s",
 		"A JCL member is not valid, for the reason shown.",
 		"Correct the member and check it with socksd jcl check."},
+
+	// Fixed local tunnels ([[forwards]]).
+	{"SOX0740I", "forward %s listening on %s, to %s through profile %s",
+		"A [[forwards]] listener is open, at the start or after a RELOAD that added it. Each connection to it is carried through the profile's SSH server to the destination shown; allow_clients applies, the rules do not.",
+		"None."},
+	{"SOX0741I", "forward %s on %s closed; %d running sessions go on",
+		"A RELOAD removed the forward, or the daemon is stopping: the listener no longer accepts connections. Sessions that came in by it run until they end (at a stop, they drain as every session does).",
+		"None."},
+	{"SOX0742E", "forward %s cannot listen on %s: %s",
+		"The forward's listen address could not be opened, for the reason shown (often: another program has the port, or the address is not one of this host's). At the start the daemon does not start; after a RELOAD the rest of the new configuration is in use without this forward.",
+		"Free the port or correct forwards.listen, then enter RELOAD (or start the daemon again)."},
+	{"SOX0743I", "DISPLAY FORWARDS: %d defined",
+		"The reply to D FORWARDS: one line per [[forwards]] table: its name, listen address, destination, SSH profile, whether it listens, sessions running now and sessions since the daemon started.",
+		"None."},
+	{"SOX0744W", "forward %s: connection from %s closed, the forward was removed",
+		"A connection reached a forward's listener just as a RELOAD removed the forward. It was closed without a session.",
+		"None; the client connects elsewhere or the forward is put back and RELOAD entered."},
+	{"SOX0745I", "forward %s changed: to %s through profile %s",
+		"A RELOAD kept the forward's listen address but changed its destination or profile. New connections use the new settings; running sessions keep theirs.",
+		"None."},
 }
 
 // index maps an ID to its position in catalogue; built once, never modified.

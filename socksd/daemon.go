@@ -61,6 +61,7 @@ type Daemon struct {
 
 	mu         sync.Mutex
 	listeners  []net.Listener
+	fwd        forwards      // the [[forwards]] listeners
 	immediateC chan struct{} // closed by STOP IMMEDIATE
 
 	stats counters // counted by request.start and request.end only
@@ -110,6 +111,12 @@ func (d *Daemon) Listen() error {
 		}
 		lns = append(lns, ln)
 	}
+	if err := d.syncForwards(st.cfg, true); err != nil {
+		for _, l := range lns {
+			l.Close()
+		}
+		return err
+	}
 	d.mu.Lock()
 	d.listeners = lns
 	d.mu.Unlock()
@@ -152,9 +159,10 @@ func (d *Daemon) Serve(ctx context.Context) error {
 		accepting.Add(1)
 		go func() {
 			defer accepting.Done()
-			d.acceptLoop(sessCtx, ln)
+			d.acceptLoop(sessCtx, ln, d.handle)
 		}()
 	}
+	d.serveForwards(sessCtx)
 	select {
 	case <-ctx.Done():
 		d.Stop(false)
@@ -163,6 +171,7 @@ func (d *Daemon) Serve(ctx context.Context) error {
 	for _, ln := range lns {
 		ln.Close()
 	}
+	d.closeForwards()
 	accepting.Wait()
 	d.drain(cancelSessions)
 	// A session leaves the table just before its end is logged, and a
@@ -235,7 +244,9 @@ func (d *Daemon) immediateCh() <-chan struct{} {
 	return d.immediateC
 }
 
-func (d *Daemon) acceptLoop(ctx context.Context, ln net.Listener) {
+// acceptLoop accepts connections on ln until it is closed, each handled by
+// handle in a goroutine of its own.
+func (d *Daemon) acceptLoop(ctx context.Context, ln net.Listener, handle func(context.Context, net.Conn)) {
 	backoff := 5 * time.Millisecond
 	for {
 		c, err := ln.Accept()
@@ -258,7 +269,7 @@ func (d *Daemon) acceptLoop(ctx context.Context, ln net.Listener) {
 		d.handlers.Add(1)
 		go func() {
 			defer d.handlers.Done()
-			d.handle(ctx, c)
+			handle(ctx, c)
 		}()
 	}
 }

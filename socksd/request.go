@@ -35,8 +35,15 @@ type request struct {
 	sshMsg string
 }
 
-// handle runs one client connection from accept to close.
+// handle runs one client connection of a SOCKS listener from accept to
+// close.
 func (d *Daemon) handle(ctx context.Context, c net.Conn) {
+	d.run(ctx, c, originSOCKS, (*request).serve)
+}
+
+// run takes one client connection that came in by origin from accept to
+// close: serve admits and carries it, end closes and logs it.
+func (d *Daemon) run(ctx context.Context, c net.Conn, origin string, serve func(*request) outcome) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	r := &request{
@@ -50,7 +57,7 @@ func (d *Daemon) handle(ctx context.Context, c net.Conn) {
 			started: time.Now(),
 			cancel:  cancel,
 			phase:   "handshake",
-			origin:  originSOCKS,
+			origin:  origin,
 		},
 	}
 	if d.traceAll.Load() {
@@ -60,7 +67,7 @@ func (d *Daemon) handle(ctx context.Context, c net.Conn) {
 	// ends whatever the session is blocked in.
 	stopClose := context.AfterFunc(ctx, func() { c.Close() })
 	defer stopClose()
-	r.end(r.serve())
+	r.end(serve(r))
 }
 
 // serve takes the connection through the ACL, the handshake and the limits,
@@ -68,10 +75,8 @@ func (d *Daemon) handle(ctx context.Context, c net.Conn) {
 // end counts.
 func (r *request) serve() outcome {
 	d, s := r.d, r.s
-	if !rules.PrefixesContain(r.st.allow, s.client.Addr()) {
-		return r.turnAway(resultRefused, func() {
-			msg.Log(&d.log, "SOX0103W", s.client).Str("client", s.client.String()).Send()
-		})
+	if out, ok := r.checkClient(); !ok {
+		return out
 	}
 	s.id = d.nextID.Add(1) // not yet shared: the session is in no table
 	r.conn.SetDeadline(time.Now().Add(r.st.handshake))
@@ -92,21 +97,43 @@ func (r *request) serve() outcome {
 		s.dest = req.Dest.String()
 		s.command = req.Command.String()
 	})
+	if out, ok := r.admit(); !ok {
+		return out
+	}
+	return r.route()
+}
+
+// checkClient turns the connection away unless allow_clients lets its
+// client in.
+func (r *request) checkClient() (outcome, bool) {
+	d, s := r.d, r.s
+	if !rules.PrefixesContain(r.st.allow, s.client.Addr()) {
+		return r.turnAway(resultRefused, func() {
+			msg.Log(&d.log, "SOX0103W", s.client).Str("client", s.client.String()).Send()
+		}), false
+	}
+	return outcome{}, true
+}
+
+// admit starts the session of a request whose destination is known,
+// unless the daemon is quiesced or a session limit is reached.
+func (r *request) admit() (outcome, bool) {
+	d, s := r.d, r.s
 	if d.quiesced.Load() {
 		r.reply(socks.RepGeneralFailure, socks.Addr{})
 		return r.turnAway(resultRefused, func() {
 			msg.Log(&d.log, "SOX0109W", s.id).Uint64("session", s.id).Str("client", s.client.String()).Send()
-		})
+		}), false
 	}
 	if !d.sessions.add(s, r.st.maxSess, r.st.perClient) {
 		r.reply(socks.RepGeneralFailure, socks.Addr{})
 		return r.turnAway(resultRefused, func() {
 			msg.Log(&d.log, "SOX0104W", r.st.maxSess, s.client).Uint64("session", s.id).Str("client", s.client.String()).
 				Int("max_sessions", r.st.maxSess).Int("max_sessions_per_client", r.st.perClient).Send()
-		})
+		}), false
 	}
 	r.start()
-	return r.route()
+	return outcome{}, true
 }
 
 // turnAway is the outcome of a connection turned away before its session
@@ -165,8 +192,12 @@ func (r *request) end(out outcome) {
 }
 
 // reply writes a SOCKS reply with a write deadline, so that a client that
-// does not read cannot hold the session.
+// does not read cannot hold the session. A request that came in without a
+// SOCKS handshake (a forward: Version 0) gets no reply.
 func (r *request) reply(code socks.Reply, bound socks.Addr) error {
+	if r.req.Version == 0 {
+		return nil
+	}
 	r.conn.SetWriteDeadline(time.Now().Add(r.st.handshake))
 	defer r.conn.SetWriteDeadline(time.Time{})
 	if err := socks.WriteReply(r.conn, r.req.Version, code, bound); err != nil {

@@ -109,6 +109,9 @@ func (d *Daemon) ConfigSummary() []string {
 			name, host, p.Port, user, p.Auth, p.Share, p.MaxChannels, p.Via))
 	}
 	lines = append(lines, fmt.Sprintf("RULES      %d", len(c.Rules)))
+	for _, f := range c.Forwards {
+		lines = append(lines, "FORWARD    "+f.String())
+	}
 	return lines
 }
 
@@ -145,6 +148,7 @@ func (d *Daemon) Reload() error {
 			}
 			d.state.Store(st)
 			msg.Log(&d.log, "SOX0003I", cfg.File, st.rules.Len()).Str("event", "reload").Str("file", cfg.File).Int("rules", st.rules.Len()).Send()
+			d.syncForwards(cfg, false) // logs its own failures: the new configuration is in use
 			d.logEngines(st.profiles)
 			return nil
 		}
