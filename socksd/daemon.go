@@ -15,6 +15,7 @@ import (
 	"socksd/config"
 	"socksd/ftp"
 	"socksd/internal/scrub"
+	"socksd/metrics"
 	"socksd/msg"
 	"socksd/tunnel"
 )
@@ -64,6 +65,10 @@ type Daemon struct {
 	immediateC chan struct{} // closed by STOP IMMEDIATE
 
 	stats counters // counted by request.start and request.end only
+
+	metrics    *metrics.Set    // nil without [metrics] listen
+	metricsSrv *metrics.Server // under mu
+	serving    atomic.Bool     // the listeners are open and accepting (/readyz)
 }
 
 // New builds a daemon from a validated configuration.
@@ -81,6 +86,7 @@ func New(cfg *config.Config, opt Options) (*Daemon, error) {
 		done:     make(chan struct{}),
 		broker:   ftp.NewBroker(),
 	}
+	d.metrics = d.newMetrics(cfg)
 	if d.pool, err = newPool(cfg, d); err != nil {
 		return nil, err
 	}
@@ -113,6 +119,12 @@ func (d *Daemon) Listen() error {
 	d.mu.Lock()
 	d.listeners = lns
 	d.mu.Unlock()
+	if err := d.listenMetrics(); err != nil {
+		for _, l := range lns {
+			l.Close()
+		}
+		return fmt.Errorf("socksd: %w", err)
+	}
 	return nil
 }
 
@@ -144,6 +156,8 @@ func (d *Daemon) Serve(ctx context.Context) error {
 		names = append(names, l.Addr().String())
 	}
 	msg.Log(&d.log, "SOX0002I", strings.Join(names, ", ")).Str("event", "ready").Strs("listen", names).Send()
+	stopMetrics := d.serveMetrics()
+	defer stopMetrics()
 
 	sessCtx, cancelSessions := context.WithCancel(context.Background())
 	defer cancelSessions()
@@ -155,11 +169,13 @@ func (d *Daemon) Serve(ctx context.Context) error {
 			d.acceptLoop(sessCtx, ln)
 		}()
 	}
+	d.serving.Store(true)
 	select {
 	case <-ctx.Done():
 		d.Stop(false)
 	case <-d.stopping:
 	}
+	d.serving.Store(false)
 	for _, ln := range lns {
 		ln.Close()
 	}

@@ -146,10 +146,12 @@ func (d *Daemon) Reload() error {
 			d.state.Store(st)
 			msg.Log(&d.log, "SOX0003I", cfg.File, st.rules.Len()).Str("event", "reload").Str("file", cfg.File).Int("rules", st.rules.Len()).Send()
 			d.logEngines(st.profiles)
+			d.metrics.Reloaded(true)
 			return nil
 		}
 	}
 	msg.Log(&d.log, "SOX0004E", err).Str("event", "reload_rejected").Send()
+	d.metrics.Reloaded(false)
 	return err
 }
 
