@@ -100,8 +100,9 @@ func New(cfg *config.Config, opt Options) (*Daemon, error) {
 	return d, nil
 }
 
-// Listen opens the SOCKS listeners of the configuration. It is separate
-// from Serve so that a caller knows the addresses before serving.
+// Listen opens the SOCKS listeners of the configuration, and the
+// [metrics] listener when there is one. It is separate from Serve so that
+// a caller knows the addresses before serving.
 func (d *Daemon) Listen() error {
 	st := d.state.Load()
 	var lns []net.Listener
@@ -116,15 +117,15 @@ func (d *Daemon) Listen() error {
 		}
 		lns = append(lns, ln)
 	}
-	d.mu.Lock()
-	d.listeners = lns
-	d.mu.Unlock()
 	if err := d.listenMetrics(); err != nil {
 		for _, l := range lns {
 			l.Close()
 		}
 		return fmt.Errorf("socksd: %w", err)
 	}
+	d.mu.Lock()
+	d.listeners = lns
+	d.mu.Unlock()
 	return nil
 }
 
