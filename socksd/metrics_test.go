@@ -200,6 +200,9 @@ func TestDaemonMetrics(t *testing.T) {
 	if code, _ := get(t, d, "/healthz"); code != http.StatusOK {
 		t.Errorf("/healthz = %d", code)
 	}
+	if want := "METRICS    listen " + d.MetricsAddr().String() + " (/metrics, /healthz, /readyz)"; !slices.Contains(d.ConfigSummary(), want) {
+		t.Errorf("D CONFIG lacks %q: %q", want, d.ConfigSummary())
+	}
 	// A stop with a session running: /readyz says so while it drains.
 	c2, rep := socksConnect(t, td.addr, nil, 5, socks.CmdConnect, socks.AddrFromNet(echo.Addr()), "", "")
 	if rep != socks.RepSucceeded {
@@ -225,6 +228,9 @@ func TestNoMetricsListener(t *testing.T) {
 	td := newTestDaemon(t, testConfig, nil)
 	if td.metrics != nil || td.MetricsAddr() != nil {
 		t.Error("metrics without [metrics] listen")
+	}
+	if !slices.Contains(td.ConfigSummary(), "METRICS    off") {
+		t.Errorf("D CONFIG without metrics: %q", td.ConfigSummary())
 	}
 }
 

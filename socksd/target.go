@@ -96,6 +96,11 @@ func (d *Daemon) ConfigSummary() []string {
 		fmt.Sprintf("LOG        level %s, format %s, file %q, audit %q", d.logLevel(), c.Log.Format, c.Log.File, c.Log.AuditFile),
 		fmt.Sprintf("CONSOLE    socket %q, stdin %v", c.Console.Socket, c.Console.Stdin),
 	}
+	if a := d.MetricsAddr(); a != nil {
+		lines = append(lines, "METRICS    listen "+a.String()+" (/metrics, /healthz, /readyz)")
+	} else {
+		lines = append(lines, "METRICS    off")
+	}
 	for name, p := range c.Profiles {
 		host := p.Host
 		if host == "" {
