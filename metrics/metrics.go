@@ -8,8 +8,8 @@
 // sessions' bytes, the open SSH connections, each profile's engine) a
 // Source gives at scrape time, so that the relay's hot path does nothing
 // for metrics and a long transfer's bytes still move while it runs. Every
-// method of a nil *Set does nothing: a daemon without [metrics] pays
-// nothing.
+// counting method of a nil *Set does nothing: a daemon without [metrics]
+// pays nothing.
 package metrics
 
 import (
@@ -144,8 +144,9 @@ func New(info Info, src Source) *Set {
 // Registry returns the Set's registry.
 func (s *Set) Registry() *prometheus.Registry { return s.reg }
 
-// Names returns the names of the metric families the Set exports, as
+// Names returns the names of the metric families the Set exports now, as
 // PromQL sees them (histograms also as NAME_bucket, NAME_sum, NAME_count).
+// A family with labels shows only once one of its series has a value.
 func (s *Set) Names() ([]string, error) {
 	mfs, err := s.reg.Gather()
 	if err != nil {
