@@ -16,6 +16,7 @@ import (
 type Config struct {
 	Server   Server              `toml:"server"`
 	Log      Log                 `toml:"log"`
+	Metrics  Metrics             `toml:"metrics"`
 	Console  Console             `toml:"console"`
 	SSH      SSH                 `toml:"ssh"`
 	Profiles map[string]*Profile `toml:"profiles"`
@@ -70,6 +71,11 @@ type Log struct {
 	Format    string `toml:"format"`
 	File      string `toml:"file"`
 	AuditFile string `toml:"audit_file"`
+}
+
+// Metrics configures the HTTP listener of /metrics, /healthz and /readyz.
+type Metrics struct {
+	Listen string `toml:"listen"` // "host:port"; "" = no listener
 }
 
 // Console configures the operator command transports.

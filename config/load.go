@@ -395,6 +395,13 @@ func (c *Config) validate(d *decoder) ErrorList {
 	default:
 		bad(key("log", "format"), "unknown format %q (want console or json)", c.Log.Format)
 	}
+	if c.Metrics.Listen != "" {
+		if _, _, err := hostport.ParseListen(c.Metrics.Listen); err != nil {
+			var he *hostport.Error
+			errors.As(err, &he)
+			bad(key("metrics", "listen"), "%s", he.Reason)
+		}
+	}
 	if err := tunnel.CheckHostKeyPolicy(c.SSH.HostKeyPolicy); err != nil {
 		bad(key("ssh", "host_key_policy"), "%s", strings.TrimPrefix(err.Error(), "tunnel: "))
 	}

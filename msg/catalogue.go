@@ -27,7 +27,7 @@ type Message struct {
 //
 // Ranges: SOX00xx daemon lifecycle, SOX01xx sessions and SOCKS, SOX02xx SSH
 // tunnels, SOX03xx FTP, SOX04xx console and commands, SOX05xx
-// configuration, SOX06xx JCL.
+// configuration, SOX06xx JCL, SOX08xx metrics and fleet operation.
 var catalogue = []Message{
 	// Daemon lifecycle.
 	{"SOX0001I", "socksd %s starting, configuration %s",
@@ -338,6 +338,16 @@ var catalogue = []Message{
 	{"SOX0745I", "forward %s changed: to %s through profile %s",
 		"A RELOAD kept the forward's listen address but changed its destination or profile. New connections use the new settings; running sessions keep theirs.",
 		"None."},
+	// Metrics and health endpoints.
+	{"SOX0800I", "metrics listening on %s",
+		"The [metrics] listener is open: Prometheus can scrape /metrics, and /healthz and /readyz answer a load balancer or an orchestrator.",
+		"None."},
+	{"SOX0801E", "metrics listener %s cannot be opened: %s",
+		"socksd could not listen on the address of metrics.listen, for example because another process uses the port. socksd does not start.",
+		"Free the port or change metrics.listen, then start socksd again."},
+	{"SOX0802E", "metrics listener %s stopped: %s",
+		"The [metrics] HTTP listener failed while socksd ran. Sessions go on, but /metrics, /healthz and /readyz no longer answer.",
+		"Restart socksd at a convenient time; tell the people who run the load balancer or Prometheus, which will see the host as down."},
 }
 
 // index maps an ID to its position in catalogue; built once, never modified.

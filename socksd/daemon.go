@@ -15,6 +15,7 @@ import (
 	"socksd/config"
 	"socksd/ftp"
 	"socksd/internal/scrub"
+	"socksd/metrics"
 	"socksd/msg"
 	"socksd/tunnel"
 )
@@ -65,6 +66,10 @@ type Daemon struct {
 	immediateC chan struct{} // closed by STOP IMMEDIATE
 
 	stats counters // counted by request.start and request.end only
+
+	metrics    *metrics.Set    // nil without [metrics] listen
+	metricsSrv *metrics.Server // under mu
+	serving    atomic.Bool     // the listeners are open and accepting (/readyz)
 }
 
 // New builds a daemon from a validated configuration.
@@ -82,6 +87,7 @@ func New(cfg *config.Config, opt Options) (*Daemon, error) {
 		done:     make(chan struct{}),
 		broker:   ftp.NewBroker(),
 	}
+	d.metrics = d.newMetrics(cfg)
 	if d.pool, err = newPool(cfg, d); err != nil {
 		return nil, err
 	}
@@ -95,8 +101,9 @@ func New(cfg *config.Config, opt Options) (*Daemon, error) {
 	return d, nil
 }
 
-// Listen opens the SOCKS listeners of the configuration. It is separate
-// from Serve so that a caller knows the addresses before serving.
+// Listen opens the SOCKS listeners of the configuration, its forwards, and the
+// [metrics] listener when there is one. It is separate from Serve so that
+// a caller knows the addresses before serving.
 func (d *Daemon) Listen() error {
 	st := d.state.Load()
 	var lns []net.Listener
@@ -116,6 +123,13 @@ func (d *Daemon) Listen() error {
 			l.Close()
 		}
 		return err
+	}
+	if err := d.listenMetrics(); err != nil {
+		for _, l := range lns {
+			l.Close()
+		}
+		d.closeForwards()
+		return fmt.Errorf("socksd: %w", err)
 	}
 	d.mu.Lock()
 	d.listeners = lns
@@ -151,6 +165,8 @@ func (d *Daemon) Serve(ctx context.Context) error {
 		names = append(names, l.Addr().String())
 	}
 	msg.Log(&d.log, "SOX0002I", strings.Join(names, ", ")).Str("event", "ready").Strs("listen", names).Send()
+	stopMetrics := d.serveMetrics()
+	defer stopMetrics()
 
 	sessCtx, cancelSessions := context.WithCancel(context.Background())
 	defer cancelSessions()
@@ -163,11 +179,13 @@ func (d *Daemon) Serve(ctx context.Context) error {
 		}()
 	}
 	d.serveForwards(sessCtx)
+	d.serving.Store(true)
 	select {
 	case <-ctx.Done():
 		d.Stop(false)
 	case <-d.stopping:
 	}
+	d.serving.Store(false)
 	for _, ln := range lns {
 		ln.Close()
 	}

@@ -82,6 +82,7 @@ func (r *request) serve() outcome {
 	r.conn.SetDeadline(time.Now().Add(r.st.handshake))
 	req, err := socks.ReadRequest(r.conn, socks.ServerConfig{Versions: r.st.versions, Methods: r.st.methods})
 	if err != nil {
+		d.metrics.HandshakeFailed(handshakeReason(err))
 		return r.turnAway(resultFailed, func() {
 			msg.Log(&d.log, "SOX0108W", s.id, err).Uint64("session", s.id).Str("client", s.client.String()).Err(err).Send()
 		})
@@ -147,6 +148,7 @@ func (r *request) turnAway(res result, logMsg func()) outcome {
 func (r *request) start() {
 	r.started = true
 	r.d.stats.total.Add(1)
+	r.d.metrics.SessionStarted(r.s.origin)
 	msg.Log(&r.d.log, "SOX0101I", r.s.id).Str("event", "session_start").Uint64("session", r.s.id).Str("origin", r.s.origin).
 		Str("client", r.s.client.String()).Int("socks", r.req.Version).Str("user", r.req.User).
 		Str("command", r.req.Command.String()).Str("dest", r.req.Dest.String()).Send()
@@ -164,6 +166,7 @@ func (r *request) end(out outcome) {
 	r.d.sessions.remove(s) // before the end event, so that its slot is free when the event is seen
 	up, down := s.bytes.Up.Load(), s.bytes.Down.Load()
 	r.d.stats.count(out.result, up, down)
+	r.d.countEnd(s, out.result, up, down)
 	if !r.started {
 		if out.log != nil {
 			out.log()

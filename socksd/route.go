@@ -40,6 +40,7 @@ func (r *request) route() outcome {
 		return r.block("(none)")
 	}
 	r.st.hits[rule.Index].Add(1)
+	r.d.metrics.RuleHit(rule.Name, rule.Action.String())
 	r.s.set(func(s *session) { s.rule, s.action = rule.Name, rule.Action.String() })
 	if rule.Action != rules.Tunnel {
 		clear(req.Password) // only the tunnel action logs in with it

@@ -96,6 +96,11 @@ func (d *Daemon) ConfigSummary() []string {
 		fmt.Sprintf("LOG        level %s, format %s, file %q, audit %q", d.logLevel(), c.Log.Format, c.Log.File, c.Log.AuditFile),
 		fmt.Sprintf("CONSOLE    socket %q, stdin %v", c.Console.Socket, c.Console.Stdin),
 	}
+	if a := d.MetricsAddr(); a != nil {
+		lines = append(lines, "METRICS    listen "+a.String()+" (/metrics, /healthz, /readyz)")
+	} else {
+		lines = append(lines, "METRICS    off")
+	}
 	for name, p := range c.Profiles {
 		host := p.Host
 		if host == "" {
@@ -150,10 +155,12 @@ func (d *Daemon) Reload() error {
 			msg.Log(&d.log, "SOX0003I", cfg.File, st.rules.Len()).Str("event", "reload").Str("file", cfg.File).Int("rules", st.rules.Len()).Send()
 			d.syncForwards(cfg, false) // logs its own failures: the new configuration is in use
 			d.logEngines(st.profiles)
+			d.metrics.Reloaded(true)
 			return nil
 		}
 	}
 	msg.Log(&d.log, "SOX0004E", err).Str("event", "reload_rejected").Send()
+	d.metrics.Reloaded(false)
 	return err
 }
 

@@ -113,6 +113,11 @@ type Options struct {
 	// process's executable.
 	Program string
 	Logger  zerolog.Logger
+	// OnDial, when set, is told of every SSH connection the pool tried to
+	// open, once the try is over: the engine, and the login method that
+	// succeeded or the error (a *HostKeyError, an *AuthError, ...). It
+	// runs on the dialing goroutine and must not block (metrics).
+	OnDial func(engine, method string, err error)
 }
 
 // Credentials are what the application sent: a user and maybe a password.
