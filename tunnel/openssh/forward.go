@@ -57,7 +57,7 @@ func (m *Master) Forward(ctx context.Context, conn *net.TCPConn, host string, po
 	if err != nil {
 		return nil, err
 	}
-	mc, spare, err := m.takeMux(ctx)
+	mc, err := dialMux(ctx, m.sock)
 	if err != nil {
 		return nil, err
 	}
@@ -65,18 +65,9 @@ func (m *Master) Forward(ctx context.Context, conn *net.TCPConn, host string, po
 	// are logged too) must not be taken for this forward's reason.
 	m.stderr.dropOpenFailed()
 	sid, ferr := mc.stdioFwd(ctx, host, port, conn)
-	var me *MuxError
-	if ferr != nil && spare && !errors.As(ferr, &me) && ctx.Err() == nil {
-		// A spare that went stale (the master closed it): the master
-		// has not taken the socket. Once more on a fresh connection.
-		mc.close()
-		if mc, err = dialMux(ctx, m.sock); err != nil {
-			return nil, err
-		}
-		sid, ferr = mc.stdioFwd(ctx, host, port, conn)
-	}
 	if ferr != nil {
 		mc.close()
+		var me *MuxError
 		if errors.As(ferr, &me) && errors.Is(me, ErrForwardRefused) {
 			me.Detail = m.openFailedReason()
 		}

@@ -98,12 +98,6 @@ type Master struct {
 	notListen bool  // StopListening succeeded: the socket is gone
 	ready     bool  // it answered once: later ends are lost connections
 	exitErr   error // why it ended, once done is closed
-	// spare is a control connection made ahead, past its hello, for the
-	// next forward (takeMux); noSpare stops making them (StopListening,
-	// the end), since a control connection keeps a draining master alive.
-	spare     *muxConn
-	refilling bool
-	noSpare   bool
 }
 
 // Start runs a master for o and returns once its control socket answers
@@ -244,7 +238,6 @@ func Start(ctx context.Context, o Options) (*Master, error) {
 	m.mu.Lock()
 	m.ready = true
 	m.mu.Unlock()
-	m.refillSpare()
 	// Authenticated: ssh asks nothing more. Erase the secrets now, not when
 	// the master ends (a key may have logged in before the password was
 	// asked for); later prompts find no helper socket and get no answer.
@@ -438,7 +431,6 @@ func (m *Master) Alive(ctx context.Context) (int, error) {
 // master exits by itself once the last one has ended (ssh -N does so): a
 // drain. Alive and Client fail from then on.
 func (m *Master) StopListening(ctx context.Context) error {
-	m.dropSpare()
 	c, err := dialMux(ctx, m.sock)
 	if err != nil {
 		return err
@@ -567,61 +559,6 @@ func (m *Master) setEndErr(err error) {
 	m.mu.Unlock()
 }
 
-// spareTimeout bounds making a spare control connection.
-const spareTimeout = 5 * time.Second
-
-// takeMux returns a control connection past its hello: the spare when
-// there is one (and starts making the next), else a new one. spare says
-// which, so that a forward can try a fresh one when a spare has gone stale.
-func (m *Master) takeMux(ctx context.Context) (c *muxConn, spare bool, err error) {
-	m.mu.Lock()
-	c, m.spare = m.spare, nil
-	m.mu.Unlock()
-	m.refillSpare()
-	if c != nil {
-		return c, true, nil
-	}
-	c, err = dialMux(ctx, m.sock)
-	return c, false, err
-}
-
-// refillSpare makes a spare control connection in the background, unless
-// there is one, one is being made, or spares have been stopped.
-func (m *Master) refillSpare() {
-	m.mu.Lock()
-	if m.spare != nil || m.refilling || m.noSpare {
-		m.mu.Unlock()
-		return
-	}
-	m.refilling = true
-	m.mu.Unlock()
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), spareTimeout)
-		c, err := dialMux(ctx, m.sock)
-		cancel()
-		m.mu.Lock()
-		m.refilling = false
-		if err == nil && m.spare == nil && !m.noSpare {
-			m.spare, c = c, nil
-		}
-		m.mu.Unlock()
-		if c != nil {
-			c.close()
-		}
-	}()
-}
-
-// dropSpare closes the spare control connection and makes no more.
-func (m *Master) dropSpare() {
-	m.mu.Lock()
-	c := m.spare
-	m.spare, m.noSpare = nil, true
-	m.mu.Unlock()
-	if c != nil {
-		c.close()
-	}
-}
-
 // Stop ends the master: SIGTERM to its PID, SIGKILL if it is still there
 // after a grace period, then it waits until the process is reaped and
 // removes the master's private directory. Forwards still open end with it.
@@ -645,7 +582,6 @@ func (m *Master) Stop() {
 }
 
 func (m *Master) cleanup() {
-	m.dropSpare()
 	if m.ask != nil {
 		m.ask.close()
 	}
