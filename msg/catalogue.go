@@ -108,7 +108,7 @@ var catalogue = []Message{
 		"A new session arrived while the daemon was quiesced. The client got a SOCKS failure reply.",
 		"Enter RESUME when new sessions may run again."},
 	{"SOX0110I", "session %d trace: %s %d bytes, %d in all",
-		"TRACE ON is in effect for the session: each block the relay moves is logged with its direction (up: client to destination, down: back) and size, and the bytes moved that way so far. The data itself is never logged. Trace lines show at log level info or below.",
+		"TRACE ON is in effect for the session: each block the relay moves is logged with its direction (up: client to destination, down: back) and size, and the bytes moved that way so far. With the openssh engine, whose ssh process carries a tunnel session's or FTP data connection's bytes itself, each line gives the bytes the kernel counted since the last line (about once a second). The data itself is never logged. Trace lines show at log level info or below.",
 		"Enter TRACE OFF SESSION=n when done; tracing makes the log large."},
 	{"SOX0111W", "session %d ended in failure: %s",
 		"A SOCKS session ended because a step failed: the destination could not be reached, the SSH tunnel could not be built (host key, login, SSH server), the FTP login failed, or the relay broke off. The log fields are those of SOX0102I with result=failed; an earlier message of the same session often names the cause.",

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -361,11 +362,19 @@ func TestEngineSpliceExact(t *testing.T) {
 			client, server := tcpPair(t)
 			defer client.Close()
 			var ctrs [2]relay.Counters
+			var traced [2]atomic.Int64 // up, down: what Trace was told
 			const hello = "ready\n"
 			sp, err := l.Splice(context.Background(), addr, server, SpliceOptions{
 				IdleTimeout: time.Minute,
 				Counters:    []*relay.Counters{&ctrs[0], &ctrs[1]},
-				Ready:       func() error { _, err := server.Write([]byte(hello)); return err },
+				Trace: func(up bool, n int) {
+					if up {
+						traced[0].Add(int64(n))
+					} else {
+						traced[1].Add(int64(n))
+					}
+				},
+				Ready: func() error { _, err := server.Write([]byte(hello)); return err },
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -396,6 +405,10 @@ func TestEngineSpliceExact(t *testing.T) {
 				if ctrs[i].Up.Load() != res.Up || ctrs[i].Down.Load() != res.Down {
 					t.Fatalf("counter %d: up %d down %d, want %d %d", i, ctrs[i].Up.Load(), ctrs[i].Down.Load(), res.Up, res.Down)
 				}
+			}
+			// TRACE sees every byte too (openssh: from the kernel's counts).
+			if traced[0].Load() != res.Up || traced[1].Load() != res.Down {
+				t.Fatalf("traced up %d down %d, want %d %d", traced[0].Load(), traced[1].Load(), res.Up, res.Down)
 			}
 		})
 	}
