@@ -124,7 +124,21 @@ func (d *Daemon) Version() string { return d.opt.Version }
 
 // Reload reads the configuration file again and swaps the rules in
 // atomically. A bad file is rejected with FILE:LINE and the old rules stay.
+// Before it reads the file, it opens the log and audit files again (for
+// logrotate), whether the new configuration is then taken or not; around
+// it, it tells Options.Notify that it reloads, then that it is ready.
 func (d *Daemon) Reload() error {
+	if n := d.opt.Notify; n != nil {
+		n.Reloading()
+		defer func() {
+			select {
+			case <-d.stopping: // a stop began meanwhile: not ready again
+			default:
+				n.Ready()
+			}
+		}()
+	}
+	d.reopenLogs()
 	var cfg *config.Config
 	var err error
 	if d.opt.ConfigPath == "" {
@@ -151,6 +165,25 @@ func (d *Daemon) Reload() error {
 	}
 	msg.Log(&d.log, "SOX0004E", err).Str("event", "reload_rejected").Send()
 	return err
+}
+
+// reopenLogs opens the log file and the audit file again by their paths,
+// so that a file that logrotate moved away is replaced by a new one. A
+// file that cannot be opened again stays in use (SOX0822E).
+func (d *Daemon) reopenLogs() {
+	for _, f := range []interface {
+		Reopen() error
+		Path() string
+	}{d.opt.LogFile, d.opt.Audit} {
+		if f.Path() == "" {
+			continue
+		}
+		if err := f.Reopen(); err != nil {
+			msg.Log(&d.log, "SOX0822E", f.Path(), err).Str("file", f.Path()).Err(err).Send()
+			continue
+		}
+		msg.Log(&d.log, "SOX0823I", f.Path()).Str("file", f.Path()).Send()
+	}
 }
 
 // SetLogLevel changes the log level.

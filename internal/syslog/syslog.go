@@ -1,0 +1,304 @@
+// Package syslog sends records to a syslog receiver as RFC 5424 messages,
+// each with one structured-data element: over the local socket (/dev/log),
+// UDP (one datagram a record, RFC 5426) or TCP (octet-counting framing,
+// RFC 6587). Messages are built with github.com/leodido/go-syslog, which
+// escapes '"', '\' and ']' in parameter values. It imports nothing of the
+// project, so that config can check the settings with the same parsers.
+//
+// A record that cannot be sent is reported to the caller and not queued:
+// Send tries once more on a new connection, then gives up.
+package syslog
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/leodido/go-syslog/v4/rfc5424"
+)
+
+// Severities of RFC 5424 that socksd uses.
+const (
+	Warning = 4
+	Info    = 6
+)
+
+// LocalSocket is the local syslog socket that the address "local" names.
+const LocalSocket = "/dev/log"
+
+// Address is where a Writer sends: Network is "unix" (the local socket,
+// a datagram socket, else a stream one), "udp" or "tcp".
+type Address struct {
+	Network string
+	Addr    string // a path for unix, host:port otherwise
+}
+
+// String gives the address in the form ParseAddress reads.
+func (a Address) String() string {
+	if a.Network == "unix" {
+		return "unix:" + a.Addr
+	}
+	return a.Network + "://" + a.Addr
+}
+
+// ParseAddress reads a receiver's address: "local" (the local socket
+// /dev/log), "unix:PATH", "udp://HOST[:PORT]" or "tcp://HOST[:PORT]"; the
+// port defaults to 514.
+func ParseAddress(s string) (Address, error) {
+	if s == "local" {
+		return Address{"unix", LocalSocket}, nil
+	}
+	if path, ok := strings.CutPrefix(s, "unix:"); ok {
+		path = strings.TrimPrefix(path, "//")
+		if !strings.HasPrefix(path, "/") {
+			return Address{}, fmt.Errorf("syslog: %q: a unix socket needs an absolute path", s)
+		}
+		return Address{"unix", path}, nil
+	}
+	scheme, hostport, ok := strings.Cut(s, "://")
+	if !ok || (scheme != "udp" && scheme != "tcp") {
+		return Address{}, fmt.Errorf("syslog: %q: want local, unix:PATH, udp://HOST[:PORT] or tcp://HOST[:PORT]", s)
+	}
+	host, port, err := net.SplitHostPort(hostport)
+	if err != nil {
+		// No port: the whole is the host (an IPv6 literal in brackets too).
+		host, port = strings.TrimSuffix(strings.TrimPrefix(hostport, "["), "]"), "514"
+	}
+	if host == "" || strings.ContainsAny(host, "/ ") {
+		return Address{}, fmt.Errorf("syslog: %q: no host", s)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return Address{}, fmt.Errorf("syslog: %q: bad port %q", s, port)
+	}
+	return Address{scheme, net.JoinHostPort(host, port)}, nil
+}
+
+// facilities are the facility names of RFC 5424 and syslog(3), by code.
+var facilities = map[string]int{
+	"kern": 0, "user": 1, "mail": 2, "daemon": 3, "auth": 4, "syslog": 5,
+	"lpr": 6, "news": 7, "uucp": 8, "cron": 9, "authpriv": 10, "ftp": 11,
+	"ntp": 12, "security": 13, "console": 14, "solaris-cron": 15,
+	"local0": 16, "local1": 17, "local2": 18, "local3": 19,
+	"local4": 20, "local5": 21, "local6": 22, "local7": 23,
+}
+
+// ParseFacility gives the code of a facility name such as "local0" or
+// "authpriv".
+func ParseFacility(name string) (int, error) {
+	if f, ok := facilities[name]; ok {
+		return f, nil
+	}
+	return 0, fmt.Errorf("syslog: unknown facility %q (want a name such as daemon, authpriv or local0 to local7)", name)
+}
+
+// CheckAppName checks an APP-NAME: 1 to 48 printable ASCII characters, no
+// space.
+func CheckAppName(s string) error {
+	if len(s) < 1 || len(s) > 48 || !printable(s, "") {
+		return fmt.Errorf("syslog: app name %q: want 1 to 48 printable ASCII characters without spaces", s)
+	}
+	return nil
+}
+
+// CheckSDID checks a structured-data element ID: NAME@NUMBER with a
+// private enterprise number (such as the default "socksd@32473"), 1 to 32
+// printable ASCII characters without '=', ' ', ']' or '"'. IDs without
+// '@' are reserved to the IETF and refused.
+func CheckSDID(s string) error {
+	name, pen, ok := strings.Cut(s, "@")
+	if !ok || len(s) > 32 || name == "" || !printable(s, "=]\"") || strings.Contains(pen, "@") || !digits(pen) {
+		return fmt.Errorf("syslog: structured-data ID %q: want NAME@NUMBER (a private enterprise number), at most 32 characters, without '=', ']', '\"' or spaces", s)
+	}
+	return nil
+}
+
+func printable(s, except string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 33 || s[i] > 126 || strings.IndexByte(except, s[i]) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func digits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// Options configure a Writer; ParseAddress, ParseFacility, CheckAppName
+// and CheckSDID check their parts.
+type Options struct {
+	Address  Address
+	Facility int
+	AppName  string
+	SDID     string // the structured-data element's ID
+	// Hostname is the HOSTNAME field; "" takes os.Hostname.
+	Hostname string
+	// Timeout bounds each connect and write; 0 means 5 seconds.
+	Timeout time.Duration
+}
+
+// Record is one message: its severity, MSGID, the structured-data
+// element's parameters and the free-form MSG.
+type Record struct {
+	Severity int
+	MsgID    string
+	Params   map[string]string
+	Msg      string
+	Time     time.Time // zero: now
+}
+
+// Writer sends records to one receiver. Its methods may be called from
+// several goroutines at once; each Send is written whole, one at a time.
+type Writer struct {
+	opt Options
+	pid string
+
+	mu     sync.Mutex
+	conn   net.Conn
+	stream bool // the connection is a stream: frame each message
+	octets bool // frame by octet counting (TCP), else by a trailing LF (a unix stream)
+}
+
+// New returns a Writer; it connects at the first Send.
+func New(opt Options) *Writer {
+	if opt.Hostname == "" {
+		opt.Hostname, _ = os.Hostname()
+	}
+	if opt.Timeout == 0 {
+		opt.Timeout = 5 * time.Second
+	}
+	return &Writer{opt: opt, pid: strconv.Itoa(os.Getpid())}
+}
+
+// Format builds the RFC 5424 message of r, without framing.
+func (w *Writer) Format(r Record) (string, error) {
+	t := r.Time
+	if t.IsZero() {
+		t = time.Now()
+	}
+	m := &rfc5424.SyslogMessage{}
+	m.SetPriority(uint8(w.opt.Facility*8 + r.Severity))
+	m.SetVersion(1)
+	m.SetTimestamp(t.UTC().Format("2006-01-02T15:04:05.000000Z07:00"))
+	if w.opt.Hostname != "" {
+		m.SetHostname(w.opt.Hostname)
+	}
+	m.SetAppname(w.opt.AppName)
+	m.SetProcID(w.pid)
+	if r.MsgID != "" {
+		m.SetMsgID(r.MsgID)
+	}
+	for k, v := range r.Params {
+		m.SetParameter(w.opt.SDID, k, v)
+	}
+	if r.Msg != "" {
+		m.SetMessage(r.Msg)
+	}
+	s, err := m.String()
+	if err != nil {
+		return "", fmt.Errorf("syslog: %w", err)
+	}
+	return s, nil
+}
+
+// Send writes one record. On a failure it tries once more on a new
+// connection (a TCP receiver may have restarted); a record that still
+// cannot be sent is dropped and the error returned.
+func (w *Writer) Send(r Record) error {
+	text, err := w.Format(r)
+	if err != nil {
+		return err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for try := 0; ; try++ {
+		err = w.write(text)
+		if err == nil {
+			return nil
+		}
+		w.closeConn()
+		if try == 1 {
+			return fmt.Errorf("syslog: send to %s: %w", w.opt.Address, err)
+		}
+	}
+}
+
+// write sends text on the connection, connecting first if needed.
+func (w *Writer) write(text string) error {
+	if w.conn == nil {
+		if err := w.connect(); err != nil {
+			return err
+		}
+	}
+	b := []byte(text)
+	switch {
+	case w.octets:
+		b = append([]byte(strconv.Itoa(len(b))+" "), b...)
+	case w.stream:
+		b = append(b, '\n')
+	}
+	if err := w.conn.SetWriteDeadline(time.Now().Add(w.opt.Timeout)); err != nil {
+		return err
+	}
+	_, err := w.conn.Write(b)
+	return err
+}
+
+// connect dials the receiver. The local socket is tried as a datagram
+// socket, then as a stream socket, as syslog(3) does.
+func (w *Writer) connect() error {
+	a := w.opt.Address
+	d := net.Dialer{Timeout: w.opt.Timeout}
+	var err error
+	switch a.Network {
+	case "unix":
+		if w.conn, err = d.Dial("unixgram", a.Addr); err == nil {
+			w.stream, w.octets = false, false
+			return nil
+		}
+		var err2 error
+		if w.conn, err2 = d.Dial("unix", a.Addr); err2 == nil {
+			w.stream, w.octets = true, false
+			return nil
+		}
+		return errors.Join(err, err2)
+	case "udp":
+		w.conn, err = d.Dial("udp", a.Addr)
+		w.stream, w.octets = false, false
+	case "tcp":
+		w.conn, err = d.Dial("tcp", a.Addr)
+		w.stream, w.octets = true, true
+	default:
+		err = fmt.Errorf("unknown network %q", a.Network)
+	}
+	return err
+}
+
+func (w *Writer) closeConn() {
+	if w.conn != nil {
+		w.conn.Close()
+		w.conn = nil
+	}
+}
+
+// Close closes the connection; a later Send connects again.
+func (w *Writer) Close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.closeConn()
+	return nil
+}
