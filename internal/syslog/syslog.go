@@ -1,9 +1,10 @@
 // Package syslog sends records to a syslog receiver as RFC 5424 messages,
 // each with one structured-data element: over the local socket (/dev/log),
 // UDP (one datagram a record, RFC 5426) or TCP (octet-counting framing,
-// RFC 6587). Messages are built with github.com/leodido/go-syslog, which
-// escapes '"', '\' and ']' in parameter values. It imports nothing of the
-// project, so that config can check the settings with the same parsers.
+// RFC 6587). It imports nothing of the project, so that config can check
+// the settings with the same parsers. (The library that its tests parse
+// with, github.com/leodido/go-syslog, builds messages too, but drops
+// parameter values that need escaping.)
 //
 // A record that cannot be sent is reported to the caller and not queued:
 // Send tries once more on a new connection, then gives up.
@@ -14,12 +15,13 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
-	"github.com/leodido/go-syslog/v4/rfc5424"
 )
 
 // Severities of RFC 5424 that socksd uses.
@@ -184,49 +186,79 @@ func New(opt Options) *Writer {
 	return &Writer{opt: opt, pid: strconv.Itoa(os.Getpid())}
 }
 
-// Format builds the RFC 5424 message of r, without framing.
-func (w *Writer) Format(r Record) (string, error) {
+// Format builds the RFC 5424 message of r, without framing: the header,
+// one structured-data element with r.Params in the order of their names
+// (names cut to the 32 characters allowed, a character not allowed in a
+// name replaced by '_'; '"', '\' and ']' in values escaped with '\'),
+// then r.Msg as MSG (without a BOM, which many receivers mishandle).
+func (w *Writer) Format(r Record) string {
 	t := r.Time
 	if t.IsZero() {
 		t = time.Now()
 	}
-	m := &rfc5424.SyslogMessage{}
-	m.SetPriority(uint8(w.opt.Facility*8 + r.Severity))
-	m.SetVersion(1)
-	m.SetTimestamp(t.UTC().Format("2006-01-02T15:04:05.000000Z07:00"))
-	if w.opt.Hostname != "" {
-		m.SetHostname(w.opt.Hostname)
-	}
-	m.SetAppname(w.opt.AppName)
-	m.SetProcID(w.pid)
-	if r.MsgID != "" {
-		m.SetMsgID(r.MsgID)
-	}
-	for k, v := range r.Params {
-		m.SetParameter(w.opt.SDID, k, v)
+	var b strings.Builder
+	fmt.Fprintf(&b, "<%d>1 %s %s %s %s %s ", w.opt.Facility*8+r.Severity,
+		t.UTC().Format("2006-01-02T15:04:05.000000Z07:00"),
+		headerField(w.opt.Hostname, 255), headerField(w.opt.AppName, 48), w.pid, headerField(r.MsgID, 32))
+	if len(r.Params) == 0 {
+		b.WriteString("-")
+	} else {
+		names := make([]string, 0, len(r.Params))
+		for k := range r.Params {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		b.WriteString("[" + w.opt.SDID)
+		for _, k := range names {
+			b.WriteString(" " + paramName(k) + `="` + escaper.Replace(r.Params[k]) + `"`)
+		}
+		b.WriteString("]")
 	}
 	if r.Msg != "" {
-		m.SetMessage(r.Msg)
+		b.WriteString(" " + r.Msg)
 	}
-	s, err := m.String()
-	if err != nil {
-		return "", fmt.Errorf("syslog: %w", err)
+	return b.String()
+}
+
+// escaper escapes a PARAM-VALUE (RFC 5424 section 6.3.3).
+var escaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, `]`, `\]`)
+
+// headerField gives a header field: printable ASCII, at most max long, "-"
+// (the nil value) when empty or not printable.
+func headerField(s string, max int) string {
+	if s == "" || len(s) > max || !printable(s, "") {
+		return "-"
 	}
-	return s, nil
+	return s
+}
+
+// paramName makes an SD-NAME of k: at most 32 characters, printable ASCII
+// but '=', ' ', ']' and '"', which become '_'.
+func paramName(k string) string {
+	if len(k) > 32 {
+		k = k[:32]
+	}
+	if k == "" {
+		return "_"
+	}
+	b := []byte(k)
+	for i, c := range b {
+		if c < 33 || c > 126 || c == '=' || c == ']' || c == '"' {
+			b[i] = '_'
+		}
+	}
+	return string(b)
 }
 
 // Send writes one record. On a failure it tries once more on a new
 // connection (a TCP receiver may have restarted); a record that still
 // cannot be sent is dropped and the error returned.
 func (w *Writer) Send(r Record) error {
-	text, err := w.Format(r)
-	if err != nil {
-		return err
-	}
+	text := w.Format(r)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for try := 0; ; try++ {
-		err = w.write(text)
+		err := w.write(text)
 		if err == nil {
 			return nil
 		}
@@ -239,6 +271,9 @@ func (w *Writer) Send(r Record) error {
 
 // write sends text on the connection, connecting first if needed.
 func (w *Writer) write(text string) error {
+	if w.conn != nil && w.octets && peerClosed(w.conn) {
+		w.closeConn()
+	}
 	if w.conn == nil {
 		if err := w.connect(); err != nil {
 			return err
@@ -256,6 +291,29 @@ func (w *Writer) write(text string) error {
 	}
 	_, err := w.conn.Write(b)
 	return err
+}
+
+// peerClosed tells whether a TCP receiver has closed or reset the
+// connection, without waiting: a write would still succeed once and its
+// record be lost, as RFC 6587 has no acknowledgement. (A Read with a past
+// deadline would not even look: it peeks at the socket instead.)
+func peerClosed(c net.Conn) bool {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return true
+	}
+	closed := false
+	err = rc.Read(func(fd uintptr) bool {
+		var b [1]byte
+		n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		closed = (n == 0 && err == nil) || (err != nil && err != syscall.EAGAIN && err != syscall.EWOULDBLOCK && err != syscall.EINTR)
+		return true // never wait for the socket
+	})
+	return closed || err != nil
 }
 
 // connect dials the receiver. The local socket is tried as a datagram
