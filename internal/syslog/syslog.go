@@ -21,7 +21,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-
 )
 
 // Severities of RFC 5424 that socksd uses.
