@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -293,6 +294,9 @@ action = "block"
 	wait.Until(t, "DISPLAY STATS for SIGUSR1", 30*time.Second, func() bool {
 		return strings.Contains(readLog(logPath), "DISPLAY STATS")
 	})
+	if strings.Contains(readLog(logPath), "SOX0823I") || strings.Contains(readLog(logPath), `"event":"reload"`) {
+		t.Errorf("SIGUSR1 reloaded or reopened the log")
+	}
 
 	const clients, each = 4, 50
 	var wg sync.WaitGroup
@@ -335,9 +339,6 @@ action = "block"
 	}
 	if len(sessionEnds(t, old)) < 20 {
 		t.Errorf("the moved file lost its lines")
-	}
-	if strings.Contains(old, "SOX0823I") && strings.Index(old, "SOX0823I") < strings.Index(old, "DISPLAY STATS") {
-		t.Errorf("SIGUSR1 reopened the log")
 	}
 	if !strings.Contains(cur, `"event":"reload"`) {
 		t.Errorf("the reload's own message is not in the new file")
@@ -476,5 +477,112 @@ func TestAuditSyslog(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestLogrotateSample: logrotate, run on the shipped sample (its paths,
+// user and postrotate command pointed at this test's daemon), rotates the
+// log while sessions are logged; the daemon writes on in a new file and no
+// line is lost.
+func TestLogrotateSample(t *testing.T) {
+	logrotate, err := exec.LookPath("logrotate")
+	if err != nil {
+		logrotate = "/usr/sbin/logrotate"
+		if _, err := os.Stat(logrotate); err != nil {
+			testpeer.Missing(t, "logrotate not found (Debian package logrotate; make deps installs it)")
+		}
+	}
+	b, err := os.ReadFile("../packaging/socksd.logrotate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sample := string(b)
+	post := regexp.MustCompile(`(?s)\n\tpostrotate\n.*?\n\tendscript\n`)
+	if strings.Contains(sample, "\tcopytruncate") || !post.MatchString(sample) ||
+		!strings.Contains(sample, "systemctl reload socksd.service") || !strings.Contains(sample, "/var/log/socksd/*.log") {
+		t.Fatalf("the sample lacks postrotate with systemctl reload, or has copytruncate:\n%s", sample)
+	}
+	dir := t.TempDir()
+	logs := filepath.Join(dir, "logs")
+	if err := os.Mkdir(logs, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	logPath := filepath.Join(logs, "socksd.log")
+	cmd, addr := startLoggingDaemon(t, fmt.Sprintf(`
+[server]
+listen = ["127.0.0.1:0"]
+[log]
+format = "json"
+file = %q
+[console]
+socket = ""
+[[rules]]
+name = "rest"
+action = "block"
+`, logPath), logPath)
+
+	me, err := user.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	grp, err := user.LookupGroupId(me.Gid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := strings.ReplaceAll(sample, "/var/log/socksd/", logs+"/")
+	conf = strings.ReplaceAll(conf, "socksd socksd\n", me.Username+" "+grp.Name+"\n")
+	conf = post.ReplaceAllLiteralString(conf, fmt.Sprintf("\n\tpostrotate\n\t\tkill -HUP %d\n\tendscript\n", cmd.Process.Pid))
+	confPath := filepath.Join(dir, "socksd.logrotate")
+	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	socks, err := proxy.SOCKS5("tcp", addr, nil, proxy.Direct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	request := func() {
+		if c, err := socks.Dial("tcp", "192.0.2.1:80"); err == nil {
+			c.Close()
+			t.Error("a request that the rules block succeeded")
+		}
+	}
+	readLog := func(p string) string { b, _ := os.ReadFile(p); return string(b) }
+	const clients, each = 4, 50
+	var wg sync.WaitGroup
+	for i := 0; i < clients; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < each; j++ {
+				request()
+			}
+		}()
+	}
+	wait.Until(t, "some sessions logged", 30*time.Second, func() bool {
+		return len(sessionEnds(t, readLog(logPath))) >= 20
+	})
+	out, err := testpeer.RunBounded(exec.Command(logrotate, "-v", "-f", "-s", filepath.Join(dir, "state"), confPath), time.Minute)
+	if err != nil {
+		t.Fatalf("logrotate: %v\n%s", err, out)
+	}
+	wait.Until(t, "a new log file with SOX0823I", 30*time.Second, func() bool {
+		return strings.Contains(readLog(logPath), "SOX0823I log file "+logPath+" reopened")
+	})
+	wg.Wait()
+	for j := 0; j < 5; j++ {
+		request()
+	}
+	rotated := logPath + ".1" // delaycompress: the newest one is not compressed
+	wait.Until(t, "every session's end logged", 30*time.Second, func() bool {
+		return len(sessionEnds(t, readLog(rotated)+readLog(logPath))) == clients*each+5
+	})
+	for id, n := range sessionEnds(t, readLog(rotated)+readLog(logPath)) {
+		if n != 1 {
+			t.Errorf("session %d ended %d times in the logs", id, n)
+		}
+	}
+	if n := len(sessionEnds(t, readLog(logPath))); n < 5 {
+		t.Errorf("the new file has %d session ends, want at least 5\nlogrotate said:\n%s", n, out)
 	}
 }
