@@ -194,12 +194,25 @@ action = "block"
 	}
 }
 
-// startLoggingDaemon starts the built daemon with configTOML, whose log
-// goes to logPath rather than to standard error, and waits until the log
-// file says it is ready. It returns the process and the SOCKS address.
-func startLoggingDaemon(t *testing.T, configTOML, logPath string) (*exec.Cmd, string) {
+// startLoggingDaemon starts the built daemon, which blocks every request
+// and logs as JSON to logPath rather than to standard error, and waits
+// until the log file says it is ready. It returns the process and the
+// SOCKS address.
+func startLoggingDaemon(t *testing.T, logPath string) (*exec.Cmd, string) {
 	t.Helper()
 	conf := filepath.Join(t.TempDir(), "socksd.toml")
+	configTOML := fmt.Sprintf(`
+[server]
+listen = ["127.0.0.1:0"]
+[log]
+format = "json"
+file = %q
+[console]
+socket = ""
+[[rules]]
+name = "rest"
+action = "block"
+`, logPath)
 	if err := os.WriteFile(conf, []byte(configTOML), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -265,81 +278,20 @@ func sessionEnds(t *testing.T, text string) map[uint64]int {
 func TestLogReopenOnSIGHUP(t *testing.T) {
 	dir := t.TempDir()
 	logPath := filepath.Join(dir, "socksd.log")
-	cmd, addr := startLoggingDaemon(t, fmt.Sprintf(`
-[server]
-listen = ["127.0.0.1:0"]
-[log]
-format = "json"
-file = %q
-[console]
-socket = ""
-[[rules]]
-name = "rest"
-action = "block"
-`, logPath), logPath)
-	socks, err := proxy.SOCKS5("tcp", addr, nil, proxy.Direct)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Each blocked request is one session: start, block, end.
-	request := func() { // 192.0.2.1 (TEST-NET-1): blocked, never dialed
-		if c, err := socks.Dial("tcp", "192.0.2.1:80"); err == nil {
-			c.Close()
-			t.Error("a request that the rules block succeeded")
-		}
-	}
-	readLog := func(p string) string { b, _ := os.ReadFile(p); return string(b) }
-
+	cmd, addr := startLoggingDaemon(t, logPath)
 	cmd.Process.Signal(syscall.SIGUSR1)
 	wait.Until(t, "DISPLAY STATS for SIGUSR1", 30*time.Second, func() bool {
-		return strings.Contains(readLog(logPath), "DISPLAY STATS")
+		return strings.Contains(readText(logPath), "DISPLAY STATS")
 	})
-	if strings.Contains(readLog(logPath), "SOX0823I") || strings.Contains(readLog(logPath), `"event":"reload"`) {
+	if strings.Contains(readText(logPath), "SOX0823I") || strings.Contains(readText(logPath), `"event":"reload"`) {
 		t.Errorf("SIGUSR1 reloaded or reopened the log")
 	}
-
-	const clients, each = 4, 50
-	var wg sync.WaitGroup
-	for i := 0; i < clients; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := 0; j < each; j++ {
-				request()
-			}
-		}()
-	}
-	// Rotate while the clients run.
-	wait.Until(t, "some sessions logged", 30*time.Second, func() bool {
-		return len(sessionEnds(t, readLog(logPath))) >= 20
-	})
-	if err := os.Rename(logPath, logPath+".1"); err != nil {
-		t.Fatal(err)
-	}
-	cmd.Process.Signal(syscall.SIGHUP)
-	wait.Until(t, "a new log file with SOX0823I", 30*time.Second, func() bool {
-		return strings.Contains(readLog(logPath), "SOX0823I log file "+logPath+" reopened")
-	})
-	wg.Wait()
-	for j := 0; j < 5; j++ {
-		request() // these come after the reopen: in the new file
-	}
-	wait.Until(t, "every session's end logged", 30*time.Second, func() bool {
-		return len(sessionEnds(t, readLog(logPath+".1")+readLog(logPath))) == clients*each+5
-	})
-	old, cur := readLog(logPath+".1"), readLog(logPath)
-	all := sessionEnds(t, old+cur)
-	for id, n := range all {
-		if n != 1 {
-			t.Errorf("session %d ended %d times in the logs", id, n)
+	_, cur := rotateUnderLoad(t, addr, logPath, logPath+".1", func() {
+		if err := os.Rename(logPath, logPath+".1"); err != nil {
+			t.Fatal(err)
 		}
-	}
-	if n := len(sessionEnds(t, cur)); n < 5 {
-		t.Errorf("the new file has %d session ends, want at least the 5 after the reopen", n)
-	}
-	if len(sessionEnds(t, old)) < 20 {
-		t.Errorf("the moved file lost its lines")
-	}
+		cmd.Process.Signal(syscall.SIGHUP)
+	})
 	if !strings.Contains(cur, `"event":"reload"`) {
 		t.Errorf("the reload's own message is not in the new file")
 	}
@@ -508,18 +460,7 @@ func TestLogrotateSample(t *testing.T) {
 		t.Fatal(err)
 	}
 	logPath := filepath.Join(logs, "socksd.log")
-	cmd, addr := startLoggingDaemon(t, fmt.Sprintf(`
-[server]
-listen = ["127.0.0.1:0"]
-[log]
-format = "json"
-file = %q
-[console]
-socket = ""
-[[rules]]
-name = "rest"
-action = "block"
-`, logPath), logPath)
+	cmd, addr := startLoggingDaemon(t, logPath)
 
 	me, err := user.Current()
 	if err != nil {
@@ -537,18 +478,47 @@ action = "block"
 		t.Fatal(err)
 	}
 
+	var out []byte
+	_, cur := rotateUnderLoad(t, addr, logPath, logPath+".1", func() { // delaycompress: .1 is not compressed
+		var err error
+		out, err = testpeer.RunBounded(exec.Command(logrotate, "-v", "-f", "-s", filepath.Join(dir, "state"), confPath), time.Minute)
+		if err != nil {
+			t.Fatalf("logrotate: %v\n%s", err, out)
+		}
+	})
+	if t.Failed() {
+		t.Logf("logrotate said:\n%s", out)
+	}
+	if !strings.Contains(cur, `"event":"reload"`) {
+		t.Errorf("the reload's own message is not in the new file")
+	}
+}
+
+// readText reads a file as text; a missing file is "".
+func readText(path string) string {
+	b, _ := os.ReadFile(path)
+	return string(b)
+}
+
+// rotateUnderLoad logs sessions from several clients (each a request the
+// rules block: start, block, end) while rotate moves the log away and has
+// the daemon reopen it. It checks that the daemon writes a new file that
+// gets the sessions made after the reopen, and that every session's end is
+// in the rotated file or the new one, exactly once. It returns both
+// files' text.
+func rotateUnderLoad(t *testing.T, addr, logPath, rotated string, rotate func()) (old, cur string) {
+	t.Helper()
 	socks, err := proxy.SOCKS5("tcp", addr, nil, proxy.Direct)
 	if err != nil {
 		t.Fatal(err)
 	}
-	request := func() {
+	request := func() { // 192.0.2.1 (TEST-NET-1): blocked, never dialed
 		if c, err := socks.Dial("tcp", "192.0.2.1:80"); err == nil {
 			c.Close()
 			t.Error("a request that the rules block succeeded")
 		}
 	}
-	readLog := func(p string) string { b, _ := os.ReadFile(p); return string(b) }
-	const clients, each = 4, 50
+	const clients, each, after = 4, 50, 5
 	var wg sync.WaitGroup
 	for i := 0; i < clients; i++ {
 		wg.Add(1)
@@ -560,29 +530,30 @@ action = "block"
 		}()
 	}
 	wait.Until(t, "some sessions logged", 30*time.Second, func() bool {
-		return len(sessionEnds(t, readLog(logPath))) >= 20
+		return len(sessionEnds(t, readText(logPath))) >= 20
 	})
-	out, err := testpeer.RunBounded(exec.Command(logrotate, "-v", "-f", "-s", filepath.Join(dir, "state"), confPath), time.Minute)
-	if err != nil {
-		t.Fatalf("logrotate: %v\n%s", err, out)
-	}
+	rotate() // while the clients run
 	wait.Until(t, "a new log file with SOX0823I", 30*time.Second, func() bool {
-		return strings.Contains(readLog(logPath), "SOX0823I log file "+logPath+" reopened")
+		return strings.Contains(readText(logPath), "SOX0823I log file "+logPath+" reopened")
 	})
 	wg.Wait()
-	for j := 0; j < 5; j++ {
-		request()
+	for j := 0; j < after; j++ {
+		request() // after the reopen: in the new file
 	}
-	rotated := logPath + ".1" // delaycompress: the newest one is not compressed
 	wait.Until(t, "every session's end logged", 30*time.Second, func() bool {
-		return len(sessionEnds(t, readLog(rotated)+readLog(logPath))) == clients*each+5
+		return len(sessionEnds(t, readText(rotated)+readText(logPath))) == clients*each+after
 	})
-	for id, n := range sessionEnds(t, readLog(rotated)+readLog(logPath)) {
+	old, cur = readText(rotated), readText(logPath)
+	for id, n := range sessionEnds(t, old+cur) {
 		if n != 1 {
 			t.Errorf("session %d ended %d times in the logs", id, n)
 		}
 	}
-	if n := len(sessionEnds(t, readLog(logPath))); n < 5 {
-		t.Errorf("the new file has %d session ends, want at least 5\nlogrotate said:\n%s", n, out)
+	if n := len(sessionEnds(t, cur)); n < after {
+		t.Errorf("the new file has %d session ends, want at least the %d after the reopen", n, after)
 	}
+	if len(sessionEnds(t, old)) < 20 {
+		t.Errorf("the rotated file lost its lines")
+	}
+	return old, cur
 }
