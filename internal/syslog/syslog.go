@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"sort"
 	"strconv"
@@ -68,15 +69,39 @@ func ParseAddress(s string) (Address, error) {
 	host, port, err := net.SplitHostPort(hostport)
 	if err != nil {
 		// No port: the whole is the host (an IPv6 literal in brackets too).
-		host, port = strings.TrimSuffix(strings.TrimPrefix(hostport, "["), "]"), "514"
+		host, port = hostport, "514"
+		if h, ok := strings.CutPrefix(host, "["); ok && strings.HasSuffix(h, "]") {
+			host = strings.TrimSuffix(h, "]")
+			if a, err := netip.ParseAddr(host); err != nil || !a.Is6() {
+				return Address{}, fmt.Errorf("syslog: %q: %q is not an IPv6 address", s, host)
+			}
+		}
 	}
-	if host == "" || strings.ContainsAny(host, "/ ") {
-		return Address{}, fmt.Errorf("syslog: %q: no host", s)
+	if !validHost(host) {
+		return Address{}, fmt.Errorf("syslog: %q: %q is not a host name or an IP address", s, host)
 	}
 	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
 		return Address{}, fmt.Errorf("syslog: %q: bad port %q", s, port)
 	}
 	return Address{scheme, net.JoinHostPort(host, port)}, nil
+}
+
+// validHost tells whether h is an IP address or a host name (letters,
+// digits, '-', '_' and '.').
+func validHost(h string) bool {
+	if _, err := netip.ParseAddr(h); err == nil {
+		return true
+	}
+	if h == "" {
+		return false
+	}
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 // facilities are the facility names of RFC 5424 and syslog(3), by code.

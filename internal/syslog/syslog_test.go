@@ -39,6 +39,9 @@ func TestParseAddress(t *testing.T) {
 		{"udp://:514", Address{}, true},
 		{"tcp://siem.example:99999", Address{}, true},
 		{"tcp://siem.example:x", Address{}, true},
+		{"tcp://]0", Address{}, true},
+		{"tcp://[10.0.0.1]", Address{}, true},
+		{"udp://siem/x", Address{}, true},
 	}
 	for _, tc := range tests {
 		got, err := ParseAddress(tc.in)
