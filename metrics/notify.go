@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"context"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -88,10 +89,6 @@ func (n *Notifier) send(state string) {
 // firstLine is the notification's first assignment, which names it in a
 // message.
 func firstLine(state string) string {
-	for i := 0; i < len(state); i++ {
-		if state[i] == '\n' {
-			return state[:i]
-		}
-	}
-	return state
+	line, _, _ := strings.Cut(state, "\n")
+	return line
 }
