@@ -334,7 +334,7 @@ var catalogue = []Message{
 		"A RELOAD (or SIGHUP, as logrotate sends) opened the log or audit file named again; lines from now on go to the file that has that path now.",
 		"None."},
 	{"SOX0824E", "audit record not sent to syslog: %s",
-		"socksd could not send a transfer's audit record to the syslog receiver of log.audit_syslog, for the reason shown, even after one more try on a new connection. The record is dropped from syslog; the transfer itself is still in the daemon log (SOX0303I or SOX0308W) and in the audit_file, if there is one.",
+		"socksd could not send a transfer's audit record to the syslog receiver of log.audit_syslog, for the reason shown: even one more try on a new connection failed, or too many records were already waiting for a slow receiver. The record is dropped from syslog; the transfer itself is still in the daemon log (SOX0303I or SOX0308W) and in the audit_file, if there is one.",
 		"Check that the syslog receiver runs and can be reached, and correct log.audit_syslog if needed. socksd connects again at the next record."},
 }
 

@@ -191,7 +191,20 @@ type AuditWriter struct {
 	file   *LogFile // nil without an audit_file
 	syslog *syslog.Writer
 	log    zerolog.Logger
+
+	// The records for syslog wait in queue for the goroutine that sends
+	// them, so that a slow receiver does not hold up the transfers.
+	mu     sync.Mutex
+	queue  chan syslog.Record // nil after Close
+	sender chan struct{}      // closed when the sending goroutine ends
 }
+
+// syslogQueue is how many audit records may wait for a slow syslog
+// receiver; the ones past that are dropped (SOX0824E).
+const syslogQueue = 1024
+
+// syslogDrain bounds how long Close waits for the records still queued.
+const syslogDrain = 15 * time.Second
 
 // NewAuditWriter opens path for appending; with "" it writes no file. log
 // receives the writer's own failures.
@@ -224,7 +237,32 @@ func (a *AuditWriter) OpenSyslog(cfg config.Log) error {
 		return fmt.Errorf("socksd: audit syslog: %w", err)
 	}
 	a.syslog = syslog.New(syslog.Options{Address: addr, Facility: fac, AppName: cfg.SyslogAppName, SDID: cfg.SyslogSDID})
+	a.queue, a.sender = make(chan syslog.Record, syslogQueue), make(chan struct{})
+	go func(q <-chan syslog.Record) {
+		defer close(a.sender)
+		for r := range q {
+			if err := a.syslog.Send(r); err != nil {
+				msg.Log(&a.log, "SOX0824E", err).Err(err).Send()
+			}
+		}
+	}(a.queue)
 	return nil
+}
+
+// queueSyslog hands r to the sending goroutine, or drops it when the queue
+// is full or the writer closed.
+func (a *AuditWriter) queueSyslog(r syslog.Record) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.queue == nil {
+		return
+	}
+	select {
+	case a.queue <- r:
+	default:
+		err := fmt.Errorf("socksd: %d records wait for the syslog receiver: dropped", syslogQueue)
+		msg.Log(&a.log, "SOX0824E", err).Err(err).Send()
+	}
 }
 
 // Write records one audit event: one JSON line in the audit file, and one
@@ -246,9 +284,9 @@ func (a *AuditWriter) Write(rec any) {
 		}
 	}
 	if a.syslog != nil {
-		if err := a.syslog.Send(auditSyslogRecord(rec, b)); err != nil {
-			msg.Log(&a.log, "SOX0824E", err).Err(err).Send()
-		}
+		r := auditSyslogRecord(rec, b)
+		r.Time = time.Now()
+		a.queueSyslog(r)
 	}
 }
 
@@ -304,9 +342,23 @@ func (a *AuditWriter) Path() string {
 	return a.file.Path()
 }
 
-// Close closes the audit file and the syslog connection.
+// Close closes the audit file and, after sending the records still
+// queued (for syslogDrain at most), the syslog connection. A record
+// written after Close fails on the file (SOX0017E) and is not sent to
+// syslog.
 func (a *AuditWriter) Close() error {
-	if a.syslog != nil {
+	a.mu.Lock()
+	q := a.queue
+	a.queue = nil
+	a.mu.Unlock()
+	if q != nil {
+		close(q)
+		t := time.NewTimer(syslogDrain)
+		select {
+		case <-a.sender:
+		case <-t.C:
+		}
+		t.Stop()
 		a.syslog.Close()
 	}
 	if a.file == nil {

@@ -5,12 +5,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
 
 	"socksd/config"
 	"socksd/ftp"
@@ -251,5 +254,62 @@ func TestAuditSyslogRecord(t *testing.T) {
 	}
 	if r := auditSyslogRecord(map[string]any{"x": nil}, []byte(`{"x":null}`)); r.MsgID != "audit" || len(r.Params) != 0 {
 		t.Errorf("other record: %+v", r)
+	}
+}
+
+// TestAuditWriterSyslog: records reach the syslog receiver in order, all
+// of them once Close returns; a receiver that refuses the connection is
+// reported (SOX0824E) and does not stop the writer.
+func TestAuditWriterSyslog(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "log.sock")
+	pc, err := net.ListenPacket("unixgram", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	var logbuf bytes.Buffer
+	a, err := NewAuditWriter("", zerolog.New(&logbuf))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.OpenSyslog(config.Log{AuditSyslog: "unix:" + path, SyslogFacility: "local1", SyslogAppName: "sx", SyslogSDID: "x@1"}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 3; i++ {
+		a.Write(ftp.Transfer{Session: uint64(i), Command: "RETR", Code: 226})
+	}
+	a.Close()
+	a.Write(ftp.Transfer{Session: 4}) // after Close: dropped, no panic
+	for i := 1; i <= 3; i++ {
+		pc.SetReadDeadline(time.Now().Add(10 * time.Second))
+		buf := make([]byte, 4096)
+		n, _, err := pc.ReadFrom(buf)
+		if err != nil {
+			t.Fatalf("record %d: %v", i, err)
+		}
+		if !strings.HasPrefix(string(buf[:n]), "<142>1 ") || !strings.Contains(string(buf[:n]), fmt.Sprintf(` sx %d transfer [x@1 `, os.Getpid())) ||
+			!strings.Contains(string(buf[:n]), fmt.Sprintf(`session="%d"`, i)) {
+			t.Errorf("record %d: %s", i, buf[:n])
+		}
+	}
+	if logbuf.Len() != 0 {
+		t.Errorf("log: %s", logbuf.String())
+	}
+
+	// A TCP receiver that is not there.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := ln.Addr().String()
+	ln.Close()
+	a, _ = NewAuditWriter("", zerolog.New(&logbuf))
+	if err := a.OpenSyslog(config.Log{AuditSyslog: "tcp://" + closed, SyslogFacility: "local0", SyslogAppName: "socksd", SyslogSDID: "socksd@32473"}); err != nil {
+		t.Fatal(err)
+	}
+	a.Write(ftp.Transfer{Session: 1})
+	a.Close()
+	if !strings.Contains(logbuf.String(), "SOX0824E audit record not sent to syslog: syslog: send to tcp://"+closed) {
+		t.Errorf("log: %s", logbuf.String())
 	}
 }
