@@ -93,7 +93,7 @@ func (d *Daemon) ConfigSummary() []string {
 			c.Server.MaxSessions, c.Server.MaxPerClient, c.Server.HandshakeTimeout, c.Server.IdleTimeout, c.Server.DrainTimeout),
 		fmt.Sprintf("SSH        known_hosts %v, policy %s, keepalive %s x%d, connect %s, idle_close %s",
 			c.SSH.KnownHosts, c.SSH.HostKeyPolicy, c.SSH.KeepaliveInterval, c.SSH.KeepaliveMax, c.SSH.ConnectTimeout, c.SSH.IdleClose),
-		fmt.Sprintf("LOG        level %s, format %s, file %q, audit %q", d.logLevel(), c.Log.Format, c.Log.File, c.Log.AuditFile),
+		fmt.Sprintf("LOG        level %s, format %s, file %q, audit %q, audit syslog %q", d.logLevel(), c.Log.Format, c.Log.File, c.Log.AuditFile, c.Log.AuditSyslog),
 		fmt.Sprintf("CONSOLE    socket %q, stdin %v", c.Console.Socket, c.Console.Stdin),
 	}
 	for name, p := range c.Profiles {
