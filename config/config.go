@@ -71,6 +71,12 @@ type Log struct {
 	Format    string `toml:"format"`
 	File      string `toml:"file"`
 	AuditFile string `toml:"audit_file"`
+	// AuditSyslog sends audit records to syslog too: "local", "unix:PATH",
+	// "udp://HOST[:PORT]" or "tcp://HOST[:PORT]"; "" does not.
+	AuditSyslog    string `toml:"audit_syslog"`
+	SyslogFacility string `toml:"syslog_facility"`
+	SyslogAppName  string `toml:"syslog_app_name"`
+	SyslogSDID     string `toml:"syslog_sd_id"`
 }
 
 // Metrics configures the HTTP listener of /metrics, /healthz and /readyz.

@@ -27,7 +27,8 @@ type Message struct {
 //
 // Ranges: SOX00xx daemon lifecycle, SOX01xx sessions and SOCKS, SOX02xx SSH
 // tunnels, SOX03xx FTP, SOX04xx console and commands, SOX05xx
-// configuration, SOX06xx JCL, SOX08xx metrics and fleet operation.
+// configuration, SOX06xx JCL, SOX07xx capture and forwards, SOX08xx fleet
+// operation (metrics, systemd, log files, syslog, packaging).
 var catalogue = []Message{
 	// Daemon lifecycle.
 	{"SOX0001I", "socksd %s starting, configuration %s",
@@ -80,7 +81,7 @@ var catalogue = []Message{
 		"Restart the daemon when convenient, or put the old listen list back."},
 	{"SOX0017E", "audit record not written to %s: %s",
 		"socksd could not write a transfer's record to the audit_file, for the reason shown. The transfer itself is still in the daemon log (SOX0303I or SOX0308W), but the audit file is incomplete.",
-		"Check the audit file's file system (space, permissions) and restart the daemon if the file was removed. Recover the missing records from the daemon log."},
+		"Check the audit file's file system (space, permissions); if the file was removed, send RELOAD (or SIGHUP) to create it again. Recover the missing records from the daemon log."},
 
 	// Sessions and SOCKS.
 	{"SOX0101I", "session %d start (details in fields)",
@@ -348,6 +349,22 @@ var catalogue = []Message{
 	{"SOX0802E", "metrics listener %s stopped: %s",
 		"The [metrics] HTTP listener failed while socksd ran. Sessions go on, but /metrics, /healthz and /readyz no longer answer.",
 		"Restart socksd at a convenient time; tell the people who run the load balancer or Prometheus, which will see the host as down."},
+	// systemd, log files and syslog.
+	{"SOX0820W", "systemd notification %s not sent: %s",
+		"socksd runs under systemd (NOTIFY_SOCKET is set) but could not send the notification named to it, for the reason shown. It is said once, not for every later failure. With Type=notify, systemd may consider the daemon not started, not reloaded or, with WatchdogSec, hung, and stop it.",
+		"Check that the unit's NotifyAccess allows the main process (the default for Type=notify) and that the notify socket exists. The daemon itself goes on serving."},
+	{"SOX0821I", "systemd watchdog on: WATCHDOG=1 every %s",
+		"systemd asked for a watchdog (WatchdogSec in the unit). socksd tells systemd it is alive at half of that interval.",
+		"None."},
+	{"SOX0822E", "log file %s not reopened, still writing to the old file: %s",
+		"A RELOAD (or SIGHUP, as logrotate sends) could not open the log or audit file named again, for the reason shown. socksd keeps writing to the file it had open, which may have been moved or removed by a rotation.",
+		"Correct the cause (a missing directory, permissions, space), then send RELOAD or SIGHUP again."},
+	{"SOX0823I", "log file %s reopened",
+		"A RELOAD (or SIGHUP, as logrotate sends) opened the log or audit file named again; lines from now on go to the file that has that path now.",
+		"None."},
+	{"SOX0824E", "audit record not sent to syslog: %s",
+		"socksd could not send a transfer's audit record to the syslog receiver of log.audit_syslog, for the reason shown: even one more try on a new connection failed, or too many records were already waiting for a slow receiver. The record is dropped from syslog; the transfer itself is still in the daemon log (SOX0303I or SOX0308W) and in the audit_file, if there is one.",
+		"Check that the syslog receiver runs and can be reached, and correct log.audit_syslog if needed. socksd connects again at the next record."},
 }
 
 // index maps an ID to its position in catalogue; built once, never modified.

@@ -36,7 +36,23 @@ type Options struct {
 	// Level, when set, is the level switch that LOGLEVEL changes.
 	Level *LevelSwitch
 	// Audit receives transfer audit records; nil writes them to the log.
+	// Reload opens its file again.
 	Audit *AuditWriter
+	// LogFile, when set, is the log file (NewLogger's), which Reload opens
+	// again so that it can be rotated.
+	LogFile *LogFile
+	// Notify, when set, is told when the daemon is ready, reloads and
+	// stops (systemd's notify protocol: metrics.Notifier).
+	Notify Notifier
+}
+
+// Notifier is told of the daemon's lifecycle: Ready once the listeners are
+// open and after each reload, Reloading before a reload, Stopping when a
+// stop begins. metrics.Notifier tells systemd.
+type Notifier interface {
+	Ready()
+	Reloading()
+	Stopping()
 }
 
 // Daemon is a running socksd.
@@ -167,6 +183,9 @@ func (d *Daemon) Serve(ctx context.Context) error {
 	msg.Log(&d.log, "SOX0002I", strings.Join(names, ", ")).Str("event", "ready").Strs("listen", names).Send()
 	stopMetrics := d.serveMetrics()
 	defer stopMetrics()
+	if d.opt.Notify != nil {
+		d.opt.Notify.Ready()
+	}
 
 	sessCtx, cancelSessions := context.WithCancel(context.Background())
 	defer cancelSessions()
@@ -304,6 +323,9 @@ func (d *Daemon) Stop(immediate bool) {
 		wait := d.state.Load().drain
 		if immediate {
 			wait = 0
+		}
+		if d.opt.Notify != nil {
+			d.opt.Notify.Stopping()
 		}
 		msg.Log(&d.log, "SOX0007I", n, wait).Str("event", "stop").Int("sessions", n).Send()
 		if immediate {
