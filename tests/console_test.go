@@ -1295,13 +1295,7 @@ action = "block"
 	tun := tuns[0]
 	// ENGINE proves the SOCKSD_TEST_ENGINE pass runs on the engine it
 	// names; unset, on the engine that auto chose, as SOX0230I says.
-	engine := testpeer.Engine()
-	if engine == "auto" {
-		engine = "builtin"
-		if strings.Contains(d.Log.String(), "SOX0230I profile gw uses the openssh SSH engine") {
-			engine = "openssh"
-		}
-	}
+	engine := d.ProfileEngine(t, "gw", waitTimeout)
 	for k, want := range map[string]string{"SERVER": s.Addr, "USER": s.User, "PROFILE": "gw", "ENGINE": engine, "CHANNELS": "1", "TOTAL": "1"} {
 		if tun[k] != want {
 			t.Errorf("D TUNNELS %s = %q, want %q\n%s", k, tun[k], want, r)

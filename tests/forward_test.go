@@ -128,9 +128,7 @@ func TestForwardEndToEnd(t *testing.T) {
 			t.Fatalf("no SOX0740I for forward %s", name)
 		}
 	}
-	if !d.Log.WaitCount("SOX0230I profile gw uses the "+testpeer.Engine()+" SSH engine", 1, waitTimeout) {
-		t.Fatalf("profile gw does not use the %s engine", testpeer.Engine())
-	}
+	d.ProfileEngine(t, "gw", waitTimeout)
 	_, dataPort, _ := net.SplitHostPort(dataAddr)
 	_, echoPort, _ := net.SplitHostPort(echoAddr)
 

@@ -194,7 +194,7 @@ func TestMetricsDuringFTPTransfer(t *testing.T) {
 	if n := m[`socksd_ftp_transfer_duration_seconds_count{command="RETR"}`]; n != 1 {
 		t.Errorf("RETR duration histogram count = %v", n)
 	}
-	engine := testpeer.Engine()
+	engine := d.ProfileEngine(t, "ftphost", waitTimeout)
 	if n := m[fmt.Sprintf(`socksd_ssh_connections_opened_total{engine=%q}`, engine)]; n != 1 {
 		t.Errorf("SSH connections opened with %s = %v, want 1", engine, n)
 	}

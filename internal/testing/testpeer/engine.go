@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"testing"
+	"time"
 )
 
 // EnvEngine names the environment variable that chooses the SSH engine of
@@ -49,4 +51,22 @@ func WithEngine(configTOML, runtimeDir string) string {
 		return configTOML[:loc[1]] + keys + configTOML[loc[1]:]
 	}
 	return configTOML + "\n[ssh]\n" + keys
+}
+
+// ProfileEngine waits for the daemon's SOX0230I about profile and returns
+// the engine it names ("builtin" or "openssh"): with the default engine
+// (auto) the daemon chooses. It fails the test when none is logged, or
+// when SOCKSD_TEST_ENGINE names another engine than the one chosen.
+func (d *Socksd) ProfileEngine(t testing.TB, profile string, timeout time.Duration) string {
+	t.Helper()
+	re := regexp.MustCompile(`SOX0230I profile ` + regexp.QuoteMeta(profile) + ` uses the (\w+) SSH engine`)
+	line, ok := d.Log.WaitFor(re, timeout, d.Done())
+	if !ok {
+		t.Fatalf("testpeer: no SOX0230I for profile %s", profile)
+	}
+	engine := re.FindStringSubmatch(line)[1]
+	if want := Engine(); want != "auto" && want != engine {
+		t.Fatalf("testpeer: profile %s uses the %s engine, SOCKSD_TEST_ENGINE=%s", profile, engine, want)
+	}
+	return engine
 }
