@@ -65,19 +65,24 @@ func setForwards(t *testing.T, d *testpeer.Socksd, tables ...string) {
 
 // exchangeServer is a TCP server that, on each connection, sends its own
 // forwardBytes while it reads the client's, and reports the SHA-256 of
-// what it read.
+// what it read. It closes its sending side once it has read the client's
+// end as well: with the openssh engine a destination that closes first
+// stops the upload (TestEngineSpliceDestinationClosesFirst in tunnel).
 func exchangeServer(t *testing.T, down []byte) (string, <-chan [32]byte) {
 	got := make(chan [32]byte, 4)
 	addr := testpeer.ServeTCP(t, func(c net.Conn) {
 		c.SetDeadline(time.Now().Add(10 * time.Minute))
 		sent := make(chan error, 1)
+		read := make(chan struct{})
 		go func() {
 			_, err := c.Write(down)
+			<-read
 			c.(*net.TCPConn).CloseWrite()
 			sent <- err
 		}()
 		h := sha256.New()
 		io.Copy(h, c)
+		close(read)
 		<-sent
 		var sum [32]byte
 		copy(sum[:], h.Sum(nil))

@@ -348,6 +348,85 @@ func sinkThenSend(t *testing.T, reply []byte) (addr string, got <-chan []byte) {
 	return ln.Addr().String(), ch
 }
 
+// sendFirstThenSink is a destination that sends reply and closes its
+// sending side at once, then reads the client's bytes to the end.
+func sendFirstThenSink(t *testing.T, reply []byte) (addr string, got <-chan []byte) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	ch := make(chan []byte, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		c.Write(reply)
+		c.(*net.TCPConn).CloseWrite()
+		b, _ := io.ReadAll(c)
+		ch <- b
+	}()
+	return ln.Addr().String(), ch
+}
+
+// TestEngineSpliceDestinationClosesFirst: the destination sends a little,
+// closes its side, and reads on while the client uploads. The builtin
+// engine carries the upload whole. OpenSSH's stdio forward stops reading
+// the client at the destination's end of data (channels.c force_drain),
+// so with openssh the upload may be cut: then Splice must say so
+// (ErrInputDropped), never report a clean end with bytes missing.
+func TestEngineSpliceDestinationClosesFirst(t *testing.T) {
+	for _, engine := range allEngines {
+		t.Run(engine, func(t *testing.T) {
+			s, p, prof := e2eEngine(t, engine, testpeer.SSHDConfig{PasswordAuth: true}, nil)
+			l, err := p.Open(context.Background(), prof, "", Credentials{User: s.User, Password: []byte(s.Password)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			up, down := testpeer.Data(32<<20, 3), []byte("bye\n")
+			addr, got := sendFirstThenSink(t, down)
+			client, server := tcpPair(t)
+			defer client.Close()
+			sp, err := l.Splice(context.Background(), addr, server, SpliceOptions{IdleTimeout: time.Minute})
+			if err != nil {
+				t.Fatal(err)
+			}
+			go func() {
+				client.Write(up)
+				client.CloseWrite()
+			}()
+			if back, err := io.ReadAll(client); !bytes.Equal(back, down) {
+				t.Logf("client read %q, %v", back, err) // a cut upload may reset the connection first
+			}
+			res := sp.Wait()
+			var dest []byte
+			select {
+			case dest = <-got:
+			case <-time.After(time.Minute):
+				t.Fatal("the destination did not finish reading")
+			}
+			whole := bytes.Equal(dest, up)
+			switch {
+			case engine == EngineBuiltin && (!whole || res.Err != nil):
+				t.Fatalf("builtin: destination got %d of %d bytes, Wait: %v", len(dest), len(up), res.Err)
+			case whole && res.Err != nil:
+				t.Fatalf("the upload arrived whole, but Wait: %v", res.Err)
+			case !whole && res.Err == nil:
+				t.Fatalf("the destination got %d of %d bytes, and Wait reported a clean end (up %d)", len(dest), len(up), res.Up)
+			case !whole && !errors.Is(res.Err, openssh.ErrInputDropped):
+				t.Fatalf("the destination got %d of %d bytes; Wait: %v, want ErrInputDropped", len(dest), len(up), res.Err)
+			case !whole && res.Up != int64(len(dest)):
+				t.Errorf("bytes up %d, but the destination got %d", res.Up, len(dest))
+			}
+			t.Logf("destination got %d of %d bytes; Wait: %v", len(dest), len(up), res.Err)
+		})
+	}
+}
+
 func TestEngineSpliceExact(t *testing.T) {
 	for _, engine := range allEngines {
 		t.Run(engine, func(t *testing.T) {

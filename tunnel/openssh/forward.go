@@ -136,6 +136,9 @@ func (f *Fwd) watch() {
 		err = fmt.Errorf("openssh: forward on channel %d: %w", f.Channel, err)
 	}
 	final, cerr := f.meter.Read()
+	if err == nil && cerr == nil && final.Unread > 0 {
+		err = fmt.Errorf("openssh: forward on channel %d: %w (%d bytes)", f.Channel, ErrInputDropped, final.Unread)
+	}
 	// A reset when cut: the client must see a cut.
 	f.held.close(err != nil)
 	f.mu.Lock()

@@ -52,6 +52,12 @@ var (
 	ErrForwardRefused = errors.New("openssh: forward channel refused")
 	// ErrForwardClosed: the forward was ended by Fwd.Close.
 	ErrForwardClosed = errors.New("openssh: forward closed")
+	// ErrInputDropped: the forward ended with bytes the client sent still
+	// unread. OpenSSH's stdio forward stops reading the client once the
+	// destination has closed its side (channels.c force_drain), so a
+	// client still sending then loses the rest; the destination has seen
+	// an end of data already.
+	ErrInputDropped = errors.New("openssh: the destination closed its side first, and ssh stopped reading the client's bytes")
 )
 
 // MuxError is a refusal by the master: MUX_S_PERMISSION_DENIED or

@@ -16,6 +16,9 @@ type Counts struct {
 	Sent uint64
 	// Acked is the part of Sent that the peer acknowledged.
 	Acked uint64
+	// Unread is the part of Received that nobody has read from the socket
+	// yet (SIOCINQ). A Meter leaves it out of Received.
+	Unread uint64
 }
 
 // TCP states (include/net/tcp_states.h).
@@ -46,7 +49,9 @@ func ReadCounts(c syscall.Conn) (Counts, error) {
 	if err != nil {
 		return Counts{}, err
 	}
-	return countsOf(r.state, r.received, r.acked, r.outq), nil
+	k := countsOf(r.state, r.received, r.acked, r.outq)
+	k.Unread = r.inq
+	return k, nil
 }
 
 // Meter counts a TCP socket's bytes from the moment NewMeter was called:
@@ -70,14 +75,17 @@ func NewMeter(c syscall.Conn) (*Meter, error) {
 	return &Meter{c: c, base: k.Received - r.inq, sent: k.Sent, acked: k.Acked}, nil
 }
 
-// Read returns the counts since NewMeter. Acked counts only what was
-// written since then and acknowledged.
+// Read returns the counts since NewMeter. Received counts what was read
+// from the socket since then, Unread what waits there now; Acked counts
+// only what was written since then and acknowledged.
 func (m *Meter) Read() (Counts, error) {
 	k, err := ReadCounts(m.c)
 	if err != nil {
 		return Counts{}, err
 	}
-	out := Counts{Received: sub(k.Received, m.base), Sent: sub(k.Sent, m.sent)}
+	// Received counts what was read from the socket: what the master
+	// carried, not what waits in the receive queue.
+	out := Counts{Received: sub(sub(k.Received, k.Unread), m.base), Sent: sub(k.Sent, m.sent), Unread: k.Unread}
 	// Bytes queued at the base are acknowledged first.
 	out.Acked = sub(k.Acked, m.sent)
 	return out, nil
