@@ -39,3 +39,13 @@ func OriginalDestination(c *net.TCPConn) (netip.AddrPort, error) {
 func ListenTransparent(ctx context.Context, addr string) (net.Listener, error) {
 	return listenTransparent(ctx, addr)
 }
+
+// PeerIsSelf reports whether the other end of c is a socket of this very
+// process: a connection of socksd's own that the kernel redirected back to
+// it, the sign of a redirect loop. It reads /proc (the peer's socket in
+// /proc/net/tcp and tcp6, then this process's descriptors), so it is exact
+// for a peer on this host and false for any other; there is no race with a
+// connect still under way, since the socket exists before its first packet.
+func PeerIsSelf(c *net.TCPConn) (bool, error) {
+	return peerIsSelf(c)
+}

@@ -1,12 +1,17 @@
 package capture
 
 import (
+	"bufio"
 	"context"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
+	"strconv"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -111,4 +116,86 @@ func listenTransparent(ctx context.Context, addr string) (net.Listener, error) {
 		return nil, fmt.Errorf("capture: transparent listener %s: %w", addr, err)
 	}
 	return ln, nil
+}
+
+func peerIsSelf(c *net.TCPConn) (bool, error) {
+	ra, ok := c.RemoteAddr().(*net.TCPAddr)
+	if !ok {
+		return false, errors.New("capture: peer lookup: not a TCP connection")
+	}
+	peer := ra.AddrPort()
+	peer = netip.AddrPortFrom(peer.Addr().Unmap(), peer.Port())
+	var inode string
+	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		ino, err := socketInode(table, peer)
+		if err != nil {
+			return false, fmt.Errorf("capture: peer lookup: %w", err)
+		}
+		if ino != "" {
+			inode = ino
+			break
+		}
+	}
+	if inode == "" {
+		return false, nil // not a socket of this host (in this namespace)
+	}
+	want := "socket:[" + inode + "]"
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return false, fmt.Errorf("capture: peer lookup: %w", err)
+	}
+	for _, fd := range fds {
+		if l, err := os.Readlink("/proc/self/fd/" + fd.Name()); err == nil && l == want {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// maxProcLines bounds the rows read from one /proc/net table.
+const maxProcLines = 1 << 20
+
+// socketInode returns the inode of the connected socket whose local
+// address is local in a /proc/net/tcp or tcp6 table, or "".
+func socketInode(table string, local netip.AddrPort) (string, error) {
+	f, err := os.Open(table)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return "", nil // no IPv6 in this kernel
+		}
+		return "", err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for n := 0; sc.Scan() && n < maxProcLines; n++ {
+		// sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 10 || fields[3] == "0A" { // 0A: LISTEN
+			continue
+		}
+		if ap, ok := parseProcAddr(fields[1]); ok && ap == local {
+			return fields[9], nil
+		}
+	}
+	return "", sc.Err()
+}
+
+// parseProcAddr decodes an address of /proc/net/tcp ("0100007F:1F90"):
+// the address as 32-bit words in host order, the port in hex.
+func parseProcAddr(s string) (netip.AddrPort, bool) {
+	h, p, ok := strings.Cut(s, ":")
+	if !ok || (len(h) != 8 && len(h) != 32) {
+		return netip.AddrPort{}, false
+	}
+	raw, err := hex.DecodeString(h)
+	port, perr := strconv.ParseUint(p, 16, 16)
+	if err != nil || perr != nil {
+		return netip.AddrPort{}, false
+	}
+	b := make([]byte, len(raw))
+	for i := 0; i < len(raw); i += 4 {
+		binary.NativeEndian.PutUint32(b[i:], binary.BigEndian.Uint32(raw[i:]))
+	}
+	a, _ := netip.AddrFromSlice(b)
+	return netip.AddrPortFrom(a.Unmap(), uint16(port)), true
 }

@@ -16,3 +16,7 @@ func originalDestination(*net.TCPConn) (netip.AddrPort, error) {
 func listenTransparent(_ context.Context, addr string) (net.Listener, error) {
 	return nil, fmt.Errorf("capture: transparent listener %s: %w", addr, ErrUnsupported)
 }
+
+func peerIsSelf(*net.TCPConn) (bool, error) {
+	return false, fmt.Errorf("capture: peer lookup: %w", ErrUnsupported)
+}

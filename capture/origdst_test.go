@@ -196,3 +196,73 @@ func TestParseSockaddr(t *testing.T) {
 		t.Fatalf("a mapped address is returned as %s", got)
 	}
 }
+
+func TestPeerIsSelf(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	tl := ln.(*net.TCPListener)
+	accept := func() *net.TCPConn {
+		tl.SetDeadline(time.Now().Add(10 * time.Second))
+		c, err := tl.AcceptTCP()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	// A connection of this process.
+	own, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer own.Close()
+	if self, err := PeerIsSelf(accept()); err != nil || !self {
+		t.Fatalf("a connection from this process: self %v, %v", self, err)
+	}
+	// A connection of another process: bash holds it until its stdin ends.
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	cmd := exec.Command("bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/"+port+"; read -r _")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { stdin.Close(); cmd.Wait() }()
+	if self, err := PeerIsSelf(accept()); err != nil || self {
+		t.Fatalf("a connection from another process: self %v, %v", self, err)
+	}
+}
+
+func TestParseProcAddr(t *testing.T) {
+	var w [4]byte
+	binary.NativeEndian.PutUint32(w[:], binary.BigEndian.Uint32([]byte{127, 0, 0, 1}))
+	v4 := fmt.Sprintf("%08X", binary.BigEndian.Uint32(w[:]))
+	tests := []struct {
+		in   string
+		want string
+		ok   bool
+	}{
+		{v4 + ":1F90", "127.0.0.1:8080", true},
+		{"00000000000000000000000001000000:0015", "[::1]:21", binary.NativeEndian.Uint16([]byte{1, 0}) == 1},
+		{"0100007F", "", false},
+		{"XYZ0007F:0015", "", false},
+		{"0100007F:XYZ", "", false},
+	}
+	for _, tc := range tests {
+		got, ok := parseProcAddr(tc.in)
+		if !tc.ok {
+			if ok && tc.want == "" {
+				t.Errorf("%q: parsed as %s", tc.in, got)
+			}
+			continue
+		}
+		if !ok || got.String() != tc.want {
+			t.Errorf("%q: %s %v, want %s", tc.in, got, ok, tc.want)
+		}
+	}
+}

@@ -332,6 +332,9 @@ var catalogue = []Message{
 	{"SOX0703I", "session %d blocked by rule %s: redirected connection to %s closed",
 		"A redirected connection matched a rule whose action is block (or no rule). It had no SOCKS handshake, so it was closed without a reply: the application sees the connection reset or closed.",
 		"None, unless the destination should be reachable: then change the rules (by address: redirected connections carry no host name) and enter RELOAD."},
+	{"SOX0704W", "session %d: redirected connection from %s to %s closed: it is a connection of socksd itself, redirected back to it (a redirect loop)",
+		"A rule redirected one of socksd's own outgoing connections (to a destination, or to an SSH server) back to its redirect listener. socksd closed it at once; otherwise every pass would open another connection. The session whose connection this was fails.",
+		"Change the nftables or iptables rules so that they never match socksd's own connections: match only the users or cgroups to capture (meta skuid, socket cgroupv2), or exclude socksd's user (meta skuid socksd return)."},
 }
 
 // index maps an ID to its position in catalogue; built once, never modified.

@@ -102,6 +102,12 @@ func (r *request) serveRedirected(tproxy bool) outcome {
 				Str("dest", dest.String()).Send()
 		})
 	}
+	if r.fromSelf() {
+		return r.turnAway(resultRefused, func() {
+			msg.Log(&d.log, "SOX0704W", s.id, s.client, dest).Uint64("session", s.id).Str("client", s.client.String()).
+				Str("dest", dest.String()).Send()
+		})
+	}
 	r.req = &socks.Request{Command: socks.CmdConnect, Dest: socks.AddrFromAddrPort(dest)}
 	return r.admit()
 }
@@ -122,6 +128,23 @@ func (r *request) originalDestination(tproxy bool) (netip.AddrPort, error) {
 		return netip.AddrPort{}, err
 	}
 	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), nil
+}
+
+// fromSelf reports whether the connection comes from socksd itself: one
+// of its own connections (a direct one, or to an SSH server) that a rule
+// redirected back to it, which would otherwise loop until the session
+// limit. Only a client on this host is looked up.
+func (r *request) fromSelf() bool {
+	tc, ok := r.conn.(*net.TCPConn)
+	client := r.s.client.Addr()
+	if !ok || (!client.IsLoopback() && localTowards(client, netip.Addr{}) != client) {
+		return false
+	}
+	self, err := capture.PeerIsSelf(tc)
+	if err != nil {
+		r.d.log.Debug().Err(err).Uint64("session", r.s.id).Msg("redirect loop check failed")
+	}
+	return self
 }
 
 // ownListener reports whether dest is the address of one of the daemon's
