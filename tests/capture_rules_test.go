@@ -144,6 +144,8 @@ to = [%[9]q]
 ports = ["%[10]d"]
 action = "ftp-tunnel"
 profile = "gw"
+[rules.ftp]
+data = "socks" # a redirected session works as "auto" whatever this says
 [[rules]]
 name = "web"
 to = [%[9]q]
@@ -406,6 +408,37 @@ func TestCaptureFTP(t *testing.T) {
 			os.Remove(dst)
 		})
 	}
+	// Rules that take only the control port: the 227 reply, rewritten to
+	// socksd's own listener (the rule says data = "socks", but a
+	// redirected session always rewrites), is the only way the data
+	// connection can go through the tunnel.
+	t.Run("control-port-only", func(t *testing.T) {
+		resetRules(t, s.topo, s.topo.Client)
+		loop := exec.Command("ip", "netns", "exec", s.topo.Client, "nft", "-f", "-")
+		loop.Stdin = strings.NewReader(fmt.Sprintf(`table inet socksd_test_ftp21 {
+	chain output {
+		type nat hook output priority -100; policy accept;
+		meta skuid != %q return
+		fib daddr type local return
+		tcp dport %d redirect to :%d
+	}
+}
+`, uname, s.ftpd.Port, redirectPort))
+		if out, err := loop.CombinedOutput(); err != nil {
+			t.Fatalf("nft: %v: %s", err, out)
+		}
+		name := "port21.bin"
+		args := []string{"-sS", "--max-time", "60", "--user", login, "--disable-epsv", "--no-ftp-skip-pasv-ip"}
+		if out, err := testpeer.RunBounded(asUser(t, s.topo, home, "curl", append(args, "-T", src, base+name)...), 2*time.Minute); err != nil {
+			t.Fatalf("curl upload: %v: %s", err, out)
+		}
+		dst := filepath.Join(home, "port21.down")
+		if out, err := testpeer.RunBounded(asUser(t, s.topo, home, "curl", append(args, "-o", dst, base+name)...), 2*time.Minute); err != nil {
+			t.Fatalf("curl download: %v: %s", err, out)
+		}
+		check(t, name, dst)
+		os.Remove(filepath.Join(s.ftpd.Root, name))
+	})
 	// Every connection reached vsftpd through the SSH server, active mode
 	// was converted, and the sessions came in by redirect.
 	if n := s.ftpd.CountLog(`Client "` + s.clientIP + `"`); n != 0 {
