@@ -49,8 +49,12 @@ type Daemon struct {
 	handlers sync.WaitGroup // running handle calls; Serve waits for them
 	pool     *tunnel.Pool
 	dial     dialer // direct and tunnel dialing; tests replace it
-	broker   *ftp.Broker
-	nextID   atomic.Uint64
+	// peerIsSelf is the redirect loop check; nil means
+	// capture.PeerIsSelf. Tests, whose clients are in their own process,
+	// replace it.
+	peerIsSelf func(*net.TCPConn) (bool, error)
+	broker     *ftp.Broker
+	nextID     atomic.Uint64
 
 	quiesced  atomic.Bool
 	traceAll  atomic.Bool

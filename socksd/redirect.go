@@ -140,7 +140,11 @@ func (r *request) fromSelf() bool {
 	if !ok || (!client.IsLoopback() && localTowards(client, netip.Addr{}) != client) {
 		return false
 	}
-	self, err := capture.PeerIsSelf(tc)
+	check := r.d.peerIsSelf
+	if check == nil {
+		check = capture.PeerIsSelf
+	}
+	self, err := check(tc)
 	if err != nil {
 		r.d.log.Debug().Err(err).Uint64("session", r.s.id).Msg("redirect loop check failed")
 	}
