@@ -335,6 +335,9 @@ var catalogue = []Message{
 	{"SOX0704W", "session %d: redirected connection from %s to %s closed: it is a connection of socksd itself, redirected back to it (a redirect loop)",
 		"A rule redirected one of socksd's own outgoing connections (to a destination, or to an SSH server) back to its redirect listener. socksd closed it at once; otherwise every pass would open another connection. The session whose connection this was fails.",
 		"Change the nftables or iptables rules so that they never match socksd's own connections: match only the users or cgroups to capture (meta skuid, socket cgroupv2), or exclude socksd's user (meta skuid socksd return)."},
+	{"SOX0705W", "redirect and TPROXY listen addresses changed to %s; they take effect at the next start",
+		"A RELOAD read a configuration whose server.redirect_listen or server.tproxy_listen differs from the one in use. The new rules are in use, but socksd keeps its redirect listeners on the old addresses until it is restarted.",
+		"Restart the daemon when convenient (and change the nftables or iptables rules to match), or put the old lists back."},
 }
 
 // index maps an ID to its position in catalogue; built once, never modified.

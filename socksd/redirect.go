@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
+	"strings"
 
 	"socksd/capture"
+	"socksd/config"
 	"socksd/ftp"
 	"socksd/msg"
 	"socksd/rules"
@@ -61,6 +64,17 @@ func (d *Daemon) listenRedirects(st *state) ([]redirectListener, error) {
 		out = append(out, redirectListener{ln, kindTProxy})
 	}
 	return out, nil
+}
+
+// warnRedirectChange logs SOX0705W when a reload changes redirect_listen
+// or tproxy_listen: the listeners stay as they were until a restart.
+func (d *Daemon) warnRedirectChange(old, cfg *config.Config) {
+	if slices.Equal(old.Server.RedirectListen, cfg.Server.RedirectListen) && slices.Equal(old.Server.TProxyListen, cfg.Server.TProxyListen) {
+		return
+	}
+	all := append(append([]string(nil), cfg.Server.RedirectListen...), cfg.Server.TProxyListen...)
+	msg.Log(&d.log, "SOX0705W", strings.Join(all, ", ")).Strs("redirect_listen", cfg.Server.RedirectListen).
+		Strs("tproxy_listen", cfg.Server.TProxyListen).Send()
 }
 
 // RedirectAddrs returns the addresses of the REDIRECT listeners

@@ -169,3 +169,36 @@ func TestRedirectLoop(t *testing.T) {
 		t.Errorf("the looped connection was dialed: %v", calls)
 	}
 }
+
+// TestRedirectListeners checks that the redirect listeners open with the
+// daemon (SOX0700I), that RedirectAddrs names the REDIRECT ones, that a
+// connection made to one directly is refused, and that a reload which
+// changes them says they stay until a restart.
+func TestRedirectListeners(t *testing.T) {
+	td := newTestDaemon(t, strings.Replace(redirectConfig, "[server]\n", "[server]\nredirect_listen = [\"127.0.0.1:0\"]\n", 1), &fakeDialer{})
+	wait.Until(t, "SOX0700I", waitTimeout, func() bool { return len(td.log.find(withID("SOX0700I"))) == 1 })
+	addrs := td.RedirectAddrs()
+	if len(addrs) != 1 {
+		t.Fatalf("RedirectAddrs = %v", addrs)
+	}
+	c, err := net.DialTimeout("tcp", addrs[0].String(), waitTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	expectClosed(t, c)
+	// Without a redirection the kernel names the listener itself, or
+	// nothing at all (no connection tracking here).
+	wait.Until(t, "SOX0702W or SOX0701W", waitTimeout, func() bool {
+		return len(td.log.find(withID("SOX0702W")))+len(td.log.find(withID("SOX0701W"))) == 1
+	})
+	if err := td.Reload(); err != nil { // the embedded default: no redirect_listen
+		t.Fatal(err)
+	}
+	if len(td.log.find(withID("SOX0705W"))) != 1 {
+		t.Errorf("no SOX0705W after a reload that dropped redirect_listen")
+	}
+	if len(td.RedirectAddrs()) != 1 {
+		t.Errorf("the reload changed the redirect listeners")
+	}
+}

@@ -143,6 +143,7 @@ func (d *Daemon) Reload() error {
 			if strings.Join(old.cfg.Server.Listen, ",") != strings.Join(cfg.Server.Listen, ",") {
 				msg.Log(&d.log, "SOX0016W", strings.Join(cfg.Server.Listen, ", ")).Strs("listen", cfg.Server.Listen).Send()
 			}
+			d.warnRedirectChange(old.cfg, cfg)
 			d.state.Store(st)
 			msg.Log(&d.log, "SOX0003I", cfg.File, st.rules.Len()).Str("event", "reload").Str("file", cfg.File).Int("rules", st.rules.Len()).Send()
 			d.logEngines(st.profiles)
