@@ -12,6 +12,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -110,24 +111,27 @@ func captureSite(t *testing.T) (*site, *testpeer.Socksd) {
 	if out, err := exec.Command("ip", "-n", s.topo.Client, "route", "add", "10.77.2.0/24", "via", s.topo.GatewayIP).CombinedOutput(); err != nil {
 		t.Fatalf("ip route: %v: %s", err, out)
 	}
-	var ln net.Listener
-	if err := testpeer.InNS(s.topo.FTPNSPath, func() (err error) {
-		ln, err = net.Listen("tcp", net.JoinHostPort(s.ftpIP, fmt.Sprint(webPort)))
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	addIPv6(t, s.topo)
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "hello from the ftp host\n")
 	}), ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
+	for _, ip := range []string{s.ftpIP, ftpIPv6} {
+		var ln net.Listener
+		if err := testpeer.InNS(s.topo.FTPNSPath, func() (err error) {
+			ln, err = net.Listen("tcp", net.JoinHostPort(ip, fmt.Sprint(webPort)))
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		go srv.Serve(ln)
+	}
 	cfg := fmt.Sprintf(`
 [server]
 listen = ["127.0.0.1:1080"]
 redirect_listen = ["127.0.0.1:%[1]d", "[::1]:%[1]d"]
 tproxy_listen = ["127.0.0.1:%[2]d"]
-allow_clients = ["127.0.0.0/8", "::1/128", "%[3]s/32"]
+allow_clients = ["127.0.0.0/8", "::1/128", "%[3]s/32", "%[14]s/128"]
 [console]
 socket = ""
 [ssh]
@@ -148,7 +152,7 @@ profile = "gw"
 data = "socks" # a redirected session works as "auto" whatever this says
 [[rules]]
 name = "web"
-to = [%[9]q]
+to = [%[9]q, %[15]q]
 ports = ["%[11]d", "%[12]d"]
 action = "tunnel"
 profile = "gw"
@@ -161,9 +165,55 @@ action = "direct"
 name = "rest"
 action = "block"
 `, redirectPort, tproxyPort, s.clientIP, s.sshd.KnownHostsFile, s.sshHost, s.sshd.Port, s.sshd.User,
-		s.sshd.ClientKeyFile, s.ftpIP, s.ftpd.Port, webPort, deadPort, loopPort)
+		s.sshd.ClientKeyFile, s.ftpIP, s.ftpd.Port, webPort, deadPort, loopPort, clientIPv6, ftpIPv6)
 	d := testpeer.StartSocksdIn(t, s.topo.Client, socksdBin, cfg)
 	return s, d
+}
+
+// The IPv6 addresses addIPv6 gives the client and FTP hosts.
+const (
+	clientIPv6 = "fd00:77:1::1"
+	ftpIPv6    = "fd00:77:2::2"
+)
+
+// addIPv6 gives the links of topo IPv6 addresses beside the IPv4 ones,
+// client fd00:77:1::1 - fd00:77:1::2 gateway fd00:77:2::1 - fd00:77:2::2
+// ftp, and the client a route to the FTP host's network through the
+// gateway (which does not forward).
+func addIPv6(t *testing.T, topo *testpeer.Topology) {
+	t.Helper()
+	veths := func(ns string) []string {
+		out, err := exec.Command("ip", "-n", ns, "-o", "link", "show", "type", "veth").Output()
+		if err != nil {
+			t.Fatalf("ip link: %v", err)
+		}
+		var names []string
+		for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			if f := strings.Fields(l); len(f) > 1 {
+				name, _, _ := strings.Cut(strings.TrimSuffix(f[1], ":"), "@")
+				names = append(names, name)
+			}
+		}
+		sort.Strings(names)
+		return names
+	}
+	c, g, f := veths(topo.Client), veths(topo.Gateway), veths(topo.FTP)
+	if len(c) != 1 || len(g) != 2 || len(f) != 1 {
+		t.Fatalf("unexpected links: client %v, gateway %v, ftp %v", c, g, f)
+	}
+	// The gateway's links sort as the client side, then the FTP side.
+	steps := [][]string{
+		{"-n", topo.Client, "addr", "add", clientIPv6 + "/64", "dev", c[0], "nodad"},
+		{"-n", topo.Gateway, "addr", "add", "fd00:77:1::2/64", "dev", g[0], "nodad"},
+		{"-n", topo.Gateway, "addr", "add", "fd00:77:2::1/64", "dev", g[1], "nodad"},
+		{"-n", topo.FTP, "addr", "add", ftpIPv6 + "/64", "dev", f[0], "nodad"},
+		{"-n", topo.Client, "route", "add", "fd00:77:2::/64", "via", "fd00:77:1::2"},
+	}
+	for _, st := range steps {
+		if out, err := exec.Command("ip", st...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %s: %v: %s", strings.Join(st, " "), err, out)
+		}
+	}
 }
 
 // logLines counts the lines of the daemon's log that hold every one of
@@ -456,4 +506,23 @@ func TestCaptureFTP(t *testing.T) {
 	if strings.Contains(d.Log.String(), s.ftpd.Password) {
 		t.Errorf("the password reached socksd's log")
 	}
+}
+
+// TestCaptureIPv6 redirects a user's IPv6 connection with the nft-user
+// example: socksd reads its original destination (IP6T_SO_ORIGINAL_DST)
+// and carries it through sshd.
+func TestCaptureIPv6(t *testing.T) {
+	s, d := captureSite(t)
+	uname, _ := testpeer.EnsureTestUser(t)
+	home := testpeer.UserDir(t)
+	loadExample(t, s.topo, s.topo.Client, "nft-user", uname)
+	out, err := testpeer.RunBounded(asUser(t, s.topo, home, "curl", "-sS", "--max-time", "30",
+		fmt.Sprintf("http://[%s]:%d/", ftpIPv6, webPort)), time.Minute)
+	if err != nil || string(out) != "hello from the ftp host\n" {
+		t.Fatalf("curl: %v: %q", err, out)
+	}
+	if s.sshd.WaitLog(fmt.Sprintf("target %s port %d", ftpIPv6, webPort), 1, 20*time.Second) < 1 {
+		t.Errorf("sshd logged no direct-tcpip channel to the web server's IPv6 address")
+	}
+	waitLog(t, d, 1, "event=session_start", "origin=redirect", fmt.Sprintf("dest=[%s]:%d", ftpIPv6, webPort), "client=["+clientIPv6+"]:")
 }
