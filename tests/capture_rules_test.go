@@ -526,3 +526,86 @@ func TestCaptureIPv6(t *testing.T) {
 	}
 	waitLog(t, d, 1, "event=session_start", "origin=redirect", fmt.Sprintf("dest=[%s]:%d", ftpIPv6, webPort), "client=["+clientIPv6+"]:")
 }
+
+// TestCaptureFTPSFTP runs curl as a captured user against an ftp-sftp
+// rule: socksd serves the redirected FTP session itself from the sftp
+// subsystem of the SSH server, passive and active, 16 MiB both ways.
+func TestCaptureFTPSFTP(t *testing.T) {
+	testpeer.RequireTool(t, "nft")
+	testpeer.RequireTool(t, "setpriv")
+	testpeer.RequireTool(t, "curl")
+	topo := testpeer.NewTopology(t)
+	home := testpeer.UserDir(t)
+	sshd := testpeer.StartSSHD(t, testpeer.SSHDConfig{PasswordAuth: true, NetNS: topo.Gateway, ListenAddr: topo.GatewayIP,
+		SFTP: testpeer.SFTPSubsystem{Server: testpeer.InternalSFTP, StartDir: home}})
+	const partnerPort = 2121 // the port the job names; the partner has no FTP server
+	d := testpeer.StartSocksdIn(t, topo.Client, socksdBin, fmt.Sprintf(`
+[server]
+listen = ["127.0.0.1:1080"]
+redirect_listen = ["127.0.0.1:%d"]
+allow_clients = ["127.0.0.0/8", "%s/32"]
+[console]
+socket = ""
+[ssh]
+known_hosts = [%q]
+[profiles.partner]
+host = %q
+port = %d
+auth = ["password"]
+[[rules]]
+name = "sftp"
+to = [%q]
+ports = ["%d"]
+action = "ftp-sftp"
+profile = "partner"
+[rules.ftp]
+data = "socks" # a redirected session works as "auto" whatever this says
+[[rules]]
+name = "rest"
+action = "block"
+`, redirectPort, topo.ClientIP, sshd.KnownHostsFile, topo.GatewayIP, sshd.Port, topo.GatewayIP, partnerPort))
+	uname, _ := testpeer.EnsureTestUser(t)
+	loadExample(t, topo, topo.Client, "nft-user", uname)
+	data := testpeer.Data(16<<20, 17)
+	want := sha256.Sum256(data)
+	work := testpeer.UserDir(t) // the client's files, apart from the server's
+	src := filepath.Join(work, "up.bin")
+	if err := os.WriteFile(src, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	base := fmt.Sprintf("ftp://%s:%d/", topo.GatewayIP, partnerPort)
+	for _, c := range []struct {
+		name string
+		args []string
+	}{
+		{"epsv", nil},
+		{"pasv-227-address", []string{"--disable-epsv", "--no-ftp-skip-pasv-ip"}},
+		{"active-eprt", []string{"--ftp-port", "-"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			name := "sftp-" + c.name + ".bin"
+			run := func(args ...string) string {
+				t.Helper()
+				all := append(append([]string{"-sS", "--max-time", "120", "--user", sshd.User + ":" + sshd.Password}, c.args...), args...)
+				out, err := testpeer.RunBounded(asUser(t, topo, work, "curl", all...), 3*time.Minute)
+				if err != nil {
+					t.Fatalf("curl %s: %v: %s", strings.Join(args, " "), err, out)
+				}
+				return string(out)
+			}
+			run("-T", src, base+name)
+			if got, err := os.ReadFile(filepath.Join(home, name)); err != nil || sha256.Sum256(got) != want {
+				t.Fatalf("STOR: the server's copy differs (%d bytes): %v", len(got), err)
+			}
+			dst := filepath.Join(work, name+".down")
+			run("-o", dst, base+name)
+			if got, err := os.ReadFile(dst); err != nil || sha256.Sum256(got) != want {
+				t.Fatalf("RETR: the copy differs (%d bytes): %v", len(got), err)
+			}
+			if listing := run(base); !strings.Contains(listing, name) {
+				t.Fatalf("LIST does not show %s: %q", name, listing)
+			}
+		})
+	}
+	waitLog(t, d, 9, "event=session_start", "origin=redirect", fmt.Sprintf("dest=%s:%d", topo.GatewayIP, partnerPort))
+}
