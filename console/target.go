@@ -11,6 +11,8 @@ type Target interface {
 	Sessions() []SessionInfo
 	// Tunnels returns the open SSH connections.
 	Tunnels() []TunnelInfo
+	// Forwards returns the fixed local tunnels ([[forwards]]) in use.
+	Forwards() []ForwardInfo
 	// Rules returns the rules in the order they are matched.
 	Rules() []RuleInfo
 	// Stats returns the daemon's counters.
@@ -69,6 +71,17 @@ type TunnelInfo struct {
 	TotalChannels int    // channels opened since the connection was made
 	Opened        time.Time
 	LastUsed      time.Time
+}
+
+// ForwardInfo describes one fixed local tunnel ([[forwards]]).
+type ForwardInfo struct {
+	Name      string // forwards.name, or the listen address
+	Listen    string // host:port on this host
+	To        string // host:port, reached from the SSH server
+	Profile   string
+	Listening bool  // false when its listen address could not be opened
+	Sessions  int64 // sessions running now
+	Total     int64 // sessions since the daemon started
 }
 
 // RuleInfo describes one rule of the rule set in use.

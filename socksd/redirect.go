@@ -12,7 +12,6 @@ import (
 	"socksd/config"
 	"socksd/ftp"
 	"socksd/msg"
-	"socksd/rules"
 	"socksd/socks"
 )
 
@@ -98,10 +97,8 @@ func (d *Daemon) RedirectAddrs() []net.Addr {
 // ever replied; every refusal is a close and a log line.
 func (r *request) serveRedirected(tproxy bool) outcome {
 	d, s := r.d, r.s
-	if !rules.PrefixesContain(r.st.allow, s.client.Addr()) {
-		return r.turnAway(resultRefused, func() {
-			msg.Log(&d.log, "SOX0103W", s.client).Str("client", s.client.String()).Str("origin", s.origin).Send()
-		})
+	if out, ok := r.checkClient(); !ok {
+		return out
 	}
 	s.id = d.nextID.Add(1)
 	dest, err := r.originalDestination(tproxy)
@@ -122,8 +119,13 @@ func (r *request) serveRedirected(tproxy bool) outcome {
 				Str("dest", dest.String()).Send()
 		})
 	}
+	// Version 0: no SOCKS handshake, so reply sends nothing.
 	r.req = &socks.Request{Command: socks.CmdConnect, Dest: socks.AddrFromAddrPort(dest)}
-	return r.admit()
+	s.set(func(s *session) { s.dest, s.command = r.req.Dest.String(), r.req.Command.String() })
+	if out, ok := r.admit(); !ok {
+		return out
+	}
+	return r.route()
 }
 
 // originalDestination is where the client was going: for TPROXY the
