@@ -76,6 +76,20 @@ func (d *Daemon) warnRedirectChange(old, cfg *config.Config) {
 		Strs("tproxy_listen", cfg.Server.TProxyListen).Send()
 }
 
+// redirectSummary is the line of DISPLAY CONFIG for redirect_listen and
+// tproxy_listen, or "" when neither is set.
+func redirectSummary(c *config.Config) string {
+	s := c.Server
+	if len(s.RedirectListen) == 0 && len(s.TProxyListen) == 0 {
+		return ""
+	}
+	l := "REDIRECT   " + strings.Join(s.RedirectListen, " ")
+	if len(s.TProxyListen) > 0 {
+		l += ", tproxy " + strings.Join(s.TProxyListen, " ")
+	}
+	return l
+}
+
 // RedirectAddrs returns the addresses of the REDIRECT listeners
 // (server.redirect_listen), in the configuration's order; TPROXY
 // listeners are not among them.

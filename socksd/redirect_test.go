@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -192,8 +193,12 @@ func TestRedirectListeners(t *testing.T) {
 	wait.Until(t, "SOX0702W or SOX0701W", waitTimeout, func() bool {
 		return len(td.log.find(withID("SOX0702W")))+len(td.log.find(withID("SOX0701W"))) == 1
 	})
+	lines := td.ConfigSummary()
 	if err := td.Reload(); err != nil { // the embedded default: no redirect_listen
 		t.Fatal(err)
+	}
+	if !slices.Contains(lines, "REDIRECT   127.0.0.1:0") {
+		t.Errorf("DISPLAY CONFIG has no REDIRECT line: %q", lines)
 	}
 	if len(td.log.find(withID("SOX0705W"))) != 1 {
 		t.Errorf("no SOX0705W after a reload that dropped redirect_listen")

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 
 	"socksd/config"
@@ -95,6 +96,9 @@ func (d *Daemon) ConfigSummary() []string {
 			c.SSH.KnownHosts, c.SSH.HostKeyPolicy, c.SSH.KeepaliveInterval, c.SSH.KeepaliveMax, c.SSH.ConnectTimeout, c.SSH.IdleClose),
 		fmt.Sprintf("LOG        level %s, format %s, file %q, audit %q, audit syslog %q", d.logLevel(), c.Log.Format, c.Log.File, c.Log.AuditFile, c.Log.AuditSyslog),
 		fmt.Sprintf("CONSOLE    socket %q, stdin %v", c.Console.Socket, c.Console.Stdin),
+	}
+	if l := redirectSummary(c); l != "" {
+		lines = slices.Insert(lines, 2, l)
 	}
 	if a := d.MetricsAddr(); a != nil {
 		lines = append(lines, "METRICS    listen "+a.String()+" (/metrics, /healthz, /readyz)")
