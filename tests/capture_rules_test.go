@@ -24,41 +24,41 @@ import (
 // The ports of docs/CAPTURE.md's examples. They are fixed: the daemon runs
 // in a network namespace made by the test, where nothing else listens.
 const (
-	redirectPort = 1081
-	tproxyPort   = 1082
-	webPort      = 8080 // the HTTP server on the FTP host, reached through sshd
-	blockedPort  = 8081 // a destination the rules block
-	deadPort     = 8083 // a tunnel destination where nothing listens
-	loopPort     = 8082 // a direct destination that a test rule loops back
+	redirListenPort  = 1081
+	redirTProxyPort  = 1082
+	redirWebPort     = 8080 // the HTTP server on the FTP host, reached through sshd
+	redirBlockedPort = 8081 // a destination the rules block
+	redirDeadPort    = 8083 // a tunnel destination where nothing listens
+	redirLoopPort    = 8082 // a direct destination that a test rule loops back
 )
 
-// captureDoc is the document whose examples the tests load as written.
-const captureDoc = "../docs/CAPTURE.md"
+// redirCaptureDoc is the document whose examples the tests load as written.
+const redirCaptureDoc = "../docs/CAPTURE.md"
 
-var exampleRE = regexp.MustCompile("(?s)<!-- example: ([a-z0-9-]+) \\((nft|sh)\\) -->\\s*```\\n(.*?)```")
+var redirExampleRE = regexp.MustCompile("(?s)<!-- example: ([a-z0-9-]+) \\((nft|sh)\\) -->\\s*```\\n(.*?)```")
 
-// docExample returns example name of docs/CAPTURE.md, with the user
+// redirDocExample returns example name of docs/CAPTURE.md, with the user
 // "batch" replaced by user, and its kind: "nft" (an nft -f ruleset) or
 // "sh" (commands).
-func docExample(t *testing.T, name, user string) (kind, text string) {
+func redirDocExample(t *testing.T, name, user string) (kind, text string) {
 	t.Helper()
-	b, err := os.ReadFile(captureDoc)
+	b, err := os.ReadFile(redirCaptureDoc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, m := range exampleRE.FindAllStringSubmatch(string(b), -1) {
+	for _, m := range redirExampleRE.FindAllStringSubmatch(string(b), -1) {
 		if m[1] == name {
 			return m[2], regexp.MustCompile(`\bbatch\b`).ReplaceAllString(m[3], user)
 		}
 	}
-	t.Fatalf("%s has no example %q", captureDoc, name)
+	t.Fatalf("%s has no example %q", redirCaptureDoc, name)
 	return "", ""
 }
 
-// loadExample loads example name of docs/CAPTURE.md into namespace ns.
-func loadExample(t *testing.T, topo *testpeer.Topology, ns, name, user string) {
+// redirLoadExample loads example name of docs/CAPTURE.md into namespace ns.
+func redirLoadExample(t *testing.T, topo *testpeer.Topology, ns, name, user string) {
 	t.Helper()
-	kind, text := docExample(t, name, user)
+	kind, text := redirDocExample(t, name, user)
 	var cmd *exec.Cmd
 	if kind == "nft" {
 		cmd = topo.Command(ns, "nft", "-f", "-")
@@ -71,9 +71,9 @@ func loadExample(t *testing.T, topo *testpeer.Topology, ns, name, user string) {
 	}
 }
 
-// resetRules removes every nftables and iptables rule (iptables-nft keeps
+// redirResetRules removes every nftables and iptables rule (iptables-nft keeps
 // them as nftables tables) and the TPROXY policy routing from namespace ns.
-func resetRules(t *testing.T, topo *testpeer.Topology, ns string) {
+func redirResetRules(t *testing.T, topo *testpeer.Topology, ns string) {
 	t.Helper()
 	if out, err := topo.Command(ns, "nft", "flush", "ruleset").CombinedOutput(); err != nil {
 		t.Fatalf("nft flush ruleset: %v: %s", err, out)
@@ -82,9 +82,9 @@ func resetRules(t *testing.T, topo *testpeer.Topology, ns string) {
 	topo.Command(ns, "ip", "route", "flush", "table", "105").Run()
 }
 
-// asUser is a command run as the test user in the client namespace, with
+// redirAsUser is a command run as the test user in the client namespace, with
 // its home in home.
-func asUser(t *testing.T, topo *testpeer.Topology, home, name string, args ...string) *exec.Cmd {
+func redirAsUser(t *testing.T, topo *testpeer.Topology, home, name string, args ...string) *exec.Cmd {
 	t.Helper()
 	uname, _ := testpeer.EnsureTestUser(t)
 	u, err := user.Lookup(uname)
@@ -95,11 +95,11 @@ func asUser(t *testing.T, topo *testpeer.Topology, home, name string, args ...st
 	return topo.Command(topo.Client, pre[0], append(pre[1:], args...)...)
 }
 
-// captureSite is the gateway layout (sshd on the gateway, vsftpd and an
+// redirSite is the gateway layout (sshd on the gateway, vsftpd and an
 // HTTP server on the FTP host, which only the gateway reaches) with socksd
 // in the client namespace, listening for SOCKS, REDIRECT and TPROXY on the
 // ports of docs/CAPTURE.md, and rules by address.
-func captureSite(t *testing.T) (*site, *testpeer.Socksd) {
+func redirSite(t *testing.T) (*site, *testpeer.Socksd) {
 	testpeer.RequireTool(t, "nft")
 	testpeer.RequireTool(t, "setpriv")
 	testpeer.RequireTool(t, "curl")
@@ -111,15 +111,15 @@ func captureSite(t *testing.T) (*site, *testpeer.Socksd) {
 	if out, err := exec.Command("ip", "-n", s.topo.Client, "route", "add", "10.77.2.0/24", "via", s.topo.GatewayIP).CombinedOutput(); err != nil {
 		t.Fatalf("ip route: %v: %s", err, out)
 	}
-	addIPv6(t, s.topo)
+	redirAddIPv6(t, s.topo)
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "hello from the ftp host\n")
 	}), ReadHeaderTimeout: 10 * time.Second}
 	t.Cleanup(func() { srv.Close() })
-	for _, ip := range []string{s.ftpIP, ftpIPv6} {
+	for _, ip := range []string{s.ftpIP, redirFTPIPv6} {
 		var ln net.Listener
 		if err := testpeer.InNS(s.topo.FTPNSPath, func() (err error) {
-			ln, err = net.Listen("tcp", net.JoinHostPort(ip, fmt.Sprint(webPort)))
+			ln, err = net.Listen("tcp", net.JoinHostPort(ip, fmt.Sprint(redirWebPort)))
 			return err
 		}); err != nil {
 			t.Fatal(err)
@@ -164,23 +164,23 @@ action = "direct"
 [[rules]]
 name = "rest"
 action = "block"
-`, redirectPort, tproxyPort, s.clientIP, s.sshd.KnownHostsFile, s.sshHost, s.sshd.Port, s.sshd.User,
-		s.sshd.ClientKeyFile, s.ftpIP, s.ftpd.Port, webPort, deadPort, loopPort, clientIPv6, ftpIPv6)
+`, redirListenPort, redirTProxyPort, s.clientIP, s.sshd.KnownHostsFile, s.sshHost, s.sshd.Port, s.sshd.User,
+		s.sshd.ClientKeyFile, s.ftpIP, s.ftpd.Port, redirWebPort, redirDeadPort, redirLoopPort, redirClientIPv6, redirFTPIPv6)
 	d := testpeer.StartSocksdIn(t, s.topo.Client, socksdBin, cfg)
 	return s, d
 }
 
-// The IPv6 addresses addIPv6 gives the client and FTP hosts.
+// The IPv6 addresses redirAddIPv6 gives the client and FTP hosts.
 const (
-	clientIPv6 = "fd00:77:1::1"
-	ftpIPv6    = "fd00:77:2::2"
+	redirClientIPv6 = "fd00:77:1::1"
+	redirFTPIPv6    = "fd00:77:2::2"
 )
 
-// addIPv6 gives the links of topo IPv6 addresses beside the IPv4 ones,
+// redirAddIPv6 gives the links of topo IPv6 addresses beside the IPv4 ones,
 // client fd00:77:1::1 - fd00:77:1::2 gateway fd00:77:2::1 - fd00:77:2::2
 // ftp, and the client a route to the FTP host's network through the
 // gateway (which does not forward).
-func addIPv6(t *testing.T, topo *testpeer.Topology) {
+func redirAddIPv6(t *testing.T, topo *testpeer.Topology) {
 	t.Helper()
 	veths := func(ns string) []string {
 		out, err := exec.Command("ip", "-n", ns, "-o", "link", "show", "type", "veth").Output()
@@ -203,10 +203,10 @@ func addIPv6(t *testing.T, topo *testpeer.Topology) {
 	}
 	// The gateway's links sort as the client side, then the FTP side.
 	steps := [][]string{
-		{"-n", topo.Client, "addr", "add", clientIPv6 + "/64", "dev", c[0], "nodad"},
+		{"-n", topo.Client, "addr", "add", redirClientIPv6 + "/64", "dev", c[0], "nodad"},
 		{"-n", topo.Gateway, "addr", "add", "fd00:77:1::2/64", "dev", g[0], "nodad"},
 		{"-n", topo.Gateway, "addr", "add", "fd00:77:2::1/64", "dev", g[1], "nodad"},
-		{"-n", topo.FTP, "addr", "add", ftpIPv6 + "/64", "dev", f[0], "nodad"},
+		{"-n", topo.FTP, "addr", "add", redirFTPIPv6 + "/64", "dev", f[0], "nodad"},
 		{"-n", topo.Client, "route", "add", "fd00:77:2::/64", "via", "fd00:77:1::2"},
 	}
 	for _, st := range steps {
@@ -216,9 +216,9 @@ func addIPv6(t *testing.T, topo *testpeer.Topology) {
 	}
 }
 
-// logLines counts the lines of the daemon's log that hold every one of
+// redirLogLines counts the lines of the daemon's log that hold every one of
 // parts.
-func logLines(d *testpeer.Socksd, parts ...string) int {
+func redirLogLines(d *testpeer.Socksd, parts ...string) int {
 	n := 0
 	for _, l := range strings.Split(d.Log.String(), "\n") {
 		all := true
@@ -235,12 +235,12 @@ func logLines(d *testpeer.Socksd, parts ...string) int {
 	return n
 }
 
-// waitLog waits until the daemon's log has n lines holding every one of
+// redirWaitLog waits until the daemon's log has n lines holding every one of
 // parts.
-func waitLog(t *testing.T, d *testpeer.Socksd, n int, parts ...string) {
+func redirWaitLog(t *testing.T, d *testpeer.Socksd, n int, parts ...string) {
 	t.Helper()
-	if !wait.For(20*time.Second, func() bool { return logLines(d, parts...) >= n }) {
-		t.Fatalf("socksd's log has %d lines with %q, want %d", logLines(d, parts...), parts, n)
+	if !wait.For(20*time.Second, func() bool { return redirLogLines(d, parts...) >= n }) {
+		t.Fatalf("socksd's log has %d lines with %q, want %d", redirLogLines(d, parts...), parts, n)
 	}
 }
 
@@ -250,62 +250,62 @@ func waitLog(t *testing.T, d *testpeer.Socksd, n int, parts ...string) {
 // sshd, that a blocked or dead destination is closed, and that other users
 // are not captured.
 func TestCaptureRulesWholeUser(t *testing.T) {
-	s, d := captureSite(t)
+	s, d := redirSite(t)
 	uname, _ := testpeer.EnsureTestUser(t)
 	home := testpeer.UserDir(t)
-	web := fmt.Sprintf("http://%s:%d/", s.ftpIP, webPort)
+	web := fmt.Sprintf("http://%s:%d/", s.ftpIP, redirWebPort)
 	cases := []struct {
 		name     string
 		examples []string
 		listener int
 	}{
-		{"nft-redirect", []string{"nft-user"}, redirectPort},
-		{"iptables-redirect", []string{"iptables-user"}, redirectPort},
-		{"nft-tproxy", []string{"tproxy-route", "nft-tproxy"}, tproxyPort},
-		{"iptables-tproxy", []string{"tproxy-route", "iptables-tproxy"}, tproxyPort},
+		{"nft-redirect", []string{"nft-user"}, redirListenPort},
+		{"iptables-redirect", []string{"iptables-user"}, redirListenPort},
+		{"nft-tproxy", []string{"tproxy-route", "nft-tproxy"}, redirTProxyPort},
+		{"iptables-tproxy", []string{"tproxy-route", "iptables-tproxy"}, redirTProxyPort},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			if strings.HasPrefix(c.name, "iptables") {
 				testpeer.RequireTool(t, "iptables")
 			}
-			resetRules(t, s.topo, s.topo.Client)
-			t.Cleanup(func() { resetRules(t, s.topo, s.topo.Client) })
+			redirResetRules(t, s.topo, s.topo.Client)
+			t.Cleanup(func() { redirResetRules(t, s.topo, s.topo.Client) })
 			for _, e := range c.examples {
-				loadExample(t, s.topo, s.topo.Client, e, uname)
+				redirLoadExample(t, s.topo, s.topo.Client, e, uname)
 			}
-			channels := s.sshd.CountLog(fmt.Sprintf("target %s port %d", s.ftpIP, webPort))
-			started := logLines(d, "event=session_start", "origin=redirect", fmt.Sprintf("dest=%s:%d", s.ftpIP, webPort))
-			out, err := testpeer.RunBounded(asUser(t, s.topo, home, "curl", "-sS", "--max-time", "30", web), time.Minute)
+			channels := s.sshd.CountLog(fmt.Sprintf("target %s port %d", s.ftpIP, redirWebPort))
+			started := redirLogLines(d, "event=session_start", "origin=redirect", fmt.Sprintf("dest=%s:%d", s.ftpIP, redirWebPort))
+			out, err := testpeer.RunBounded(redirAsUser(t, s.topo, home, "curl", "-sS", "--max-time", "30", web), time.Minute)
 			if err != nil || string(out) != "hello from the ftp host\n" {
 				t.Fatalf("curl as %s: %v: %q", uname, err, out)
 			}
 			// Through the tunnel: sshd opened the channel, and the session
 			// came in by redirect.
-			if n := s.sshd.WaitLog(fmt.Sprintf("target %s port %d", s.ftpIP, webPort), channels+1, 20*time.Second); n <= channels {
+			if n := s.sshd.WaitLog(fmt.Sprintf("target %s port %d", s.ftpIP, redirWebPort), channels+1, 20*time.Second); n <= channels {
 				t.Errorf("sshd logged no direct-tcpip channel to the web server")
 			}
-			waitLog(t, d, started+1, "event=session_start", "origin=redirect", fmt.Sprintf("dest=%s:%d", s.ftpIP, webPort))
+			redirWaitLog(t, d, started+1, "event=session_start", "origin=redirect", fmt.Sprintf("dest=%s:%d", s.ftpIP, redirWebPort))
 			// Another user (root) is not captured: the client host has no
 			// route to the FTP host.
 			if out, err := testpeer.RunBounded(s.topo.Command(s.topo.Client, "curl", "-sS", "--max-time", "3", web), time.Minute); err == nil {
 				t.Errorf("root's curl was captured or reached the FTP host: %q", out)
 			}
 			// A blocked destination is closed, and logged.
-			blocked := logLines(d, "SOX0703I", fmt.Sprintf("%s:%d", s.ftpIP, blockedPort))
-			if out, err := testpeer.RunBounded(asUser(t, s.topo, home, "curl", "-sS", "--max-time", "10",
-				fmt.Sprintf("http://%s:%d/", s.ftpIP, blockedPort)), time.Minute); err == nil {
+			blocked := redirLogLines(d, "SOX0703I", fmt.Sprintf("%s:%d", s.ftpIP, redirBlockedPort))
+			if out, err := testpeer.RunBounded(redirAsUser(t, s.topo, home, "curl", "-sS", "--max-time", "10",
+				fmt.Sprintf("http://%s:%d/", s.ftpIP, redirBlockedPort)), time.Minute); err == nil {
 				t.Errorf("curl to a blocked destination succeeded: %q", out)
 			}
-			waitLog(t, d, blocked+1, "SOX0703I", fmt.Sprintf("%s:%d", s.ftpIP, blockedPort))
+			redirWaitLog(t, d, blocked+1, "SOX0703I", fmt.Sprintf("%s:%d", s.ftpIP, redirBlockedPort))
 			// A tunnel destination where nothing listens: closed, the
 			// session failed.
-			failed := logLines(d, "event=session_end", "result=failed", fmt.Sprintf("dest=%s:%d", s.ftpIP, deadPort))
-			if out, err := testpeer.RunBounded(asUser(t, s.topo, home, "curl", "-sS", "--max-time", "10",
-				fmt.Sprintf("http://%s:%d/", s.ftpIP, deadPort)), time.Minute); err == nil {
+			failed := redirLogLines(d, "event=session_end", "result=failed", fmt.Sprintf("dest=%s:%d", s.ftpIP, redirDeadPort))
+			if out, err := testpeer.RunBounded(redirAsUser(t, s.topo, home, "curl", "-sS", "--max-time", "10",
+				fmt.Sprintf("http://%s:%d/", s.ftpIP, redirDeadPort)), time.Minute); err == nil {
 				t.Errorf("curl to a dead destination succeeded: %q", out)
 			}
-			waitLog(t, d, failed+1, "event=session_end", "result=failed", fmt.Sprintf("dest=%s:%d", s.ftpIP, deadPort))
+			redirWaitLog(t, d, failed+1, "event=session_end", "result=failed", fmt.Sprintf("dest=%s:%d", s.ftpIP, redirDeadPort))
 		})
 	}
 }
@@ -314,19 +314,19 @@ func TestCaptureRulesWholeUser(t *testing.T) {
 // directly (nothing redirected), and makes a rule loop socksd's own
 // connection back to it: each is closed at once, with no second pass.
 func TestCaptureListenerItself(t *testing.T) {
-	s, d := captureSite(t)
+	s, d := redirSite(t)
 	uname, _ := testpeer.EnsureTestUser(t)
 	home := testpeer.UserDir(t)
 	// With redirect rules loaded, the kernel tracks the connections, and
 	// knows that these were not redirected.
-	loadExample(t, s.topo, s.topo.Client, "nft-user", uname)
+	redirLoadExample(t, s.topo, s.topo.Client, "nft-user", uname)
 	for _, addr := range []string{
-		fmt.Sprintf("127.0.0.1:%d", redirectPort),
-		fmt.Sprintf("[::1]:%d", redirectPort),
-		fmt.Sprintf("127.0.0.1:%d", tproxyPort),
+		fmt.Sprintf("127.0.0.1:%d", redirListenPort),
+		fmt.Sprintf("[::1]:%d", redirListenPort),
+		fmt.Sprintf("127.0.0.1:%d", redirTProxyPort),
 	} {
 		t.Run(addr, func(t *testing.T) {
-			before := logLines(d, "SOX0702W")
+			before := redirLogLines(d, "SOX0702W")
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			c, err := testpeer.DialIn(ctx, s.topo.ClientNSPath, "tcp", addr)
@@ -338,16 +338,16 @@ func TestCaptureListenerItself(t *testing.T) {
 			if n, err := c.Read(make([]byte, 1)); err != io.EOF {
 				t.Fatalf("read %d bytes, %v; want the connection closed", n, err)
 			}
-			waitLog(t, d, before+1, "SOX0702W")
+			redirWaitLog(t, d, before+1, "SOX0702W")
 		})
 	}
 	// A loop: the user's connection to the loop destination is redirected
 	// (the nft-user example), its rule is direct, and a rule for root
 	// redirects socksd's own direct connection back to the listener.
 	t.Run("loop", func(t *testing.T) {
-		resetRules(t, s.topo, s.topo.Client)
-		t.Cleanup(func() { resetRules(t, s.topo, s.topo.Client) })
-		loadExample(t, s.topo, s.topo.Client, "nft-user", uname)
+		redirResetRules(t, s.topo, s.topo.Client)
+		t.Cleanup(func() { redirResetRules(t, s.topo, s.topo.Client) })
+		redirLoadExample(t, s.topo, s.topo.Client, "nft-user", uname)
 		loop := exec.Command("ip", "netns", "exec", s.topo.Client, "nft", "-f", "-")
 		loop.Stdin = strings.NewReader(fmt.Sprintf(`table ip socksd_test_loop {
 	chain output {
@@ -355,21 +355,21 @@ func TestCaptureListenerItself(t *testing.T) {
 		meta skuid 0 ip daddr %s tcp dport %d redirect to :%d
 	}
 }
-`, s.ftpIP, loopPort, redirectPort))
+`, s.ftpIP, redirLoopPort, redirListenPort))
 		if out, err := loop.CombinedOutput(); err != nil {
 			t.Fatalf("nft: %v: %s", err, out)
 		}
-		dest := fmt.Sprintf("dest=%s:%d", s.ftpIP, loopPort)
-		if out, err := testpeer.RunBounded(asUser(t, s.topo, home, "curl", "-sS", "--max-time", "10",
-			fmt.Sprintf("http://%s:%d/", s.ftpIP, loopPort)), time.Minute); err == nil {
+		dest := fmt.Sprintf("dest=%s:%d", s.ftpIP, redirLoopPort)
+		if out, err := testpeer.RunBounded(redirAsUser(t, s.topo, home, "curl", "-sS", "--max-time", "10",
+			fmt.Sprintf("http://%s:%d/", s.ftpIP, redirLoopPort)), time.Minute); err == nil {
 			t.Errorf("curl through a loop succeeded: %q", out)
 		}
-		waitLog(t, d, 1, "SOX0704W")
-		waitLog(t, d, 1, "event=session_end", dest)
-		if n := logLines(d, "SOX0704W"); n != 1 {
+		redirWaitLog(t, d, 1, "SOX0704W")
+		redirWaitLog(t, d, 1, "event=session_end", dest)
+		if n := redirLogLines(d, "SOX0704W"); n != 1 {
 			t.Errorf("%d loop refusals, want 1", n)
 		}
-		if n := logLines(d, "event=session_start", dest); n != 1 {
+		if n := redirLogLines(d, "event=session_start", dest); n != 1 {
 			t.Errorf("%d sessions to the loop destination, want 1 (the user's)", n)
 		}
 	})
@@ -381,9 +381,9 @@ func TestCaptureListenerItself(t *testing.T) {
 // across namespaces, through ftp-tunnel.
 func TestCaptureFTP(t *testing.T) {
 	testpeer.RequireTool(t, "lftp")
-	s, d := captureSite(t)
+	s, d := redirSite(t)
 	uname, _ := testpeer.EnsureTestUser(t)
-	loadExample(t, s.topo, s.topo.Client, "nft-user", uname)
+	redirLoadExample(t, s.topo, s.topo.Client, "nft-user", uname)
 	home := testpeer.UserDir(t)
 	data := testpeer.Data(16<<20, 15)
 	want := sha256.Sum256(data)
@@ -420,7 +420,7 @@ func TestCaptureFTP(t *testing.T) {
 			run := func(args ...string) string {
 				t.Helper()
 				all := append(append([]string{"-sS", "--max-time", "120", "--user", login}, c.args...), args...)
-				out, err := testpeer.RunBounded(asUser(t, s.topo, home, "curl", all...), 3*time.Minute)
+				out, err := testpeer.RunBounded(redirAsUser(t, s.topo, home, "curl", all...), 3*time.Minute)
 				if err != nil {
 					t.Fatalf("curl %s: %v: %s", strings.Join(args, " "), err, out)
 				}
@@ -446,7 +446,7 @@ func TestCaptureFTP(t *testing.T) {
 			dst := filepath.Join(home, name+".down")
 			script := fmt.Sprintf("set ftp:passive-mode %s; set net:max-retries 1; set net:timeout 60; put %s -o %s.bin; get %s.bin -o %s; cls -1; bye",
 				map[bool]string{true: "on", false: "off"}[passive], src, name, name, dst)
-			out, err := testpeer.RunBounded(asUser(t, s.topo, home, "lftp", "-u", s.ftpd.User+","+s.ftpd.Password, "-e", script, base), 3*time.Minute)
+			out, err := testpeer.RunBounded(redirAsUser(t, s.topo, home, "lftp", "-u", s.ftpd.User+","+s.ftpd.Password, "-e", script, base), 3*time.Minute)
 			if err != nil {
 				t.Fatalf("lftp: %v\n%s", err, out)
 			}
@@ -463,7 +463,7 @@ func TestCaptureFTP(t *testing.T) {
 	// redirected session always rewrites), is the only way the data
 	// connection can go through the tunnel.
 	t.Run("control-port-only", func(t *testing.T) {
-		resetRules(t, s.topo, s.topo.Client)
+		redirResetRules(t, s.topo, s.topo.Client)
 		loop := exec.Command("ip", "netns", "exec", s.topo.Client, "nft", "-f", "-")
 		loop.Stdin = strings.NewReader(fmt.Sprintf(`table inet socksd_test_ftp21 {
 	chain output {
@@ -473,17 +473,17 @@ func TestCaptureFTP(t *testing.T) {
 		tcp dport %d redirect to :%d
 	}
 }
-`, uname, s.ftpd.Port, redirectPort))
+`, uname, s.ftpd.Port, redirListenPort))
 		if out, err := loop.CombinedOutput(); err != nil {
 			t.Fatalf("nft: %v: %s", err, out)
 		}
 		name := "port21.bin"
 		args := []string{"-sS", "--max-time", "60", "--user", login, "--disable-epsv", "--no-ftp-skip-pasv-ip"}
-		if out, err := testpeer.RunBounded(asUser(t, s.topo, home, "curl", append(args, "-T", src, base+name)...), 2*time.Minute); err != nil {
+		if out, err := testpeer.RunBounded(redirAsUser(t, s.topo, home, "curl", append(args, "-T", src, base+name)...), 2*time.Minute); err != nil {
 			t.Fatalf("curl upload: %v: %s", err, out)
 		}
 		dst := filepath.Join(home, "port21.down")
-		if out, err := testpeer.RunBounded(asUser(t, s.topo, home, "curl", append(args, "-o", dst, base+name)...), 2*time.Minute); err != nil {
+		if out, err := testpeer.RunBounded(redirAsUser(t, s.topo, home, "curl", append(args, "-o", dst, base+name)...), 2*time.Minute); err != nil {
 			t.Fatalf("curl download: %v: %s", err, out)
 		}
 		check(t, name, dst)
@@ -500,7 +500,7 @@ func TestCaptureFTP(t *testing.T) {
 	if n := s.ftpd.CountLog(`"PORT `) + s.ftpd.CountLog(`"EPRT `); n != 0 {
 		t.Errorf("vsftpd received %d PORT/EPRT commands; active mode was not converted", n)
 	}
-	if n := logLines(d, "event=session_start", "origin=redirect", fmt.Sprintf("dest=%s:%d", s.ftpIP, s.ftpd.Port)); n < len(curl)*3+2 {
+	if n := redirLogLines(d, "event=session_start", "origin=redirect", fmt.Sprintf("dest=%s:%d", s.ftpIP, s.ftpd.Port)); n < len(curl)*3+2 {
 		t.Errorf("%d redirected FTP control sessions, want at least %d", n, len(curl)*3+2)
 	}
 	if strings.Contains(d.Log.String(), s.ftpd.Password) {
@@ -512,19 +512,19 @@ func TestCaptureFTP(t *testing.T) {
 // example: socksd reads its original destination (IP6T_SO_ORIGINAL_DST)
 // and carries it through sshd.
 func TestCaptureIPv6(t *testing.T) {
-	s, d := captureSite(t)
+	s, d := redirSite(t)
 	uname, _ := testpeer.EnsureTestUser(t)
 	home := testpeer.UserDir(t)
-	loadExample(t, s.topo, s.topo.Client, "nft-user", uname)
-	out, err := testpeer.RunBounded(asUser(t, s.topo, home, "curl", "-sS", "--max-time", "30",
-		fmt.Sprintf("http://[%s]:%d/", ftpIPv6, webPort)), time.Minute)
+	redirLoadExample(t, s.topo, s.topo.Client, "nft-user", uname)
+	out, err := testpeer.RunBounded(redirAsUser(t, s.topo, home, "curl", "-sS", "--max-time", "30",
+		fmt.Sprintf("http://[%s]:%d/", redirFTPIPv6, redirWebPort)), time.Minute)
 	if err != nil || string(out) != "hello from the ftp host\n" {
 		t.Fatalf("curl: %v: %q", err, out)
 	}
-	if s.sshd.WaitLog(fmt.Sprintf("target %s port %d", ftpIPv6, webPort), 1, 20*time.Second) < 1 {
+	if s.sshd.WaitLog(fmt.Sprintf("target %s port %d", redirFTPIPv6, redirWebPort), 1, 20*time.Second) < 1 {
 		t.Errorf("sshd logged no direct-tcpip channel to the web server's IPv6 address")
 	}
-	waitLog(t, d, 1, "event=session_start", "origin=redirect", fmt.Sprintf("dest=[%s]:%d", ftpIPv6, webPort), "client=["+clientIPv6+"]:")
+	redirWaitLog(t, d, 1, "event=session_start", "origin=redirect", fmt.Sprintf("dest=[%s]:%d", redirFTPIPv6, redirWebPort), "client=["+redirClientIPv6+"]:")
 }
 
 // TestCaptureFTPSFTP runs curl as a captured user against an ftp-sftp
@@ -563,9 +563,9 @@ data = "socks" # a redirected session works as "auto" whatever this says
 [[rules]]
 name = "rest"
 action = "block"
-`, redirectPort, topo.ClientIP, sshd.KnownHostsFile, topo.GatewayIP, sshd.Port, topo.GatewayIP, partnerPort))
+`, redirListenPort, topo.ClientIP, sshd.KnownHostsFile, topo.GatewayIP, sshd.Port, topo.GatewayIP, partnerPort))
 	uname, _ := testpeer.EnsureTestUser(t)
-	loadExample(t, topo, topo.Client, "nft-user", uname)
+	redirLoadExample(t, topo, topo.Client, "nft-user", uname)
 	data := testpeer.Data(16<<20, 17)
 	want := sha256.Sum256(data)
 	work := testpeer.UserDir(t) // the client's files, apart from the server's
@@ -587,7 +587,7 @@ action = "block"
 			run := func(args ...string) string {
 				t.Helper()
 				all := append(append([]string{"-sS", "--max-time", "120", "--user", sshd.User + ":" + sshd.Password}, c.args...), args...)
-				out, err := testpeer.RunBounded(asUser(t, topo, work, "curl", all...), 3*time.Minute)
+				out, err := testpeer.RunBounded(redirAsUser(t, topo, work, "curl", all...), 3*time.Minute)
 				if err != nil {
 					t.Fatalf("curl %s: %v: %s", strings.Join(args, " "), err, out)
 				}
@@ -607,5 +607,5 @@ action = "block"
 			}
 		})
 	}
-	waitLog(t, d, 9, "event=session_start", "origin=redirect", fmt.Sprintf("dest=%s:%d", topo.GatewayIP, partnerPort))
+	redirWaitLog(t, d, 9, "event=session_start", "origin=redirect", fmt.Sprintf("dest=%s:%d", topo.GatewayIP, partnerPort))
 }
