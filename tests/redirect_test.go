@@ -244,12 +244,12 @@ func redirWaitLog(t *testing.T, d *testpeer.Socksd, n int, parts ...string) {
 	}
 }
 
-// TestCaptureRulesWholeUser loads each example of docs/CAPTURE.md for a
+// TestRedirectWholeUser loads each example of docs/CAPTURE.md for a
 // whole user (nftables and iptables, REDIRECT and TPROXY) and checks that
 // the user's plain TCP connection reaches a server only reachable through
 // sshd, that a blocked or dead destination is closed, and that other users
 // are not captured.
-func TestCaptureRulesWholeUser(t *testing.T) {
+func TestRedirectWholeUser(t *testing.T) {
 	s, d := redirSite(t)
 	uname, _ := testpeer.EnsureTestUser(t)
 	home := testpeer.UserDir(t)
@@ -310,10 +310,10 @@ func TestCaptureRulesWholeUser(t *testing.T) {
 	}
 }
 
-// TestCaptureListenerItself connects to the redirect and TPROXY listeners
+// TestRedirectListenerItself connects to the redirect and TPROXY listeners
 // directly (nothing redirected), and makes a rule loop socksd's own
 // connection back to it: each is closed at once, with no second pass.
-func TestCaptureListenerItself(t *testing.T) {
+func TestRedirectListenerItself(t *testing.T) {
 	s, d := redirSite(t)
 	uname, _ := testpeer.EnsureTestUser(t)
 	home := testpeer.UserDir(t)
@@ -375,11 +375,11 @@ func TestCaptureListenerItself(t *testing.T) {
 	})
 }
 
-// TestCaptureFTP runs curl and lftp as a user whose connections the
+// TestRedirectFTP runs curl and lftp as a user whose connections the
 // nft-user example of docs/CAPTURE.md redirects, with no SOCKS setting:
 // login, LIST, STOR and RETR of 16 MiB byte-exact, passive and active,
 // across namespaces, through ftp-tunnel.
-func TestCaptureFTP(t *testing.T) {
+func TestRedirectFTP(t *testing.T) {
 	testpeer.RequireTool(t, "lftp")
 	s, d := redirSite(t)
 	uname, _ := testpeer.EnsureTestUser(t)
@@ -508,10 +508,10 @@ func TestCaptureFTP(t *testing.T) {
 	}
 }
 
-// TestCaptureIPv6 redirects a user's IPv6 connection with the nft-user
+// TestRedirectIPv6 redirects a user's IPv6 connection with the nft-user
 // example: socksd reads its original destination (IP6T_SO_ORIGINAL_DST)
 // and carries it through sshd.
-func TestCaptureIPv6(t *testing.T) {
+func TestRedirectIPv6(t *testing.T) {
 	s, d := redirSite(t)
 	uname, _ := testpeer.EnsureTestUser(t)
 	home := testpeer.UserDir(t)
@@ -527,10 +527,10 @@ func TestCaptureIPv6(t *testing.T) {
 	redirWaitLog(t, d, 1, "event=session_start", "origin=redirect", fmt.Sprintf("dest=[%s]:%d", redirFTPIPv6, redirWebPort), "client=["+redirClientIPv6+"]:")
 }
 
-// TestCaptureFTPSFTP runs curl as a captured user against an ftp-sftp
+// TestRedirectFTPSFTP runs curl as a captured user against an ftp-sftp
 // rule: socksd serves the redirected FTP session itself from the sftp
 // subsystem of the SSH server, passive and active, 16 MiB both ways.
-func TestCaptureFTPSFTP(t *testing.T) {
+func TestRedirectFTPSFTP(t *testing.T) {
 	testpeer.RequireTool(t, "nft")
 	testpeer.RequireTool(t, "setpriv")
 	testpeer.RequireTool(t, "curl")
