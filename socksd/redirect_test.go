@@ -43,10 +43,10 @@ name = "rest"
 action = "block"
 `
 
-// redirected hands the daemon a connection as a TPROXY listener would:
+// redirectedConn hands the daemon a connection as a TPROXY listener would:
 // its local address, on a listener of the test at dest, is where the
 // client was going. It returns the client's end.
-func redirected(t *testing.T, td *testDaemon, dest string) net.Conn {
+func redirectedConn(t *testing.T, td *testDaemon, dest string) net.Conn {
 	t.Helper()
 	ln, err := net.Listen("tcp", dest)
 	if err != nil {
@@ -99,15 +99,15 @@ func TestRedirectedRouting(t *testing.T) {
 				// A second daemon whose allow_clients leaves the client out.
 				td := newTestDaemon(t, strings.Replace(redirectConfig, `["127.0.0.0/8"]`, `["127.0.0.9/32"]`, 1), f)
 				td.peerIsSelf = notSelf
-				c := redirected(t, td, tc.dest)
-				expectClosed(t, c)
+				c := redirectedConn(t, td, tc.dest)
+				redirExpectClosed(t, c)
 				wait.Until(t, "SOX0103W", waitTimeout, func() bool { return len(td.log.find(withID("SOX0103W"))) == 1 })
 				return
 			}
-			c := redirected(t, td, tc.dest)
+			c := redirectedConn(t, td, tc.dest)
 			dest := c.RemoteAddr().String()
 			if tc.action == "" {
-				expectClosed(t, c)
+				redirExpectClosed(t, c)
 			} else {
 				echoes(t, c) // the first bytes back are the echo: no SOCKS reply came first
 				c.Close()
@@ -124,9 +124,9 @@ func TestRedirectedRouting(t *testing.T) {
 	}
 }
 
-// expectClosed reads from c until the daemon closes it, and fails if
+// redirExpectClosed reads from c until the daemon closes it, and fails if
 // anything comes first.
-func expectClosed(t *testing.T, c net.Conn) {
+func redirExpectClosed(t *testing.T, c net.Conn) {
 	t.Helper()
 	c.SetReadDeadline(time.Now().Add(waitTimeout))
 	if n, err := c.Read(make([]byte, 16)); err != io.EOF {
@@ -163,8 +163,8 @@ func TestOwnListener(t *testing.T) {
 func TestRedirectLoop(t *testing.T) {
 	f := &fakeDialer{echo: testpeer.EchoServer(t)}
 	td := newTestDaemon(t, redirectConfig, f)
-	c := redirected(t, td, "127.0.0.4:0") // direct: a loop would dial again
-	expectClosed(t, c)
+	c := redirectedConn(t, td, "127.0.0.4:0") // direct: a loop would dial again
+	redirExpectClosed(t, c)
 	wait.Until(t, "SOX0704W", waitTimeout, func() bool { return len(td.log.find(withID("SOX0704W"))) == 1 })
 	if calls := f.take(); len(calls) != 0 {
 		t.Errorf("the looped connection was dialed: %v", calls)
@@ -187,7 +187,7 @@ func TestRedirectListeners(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	expectClosed(t, c)
+	redirExpectClosed(t, c)
 	// Without a redirection the kernel names the listener itself, or
 	// nothing at all (no connection tracking here).
 	wait.Until(t, "SOX0702W or SOX0701W", waitTimeout, func() bool {
