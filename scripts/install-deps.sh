@@ -20,6 +20,9 @@ check nc netcat-openbsd
 check proxychains4 proxychains4
 check lftp lftp
 check ip iproute2
+check nft nftables
+check iptables iptables
+check setpriv util-linux
 check sshpass sshpass
 check /usr/sbin/danted dante-server
 check qemu-s390x-static qemu-user-static

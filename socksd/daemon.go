@@ -66,8 +66,12 @@ type Daemon struct {
 	handlers sync.WaitGroup // running handle calls; Serve waits for them
 	pool     *tunnel.Pool
 	dial     dialer // direct and tunnel dialing; tests replace it
-	broker   *ftp.Broker
-	nextID   atomic.Uint64
+	// peerIsSelf is the redirect loop check; nil means
+	// capture.PeerIsSelf. Tests, whose clients are in their own process,
+	// replace it.
+	peerIsSelf func(*net.TCPConn) (bool, error)
+	broker     *ftp.Broker
+	nextID     atomic.Uint64
 
 	quiesced  atomic.Bool
 	traceAll  atomic.Bool
@@ -78,8 +82,9 @@ type Daemon struct {
 
 	mu         sync.Mutex
 	listeners  []net.Listener
-	fwd        forwards      // the [[forwards]] listeners
-	immediateC chan struct{} // closed by STOP IMMEDIATE
+	fwd        forwards           // the [[forwards]] listeners
+	redirects  []redirectListener // redirect_listen and tproxy_listen
+	immediateC chan struct{}      // closed by STOP IMMEDIATE
 
 	stats counters // counted by request.start and request.end only
 
@@ -134,21 +139,33 @@ func (d *Daemon) Listen() error {
 		}
 		lns = append(lns, ln)
 	}
-	if err := d.syncForwards(st.cfg, true); err != nil {
+	rls, err := d.listenRedirects(st)
+	if err != nil {
 		for _, l := range lns {
 			l.Close()
 		}
 		return err
 	}
-	if err := d.listenMetrics(); err != nil {
+	closeAll := func() {
 		for _, l := range lns {
 			l.Close()
 		}
+		for _, rl := range rls {
+			rl.Close()
+		}
+	}
+	if err := d.syncForwards(st.cfg, true); err != nil {
+		closeAll()
+		return err
+	}
+	if err := d.listenMetrics(); err != nil {
+		closeAll()
 		d.closeForwards()
 		return fmt.Errorf("socksd: %w", err)
 	}
 	d.mu.Lock()
 	d.listeners = lns
+	d.redirects = rls
 	d.mu.Unlock()
 	return nil
 }
@@ -171,7 +188,7 @@ func (d *Daemon) Addrs() []net.Addr {
 func (d *Daemon) Serve(ctx context.Context) error {
 	defer close(d.done)
 	d.mu.Lock()
-	lns := d.listeners
+	lns, rls := d.listeners, d.redirects
 	d.mu.Unlock()
 	if len(lns) == 0 {
 		return errors.New("socksd: Serve before Listen")
@@ -179,6 +196,9 @@ func (d *Daemon) Serve(ctx context.Context) error {
 	var names []string
 	for _, l := range lns {
 		names = append(names, l.Addr().String())
+	}
+	for _, rl := range rls {
+		msg.Log(&d.log, "SOX0700I", rl.kind, rl.Addr()).Str("listen", rl.Addr().String()).Str("kind", rl.kind).Send()
 	}
 	msg.Log(&d.log, "SOX0002I", strings.Join(names, ", ")).Str("event", "ready").Strs("listen", names).Send()
 	stopMetrics := d.serveMetrics()
@@ -197,6 +217,13 @@ func (d *Daemon) Serve(ctx context.Context) error {
 			d.acceptLoop(sessCtx, ln, d.handle)
 		}()
 	}
+	for _, rl := range rls {
+		accepting.Add(1)
+		go func() {
+			defer accepting.Done()
+			d.acceptLoop(sessCtx, rl, rl.handle(d))
+		}()
+	}
 	d.serveForwards(sessCtx)
 	d.serving.Store(true)
 	select {
@@ -207,6 +234,9 @@ func (d *Daemon) Serve(ctx context.Context) error {
 	d.serving.Store(false)
 	for _, ln := range lns {
 		ln.Close()
+	}
+	for _, rl := range rls {
+		rl.Close()
 	}
 	d.closeForwards()
 	accepting.Wait()

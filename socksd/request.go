@@ -196,7 +196,8 @@ func (r *request) end(out outcome) {
 
 // reply writes a SOCKS reply with a write deadline, so that a client that
 // does not read cannot hold the session. A request that came in without a
-// SOCKS handshake (a forward: Version 0) gets no reply.
+// SOCKS handshake (a forward or a redirected connection: Version 0) gets
+// no reply.
 func (r *request) reply(code socks.Reply, bound socks.Addr) error {
 	if r.req.Version == 0 {
 		return nil

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 
 	"socksd/config"
@@ -96,6 +97,9 @@ func (d *Daemon) ConfigSummary() []string {
 		fmt.Sprintf("LOG        level %s, format %s, file %q, audit %q, audit syslog %q", d.logLevel(), c.Log.Format, c.Log.File, c.Log.AuditFile, c.Log.AuditSyslog),
 		fmt.Sprintf("CONSOLE    socket %q, stdin %v", c.Console.Socket, c.Console.Stdin),
 	}
+	if l := redirectSummary(c); l != "" {
+		lines = slices.Insert(lines, 2, l)
+	}
 	if a := d.MetricsAddr(); a != nil {
 		lines = append(lines, "METRICS    listen "+a.String()+" (/metrics, /healthz, /readyz)")
 	} else {
@@ -165,6 +169,7 @@ func (d *Daemon) Reload() error {
 			if strings.Join(old.cfg.Server.Listen, ",") != strings.Join(cfg.Server.Listen, ",") {
 				msg.Log(&d.log, "SOX0016W", strings.Join(cfg.Server.Listen, ", ")).Strs("listen", cfg.Server.Listen).Send()
 			}
+			d.warnRedirectChange(old.cfg, cfg)
 			d.state.Store(st)
 			msg.Log(&d.log, "SOX0003I", cfg.File, st.rules.Len()).Str("event", "reload").Str("file", cfg.File).Int("rules", st.rules.Len()).Send()
 			d.syncForwards(cfg, false) // logs its own failures: the new configuration is in use
