@@ -63,9 +63,14 @@ func (c *Config) validateForwards(bad func([]string, string, ...any)) {
 					bad(at("listen"), "%q is also the listen address of forwards[%d] (line %d)", f.Listen, j+1, c.Line("forwards", strconv.Itoa(j), "listen"))
 				}
 			}
-			for _, l := range c.Server.Listen {
-				if listenClash(f.Listen, l) {
-					bad(at("listen"), "%q is also a SOCKS listener in server.listen (%s)", f.Listen, l)
+			for _, other := range []struct {
+				key   string
+				addrs []string
+			}{{"server.listen", c.Server.Listen}, {"server.redirect_listen", c.Server.RedirectListen}, {"server.tproxy_listen", c.Server.TProxyListen}} {
+				for _, l := range other.addrs {
+					if listenClash(f.Listen, l) {
+						bad(at("listen"), "%q is also a listener in %s (%s)", f.Listen, other.key, l)
+					}
 				}
 			}
 		}

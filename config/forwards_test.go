@@ -8,7 +8,7 @@ import (
 	"socksd/socks"
 )
 
-const fwdHead = "[server]\nlisten = [\"127.0.0.1:1080\"]\n\n[profiles.gw]\nhost = \"gw\"\nuser = \"batch\"\n[profiles.other]\nhost = \"gw2\"\n\n"
+const fwdHead = "[server]\nlisten = [\"127.0.0.1:1080\"]\nredirect_listen = [\"127.0.0.1:1081\"]\n[profiles.gw]\nhost = \"gw\"\nuser = \"batch\"\n[profiles.other]\nhost = \"gw2\"\n\n"
 
 func TestForwards(t *testing.T) {
 	text := fwdHead + "[[forwards]]\nlisten = \"127.0.0.1:2525\"\nto = \"mail.internal:25\"\nprofile = \"gw\"\n" +
@@ -55,8 +55,9 @@ func TestForwardErrors(t *testing.T) {
 		{"no profile", fwd(ok[:2]...), 10, "forwards[1].profile", "needs the profile"},
 		{"unknown key", fwd(append(ok, `tp = "x"`)...), 14, "forwards[1].tp", "unknown key (did you mean to?)"},
 		{"type", fwd(with(0, `listen = 2525`)...), 11, "forwards[1].listen", "must be a string"},
-		{"clash with socks", fwd(with(0, `listen = "127.0.0.1:1080"`)...), 11, "forwards[1].listen", "also a SOCKS listener in server.listen"},
-		{"clash with wildcard", fwd(with(0, `listen = ":1080"`)...), 11, "forwards[1].listen", "also a SOCKS listener"},
+		{"clash with socks", fwd(with(0, `listen = "127.0.0.1:1080"`)...), 11, "forwards[1].listen", "also a listener in server.listen"},
+		{"clash with wildcard", fwd(with(0, `listen = ":1080"`)...), 11, "forwards[1].listen", "also a listener in server.listen"},
+		{"clash with redirect", fwd(with(0, `listen = "127.0.0.1:1081"`)...), 11, "forwards[1].listen", "also a listener in server.redirect_listen"},
 		{"clash with forward", fwd(ok...) + "[[forwards]]\nlisten = \"127.0.0.1:2525\"\nto = \"x:1\"\nprofile = \"gw\"\n", 15, "forwards[2].listen", "also the listen address of forwards[1] (line 11)"},
 		{"same name", fwd(append(ok, `name = "m"`)...) + "[[forwards]]\nname = \"m\"\nlisten = \"127.0.0.1:2526\"\nto = \"x:1\"\nprofile = \"gw\"\n", 16, "forwards[2].name", `"m" is also the name of forwards[1]`},
 		{"name with blank", fwd(append(ok, `name = "a b"`)...), 14, "forwards[1].name", "has no blanks"},

@@ -64,6 +64,10 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	set := cfg.RuleSet()
 	fmt.Fprintf(stdout, "%s: OK\n", cfg.File)
 	fmt.Fprintf(stdout, "listen %v, clients %v, SOCKS versions %v\n", cfg.Server.Listen, cfg.Server.AllowClients, cfg.Server.SocksVersions)
+	if len(cfg.Server.RedirectListen)+len(cfg.Server.TProxyListen) > 0 {
+		fmt.Fprintf(stdout, "redirected connections (the rules apply, by address): redirect_listen %v, tproxy_listen %v\n",
+			cfg.Server.RedirectListen, cfg.Server.TProxyListen)
+	}
 	fmt.Fprintf(stdout, "rules (first match wins; no match = block):\n")
 	for _, r := range set.Rules() {
 		fmt.Fprintf(stdout, "  %s\n", r)

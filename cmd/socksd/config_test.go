@@ -150,10 +150,14 @@ func TestCheckUsage(t *testing.T) {
 	}
 }
 
-// socksd check prints the forwards, after the rules.
+// socksd check prints the redirect listeners, and the forwards after the
+// rules.
 func TestCheckPrintsForwards(t *testing.T) {
 	f := filepath.Join(t.TempDir(), "site.toml")
-	os.WriteFile(f, []byte(`[profiles.gw]
+	os.WriteFile(f, []byte(`[server]
+redirect_listen = ["127.0.0.1:1081"]
+
+[profiles.gw]
 host = "gw"
 user = "batch"
 
@@ -181,5 +185,8 @@ profile = "gw"
 		"  db: listen 127.0.0.1:5432 to db.internal:5432 through profile gw\n"
 	if !strings.HasSuffix(out, want) {
 		t.Errorf("check printed:\n%s\nwant it to end with:\n%s", out, want)
+	}
+	if redir := "redirected connections (the rules apply, by address): redirect_listen [127.0.0.1:1081], tproxy_listen []\n"; !strings.Contains(out, redir) {
+		t.Errorf("check printed:\n%s\nwant the line %q", out, redir)
 	}
 }
