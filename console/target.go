@@ -19,6 +19,9 @@ type Target interface {
 	ConfigSummary() []string
 	// Version returns the daemon's version.
 	Version() string
+	// Listeners returns the addresses the daemon listens on, SOCKS first,
+	// then redirect, rewrite and forward listeners.
+	Listeners() []ListenerInfo
 	// Reload reads the configuration again. When the new configuration is
 	// bad, the error names FILE:LINE and the old rules stay.
 	Reload() error
@@ -95,4 +98,22 @@ type Stats struct {
 	OpenFDs     int
 	Quiesced    bool
 	MaxSessions int
+}
+
+// Kinds of ListenerInfo.
+const (
+	ListenerSOCKS    = "socks"
+	ListenerRedirect = "redirect"
+	ListenerRewrite  = "rewrite"
+	ListenerForward  = "forward"
+)
+
+// ListenerInfo describes one listening address of the daemon.
+type ListenerInfo struct {
+	// Kind is ListenerSOCKS, ListenerRedirect, ListenerRewrite or
+	// ListenerForward.
+	Kind string
+	// Addr is host:port. A rewrite listener (FTP passive data, one per
+	// transfer) takes an ephemeral port: its Addr is "host:*".
+	Addr string
 }

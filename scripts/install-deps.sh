@@ -20,6 +20,7 @@ check nc netcat-openbsd
 check proxychains4 proxychains4
 check lftp lftp
 check ip iproute2
+check /usr/sbin/nft nftables
 check sshpass sshpass
 check /usr/sbin/danted dante-server
 check qemu-s390x-static qemu-user-static
