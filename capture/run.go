@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"socksd/msg"
 )
 
@@ -135,14 +137,25 @@ func Run(opt Options) (int, error) {
 	}
 	say("SOX0721I", strings.Join(opt.Command, " "), cmd.Process.Pid, redirectText(opt.Redirect), cg.Path, name)
 
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	// The command's end is seen without reaping it (WNOWAIT), so that the
+	// processes it left, which may hold its output pipes open, are ended
+	// before Wait collects its status and output.
+	exited := make(chan struct{})
+	go func() {
+		defer close(exited)
+		var info unix.Siginfo
+		for {
+			err := unix.Waitid(unix.P_PID, cmd.Process.Pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
+			if err != unix.EINTR {
+				return
+			}
+		}
+	}()
 	var grace <-chan time.Time
-	var waitErr error
 wait:
 	for {
 		select {
-		case waitErr = <-done:
+		case <-exited:
 			break wait
 		case s := <-sigs:
 			say("SOX0728I", s, cmd.Process.Pid)
@@ -158,8 +171,10 @@ wait:
 			cg.kill()
 		}
 	}
-	status := exitStatus(cmd.ProcessState, waitErr)
 	endCgroup(cg, opt.Grace, say)
+	cmd.WaitDelay = time.Second
+	waitErr := cmd.Wait()
+	status := exitStatus(cmd.ProcessState, waitErr)
 	cleanup()
 	return status, nil
 }
