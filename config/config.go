@@ -61,6 +61,10 @@ type Server struct {
 	MaxPerClient     int      `toml:"max_sessions_per_client"` // 0 = no per-client limit
 	DrainTimeout     Duration `toml:"drain_timeout"`
 	BindTimeout      Duration `toml:"bind_timeout"` // how long a BIND waits for its peer
+	// RedirectListen and TProxyListen take connections the kernel
+	// redirected (REDIRECT, TPROXY) instead of SOCKS requests.
+	RedirectListen []string `toml:"redirect_listen"`
+	TProxyListen   []string `toml:"tproxy_listen"`
 }
 
 // Log configures logging and the transfer audit.

@@ -352,6 +352,19 @@ func (c *Config) validate(d *decoder) ErrorList {
 			c.listenFailed = true
 		}
 	}
+	for _, k := range []string{"redirect_listen", "tproxy_listen"} {
+		addrs := s.RedirectListen
+		if k == "tproxy_listen" {
+			addrs = s.TProxyListen
+		}
+		for _, l := range addrs {
+			if _, _, err := hostport.ParseListen(l); err != nil {
+				var he *hostport.Error
+				errors.As(err, &he)
+				bad(key("server", k), "%s", he.Reason)
+			}
+		}
+	}
 	for _, a := range s.AllowClients {
 		p, err := rules.ParsePrefix(a)
 		if err != nil {

@@ -27,7 +27,7 @@ type Message struct {
 //
 // Ranges: SOX00xx daemon lifecycle, SOX01xx sessions and SOCKS, SOX02xx SSH
 // tunnels, SOX03xx FTP, SOX04xx console and commands, SOX05xx
-// configuration, SOX06xx JCL.
+// configuration, SOX06xx JCL, SOX07xx transparent capture and forwards.
 var catalogue = []Message{
 	// Daemon lifecycle.
 	{"SOX0001I", "socksd %s starting, configuration %s",
@@ -318,6 +318,23 @@ var catalogue = []Message{
 	{"SOX0601E", "JCL error: %s",
 		"A JCL member is not valid, for the reason shown.",
 		"Correct the member and check it with socksd jcl check."},
+
+	// Transparent capture: redirect and TPROXY listeners.
+	{"SOX0700I", "%s listener ready on %s",
+		"A listener for connections that the kernel redirected to socksd is open: REDIRECT (server.redirect_listen; nftables redirect or iptables REDIRECT) or TPROXY (server.tproxy_listen). Its connections are served as SOCKS CONNECT requests to where they were going, without a SOCKS handshake.",
+		"None. The nftables or iptables rules that send connections here are the system's; docs/CAPTURE.md shows tested ones."},
+	{"SOX0701W", "session %d: redirected connection from %s closed, its original destination is unknown: %s",
+		"A connection reached a REDIRECT listener, but the kernel knows of no redirection for it (no SO_ORIGINAL_DST), so socksd cannot tell where it was going. The connection was closed.",
+		"Send only redirected connections to this listener: check the nftables or iptables rule (redirect or DNAT, not TPROXY, which needs server.tproxy_listen), and that connection tracking is active."},
+	{"SOX0702W", "session %d: redirected connection from %s to %s closed: that is a listener of socksd itself (nothing was redirected, or the redirect loops)",
+		"A connection on a redirect listener was going to one of socksd's own listeners: either a client connected to the redirect listener directly, or a rule redirected a connection to socksd back to it. It was closed at once, so that nothing loops.",
+		"Connect to socksd's SOCKS listener to use SOCKS. Exclude socksd's own addresses and ports (for example local destinations: fib daddr type local) from the redirect rules."},
+	{"SOX0703I", "session %d blocked by rule %s: redirected connection to %s closed",
+		"A redirected connection matched a rule whose action is block (or no rule). It had no SOCKS handshake, so it was closed without a reply: the application sees the connection reset or closed.",
+		"None, unless the destination should be reachable: then change the rules (by address: redirected connections carry no host name) and enter RELOAD."},
+	{"SOX0704W", "session %d: redirected connection from %s to %s closed: it is a connection of socksd itself, redirected back to it (a redirect loop)",
+		"A rule redirected one of socksd's own outgoing connections (to a destination, or to an SSH server) back to its redirect listener. socksd closed it at once; otherwise every pass would open another connection. The session whose connection this was fails.",
+		"Change the nftables or iptables rules so that they never match socksd's own connections: match only the users or cgroups to capture (meta skuid, socket cgroupv2), or exclude socksd's user (meta skuid socksd return)."},
 
 	// Transparent capture (socksd capture).
 	{"SOX0720I", "DISPLAY LISTENERS: %d open",

@@ -61,7 +61,8 @@ type Daemon struct {
 
 	mu         sync.Mutex
 	listeners  []net.Listener
-	immediateC chan struct{} // closed by STOP IMMEDIATE
+	redirects  []redirectListener // redirect_listen and tproxy_listen
+	immediateC chan struct{}      // closed by STOP IMMEDIATE
 
 	stats counters // counted by request.start and request.end only
 }
@@ -110,8 +111,16 @@ func (d *Daemon) Listen() error {
 		}
 		lns = append(lns, ln)
 	}
+	rls, err := d.listenRedirects(st)
+	if err != nil {
+		for _, l := range lns {
+			l.Close()
+		}
+		return err
+	}
 	d.mu.Lock()
 	d.listeners = lns
+	d.redirects = rls
 	d.mu.Unlock()
 	return nil
 }
@@ -134,7 +143,7 @@ func (d *Daemon) Addrs() []net.Addr {
 func (d *Daemon) Serve(ctx context.Context) error {
 	defer close(d.done)
 	d.mu.Lock()
-	lns := d.listeners
+	lns, rls := d.listeners, d.redirects
 	d.mu.Unlock()
 	if len(lns) == 0 {
 		return errors.New("socksd: Serve before Listen")
@@ -142,6 +151,9 @@ func (d *Daemon) Serve(ctx context.Context) error {
 	var names []string
 	for _, l := range lns {
 		names = append(names, l.Addr().String())
+	}
+	for _, rl := range rls {
+		msg.Log(&d.log, "SOX0700I", rl.kind, rl.Addr()).Str("listen", rl.Addr().String()).Str("kind", rl.kind).Send()
 	}
 	msg.Log(&d.log, "SOX0002I", strings.Join(names, ", ")).Str("event", "ready").Strs("listen", names).Send()
 
@@ -152,7 +164,14 @@ func (d *Daemon) Serve(ctx context.Context) error {
 		accepting.Add(1)
 		go func() {
 			defer accepting.Done()
-			d.acceptLoop(sessCtx, ln)
+			d.acceptLoop(sessCtx, ln, d.handle)
+		}()
+	}
+	for _, rl := range rls {
+		accepting.Add(1)
+		go func() {
+			defer accepting.Done()
+			d.acceptLoop(sessCtx, rl, rl.handle(d))
 		}()
 	}
 	select {
@@ -162,6 +181,9 @@ func (d *Daemon) Serve(ctx context.Context) error {
 	}
 	for _, ln := range lns {
 		ln.Close()
+	}
+	for _, rl := range rls {
+		rl.Close()
 	}
 	accepting.Wait()
 	d.drain(cancelSessions)
@@ -235,7 +257,9 @@ func (d *Daemon) immediateCh() <-chan struct{} {
 	return d.immediateC
 }
 
-func (d *Daemon) acceptLoop(ctx context.Context, ln net.Listener) {
+// acceptLoop accepts connections on ln and runs handle for each, until ln
+// is closed.
+func (d *Daemon) acceptLoop(ctx context.Context, ln net.Listener, handle func(context.Context, net.Conn)) {
 	backoff := 5 * time.Millisecond
 	for {
 		c, err := ln.Accept()
@@ -258,7 +282,7 @@ func (d *Daemon) acceptLoop(ctx context.Context, ln net.Listener) {
 		d.handlers.Add(1)
 		go func() {
 			defer d.handlers.Done()
-			d.handle(ctx, c)
+			handle(ctx, c)
 		}()
 	}
 }

@@ -121,14 +121,18 @@ func (r *request) ftpSession(rule *rules.Rule, sftp *ftp.SFTPOptions, open func(
 		s.set(func(s *session) { s.phase = "ftp" })
 		return t, nil
 	}
+	opt, local := r.st.ftp[rule.Index], s.local.Addr()
+	if r.noSOCKS {
+		opt, local = r.redirectedFTP(opt)
+	}
 	err := ftp.Serve(r.ctx, ftp.SessionConfig{
 		ID:           s.id,
 		Client:       r.conn,
 		ClientAddr:   s.client,
-		LocalAddr:    s.local.Addr(),
+		LocalAddr:    local,
 		Server:       req.Dest.String(),
 		Rule:         rule.Name,
-		Options:      r.st.ftp[rule.Index],
+		Options:      opt,
 		Open:         opener,
 		SFTP:         sftp,
 		Broker:       r.d.broker,

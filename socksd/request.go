@@ -28,6 +28,9 @@ type request struct {
 	st   *state
 	s    *session
 	req  *socks.Request // nil until the handshake is done
+	// noSOCKS: the connection came without a SOCKS handshake (it was
+	// redirected), so no SOCKS reply is ever sent on it.
+	noSOCKS bool
 
 	started bool // SOX0101I was logged, so the end is logged too
 	// sshMsg is the operator message logged for the SSH failure of this
@@ -35,8 +38,14 @@ type request struct {
 	sshMsg string
 }
 
-// handle runs one client connection from accept to close.
+// handle runs one connection of a SOCKS listener from accept to close.
 func (d *Daemon) handle(ctx context.Context, c net.Conn) {
+	d.run(ctx, c, originSOCKS, (*request).serve)
+}
+
+// run runs one client connection that came in by origin from accept to
+// close; serve takes it from the ACL to its end.
+func (d *Daemon) run(ctx context.Context, c net.Conn, origin string, serve func(*request) outcome) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	r := &request{
@@ -50,8 +59,9 @@ func (d *Daemon) handle(ctx context.Context, c net.Conn) {
 			started: time.Now(),
 			cancel:  cancel,
 			phase:   "handshake",
-			origin:  originSOCKS,
+			origin:  origin,
 		},
+		noSOCKS: origin == originRedirect,
 	}
 	if d.traceAll.Load() {
 		r.s.trace.Store(true)
@@ -60,7 +70,7 @@ func (d *Daemon) handle(ctx context.Context, c net.Conn) {
 	// ends whatever the session is blocked in.
 	stopClose := context.AfterFunc(ctx, func() { c.Close() })
 	defer stopClose()
-	r.end(r.serve())
+	r.end(serve(r))
 }
 
 // serve takes the connection through the ACL, the handshake and the limits,
@@ -86,6 +96,13 @@ func (r *request) serve() outcome {
 	// route wipes the SOCKS5 password before any action but tunnel, which
 	// wipes it once the SSH login is done; this covers every other way out.
 	defer clear(req.Password)
+	return r.admit()
+}
+
+// admit takes a request whose destination is known (r.req) through
+// quiesce and the session limits, starts its session and routes it.
+func (r *request) admit() outcome {
+	d, s, req := r.d, r.s, r.req
 	s.set(func(s *session) {
 		s.version = req.Version
 		s.user = req.User
@@ -165,8 +182,13 @@ func (r *request) end(out outcome) {
 }
 
 // reply writes a SOCKS reply with a write deadline, so that a client that
-// does not read cannot hold the session.
+// does not read cannot hold the session. A connection that came without a
+// SOCKS handshake gets nothing: its client sees the upstream's bytes, or
+// the close.
 func (r *request) reply(code socks.Reply, bound socks.Addr) error {
+	if r.noSOCKS {
+		return nil
+	}
 	r.conn.SetWriteDeadline(time.Now().Add(r.st.handshake))
 	defer r.conn.SetWriteDeadline(time.Time{})
 	if err := socks.WriteReply(r.conn, r.req.Version, code, bound); err != nil {

@@ -58,8 +58,13 @@ func (r *request) route() outcome {
 }
 
 // block refuses the request by rule: the only reply "not allowed" (SOCKS5
-// 0x02, SOCKS4 91) is sent for.
+// 0x02, SOCKS4 91) is sent for. A redirected connection is just closed.
 func (r *request) block(rule string) outcome {
+	if r.noSOCKS {
+		// Nothing to reply: the connection is closed, and the log says why.
+		msg.Log(&r.d.log, "SOX0703I", r.s.id, rule, r.req.Dest).Uint64("session", r.s.id).Str("rule", rule).Str("dest", r.req.Dest.String()).Send()
+		return outcome{result: resultBlocked}
+	}
 	r.reply(socks.RepNotAllowed, socks.Addr{})
 	msg.Log(&r.d.log, "SOX0105I", r.s.id, rule).Uint64("session", r.s.id).Str("rule", rule).Str("dest", r.req.Dest.String()).Send()
 	return outcome{result: resultBlocked}
