@@ -104,14 +104,15 @@ type Stats struct {
 const (
 	ListenerSOCKS    = "socks"
 	ListenerRedirect = "redirect"
+	ListenerTProxy   = "tproxy"
 	ListenerRewrite  = "rewrite"
 	ListenerForward  = "forward"
 )
 
 // ListenerInfo describes one listening address of the daemon.
 type ListenerInfo struct {
-	// Kind is ListenerSOCKS, ListenerRedirect, ListenerRewrite or
-	// ListenerForward.
+	// Kind is ListenerSOCKS, ListenerRedirect, ListenerTProxy,
+	// ListenerRewrite or ListenerForward.
 	Kind string
 	// Addr is host:port. A rewrite listener (FTP passive data, one per
 	// transfer) takes an ephemeral port: its Addr is "host:*".

@@ -7,10 +7,12 @@ import (
 )
 
 // Listeners returns the daemon's listening addresses for D LISTENERS:
-// the SOCKS listeners, then the FTP rewrite listeners. A rewrite listener
-// is opened per transfer on the local address of the control connection
-// with an ephemeral port, so each address that takes control connections
-// is listed once as "host:*".
+// the SOCKS listeners, the redirect and TPROXY listeners, then the FTP
+// rewrite listeners. A rewrite listener is opened per transfer with an
+// ephemeral port: for a SOCKS session on the local address of its control
+// connection, so each SOCKS listener's host is listed once as "host:*";
+// for a redirected session on the address this host reaches the client
+// from, which can be any local address: "[::]:*".
 func (d *Daemon) Listeners() []console.ListenerInfo {
 	var out []console.ListenerInfo
 	var hosts []string
@@ -29,6 +31,19 @@ func (d *Daemon) Listeners() []console.ListenerInfo {
 	for _, a := range d.Addrs() {
 		out = append(out, console.ListenerInfo{Kind: console.ListenerSOCKS, Addr: a.String()})
 		addHost(a)
+	}
+	d.mu.Lock()
+	rls := d.redirects
+	d.mu.Unlock()
+	for _, rl := range rls {
+		kind := console.ListenerRedirect
+		if rl.kind == kindTProxy {
+			kind = console.ListenerTProxy
+		}
+		out = append(out, console.ListenerInfo{Kind: kind, Addr: rl.Addr().String()})
+	}
+	if len(rls) > 0 {
+		hosts = []string{"::"}
 	}
 	for _, h := range hosts {
 		out = append(out, console.ListenerInfo{Kind: console.ListenerRewrite, Addr: net.JoinHostPort(h, "*")})
