@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"os"
 	"os/exec"
@@ -14,16 +15,14 @@ import (
 	"socksd/internal/testing/wait"
 )
 
-// captureCmd is `socksd capture ARGS...` in the client namespace of s.
+// captureCmd is `socksd capture ARGS...` in the client namespace of s,
+// asking daemon d over its control socket where its redirect listener is.
 // nsenter changes only the network namespace: `ip netns exec` would mount
-// a fresh /sys and hide the cgroup v2 hierarchy. The daemon of
-// captureSite has no control socket, so the listener is given.
-func captureCmd(t *testing.T, s *site, args ...string) *exec.Cmd {
+// a fresh /sys and hide the cgroup v2 hierarchy.
+func captureCmd(t *testing.T, s *site, d *testpeer.Socksd, args ...string) *exec.Cmd {
 	t.Helper()
 	nsenter := testpeer.RequireTool(t, "nsenter")
-	full := append([]string{"--net=" + s.topo.ClientNSPath, socksdBin, "capture",
-		"--socket", t.TempDir() + "/none.sock",
-		"--redirect", fmt.Sprintf("127.0.0.1:%d,[::1]:%d", redirectPort, redirectPort)}, args...)
+	full := append([]string{"--net=" + s.topo.ClientNSPath, socksdBin, "capture", "--socket", d.Socket}, args...)
 	return exec.Command(nsenter, full...)
 }
 
@@ -65,7 +64,7 @@ func TestCaptureCommand(t *testing.T) {
 
 	run := func(t *testing.T, args ...string) (string, string, int, int) {
 		t.Helper()
-		cmd := captureCmd(t, s, append([]string{"--user", uname, "--"}, args...)...)
+		cmd := captureCmd(t, s, d, append([]string{"--user", uname, "--"}, args...)...)
 		code, out, errs := runFiles(t, cmd, 2*time.Minute)
 		return out, errs, code, cmd.Process.Pid
 	}
@@ -107,6 +106,31 @@ func TestCaptureCommand(t *testing.T) {
 		waitLog(t, d, blocked+1, "SOX0703I", fmt.Sprintf("%s:%d", s.ftpIP, blockedPort))
 		noCaptureLeft(t, s, pid)
 	})
+	t.Run("redirect given, no control socket", func(t *testing.T) {
+		channels := s.sshd.CountLog(target)
+		cmd := exec.Command(testpeer.RequireTool(t, "nsenter"), "--net="+s.topo.ClientNSPath, socksdBin, "capture",
+			"--socket", filepath.Join(t.TempDir(), "none.sock"),
+			"--redirect", fmt.Sprintf("127.0.0.1:%d,[::1]:%d", redirectPort, redirectPort),
+			"--user", uname, "--", "curl", "-sS", "--max-time", "30", web)
+		code, out, errs := runFiles(t, cmd, 2*time.Minute)
+		if code != 0 || out != "hello from the ftp host\n" {
+			t.Fatalf("exit %d, output %q\n%s", code, out, errs)
+		}
+		if !strings.Contains(errs, "SOX0730W") {
+			t.Errorf("no SOX0730W for the missing control socket:\n%s", errs)
+		}
+		if n := s.sshd.WaitLog(target, channels+1, 20*time.Second); n <= channels {
+			t.Errorf("sshd logged no direct-tcpip channel to the web server")
+		}
+		noCaptureLeft(t, s, cmd.Process.Pid)
+	})
+	t.Run("no daemon", func(t *testing.T) {
+		cmd := exec.Command(socksdBin, "capture", "--socket", filepath.Join(t.TempDir(), "none.sock"), "--", "true")
+		code, _, errs := runFiles(t, cmd, time.Minute)
+		if code != 1 || !strings.Contains(errs, "SOX0420E") {
+			t.Errorf("exit %d, want 1 with SOX0420E:\n%s", code, errs)
+		}
+	})
 	t.Run("not captured without capture", func(t *testing.T) {
 		started := logLines(d, "event=session_start", dest)
 		if out, err := testpeer.RunBounded(s.topo.Command(s.topo.Client, "curl", "-sS", "--max-time", "3", web), time.Minute); err == nil {
@@ -127,7 +151,7 @@ func TestCaptureCommand(t *testing.T) {
 		noCaptureLeft(t, s, pid)
 	})
 	t.Run("SIGTERM of capture", func(t *testing.T) {
-		cmd := captureCmd(t, s, "--", "sleep", "300")
+		cmd := captureCmd(t, s, d, "--", "sleep", "300")
 		errFile := filepath.Join(t.TempDir(), "stderr")
 		f, err := os.Create(errFile)
 		if err != nil {
@@ -206,4 +230,94 @@ func runFiles(t *testing.T, cmd *exec.Cmd, limit time.Duration) (int, string, st
 	out, _ := os.ReadFile(files[0].Name())
 	errs, _ := os.ReadFile(files[1].Name())
 	return code, string(out), string(errs)
+}
+
+// TestCaptureCommandFTP runs curl and lftp, with no SOCKS setting, under
+// `socksd capture`: login, LIST, STOR and RETR of 16 MiB byte-exact,
+// passive and active, across namespaces, through ftp-tunnel.
+func TestCaptureCommandFTP(t *testing.T) {
+	if os.Geteuid() != 0 {
+		testpeer.Missing(t, "capture: needs root")
+	}
+	testpeer.RequireTool(t, "lftp")
+	s, d := captureSite(t)
+	uname, _ := testpeer.EnsureTestUser(t)
+	home := testpeer.UserDir(t)
+	data := testpeer.Data(16<<20, 19)
+	want := sha256.Sum256(data)
+	src := filepath.Join(home, "up.bin")
+	if err := os.WriteFile(src, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	base := fmt.Sprintf("ftp://%s:%d/", s.ftpIP, s.ftpd.Port)
+	captured := func(t *testing.T, args ...string) string {
+		t.Helper()
+		cmd := captureCmd(t, s, d, append([]string{"--user", uname, "--", "env", "HOME=" + home}, args...)...)
+		code, out, errs := runFiles(t, cmd, 3*time.Minute)
+		if code != 0 {
+			t.Fatalf("%s: exit %d\n%s%s", strings.Join(args, " "), code, out, errs)
+		}
+		noCaptureLeft(t, s, cmd.Process.Pid)
+		return out
+	}
+	check := func(t *testing.T, name, dst string) {
+		t.Helper()
+		got, err := os.ReadFile(filepath.Join(s.ftpd.Root, name))
+		if err != nil || sha256.Sum256(got) != want {
+			t.Fatalf("STOR: the server's copy differs (%d bytes): %v", len(got), err)
+		}
+		got, err = os.ReadFile(dst)
+		if err != nil || sha256.Sum256(got) != want {
+			t.Fatalf("RETR: the copy differs (%d bytes): %v", len(got), err)
+		}
+		os.Remove(filepath.Join(s.ftpd.Root, name))
+		os.Remove(dst)
+	}
+	for _, c := range []struct {
+		name string
+		args []string
+	}{
+		{"curl-epsv", nil},
+		{"curl-pasv", []string{"--disable-epsv"}},
+		{"curl-active", []string{"--ftp-port", "-"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			curl := func(args ...string) string {
+				return captured(t, append(append([]string{"curl", "-sS", "--max-time", "120", "--user", s.ftpd.User + ":" + s.ftpd.Password}, c.args...), args...)...)
+			}
+			name, dst := c.name+".bin", filepath.Join(home, c.name+".down")
+			curl("-T", src, base+name)
+			if listing := curl(base); !strings.Contains(listing, name) {
+				t.Errorf("LIST does not show %s: %q", name, listing)
+			}
+			curl("-o", dst, base+name)
+			check(t, name, dst)
+		})
+	}
+	for _, mode := range []string{"on", "off"} {
+		t.Run("lftp-passive-"+mode, func(t *testing.T) {
+			name, dst := "lftp-"+mode+".bin", filepath.Join(home, "lftp-"+mode+".down")
+			script := fmt.Sprintf("set ftp:passive-mode %s; set net:max-retries 1; set net:timeout 60; put %s -o %s; get %s -o %s; cls -1; bye",
+				mode, src, name, name, dst)
+			out := captured(t, "lftp", "-u", s.ftpd.User+","+s.ftpd.Password, "-e", script, base)
+			if !strings.Contains(out, name) {
+				t.Errorf("LIST does not show %s: %q", name, out)
+			}
+			check(t, name, dst)
+		})
+	}
+	// Every connection reached vsftpd through the SSH server, active mode
+	// was converted, and the control sessions came in by redirect.
+	if n := s.ftpd.CountLog(`Client "` + s.clientIP + `"`); n != 0 {
+		t.Errorf("vsftpd saw %d connections from the client host", n)
+	}
+	if s.ftpd.CountLog(`Client "`) == 0 {
+		t.Errorf("vsftpd's log shows no clients; the check above proves nothing")
+	}
+	if n := s.ftpd.CountLog(`"PORT `) + s.ftpd.CountLog(`"EPRT `); n != 0 {
+		t.Errorf("vsftpd received %d PORT/EPRT commands; active mode was not converted", n)
+	}
+	if n := logLines(d, "event=session_start", "origin=redirect", fmt.Sprintf("dest=%s:%d", s.ftpIP, s.ftpd.Port)); n < 3*3+2 {
+		t.Errorf("%d redirected FTP control sessions, want at least %d", n, 3*3+2)
+	}
 }
