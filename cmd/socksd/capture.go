@@ -128,14 +128,14 @@ func parseListeners(lines []string, eph capture.PortRange) (redirect []netip.Add
 		if host, ok := strings.CutSuffix(f[1], ":*"); ok {
 			a, perr := netip.ParseAddr(strings.Trim(host, "[]"))
 			if perr != nil {
-				return nil, nil, fmt.Errorf("D LISTENERS: bad address %q", f[1])
+				return nil, nil, fmt.Errorf("the reply to D LISTENERS has a bad address %q", f[1])
 			}
 			exclude = append(exclude, capture.Endpoint{Addr: a.Unmap(), Ports: eph})
 			continue
 		}
 		ap, perr := netip.ParseAddrPort(f[1])
 		if perr != nil {
-			return nil, nil, fmt.Errorf("D LISTENERS: bad address %q", f[1])
+			return nil, nil, fmt.Errorf("the reply to D LISTENERS has a bad address %q", f[1])
 		}
 		ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 		if kind == console.ListenerRedirect {
