@@ -10,7 +10,9 @@ import (
 
 // ErrNoCgroup2 is returned by Cgroup2Mount when no cgroup v2 hierarchy is
 // mounted.
-var ErrNoCgroup2 = errors.New("capture: no cgroup v2 hierarchy is mounted")
+// Under `ip netns exec`, which mounts a fresh /sys, that is the usual
+// cause: `nsenter --net=/run/netns/NAME` keeps the mounts.
+var ErrNoCgroup2 = errors.New("capture: no cgroup v2 hierarchy is mounted (under ip netns exec, use nsenter --net=/run/netns/NAME instead)")
 
 // Cgroup2Mount returns the mount point of the cgroup v2 hierarchy from the
 // text of /proc/self/mountinfo. When several are mounted it prefers

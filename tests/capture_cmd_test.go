@@ -150,43 +150,48 @@ func TestCaptureCommand(t *testing.T) {
 		}
 		noCaptureLeft(t, s, pid)
 	})
-	t.Run("SIGTERM of capture", func(t *testing.T) {
-		cmd := captureCmd(t, s, d, "--", "sleep", "300")
-		errFile := filepath.Join(t.TempDir(), "stderr")
-		f, err := os.Create(errFile)
-		if err != nil {
-			t.Fatal(err)
+	t.Run("SIGTERM of capture, command ignores it", func(t *testing.T) {
+		cmd, stderr, done := startCapture(t, s, d, "sh", "-c", `trap "" TERM; sleep 300; exit 0`)
+		cmd.Process.Signal(syscall.SIGTERM)
+		err := waitCapture(t, done, stderr)
+		// sh ignores SIGTERM: after the grace time everything is killed.
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 128+int(syscall.SIGKILL) {
+			t.Errorf("capture ended with %v, want exit %d\n%s", err, 128+int(syscall.SIGKILL), stderr())
 		}
-		defer f.Close()
-		cmd.Stderr = f
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
+		if !strings.Contains(stderr(), "SOX0723W") {
+			t.Errorf("no SOX0723W for the processes killed:\n%s", stderr())
 		}
-		var waitErr error
-		done := make(chan struct{})
-		go func() { waitErr = cmd.Wait(); close(done) }()
-		t.Cleanup(func() {
-			select {
-			case <-done:
-			default:
-				cmd.Process.Kill()
-				<-done
+		noCaptureLeft(t, s, cmd.Process.Pid)
+	})
+	t.Run("leftover of a killed capture", func(t *testing.T) {
+		cmd, stderr, done := startCapture(t, s, d, "sleep", "300")
+		cmd.Process.Kill() // capture cannot clean up: the cgroup, its sleep and the table stay
+		waitCapture(t, done, stderr)
+		name := fmt.Sprintf("socksd_capture_%d", cmd.Process.Pid)
+		if out, _ := s.topo.Command(s.topo.Client, "nft", "list", "tables").CombinedOutput(); !strings.Contains(string(out), name) {
+			t.Fatalf("no table %s after SIGKILL of capture; the test proves nothing:\n%s", name, out)
+		}
+		code, _, errs := runFiles(t, captureCmd(t, s, d, "--", "true"), time.Minute)
+		if code != 0 {
+			t.Fatalf("exit %d\n%s", code, errs)
+		}
+		for _, want := range []string{"SOX0732W", "SOX0725I capture: removed leftover nftables table inet " + name,
+			"SOX0725I capture: removed leftover cgroup "} {
+			if !strings.Contains(errs, want) {
+				t.Errorf("the next capture did not report %q:\n%s", want, errs)
 			}
-		})
-		stderr := func() string { b, _ := os.ReadFile(errFile); return string(b) }
-		if !wait.For(30*time.Second, func() bool { return strings.Contains(stderr(), "SOX0721I") }) {
-			t.Fatalf("capture did not start:\n%s", stderr())
 		}
-		cmd.Process.Signal(syscall.SIGTERM) // nsenter execs socksd: same process
-		select {
-		case <-done:
-			err = waitErr
-		case <-time.After(time.Minute):
-			t.Fatalf("capture did not end after SIGTERM:\n%s", stderr())
-		}
-		ee, ok := err.(*exec.ExitError)
-		if !ok || ee.ExitCode() != 128+int(syscall.SIGTERM) {
+		noCaptureLeft(t, s, cmd.Process.Pid)
+	})
+	t.Run("SIGTERM of capture", func(t *testing.T) {
+		cmd, stderr, done := startCapture(t, s, d, "sleep", "300")
+		cmd.Process.Signal(syscall.SIGTERM) // nsenter execs socksd: the same process
+		err := waitCapture(t, done, stderr)
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 128+int(syscall.SIGTERM) {
 			t.Errorf("capture ended with %v, want exit %d\n%s", err, 128+int(syscall.SIGTERM), stderr())
+		}
+		if !strings.Contains(stderr(), "SOX0728I") {
+			t.Errorf("no SOX0728I for the signal passed on:\n%s", stderr())
 		}
 		noCaptureLeft(t, s, cmd.Process.Pid)
 	})
@@ -319,5 +324,51 @@ func TestCaptureCommandFTP(t *testing.T) {
 	}
 	if n := logLines(d, "event=session_start", "origin=redirect", fmt.Sprintf("dest=%s:%d", s.ftpIP, s.ftpd.Port)); n < 3*3+2 {
 		t.Errorf("%d redirected FTP control sessions, want at least %d", n, 3*3+2)
+	}
+}
+
+// startCapture starts `socksd capture -- ARGS...` (as root) in the client
+// namespace, waits for SOX0721I, and returns the command, its error
+// output so far, and a channel closed when it has ended.
+func startCapture(t *testing.T, s *site, d *testpeer.Socksd, args ...string) (*exec.Cmd, func() string, <-chan error) {
+	t.Helper()
+	cmd := captureCmd(t, s, d, append([]string{"--"}, args...)...)
+	errFile := filepath.Join(t.TempDir(), "stderr")
+	f, err := os.Create(errFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cmd.Stderr = f
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	finished := make(chan struct{})
+	go func() { done <- cmd.Wait(); close(finished) }()
+	t.Cleanup(func() {
+		select {
+		case <-finished:
+		default:
+			cmd.Process.Kill()
+			<-finished
+		}
+	})
+	stderr := func() string { b, _ := os.ReadFile(errFile); return string(b) }
+	if !wait.For(30*time.Second, func() bool { return strings.Contains(stderr(), "SOX0721I") }) {
+		t.Fatalf("capture did not start:\n%s", stderr())
+	}
+	return cmd, stderr, done
+}
+
+// waitCapture waits (bounded) for a capture started by startCapture.
+func waitCapture(t *testing.T, done <-chan error, stderr func() string) error {
+	t.Helper()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(time.Minute):
+		t.Fatalf("capture did not end:\n%s", stderr())
+		return nil
 	}
 }
