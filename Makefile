@@ -14,7 +14,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 GOEXPERIMENT ?= runtimesecret
 export GOEXPERIMENT
 
-.PHONY: all build test deps bench fuzz lint cross test-s390x demo reliability clean
+.PHONY: all build test deps bench fuzz lint cross test-s390x demo reliability package clean
 
 all: build
 
@@ -28,12 +28,15 @@ deps:
 # curl and netcat (installed by `deps` when missing).
 # -count=1: the end-to-end tests build socksd themselves, which the test
 # cache does not see, so a cached pass could hide a change to the daemon.
-# The second pass runs the tunnel package's end-to-end tests that use
-# its e2e rig again with the openssh engine (SOCKSD_TEST_ENGINE).
+# The first pass runs the end-to-end daemons on the default engine (auto:
+# openssh where OpenSSH 8.4 or later is installed, as install-deps makes
+# sure); the second pass runs them again with the builtin engine, and the
+# tunnel package's sshd tests (builtin in the first pass) with openssh
+# (SOCKSD_TEST_ENGINE).
 test: deps
 	$(GO) test -race -count=1 -timeout 60m ./...
 	SOCKSD_TEST_ENGINE=openssh $(GO) test -race -count=1 -timeout 20m -run 'TestSSHD' ./tunnel/
-	SOCKSD_TEST_ENGINE=openssh $(GO) test -race -count=1 -timeout 30m ./tests ./tests/reliability
+	SOCKSD_TEST_ENGINE=builtin $(GO) test -race -count=1 -timeout 30m ./tests ./tests/reliability
 
 demo: build
 	./$(BIN) demo
@@ -84,5 +87,32 @@ test-s390x: deps
 reliability: deps build
 	SOCKSD_RELIABILITY_OUT=$(CURDIR)/RELIABILITY.md $(GO) test -v -count=1 -timeout 30m ./tests/reliability
 
+# Linux packages in $(DIST): socksd_PKGVERSION_ARCH.deb and an .rpm, made by
+# nfpm (pinned; run as a Go tool, so it is no dependency of socksd) from
+# packaging/nfpm.yaml. The binary is built as `build` does, static
+# (CGO_ENABLED=0) for PKG_ARCH (default: this machine's; amd64, arm64 and
+# s390x work). PKG_VERSION comes from VERSION (packaging/pkgversion.sh).
+# PKG_UNIT and PKG_LOGROTATE name the unit and logrotate sources.
+NFPM          := github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.48.0
+DIST          ?= dist
+PKG_ARCH      ?= $(shell $(GO) env GOARCH)
+PKG_VERSION   ?= $(shell ./packaging/pkgversion.sh '$(VERSION)')
+PKG_UNIT      ?= packaging/socksd.service
+PKG_LOGROTATE ?= packaging/socksd.logrotate
+
+package:
+	@for f in '$(PKG_UNIT)' '$(PKG_LOGROTATE)'; do \
+	  [ -f "$$f" ] || { echo "package: $$f is missing" >&2; exit 1; }; \
+	done
+	@mkdir -p $(DIST)/linux-$(PKG_ARCH)
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(PKG_ARCH) $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(DIST)/linux-$(PKG_ARCH)/socksd ./cmd/socksd
+	@for p in deb rpm; do \
+	  echo "nfpm $$p $(PKG_VERSION) $(PKG_ARCH)"; \
+	  SOCKSD_PKG_VERSION='$(PKG_VERSION)' SOCKSD_PKG_ARCH='$(PKG_ARCH)' \
+	  SOCKSD_PKG_BIN='$(DIST)/linux-$(PKG_ARCH)/socksd' \
+	  SOCKSD_PKG_UNIT='$(PKG_UNIT)' SOCKSD_PKG_LOGROTATE='$(PKG_LOGROTATE)' \
+	  $(GO) run $(NFPM) package --config packaging/nfpm.yaml --packager $$p --target $(DIST)/ || exit 1; \
+	done
+
 clean:
-	rm -rf bin
+	rm -rf bin dist

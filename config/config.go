@@ -16,10 +16,12 @@ import (
 type Config struct {
 	Server   Server              `toml:"server"`
 	Log      Log                 `toml:"log"`
+	Metrics  Metrics             `toml:"metrics"`
 	Console  Console             `toml:"console"`
 	SSH      SSH                 `toml:"ssh"`
 	Profiles map[string]*Profile `toml:"profiles"`
 	Rules    []*Rule             `toml:"rules"`
+	Forwards []*Forward          `toml:"forwards"`
 	// JCL holds the [jcl] table over the shipped samples' values; JCLSite
 	// gives it, with its listener, to `socksd jcl render`.
 	JCL jcl.Site `toml:"jcl"`
@@ -73,6 +75,17 @@ type Log struct {
 	Format    string `toml:"format"`
 	File      string `toml:"file"`
 	AuditFile string `toml:"audit_file"`
+	// AuditSyslog sends audit records to syslog too: "local", "unix:PATH",
+	// "udp://HOST[:PORT]" or "tcp://HOST[:PORT]"; "" does not.
+	AuditSyslog    string `toml:"audit_syslog"`
+	SyslogFacility string `toml:"syslog_facility"`
+	SyslogAppName  string `toml:"syslog_app_name"`
+	SyslogSDID     string `toml:"syslog_sd_id"`
+}
+
+// Metrics configures the HTTP listener of /metrics, /healthz and /readyz.
+type Metrics struct {
+	Listen string `toml:"listen"` // "host:port"; "" = no listener
 }
 
 // Console configures the operator command transports.

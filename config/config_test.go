@@ -43,8 +43,11 @@ func TestMinimalGetsDefaults(t *testing.T) {
 	if c.Server.MaxSessions != 2048 || c.SSH.KeepaliveMax != 3 || c.Server.HandshakeTimeout.Duration != 10*time.Second {
 		t.Errorf("defaults not applied: %+v %+v", c.Server, c.SSH)
 	}
-	if c.SSH.Engine != "builtin" || c.SSH.OpenSSH != "ssh" || c.SSH.RuntimeDir != "" {
+	if c.SSH.Engine != "auto" || c.SSH.OpenSSH != "ssh" || c.SSH.RuntimeDir != "" {
 		t.Errorf("engine defaults: %+v", c.SSH)
+	}
+	if c.Log.AuditSyslog != "" || c.Log.SyslogFacility != "local0" || c.Log.SyslogAppName != "socksd" || c.Log.SyslogSDID != "socksd@32473" {
+		t.Errorf("syslog defaults: %+v", c.Log)
 	}
 	c, err = Parse("p.toml", []byte("[profiles.p]\nhost = \"gw\"\n\n[[rules]]\nname = \"all\"\naction = \"direct\"\n"))
 	if err != nil {
@@ -92,6 +95,10 @@ func TestErrorsNameFileLineAndKey(t *testing.T) {
 		{"item type", "[server]\nsocks_versions = [4, \"5\"]\n", 2, "server.socks_versions", "item 2 must be a whole number, not a string"},
 		{"table type", "server = 5\n", 1, "server", "must be a table, not a whole number"},
 		{"bad socks5 auth", "[server]\nsocks5_auth = [\"gssapi\"]\n", 2, "server.socks5_auth", `unknown authentication method "gssapi"`},
+		{"bad audit syslog", "[log]\naudit_syslog = \"siem:514\"\n", 2, "log.audit_syslog", `"siem:514": want local, unix:PATH, udp://HOST[:PORT] or tcp://HOST[:PORT]`},
+		{"bad syslog facility", "[log]\naudit_syslog = \"local\"\nsyslog_facility = \"local9\"\n", 3, "log.syslog_facility", `unknown facility "local9"`},
+		{"bad syslog app name", "[log]\nsyslog_app_name = \"my app\"\n", 2, "log.syslog_app_name", `app name "my app": want 1 to 48 printable ASCII characters`},
+		{"bad syslog sd id", "[log]\nsyslog_sd_id = \"socksd\"\n", 2, "log.syslog_sd_id", `structured-data ID "socksd": want NAME@NUMBER`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

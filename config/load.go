@@ -22,6 +22,7 @@ import (
 	"socksd/ebcdic"
 	"socksd/ftp"
 	"socksd/internal/hostport"
+	"socksd/internal/syslog"
 	"socksd/jcl"
 	"socksd/msg"
 	"socksd/rules"
@@ -261,6 +262,15 @@ func (c *Config) applyDefaults(set func(path ...string) bool) {
 	if c.Log.Format == "" {
 		c.Log.Format = "console"
 	}
+	if c.Log.SyslogFacility == "" {
+		c.Log.SyslogFacility = "local0"
+	}
+	if c.Log.SyslogAppName == "" {
+		c.Log.SyslogAppName = "socksd"
+	}
+	if c.Log.SyslogSDID == "" {
+		c.Log.SyslogSDID = "socksd@32473"
+	}
 	if !set("console", "socket") {
 		c.Console.Socket = "/run/socksd/console.sock"
 	}
@@ -408,6 +418,27 @@ func (c *Config) validate(d *decoder) ErrorList {
 	default:
 		bad(key("log", "format"), "unknown format %q (want console or json)", c.Log.Format)
 	}
+	if c.Metrics.Listen != "" {
+		if _, _, err := hostport.ParseListen(c.Metrics.Listen); err != nil {
+			var he *hostport.Error
+			errors.As(err, &he)
+			bad(key("metrics", "listen"), "%s", he.Reason)
+		}
+	}
+	if c.Log.AuditSyslog != "" {
+		if _, err := syslog.ParseAddress(c.Log.AuditSyslog); err != nil {
+			bad(key("log", "audit_syslog"), "%s", strings.TrimPrefix(err.Error(), "syslog: "))
+		}
+	}
+	if _, err := syslog.ParseFacility(c.Log.SyslogFacility); err != nil {
+		bad(key("log", "syslog_facility"), "%s", strings.TrimPrefix(err.Error(), "syslog: "))
+	}
+	if err := syslog.CheckAppName(c.Log.SyslogAppName); err != nil {
+		bad(key("log", "syslog_app_name"), "%s", strings.TrimPrefix(err.Error(), "syslog: "))
+	}
+	if err := syslog.CheckSDID(c.Log.SyslogSDID); err != nil {
+		bad(key("log", "syslog_sd_id"), "%s", strings.TrimPrefix(err.Error(), "syslog: "))
+	}
 	if err := tunnel.CheckHostKeyPolicy(c.SSH.HostKeyPolicy); err != nil {
 		bad(key("ssh", "host_key_policy"), "%s", strings.TrimPrefix(err.Error(), "tunnel: "))
 	}
@@ -447,6 +478,7 @@ func (c *Config) validate(d *decoder) ErrorList {
 		bad(key("rules"), "%s", strings.TrimPrefix(err.Error(), "rules: "))
 	}
 	c.ruleSet = set
+	c.validateForwards(bad)
 	return errs
 }
 

@@ -382,6 +382,10 @@ func TestReferenceDefaultsAndExamples(t *testing.T) {
 	tunnelRule := map[string][]string{"[[rules]]": {`name = "r"`, `action = "tunnel"`, `profile = "` + refSampleProfile + `"`}}
 	// Only an ftp-sftp rule may set [rules.sftp] keys.
 	sftpRule := map[string][]string{"[[rules]]": {`name = "r"`, `action = "ftp-sftp"`, `profile = "` + refSampleProfile + `"`}}
+	// A [[forwards]] table needs its three keys.
+	for _, m := range []map[string][]string{blockRule, tunnelRule, sftpRule} {
+		m["[[forwards]]"] = []string{`listen = "127.0.0.1:2525"`, `to = "mail.internal:25"`, `profile = "` + refSampleProfile + `"`}
+	}
 	ruleFor := func(table string, other map[string][]string) map[string][]string {
 		if table == "[rules.sftp]" {
 			return sftpRule

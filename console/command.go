@@ -33,6 +33,7 @@ const (
 	ObjSessions  = "SESSIONS"
 	ObjSession   = "SESSION"
 	ObjTunnels   = "TUNNELS"
+	ObjForwards  = "FORWARDS"
 	ObjRules     = "RULES"
 	ObjStats     = "STATS"
 	ObjConfig    = "CONFIG"
@@ -120,6 +121,7 @@ var verbs = map[string]string{
 var displayObjects = map[string]string{
 	"SESSIONS": ObjSessions, "SESS": ObjSessions, "S": ObjSessions,
 	"TUNNELS": ObjTunnels, "TUN": ObjTunnels, "T": ObjTunnels,
+	"FORWARDS": ObjForwards, "FWD": ObjForwards, "FW": ObjForwards,
 	"RULES": ObjRules, "R": ObjRules,
 	"STATS": ObjStats, "STAT": ObjStats, "ST": ObjStats,
 	"CONFIG": ObjConfig, "CONF": ObjConfig, "CFG": ObjConfig,
@@ -140,6 +142,7 @@ var forms = []struct {
 	{VerbDisplay, "DISPLAY|D SESSIONS|S", "running sessions"},
 	{VerbDisplay, "DISPLAY|D SESSION=n", "one session in detail"},
 	{VerbDisplay, "DISPLAY|D TUNNELS|T", "open SSH connections"},
+	{VerbDisplay, "DISPLAY|D FORWARDS|FWD", "fixed local tunnels"},
 	{VerbDisplay, "DISPLAY|D RULES|R", "rules and hit counts"},
 	{VerbDisplay, "DISPLAY|D STATS|ST", "counters"},
 	{VerbDisplay, "DISPLAY|D CONFIG|CFG", "configuration summary"},

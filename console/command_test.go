@@ -31,6 +31,8 @@ func TestParse(t *testing.T) {
 		{"D S=3", Command{Verb: VerbDisplay, Object: ObjSession, Args: args(ArgSession, "3")}},
 		{"D TUNNELS", Command{Verb: VerbDisplay, Object: ObjTunnels}},
 		{"D T", Command{Verb: VerbDisplay, Object: ObjTunnels}},
+		{"D FORWARDS", Command{Verb: VerbDisplay, Object: ObjForwards}},
+		{"display fw", Command{Verb: VerbDisplay, Object: ObjForwards}},
 		{"D RULES", Command{Verb: VerbDisplay, Object: ObjRules}},
 		{"d r", Command{Verb: VerbDisplay, Object: ObjRules}},
 		{"D STATS", Command{Verb: VerbDisplay, Object: ObjStats}},

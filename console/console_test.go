@@ -50,7 +50,7 @@ func TestExecuteGolden(t *testing.T) {
 	f := newFake()
 	c := newTestConsole(f, nil)
 	cmds := []string{
-		"D SESSIONS", "D SESSION=12", "D SESSION=3", "D SESSION=77", "D TUNNELS", "D RULES",
+		"D SESSIONS", "D SESSION=12", "D SESSION=3", "D SESSION=77", "D TUNNELS", "D FORWARDS", "D RULES",
 		"D STATS", "D CONFIG", "D VERSION", "D LISTENERS", "HELP", "RELOAD", "LOGLEVEL=DEBUG", "TRACE ON",
 		"TRACE OFF SESSION=12", "TRACE ON SESSION=404", "CANCEL SESSION=12", "C SESSION=5",
 		"DROP TUNNEL=ssh-1", "DROP TUNNEL=nope", "QUIESCE", "D STATS", "QUIESCE", "RESUME",
@@ -85,6 +85,8 @@ func TestExecuteResults(t *testing.T) {
 		{"D SESSION=12", true, "SOX0411I DISPLAY SESSION 12"},
 		{"D SESSION=99", false, "SOX0403E command failed: session 99 not found"},
 		{"D TUNNELS", true, "SOX0412I DISPLAY TUNNELS: 2 open"},
+		{"D FORWARDS", true, "SOX0743I DISPLAY FORWARDS: 2 defined"},
+		{"d fwd", true, "SOX0743I"},
 		{"D RULES", true, "SOX0413I DISPLAY RULES: 2 defined"},
 		{"D STATS", true, "SOX0414I"},
 		{"D CONFIG", true, "SOX0415I"},

@@ -17,6 +17,8 @@ func (c *Console) display(cmd Command) Response {
 		return c.session(cmd.Session())
 	case ObjTunnels:
 		return ok(c.tunnels()...)
+	case ObjForwards:
+		return ok(c.forwards()...)
 	case ObjRules:
 		return ok(c.rules()...)
 	case ObjStats:
@@ -105,6 +107,22 @@ func (c *Console) tunnels() []string {
 	cols := []column{{"ID", false}, {"SERVER", false}, {"USER", false}, {"PROFILE", false},
 		{"ENGINE", false}, {"PID", true}, {"CHANNELS", true}, {"TOTAL", true}, {"AGE", true}, {"IDLE", true}}
 	return append([]string{msg.Format("SOX0412I", len(ts))}, table(cols, rows)...)
+}
+
+func (c *Console) forwards() []string {
+	fs := c.t.Forwards()
+	rows := make([][]string, 0, len(fs))
+	for _, f := range fs {
+		state := "LISTEN"
+		if !f.Listening {
+			state = "FAILED"
+		}
+		rows = append(rows, []string{f.Name, f.Listen, f.To, f.Profile, state,
+			strconv.FormatInt(f.Sessions, 10), strconv.FormatInt(f.Total, 10)})
+	}
+	cols := []column{{"NAME", false}, {"LISTEN", false}, {"TO", false}, {"PROFILE", false},
+		{"STATE", false}, {"SESSIONS", true}, {"TOTAL", true}}
+	return append([]string{msg.Format("SOX0743I", len(fs))}, table(cols, rows)...)
 }
 
 func (c *Console) rules() []string {

@@ -118,6 +118,13 @@ func (f *fakeTarget) Tunnels() []TunnelInfo {
 			Channels: 0, TotalChannels: 1, Opened: base.Add(-26 * time.Hour)}}
 }
 
+func (f *fakeTarget) Forwards() []ForwardInfo {
+	return []ForwardInfo{
+		{Name: "mail", Listen: "127.0.0.1:2525", To: "mail.internal:25", Profile: "gw", Listening: true, Sessions: 2, Total: 31},
+		{Name: "[::1]:5432", Listen: "[::1]:5432", To: "[2001:db8::5]:5432", Profile: "partner"},
+	}
+}
+
 func (f *fakeTarget) Rules() []RuleInfo {
 	return []RuleInfo{
 		{Index: 1, Name: "ftp-partner", Action: "ftp-tunnel", Summary: "to ftp.partner.example ports 21", Hits: 1042},

@@ -11,6 +11,8 @@ type Target interface {
 	Sessions() []SessionInfo
 	// Tunnels returns the open SSH connections.
 	Tunnels() []TunnelInfo
+	// Forwards returns the fixed local tunnels ([[forwards]]) in use.
+	Forwards() []ForwardInfo
 	// Rules returns the rules in the order they are matched.
 	Rules() []RuleInfo
 	// Stats returns the daemon's counters.
@@ -19,8 +21,8 @@ type Target interface {
 	ConfigSummary() []string
 	// Version returns the daemon's version.
 	Version() string
-	// Listeners returns the addresses the daemon listens on, SOCKS first,
-	// then redirect, rewrite and forward listeners.
+	// Listeners returns the addresses the daemon listens on: SOCKS,
+	// redirect, TPROXY, forward, metrics and FTP rewrite listeners.
 	Listeners() []ListenerInfo
 	// Reload reads the configuration again. When the new configuration is
 	// bad, the error names FILE:LINE and the old rules stay.
@@ -74,6 +76,17 @@ type TunnelInfo struct {
 	LastUsed      time.Time
 }
 
+// ForwardInfo describes one fixed local tunnel ([[forwards]]).
+type ForwardInfo struct {
+	Name      string // forwards.name, or the listen address
+	Listen    string // host:port on this host
+	To        string // host:port, reached from the SSH server
+	Profile   string
+	Listening bool  // false when its listen address could not be opened
+	Sessions  int64 // sessions running now
+	Total     int64 // sessions since the daemon started
+}
+
 // RuleInfo describes one rule of the rule set in use.
 type RuleInfo struct {
 	Index   int // 1-based position in the rule set
@@ -107,12 +120,13 @@ const (
 	ListenerTProxy   = "tproxy"
 	ListenerRewrite  = "rewrite"
 	ListenerForward  = "forward"
+	ListenerMetrics  = "metrics"
 )
 
 // ListenerInfo describes one listening address of the daemon.
 type ListenerInfo struct {
 	// Kind is ListenerSOCKS, ListenerRedirect, ListenerTProxy,
-	// ListenerRewrite or ListenerForward.
+	// ListenerForward, ListenerMetrics or ListenerRewrite.
 	Kind string
 	// Addr is host:port. A rewrite listener (FTP passive data, one per
 	// transfer) takes an ephemeral port: its Addr is "host:*".

@@ -91,7 +91,16 @@ func (h *pairHub) release(key string) {
 // socketPair returns two connected ends of a local stream socket; both
 // can half-close (CloseWrite).
 func socketPair() (net.Conn, net.Conn, error) {
-	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	// Under ForkLock, so that no child started meanwhile inherits the
+	// descriptors before they are close-on-exec (SOCK_CLOEXEC is not
+	// everywhere).
+	syscall.ForkLock.RLock()
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+	if err == nil {
+		syscall.CloseOnExec(fds[0])
+		syscall.CloseOnExec(fds[1])
+	}
+	syscall.ForkLock.RUnlock()
 	if err != nil {
 		return nil, nil, fmt.Errorf("ftp: socket pair: %w", err)
 	}

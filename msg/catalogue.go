@@ -27,7 +27,8 @@ type Message struct {
 //
 // Ranges: SOX00xx daemon lifecycle, SOX01xx sessions and SOCKS, SOX02xx SSH
 // tunnels, SOX03xx FTP, SOX04xx console and commands, SOX05xx
-// configuration, SOX06xx JCL, SOX07xx transparent capture and forwards.
+// configuration, SOX06xx JCL, SOX07xx capture and forwards, SOX08xx fleet
+// operation (metrics, systemd, log files, syslog, packaging).
 var catalogue = []Message{
 	// Daemon lifecycle.
 	{"SOX0001I", "socksd %s starting, configuration %s",
@@ -80,7 +81,7 @@ var catalogue = []Message{
 		"Restart the daemon when convenient, or put the old listen list back."},
 	{"SOX0017E", "audit record not written to %s: %s",
 		"socksd could not write a transfer's record to the audit_file, for the reason shown. The transfer itself is still in the daemon log (SOX0303I or SOX0308W), but the audit file is incomplete.",
-		"Check the audit file's file system (space, permissions) and restart the daemon if the file was removed. Recover the missing records from the daemon log."},
+		"Check the audit file's file system (space, permissions); if the file was removed, send RELOAD (or SIGHUP) to create it again. Recover the missing records from the daemon log."},
 
 	// Sessions and SOCKS.
 	{"SOX0101I", "session %d start (details in fields)",
@@ -108,7 +109,7 @@ var catalogue = []Message{
 		"A new session arrived while the daemon was quiesced. The client got a SOCKS failure reply.",
 		"Enter RESUME when new sessions may run again."},
 	{"SOX0110I", "session %d trace: %s %d bytes, %d in all",
-		"TRACE ON is in effect for the session: each block the relay moves is logged with its direction (up: client to destination, down: back) and size, and the bytes moved that way so far. The data itself is never logged. Trace lines show at log level info or below.",
+		"TRACE ON is in effect for the session: each block the relay moves is logged with its direction (up: client to destination, down: back) and size, and the bytes moved that way so far. With the openssh engine, whose ssh process carries a tunnel session's or FTP data connection's bytes itself, each line gives the bytes the kernel counted since the last line (about once a second). The data itself is never logged. Trace lines show at log level info or below.",
 		"Enter TRACE OFF SESSION=n when done; tracing makes the log large."},
 	{"SOX0111W", "session %d ended in failure: %s",
 		"A SOCKS session ended because a step failed: the destination could not be reached, the SSH tunnel could not be built (host key, login, SSH server), the FTP login failed, or the relay broke off. The log fields are those of SOX0102I with result=failed; an earlier message of the same session often names the cause.",
@@ -335,6 +336,9 @@ var catalogue = []Message{
 	{"SOX0704W", "session %d: redirected connection from %s to %s closed: it is a connection of socksd itself, redirected back to it (a redirect loop)",
 		"A rule redirected one of socksd's own outgoing connections (to a destination, or to an SSH server) back to its redirect listener. socksd closed it at once; otherwise every pass would open another connection. The session whose connection this was fails.",
 		"Change the nftables or iptables rules so that they never match socksd's own connections: match only the users or cgroups to capture (meta skuid, socket cgroupv2), or exclude socksd's user (meta skuid socksd return)."},
+	{"SOX0705W", "redirect and TPROXY listen addresses changed to %s; they take effect at the next start",
+		"A RELOAD read a configuration whose server.redirect_listen or server.tproxy_listen differs from the one in use. The new rules are in use, but socksd keeps its redirect listeners on the old addresses until it is restarted.",
+		"Restart the daemon when convenient (and change the nftables or iptables rules to match), or put the old lists back."},
 
 	// Transparent capture (socksd capture).
 	{"SOX0720I", "DISPLAY LISTENERS: %d open",
@@ -376,6 +380,52 @@ var catalogue = []Message{
 	{"SOX0732W", "capture: killed %d processes left in the cgroup of capture %d: %s",
 		"A capture that ended without cleaning up left processes running in its cgroup. The next socksd capture killed them before removing the cgroup.",
 		"None."},
+
+	// Fixed local tunnels ([[forwards]]).
+	{"SOX0740I", "forward %s listening on %s, to %s through profile %s",
+		"A [[forwards]] listener is open, at the start or after a RELOAD that added it. Each connection to it is carried through the profile's SSH server to the destination shown; allow_clients applies, the rules do not.",
+		"None."},
+	{"SOX0741I", "forward %s on %s closed; %d running sessions go on",
+		"A RELOAD removed the forward, or the daemon is stopping: the listener no longer accepts connections. Sessions that came in by it run until they end (at a stop, they drain as every session does).",
+		"None."},
+	{"SOX0742E", "forward %s cannot listen on %s: %s",
+		"The forward's listen address could not be opened, for the reason shown (often: another program has the port, or the address is not one of this host's). At the start the daemon does not start; after a RELOAD the rest of the new configuration is in use without this forward.",
+		"Free the port or correct forwards.listen, then enter RELOAD (or start the daemon again)."},
+	{"SOX0743I", "DISPLAY FORWARDS: %d defined",
+		"The reply to D FORWARDS: one line per [[forwards]] table: its name, listen address, destination, SSH profile, whether it listens, sessions running now and sessions since the daemon started.",
+		"None."},
+	{"SOX0744W", "forward %s: connection from %s closed, the forward was removed",
+		"A connection reached a forward's listener just as a RELOAD removed the forward. It was closed without a session.",
+		"None; the client connects elsewhere or the forward is put back and RELOAD entered."},
+	{"SOX0745I", "forward %s changed: to %s through profile %s",
+		"A RELOAD kept the forward's listen address but changed its destination or profile. New connections use the new settings; running sessions keep theirs.",
+		"None."},
+	// Metrics and health endpoints.
+	{"SOX0800I", "metrics listening on %s",
+		"The [metrics] listener is open: Prometheus can scrape /metrics, and /healthz and /readyz answer a load balancer or an orchestrator.",
+		"None."},
+	{"SOX0801E", "metrics listener %s cannot be opened: %s",
+		"socksd could not listen on the address of metrics.listen, for example because another process uses the port. socksd does not start.",
+		"Free the port or change metrics.listen, then start socksd again."},
+	{"SOX0802E", "metrics listener %s stopped: %s",
+		"The [metrics] HTTP listener failed while socksd ran. Sessions go on, but /metrics, /healthz and /readyz no longer answer.",
+		"Restart socksd at a convenient time; tell the people who run the load balancer or Prometheus, which will see the host as down."},
+	// systemd, log files and syslog.
+	{"SOX0820W", "systemd notification %s not sent: %s",
+		"socksd runs under systemd (NOTIFY_SOCKET is set) but could not send the notification named to it, for the reason shown. It is said once, not for every later failure. With Type=notify, systemd may consider the daemon not started, not reloaded or, with WatchdogSec, hung, and stop it.",
+		"Check that the unit's NotifyAccess allows the main process (the default for Type=notify) and that the notify socket exists. The daemon itself goes on serving."},
+	{"SOX0821I", "systemd watchdog on: WATCHDOG=1 every %s",
+		"systemd asked for a watchdog (WatchdogSec in the unit). socksd tells systemd it is alive at half of that interval.",
+		"None."},
+	{"SOX0822E", "log file %s not reopened, still writing to the old file: %s",
+		"A RELOAD (or SIGHUP, as logrotate sends) could not open the log or audit file named again, for the reason shown. socksd keeps writing to the file it had open, which may have been moved or removed by a rotation.",
+		"Correct the cause (a missing directory, permissions, space), then send RELOAD or SIGHUP again."},
+	{"SOX0823I", "log file %s reopened",
+		"A RELOAD (or SIGHUP, as logrotate sends) opened the log or audit file named again; lines from now on go to the file that has that path now.",
+		"None."},
+	{"SOX0824E", "audit record not sent to syslog: %s",
+		"socksd could not send a transfer's audit record to the syslog receiver of log.audit_syslog, for the reason shown: even one more try on a new connection failed, or too many records were already waiting for a slow receiver. The record is dropped from syslog; the transfer itself is still in the daemon log (SOX0303I or SOX0308W) and in the audit_file, if there is one.",
+		"Check that the syslog receiver runs and can be reached, and correct log.audit_syslog if needed. socksd connects again at the next record."},
 }
 
 // index maps an ID to its position in catalogue; built once, never modified.

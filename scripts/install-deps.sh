@@ -20,10 +20,16 @@ check nc netcat-openbsd
 check proxychains4 proxychains4
 check lftp lftp
 check ip iproute2
-check /usr/sbin/nft nftables
+check nft nftables
+check iptables iptables
+check setpriv util-linux
 check sshpass sshpass
 check /usr/sbin/danted dante-server
 check qemu-s390x-static qemu-user-static
+check rpm rpm
+check shellcheck shellcheck
+check systemd-analyze systemd
+check /usr/sbin/logrotate logrotate
 # From /: a python run in the repository would import its ./socks directory.
 if ! (cd / && /usr/bin/python3 -c 'import socks; socks.socksocket') >/dev/null 2>&1; then need="$need python3-socks"; fi
 

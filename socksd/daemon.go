@@ -15,6 +15,7 @@ import (
 	"socksd/config"
 	"socksd/ftp"
 	"socksd/internal/scrub"
+	"socksd/metrics"
 	"socksd/msg"
 	"socksd/tunnel"
 )
@@ -35,7 +36,23 @@ type Options struct {
 	// Level, when set, is the level switch that LOGLEVEL changes.
 	Level *LevelSwitch
 	// Audit receives transfer audit records; nil writes them to the log.
+	// Reload opens its file again.
 	Audit *AuditWriter
+	// LogFile, when set, is the log file (NewLogger's), which Reload opens
+	// again so that it can be rotated.
+	LogFile *LogFile
+	// Notify, when set, is told when the daemon is ready, reloads and
+	// stops (systemd's notify protocol: metrics.Notifier).
+	Notify Notifier
+}
+
+// Notifier is told of the daemon's lifecycle: Ready once the listeners are
+// open and after each reload, Reloading before a reload, Stopping when a
+// stop begins. metrics.Notifier tells systemd.
+type Notifier interface {
+	Ready()
+	Reloading()
+	Stopping()
 }
 
 // Daemon is a running socksd.
@@ -49,8 +66,12 @@ type Daemon struct {
 	handlers sync.WaitGroup // running handle calls; Serve waits for them
 	pool     *tunnel.Pool
 	dial     dialer // direct and tunnel dialing; tests replace it
-	broker   *ftp.Broker
-	nextID   atomic.Uint64
+	// peerIsSelf is the redirect loop check; nil means
+	// capture.PeerIsSelf. Tests, whose clients are in their own process,
+	// replace it.
+	peerIsSelf func(*net.TCPConn) (bool, error)
+	broker     *ftp.Broker
+	nextID     atomic.Uint64
 
 	quiesced  atomic.Bool
 	traceAll  atomic.Bool
@@ -61,10 +82,15 @@ type Daemon struct {
 
 	mu         sync.Mutex
 	listeners  []net.Listener
+	fwd        forwards           // the [[forwards]] listeners
 	redirects  []redirectListener // redirect_listen and tproxy_listen
 	immediateC chan struct{}      // closed by STOP IMMEDIATE
 
 	stats counters // counted by request.start and request.end only
+
+	metrics    *metrics.Set    // nil without [metrics] listen
+	metricsSrv *metrics.Server // under mu
+	serving    atomic.Bool     // the listeners are open and accepting (/readyz)
 }
 
 // New builds a daemon from a validated configuration.
@@ -82,6 +108,7 @@ func New(cfg *config.Config, opt Options) (*Daemon, error) {
 		done:     make(chan struct{}),
 		broker:   ftp.NewBroker(),
 	}
+	d.metrics = d.newMetrics(cfg)
 	if d.pool, err = newPool(cfg, d); err != nil {
 		return nil, err
 	}
@@ -95,8 +122,9 @@ func New(cfg *config.Config, opt Options) (*Daemon, error) {
 	return d, nil
 }
 
-// Listen opens the SOCKS listeners of the configuration. It is separate
-// from Serve so that a caller knows the addresses before serving.
+// Listen opens the SOCKS listeners of the configuration, its forwards, and the
+// [metrics] listener when there is one. It is separate from Serve so that
+// a caller knows the addresses before serving.
 func (d *Daemon) Listen() error {
 	st := d.state.Load()
 	var lns []net.Listener
@@ -117,6 +145,23 @@ func (d *Daemon) Listen() error {
 			l.Close()
 		}
 		return err
+	}
+	closeAll := func() {
+		for _, l := range lns {
+			l.Close()
+		}
+		for _, rl := range rls {
+			rl.Close()
+		}
+	}
+	if err := d.syncForwards(st.cfg, true); err != nil {
+		closeAll()
+		return err
+	}
+	if err := d.listenMetrics(); err != nil {
+		closeAll()
+		d.closeForwards()
+		return fmt.Errorf("socksd: %w", err)
 	}
 	d.mu.Lock()
 	d.listeners = lns
@@ -156,6 +201,11 @@ func (d *Daemon) Serve(ctx context.Context) error {
 		msg.Log(&d.log, "SOX0700I", rl.kind, rl.Addr()).Str("listen", rl.Addr().String()).Str("kind", rl.kind).Send()
 	}
 	msg.Log(&d.log, "SOX0002I", strings.Join(names, ", ")).Str("event", "ready").Strs("listen", names).Send()
+	stopMetrics := d.serveMetrics()
+	defer stopMetrics()
+	if d.opt.Notify != nil {
+		d.opt.Notify.Ready()
+	}
 
 	sessCtx, cancelSessions := context.WithCancel(context.Background())
 	defer cancelSessions()
@@ -174,17 +224,21 @@ func (d *Daemon) Serve(ctx context.Context) error {
 			d.acceptLoop(sessCtx, rl, rl.handle(d))
 		}()
 	}
+	d.serveForwards(sessCtx)
+	d.serving.Store(true)
 	select {
 	case <-ctx.Done():
 		d.Stop(false)
 	case <-d.stopping:
 	}
+	d.serving.Store(false)
 	for _, ln := range lns {
 		ln.Close()
 	}
 	for _, rl := range rls {
 		rl.Close()
 	}
+	d.closeForwards()
 	accepting.Wait()
 	d.drain(cancelSessions)
 	// A session leaves the table just before its end is logged, and a
@@ -257,8 +311,8 @@ func (d *Daemon) immediateCh() <-chan struct{} {
 	return d.immediateC
 }
 
-// acceptLoop accepts connections on ln and runs handle for each, until ln
-// is closed.
+// acceptLoop accepts connections on ln until it is closed, each handled by
+// handle in a goroutine of its own.
 func (d *Daemon) acceptLoop(ctx context.Context, ln net.Listener, handle func(context.Context, net.Conn)) {
 	backoff := 5 * time.Millisecond
 	for {
@@ -299,6 +353,9 @@ func (d *Daemon) Stop(immediate bool) {
 		wait := d.state.Load().drain
 		if immediate {
 			wait = 0
+		}
+		if d.opt.Notify != nil {
+			d.opt.Notify.Stopping()
 		}
 		msg.Log(&d.log, "SOX0007I", n, wait).Str("event", "stop").Int("sessions", n).Send()
 		if immediate {

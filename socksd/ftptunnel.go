@@ -122,7 +122,7 @@ func (r *request) ftpSession(rule *rules.Rule, sftp *ftp.SFTPOptions, open func(
 		return t, nil
 	}
 	opt, local := r.st.ftp[rule.Index], s.local.Addr()
-	if r.noSOCKS {
+	if r.s.origin == originRedirect {
 		opt, local = r.redirectedFTP(opt)
 	}
 	err := ftp.Serve(r.ctx, ftp.SessionConfig{
@@ -192,6 +192,7 @@ func (plainTunnel) Close() error { return nil }
 // audit writes one FTP transfer's record to the audit file, when there is
 // one. The ftp session has already logged the transfer (SOX0303I/SOX0308W).
 func (d *Daemon) audit(t ftp.Transfer) {
+	d.metrics.FTPTransfer(t.Command, t.Code, t.Protocol, t.Bytes, t.Duration.Seconds())
 	if d.opt.Audit != nil {
 		d.opt.Audit.Write(t)
 	}

@@ -2,13 +2,14 @@ package socksd
 
 import (
 	"net"
+	"sort"
 
 	"socksd/console"
 )
 
 // Listeners returns the daemon's listening addresses for D LISTENERS:
-// the SOCKS listeners, the redirect and TPROXY listeners, then the FTP
-// rewrite listeners. A rewrite listener is opened per transfer with an
+// the SOCKS listeners, the redirect and TPROXY listeners, the forwards,
+// the metrics listener, then the FTP rewrite listeners. A rewrite listener is opened per transfer with an
 // ephemeral port: for a SOCKS session on the local address of its control
 // connection, so each SOCKS listener's host is listed once as "host:*";
 // for a redirected session on the address this host reaches the client
@@ -41,6 +42,19 @@ func (d *Daemon) Listeners() []console.ListenerInfo {
 			kind = console.ListenerTProxy
 		}
 		out = append(out, console.ListenerInfo{Kind: kind, Addr: rl.Addr().String()})
+	}
+	d.fwd.mu.Lock()
+	var fwd []string
+	for _, fl := range d.fwd.byAddr {
+		fwd = append(fwd, fl.ln.Addr().String())
+	}
+	d.fwd.mu.Unlock()
+	sort.Strings(fwd)
+	for _, a := range fwd {
+		out = append(out, console.ListenerInfo{Kind: console.ListenerForward, Addr: a})
+	}
+	if a := d.MetricsAddr(); a != nil {
+		out = append(out, console.ListenerInfo{Kind: console.ListenerMetrics, Addr: a.String()})
 	}
 	if len(rls) > 0 {
 		hosts = []string{"::"}

@@ -3,6 +3,7 @@ package socksd
 import (
 	"fmt"
 	"net"
+	"strings"
 	"testing"
 
 	"socksd/console"
@@ -14,8 +15,14 @@ func TestListeners(t *testing.T) {
 		want         []string // kind address, with the port of a fixed listener as P
 	}{
 		{"socks only", `listen = ["127.0.0.1:0"]`, []string{"socks 127.0.0.1:P", "rewrite 127.0.0.1:*"}},
-		{"with redirect", `listen = ["127.0.0.1:0"]
-redirect_listen = ["127.0.0.1:0", "[::1]:0"]`, []string{"socks 127.0.0.1:P", "redirect 127.0.0.1:P", "redirect [::1]:P", "rewrite [::]:*"}},
+		{"with redirect and a forward", `listen = ["127.0.0.1:0"]
+redirect_listen = ["127.0.0.1:0", "[::1]:0"]
+[profiles.gw]
+host = "127.0.0.1"
+[[forwards]]
+listen = "127.0.0.1:FWDPORT"
+to = "mail.internal:25"
+profile = "gw"`, []string{"socks 127.0.0.1:P", "redirect 127.0.0.1:P", "redirect [::1]:P", "forward 127.0.0.1:P", "rewrite [::]:*"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -24,7 +31,15 @@ redirect_listen = ["127.0.0.1:0", "[::1]:0"]`, []string{"socks 127.0.0.1:P", "re
 			} else {
 				ln.Close()
 			}
-			d := newTestDaemon(t, "[server]\n"+tt.server+"\n[console]\nsocket = \"\"\n[[rules]]\nname = \"all\"\naction = \"block\"\n", nil)
+			// A forward needs a fixed port: one that was free a moment ago.
+			free, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, port, _ := net.SplitHostPort(free.Addr().String())
+			free.Close()
+			server := strings.ReplaceAll(tt.server, "FWDPORT", port)
+			d := newTestDaemon(t, "[console]\nsocket = \"\"\n[server]\n"+server+"\n[[rules]]\nname = \"all\"\naction = \"block\"\n", nil)
 			got := d.Listeners()
 			if len(got) != len(tt.want) {
 				t.Fatalf("Listeners() = %v, want %v", got, tt.want)

@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
+	"strings"
 
 	"socksd/capture"
+	"socksd/config"
 	"socksd/ftp"
 	"socksd/msg"
-	"socksd/rules"
 	"socksd/socks"
 )
 
@@ -63,6 +65,31 @@ func (d *Daemon) listenRedirects(st *state) ([]redirectListener, error) {
 	return out, nil
 }
 
+// warnRedirectChange logs SOX0705W when a reload changes redirect_listen
+// or tproxy_listen: the listeners stay as they were until a restart.
+func (d *Daemon) warnRedirectChange(old, cfg *config.Config) {
+	if slices.Equal(old.Server.RedirectListen, cfg.Server.RedirectListen) && slices.Equal(old.Server.TProxyListen, cfg.Server.TProxyListen) {
+		return
+	}
+	all := append(append([]string(nil), cfg.Server.RedirectListen...), cfg.Server.TProxyListen...)
+	msg.Log(&d.log, "SOX0705W", strings.Join(all, ", ")).Strs("redirect_listen", cfg.Server.RedirectListen).
+		Strs("tproxy_listen", cfg.Server.TProxyListen).Send()
+}
+
+// redirectSummary is the line of DISPLAY CONFIG for redirect_listen and
+// tproxy_listen, or "" when neither is set.
+func redirectSummary(c *config.Config) string {
+	s := c.Server
+	if len(s.RedirectListen) == 0 && len(s.TProxyListen) == 0 {
+		return ""
+	}
+	l := "REDIRECT   " + strings.Join(s.RedirectListen, " ")
+	if len(s.TProxyListen) > 0 {
+		l += ", tproxy " + strings.Join(s.TProxyListen, " ")
+	}
+	return l
+}
+
 // RedirectAddrs returns the addresses of the REDIRECT listeners
 // (server.redirect_listen), in the configuration's order; TPROXY
 // listeners are not among them.
@@ -84,10 +111,8 @@ func (d *Daemon) RedirectAddrs() []net.Addr {
 // ever replied; every refusal is a close and a log line.
 func (r *request) serveRedirected(tproxy bool) outcome {
 	d, s := r.d, r.s
-	if !rules.PrefixesContain(r.st.allow, s.client.Addr()) {
-		return r.turnAway(resultRefused, func() {
-			msg.Log(&d.log, "SOX0103W", s.client).Str("client", s.client.String()).Str("origin", s.origin).Send()
-		})
+	if out, ok := r.checkClient(); !ok {
+		return out
 	}
 	s.id = d.nextID.Add(1)
 	dest, err := r.originalDestination(tproxy)
@@ -108,8 +133,13 @@ func (r *request) serveRedirected(tproxy bool) outcome {
 				Str("dest", dest.String()).Send()
 		})
 	}
+	// Version 0: no SOCKS handshake, so reply sends nothing.
 	r.req = &socks.Request{Command: socks.CmdConnect, Dest: socks.AddrFromAddrPort(dest)}
-	return r.admit()
+	s.set(func(s *session) { s.dest, s.command = r.req.Dest.String(), r.req.Command.String() })
+	if out, ok := r.admit(); !ok {
+		return out
+	}
+	return r.route()
 }
 
 // originalDestination is where the client was going: for TPROXY the
@@ -140,7 +170,11 @@ func (r *request) fromSelf() bool {
 	if !ok || (!client.IsLoopback() && localTowards(client, netip.Addr{}) != client) {
 		return false
 	}
-	self, err := capture.PeerIsSelf(tc)
+	check := r.d.peerIsSelf
+	if check == nil {
+		check = capture.PeerIsSelf
+	}
+	self, err := check(tc)
 	if err != nil {
 		r.d.log.Debug().Err(err).Uint64("session", r.s.id).Msg("redirect loop check failed")
 	}

@@ -28,9 +28,6 @@ type request struct {
 	st   *state
 	s    *session
 	req  *socks.Request // nil until the handshake is done
-	// noSOCKS: the connection came without a SOCKS handshake (it was
-	// redirected), so no SOCKS reply is ever sent on it.
-	noSOCKS bool
 
 	started bool // SOX0101I was logged, so the end is logged too
 	// sshMsg is the operator message logged for the SSH failure of this
@@ -38,13 +35,14 @@ type request struct {
 	sshMsg string
 }
 
-// handle runs one connection of a SOCKS listener from accept to close.
+// handle runs one client connection of a SOCKS listener from accept to
+// close.
 func (d *Daemon) handle(ctx context.Context, c net.Conn) {
 	d.run(ctx, c, originSOCKS, (*request).serve)
 }
 
-// run runs one client connection that came in by origin from accept to
-// close; serve takes it from the ACL to its end.
+// run takes one client connection that came in by origin from accept to
+// close: serve admits and carries it, end closes and logs it.
 func (d *Daemon) run(ctx context.Context, c net.Conn, origin string, serve func(*request) outcome) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -61,7 +59,6 @@ func (d *Daemon) run(ctx context.Context, c net.Conn, origin string, serve func(
 			phase:   "handshake",
 			origin:  origin,
 		},
-		noSOCKS: origin == originRedirect,
 	}
 	if d.traceAll.Load() {
 		r.s.trace.Store(true)
@@ -78,15 +75,14 @@ func (d *Daemon) run(ctx context.Context, c net.Conn, origin string, serve func(
 // end counts.
 func (r *request) serve() outcome {
 	d, s := r.d, r.s
-	if !rules.PrefixesContain(r.st.allow, s.client.Addr()) {
-		return r.turnAway(resultRefused, func() {
-			msg.Log(&d.log, "SOX0103W", s.client).Str("client", s.client.String()).Send()
-		})
+	if out, ok := r.checkClient(); !ok {
+		return out
 	}
 	s.id = d.nextID.Add(1) // not yet shared: the session is in no table
 	r.conn.SetDeadline(time.Now().Add(r.st.handshake))
 	req, err := socks.ReadRequest(r.conn, socks.ServerConfig{Versions: r.st.versions, Methods: r.st.methods})
 	if err != nil {
+		d.metrics.HandshakeFailed(handshakeReason(err))
 		return r.turnAway(resultFailed, func() {
 			msg.Log(&d.log, "SOX0108W", s.id, err).Uint64("session", s.id).Str("client", s.client.String()).Err(err).Send()
 		})
@@ -96,34 +92,49 @@ func (r *request) serve() outcome {
 	// route wipes the SOCKS5 password before any action but tunnel, which
 	// wipes it once the SSH login is done; this covers every other way out.
 	defer clear(req.Password)
-	return r.admit()
-}
-
-// admit takes a request whose destination is known (r.req) through
-// quiesce and the session limits, starts its session and routes it.
-func (r *request) admit() outcome {
-	d, s, req := r.d, r.s, r.req
 	s.set(func(s *session) {
 		s.version = req.Version
 		s.user = req.User
 		s.dest = req.Dest.String()
 		s.command = req.Command.String()
 	})
+	if out, ok := r.admit(); !ok {
+		return out
+	}
+	return r.route()
+}
+
+// checkClient turns the connection away unless allow_clients lets its
+// client in.
+func (r *request) checkClient() (outcome, bool) {
+	d, s := r.d, r.s
+	if !rules.PrefixesContain(r.st.allow, s.client.Addr()) {
+		return r.turnAway(resultRefused, func() {
+			msg.Log(&d.log, "SOX0103W", s.client).Str("client", s.client.String()).Send()
+		}), false
+	}
+	return outcome{}, true
+}
+
+// admit starts the session of a request whose destination is known,
+// unless the daemon is quiesced or a session limit is reached.
+func (r *request) admit() (outcome, bool) {
+	d, s := r.d, r.s
 	if d.quiesced.Load() {
 		r.reply(socks.RepGeneralFailure, socks.Addr{})
 		return r.turnAway(resultRefused, func() {
 			msg.Log(&d.log, "SOX0109W", s.id).Uint64("session", s.id).Str("client", s.client.String()).Send()
-		})
+		}), false
 	}
 	if !d.sessions.add(s, r.st.maxSess, r.st.perClient) {
 		r.reply(socks.RepGeneralFailure, socks.Addr{})
 		return r.turnAway(resultRefused, func() {
 			msg.Log(&d.log, "SOX0104W", r.st.maxSess, s.client).Uint64("session", s.id).Str("client", s.client.String()).
 				Int("max_sessions", r.st.maxSess).Int("max_sessions_per_client", r.st.perClient).Send()
-		})
+		}), false
 	}
 	r.start()
-	return r.route()
+	return outcome{}, true
 }
 
 // turnAway is the outcome of a connection turned away before its session
@@ -137,6 +148,7 @@ func (r *request) turnAway(res result, logMsg func()) outcome {
 func (r *request) start() {
 	r.started = true
 	r.d.stats.total.Add(1)
+	r.d.metrics.SessionStarted(r.s.origin)
 	msg.Log(&r.d.log, "SOX0101I", r.s.id).Str("event", "session_start").Uint64("session", r.s.id).Str("origin", r.s.origin).
 		Str("client", r.s.client.String()).Int("socks", r.req.Version).Str("user", r.req.User).
 		Str("command", r.req.Command.String()).Str("dest", r.req.Dest.String()).Send()
@@ -154,6 +166,7 @@ func (r *request) end(out outcome) {
 	r.d.sessions.remove(s) // before the end event, so that its slot is free when the event is seen
 	up, down := s.bytes.Up.Load(), s.bytes.Down.Load()
 	r.d.stats.count(out.result, up, down)
+	r.d.countEnd(s, out.result, up, down)
 	if !r.started {
 		if out.log != nil {
 			out.log()
@@ -182,11 +195,11 @@ func (r *request) end(out outcome) {
 }
 
 // reply writes a SOCKS reply with a write deadline, so that a client that
-// does not read cannot hold the session. A connection that came without a
-// SOCKS handshake gets nothing: its client sees the upstream's bytes, or
-// the close.
+// does not read cannot hold the session. A request that came in without a
+// SOCKS handshake (a forward or a redirected connection: Version 0) gets
+// no reply.
 func (r *request) reply(code socks.Reply, bound socks.Addr) error {
-	if r.noSOCKS {
+	if r.req.Version == 0 {
 		return nil
 	}
 	r.conn.SetWriteDeadline(time.Now().Add(r.st.handshake))

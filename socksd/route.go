@@ -40,6 +40,7 @@ func (r *request) route() outcome {
 		return r.block("(none)")
 	}
 	r.st.hits[rule.Index].Add(1)
+	r.d.metrics.RuleHit(rule.Name, rule.Action.String())
 	r.s.set(func(s *session) { s.rule, s.action = rule.Name, rule.Action.String() })
 	if rule.Action != rules.Tunnel {
 		clear(req.Password) // only the tunnel action logs in with it
@@ -60,7 +61,7 @@ func (r *request) route() outcome {
 // block refuses the request by rule: the only reply "not allowed" (SOCKS5
 // 0x02, SOCKS4 91) is sent for. A redirected connection is just closed.
 func (r *request) block(rule string) outcome {
-	if r.noSOCKS {
+	if r.s.origin == originRedirect {
 		// Nothing to reply: the connection is closed, and the log says why.
 		msg.Log(&r.d.log, "SOX0703I", r.s.id, rule, r.req.Dest).Uint64("session", r.s.id).Str("rule", rule).Str("dest", r.req.Dest.String()).Send()
 		return outcome{result: resultBlocked}

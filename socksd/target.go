@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 
 	"socksd/config"
@@ -93,8 +94,16 @@ func (d *Daemon) ConfigSummary() []string {
 			c.Server.MaxSessions, c.Server.MaxPerClient, c.Server.HandshakeTimeout, c.Server.IdleTimeout, c.Server.DrainTimeout),
 		fmt.Sprintf("SSH        known_hosts %v, policy %s, keepalive %s x%d, connect %s, idle_close %s",
 			c.SSH.KnownHosts, c.SSH.HostKeyPolicy, c.SSH.KeepaliveInterval, c.SSH.KeepaliveMax, c.SSH.ConnectTimeout, c.SSH.IdleClose),
-		fmt.Sprintf("LOG        level %s, format %s, file %q, audit %q", d.logLevel(), c.Log.Format, c.Log.File, c.Log.AuditFile),
+		fmt.Sprintf("LOG        level %s, format %s, file %q, audit %q, audit syslog %q", d.logLevel(), c.Log.Format, c.Log.File, c.Log.AuditFile, c.Log.AuditSyslog),
 		fmt.Sprintf("CONSOLE    socket %q, stdin %v", c.Console.Socket, c.Console.Stdin),
+	}
+	if l := redirectSummary(c); l != "" {
+		lines = slices.Insert(lines, 2, l)
+	}
+	if a := d.MetricsAddr(); a != nil {
+		lines = append(lines, "METRICS    listen "+a.String()+" (/metrics, /healthz, /readyz)")
+	} else {
+		lines = append(lines, "METRICS    off")
 	}
 	for name, p := range c.Profiles {
 		host := p.Host
@@ -109,6 +118,9 @@ func (d *Daemon) ConfigSummary() []string {
 			name, host, p.Port, user, p.Auth, p.Share, p.MaxChannels, p.Via))
 	}
 	lines = append(lines, fmt.Sprintf("RULES      %d", len(c.Rules)))
+	for _, f := range c.Forwards {
+		lines = append(lines, "FORWARD    "+f.String())
+	}
 	return lines
 }
 
@@ -124,7 +136,21 @@ func (d *Daemon) Version() string { return d.opt.Version }
 
 // Reload reads the configuration file again and swaps the rules in
 // atomically. A bad file is rejected with FILE:LINE and the old rules stay.
+// Before it reads the file, it opens the log and audit files again (for
+// logrotate), whether the new configuration is then taken or not; around
+// it, it tells Options.Notify that it reloads, then that it is ready.
 func (d *Daemon) Reload() error {
+	if n := d.opt.Notify; n != nil {
+		n.Reloading()
+		defer func() {
+			select {
+			case <-d.stopping: // a stop began meanwhile: not ready again
+			default:
+				n.Ready()
+			}
+		}()
+	}
+	d.reopenLogs()
 	var cfg *config.Config
 	var err error
 	if d.opt.ConfigPath == "" {
@@ -143,14 +169,37 @@ func (d *Daemon) Reload() error {
 			if strings.Join(old.cfg.Server.Listen, ",") != strings.Join(cfg.Server.Listen, ",") {
 				msg.Log(&d.log, "SOX0016W", strings.Join(cfg.Server.Listen, ", ")).Strs("listen", cfg.Server.Listen).Send()
 			}
+			d.warnRedirectChange(old.cfg, cfg)
 			d.state.Store(st)
 			msg.Log(&d.log, "SOX0003I", cfg.File, st.rules.Len()).Str("event", "reload").Str("file", cfg.File).Int("rules", st.rules.Len()).Send()
+			d.syncForwards(cfg, false) // logs its own failures: the new configuration is in use
 			d.logEngines(st.profiles)
+			d.metrics.Reloaded(true)
 			return nil
 		}
 	}
 	msg.Log(&d.log, "SOX0004E", err).Str("event", "reload_rejected").Send()
+	d.metrics.Reloaded(false)
 	return err
+}
+
+// reopenLogs opens the log file and the audit file again by their paths,
+// so that a file that logrotate moved away is replaced by a new one. A
+// file that cannot be opened again stays in use (SOX0822E).
+func (d *Daemon) reopenLogs() {
+	for _, f := range []interface {
+		Reopen() error
+		Path() string
+	}{d.opt.LogFile, d.opt.Audit} {
+		if f.Path() == "" {
+			continue
+		}
+		if err := f.Reopen(); err != nil {
+			msg.Log(&d.log, "SOX0822E", f.Path(), err).Str("file", f.Path()).Err(err).Send()
+			continue
+		}
+		msg.Log(&d.log, "SOX0823I", f.Path()).Str("file", f.Path()).Send()
+	}
 }
 
 // SetLogLevel changes the log level.

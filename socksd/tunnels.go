@@ -15,6 +15,10 @@ import (
 // newPool builds the SSH connection pool from the [ssh] settings. The pool
 // lives as long as the daemon; a reload does not change its settings.
 func newPool(cfg *config.Config, d *Daemon) (*tunnel.Pool, error) {
+	var onDial func(engine, method string, err error)
+	if d.metrics != nil {
+		onDial = d.onDial
+	}
 	p, err := tunnel.NewPool(tunnel.Options{
 		KnownHosts:        cfg.SSH.KnownHosts,
 		HostKeyPolicy:     cfg.SSH.HostKeyPolicy,
@@ -27,6 +31,7 @@ func newPool(cfg *config.Config, d *Daemon) (*tunnel.Pool, error) {
 		OpenSSH:           cfg.SSH.OpenSSH,
 		RuntimeDir:        cfg.SSH.RuntimeDir,
 		Logger:            d.log,
+		OnDial:            onDial,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("socksd: %w", err)

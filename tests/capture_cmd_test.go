@@ -56,11 +56,11 @@ func TestCaptureCommand(t *testing.T) {
 		testpeer.Missing(t, "capture: needs root")
 	}
 	testpeer.RequireTool(t, "nc")
-	s, d := captureSite(t)
+	s, d := redirSite(t)
 	uname, _ := testpeer.EnsureTestUser(t)
-	web := fmt.Sprintf("http://%s:%d/", s.ftpIP, webPort)
-	target := fmt.Sprintf("target %s port %d", s.ftpIP, webPort)
-	dest := fmt.Sprintf("dest=%s:%d", s.ftpIP, webPort)
+	web := fmt.Sprintf("http://%s:%d/", s.ftpIP, redirWebPort)
+	target := fmt.Sprintf("target %s port %d", s.ftpIP, redirWebPort)
+	dest := fmt.Sprintf("dest=%s:%d", s.ftpIP, redirWebPort)
 
 	run := func(t *testing.T, args ...string) (string, string, int, int) {
 		t.Helper()
@@ -71,7 +71,7 @@ func TestCaptureCommand(t *testing.T) {
 
 	t.Run("curl", func(t *testing.T) {
 		channels := s.sshd.CountLog(target)
-		started := logLines(d, "event=session_start", "origin=redirect", dest)
+		started := redirLogLines(d, "event=session_start", "origin=redirect", dest)
 		out, errs, code, pid := run(t, "curl", "-sS", "--max-time", "30", web)
 		if code != 0 || out != "hello from the ftp host\n" {
 			t.Fatalf("exit %d, output %q\n%s", code, out, errs)
@@ -79,7 +79,7 @@ func TestCaptureCommand(t *testing.T) {
 		if n := s.sshd.WaitLog(target, channels+1, 20*time.Second); n <= channels {
 			t.Errorf("sshd logged no direct-tcpip channel to the web server")
 		}
-		waitLog(t, d, started+1, "event=session_start", "origin=redirect", dest)
+		redirWaitLog(t, d, started+1, "event=session_start", "origin=redirect", dest)
 		if !strings.Contains(errs, "SOX0721I") {
 			t.Errorf("no SOX0721I from capture:\n%s", errs)
 		}
@@ -88,7 +88,7 @@ func TestCaptureCommand(t *testing.T) {
 	t.Run("nc", func(t *testing.T) {
 		channels := s.sshd.CountLog(target)
 		out, errs, code, pid := run(t, "sh", "-c",
-			fmt.Sprintf(`printf 'GET / HTTP/1.0\r\n\r\n' | nc -N -w 30 %s %d`, s.ftpIP, webPort))
+			fmt.Sprintf(`printf 'GET / HTTP/1.0\r\n\r\n' | nc -N -w 30 %s %d`, s.ftpIP, redirWebPort))
 		if code != 0 || !strings.HasSuffix(out, "hello from the ftp host\n") {
 			t.Fatalf("exit %d, output %q\n%s", code, out, errs)
 		}
@@ -98,19 +98,19 @@ func TestCaptureCommand(t *testing.T) {
 		noCaptureLeft(t, s, pid)
 	})
 	t.Run("blocked", func(t *testing.T) {
-		blocked := logLines(d, "SOX0703I", fmt.Sprintf("%s:%d", s.ftpIP, blockedPort))
-		_, errs, code, pid := run(t, "curl", "-sS", "--max-time", "10", fmt.Sprintf("http://%s:%d/", s.ftpIP, blockedPort))
+		blocked := redirLogLines(d, "SOX0703I", fmt.Sprintf("%s:%d", s.ftpIP, redirBlockedPort))
+		_, errs, code, pid := run(t, "curl", "-sS", "--max-time", "10", fmt.Sprintf("http://%s:%d/", s.ftpIP, redirBlockedPort))
 		if code == 0 {
 			t.Errorf("curl to a blocked destination succeeded\n%s", errs)
 		}
-		waitLog(t, d, blocked+1, "SOX0703I", fmt.Sprintf("%s:%d", s.ftpIP, blockedPort))
+		redirWaitLog(t, d, blocked+1, "SOX0703I", fmt.Sprintf("%s:%d", s.ftpIP, redirBlockedPort))
 		noCaptureLeft(t, s, pid)
 	})
 	t.Run("redirect given, no control socket", func(t *testing.T) {
 		channels := s.sshd.CountLog(target)
 		cmd := exec.Command(testpeer.RequireTool(t, "nsenter"), "--net="+s.topo.ClientNSPath, socksdBin, "capture",
 			"--socket", filepath.Join(t.TempDir(), "none.sock"),
-			"--redirect", fmt.Sprintf("127.0.0.1:%d,[::1]:%d", redirectPort, redirectPort),
+			"--redirect", fmt.Sprintf("127.0.0.1:%d,[::1]:%d", redirListenPort, redirListenPort),
 			"--user", uname, "--", "curl", "-sS", "--max-time", "30", web)
 		code, out, errs := runFiles(t, cmd, 2*time.Minute)
 		if code != 0 || out != "hello from the ftp host\n" {
@@ -132,11 +132,11 @@ func TestCaptureCommand(t *testing.T) {
 		}
 	})
 	t.Run("not captured without capture", func(t *testing.T) {
-		started := logLines(d, "event=session_start", dest)
+		started := redirLogLines(d, "event=session_start", dest)
 		if out, err := testpeer.RunBounded(s.topo.Command(s.topo.Client, "curl", "-sS", "--max-time", "3", web), time.Minute); err == nil {
 			t.Errorf("curl without capture reached the FTP host: %q", out)
 		}
-		if n := logLines(d, "event=session_start", dest); n != started {
+		if n := redirLogLines(d, "event=session_start", dest); n != started {
 			t.Errorf("curl without capture came to socksd")
 		}
 	})
@@ -245,7 +245,7 @@ func TestCaptureCommandFTP(t *testing.T) {
 		testpeer.Missing(t, "capture: needs root")
 	}
 	testpeer.RequireTool(t, "lftp")
-	s, d := captureSite(t)
+	s, d := redirSite(t)
 	uname, _ := testpeer.EnsureTestUser(t)
 	home := testpeer.UserDir(t)
 	data := testpeer.Data(16<<20, 19)
@@ -322,7 +322,7 @@ func TestCaptureCommandFTP(t *testing.T) {
 	if n := s.ftpd.CountLog(`"PORT `) + s.ftpd.CountLog(`"EPRT `); n != 0 {
 		t.Errorf("vsftpd received %d PORT/EPRT commands; active mode was not converted", n)
 	}
-	if n := logLines(d, "event=session_start", "origin=redirect", fmt.Sprintf("dest=%s:%d", s.ftpIP, s.ftpd.Port)); n < 3*3+2 {
+	if n := redirLogLines(d, "event=session_start", "origin=redirect", fmt.Sprintf("dest=%s:%d", s.ftpIP, s.ftpd.Port)); n < 3*3+2 {
 		t.Errorf("%d redirected FTP control sessions, want at least %d", n, 3*3+2)
 	}
 }

@@ -24,9 +24,10 @@ const (
 	EngineAuto = "auto"
 )
 
-// DefaultEngine is the engine used when neither [ssh] nor the profile
-// names one.
-const DefaultEngine = EngineBuiltin
+// DefaultEngine is the engine of a configuration in which neither [ssh]
+// nor the profile names one. A Pool whose Options name none uses
+// EngineBuiltin.
+const DefaultEngine = EngineAuto
 
 // MinOpenSSH is the oldest OpenSSH the openssh engine works with: 8.4
 // brought SSH_ASKPASS_REQUIRE, through which the password goes in once.

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -29,11 +30,8 @@ import (
 // the askpass program (through a link named openssh.AskpassName) and as
 // the ProxyCommand of a via (`__proxy`).
 func TestMain(m *testing.M) {
-	if filepath.Base(os.Args[0]) == openssh.AskpassName {
-		os.Exit(openssh.AskpassMain(os.Args[1:], os.Stdout))
-	}
-	if len(os.Args) > 1 && os.Args[1] == ProxySubcommand {
-		os.Exit(ProxyMain(os.Args[2:], os.Stdin, os.Stdout, os.Stderr))
+	if code, ok := HelperMain(os.Args, os.Stdin, os.Stdout, os.Stderr); ok {
+		os.Exit(code)
 	}
 	os.Exit(m.Run())
 }
@@ -364,11 +362,19 @@ func TestEngineSpliceExact(t *testing.T) {
 			client, server := tcpPair(t)
 			defer client.Close()
 			var ctrs [2]relay.Counters
+			var traced [2]atomic.Int64 // up, down: what Trace was told
 			const hello = "ready\n"
 			sp, err := l.Splice(context.Background(), addr, server, SpliceOptions{
 				IdleTimeout: time.Minute,
 				Counters:    []*relay.Counters{&ctrs[0], &ctrs[1]},
-				Ready:       func() error { _, err := server.Write([]byte(hello)); return err },
+				Trace: func(up bool, n int) {
+					if up {
+						traced[0].Add(int64(n))
+					} else {
+						traced[1].Add(int64(n))
+					}
+				},
+				Ready: func() error { _, err := server.Write([]byte(hello)); return err },
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -399,6 +405,10 @@ func TestEngineSpliceExact(t *testing.T) {
 				if ctrs[i].Up.Load() != res.Up || ctrs[i].Down.Load() != res.Down {
 					t.Fatalf("counter %d: up %d down %d, want %d %d", i, ctrs[i].Up.Load(), ctrs[i].Down.Load(), res.Up, res.Down)
 				}
+			}
+			// TRACE sees every byte too (openssh: from the kernel's counts).
+			if traced[0].Load() != res.Up || traced[1].Load() != res.Down {
+				t.Fatalf("traced up %d down %d, want %d %d", traced[0].Load(), traced[1].Load(), res.Up, res.Down)
 			}
 		})
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -26,6 +27,10 @@ import (
 // suitable ssh (OpenSSH 8.4 or later) was found.
 var ErrEngineUnavailable = errors.New("tunnel: ssh engine unavailable")
 
+// errEngineOS: the openssh engine is not built for this system (it needs
+// Linux today); auto then takes builtin.
+var errEngineOS = errors.New("tunnel: openssh: the openssh engine is not available on " + runtime.GOOS)
+
 // engineState is what the pool learned about the openssh engine, once.
 type engineState struct {
 	detectOnce sync.Once
@@ -43,6 +48,10 @@ type engineState struct {
 func (p *Pool) OpenSSH() (OpenSSHVersion, error) {
 	e := &p.eng
 	e.detectOnce.Do(func() {
+		if !openssh.Supported {
+			e.version, e.detectErr = OpenSSHVersion{Path: p.opts.OpenSSH}, errEngineOS
+			return
+		}
 		e.version, e.detectErr = DetectOpenSSH(p.ctx, p.opts.OpenSSH)
 	})
 	return e.version, e.detectErr

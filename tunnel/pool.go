@@ -274,6 +274,14 @@ func (p *Pool) register(r request, c *tconn, err error, pd *pendingDial, busy ch
 	}
 	p.mu.Unlock()
 	close(pd.done)
+	if p.opts.OnDial != nil {
+		if err == nil {
+			p.opts.OnDial(c.engine, c.method, nil)
+		} else {
+			engine, _ := p.EngineOf(r.prof)
+			p.opts.OnDial(engine, "", err)
+		}
+	}
 	if err != nil {
 		return nil
 	}

@@ -97,7 +97,7 @@ type Options struct {
 	RejectMemory      time.Duration // 0 = 15m
 	AgentSocket       string        // "" = $SSH_AUTH_SOCK
 	// Engine is the default engine of profiles that name none: "" =
-	// DefaultEngine (see ParseEngine).
+	// EngineBuiltin (the configuration's default is DefaultEngine).
 	Engine string
 	// OpenSSH is the ssh program of the openssh engine: a name looked up
 	// in PATH or a path; "" = "ssh".
@@ -113,6 +113,11 @@ type Options struct {
 	// process's executable.
 	Program string
 	Logger  zerolog.Logger
+	// OnDial, when set, is told of every SSH connection the pool tried to
+	// open, once the try is over: the engine, and the login method that
+	// succeeded or the error (a *HostKeyError, an *AuthError, ...). It
+	// runs on the dialing goroutine and must not block (metrics).
+	OnDial func(engine, method string, err error)
 }
 
 // Credentials are what the application sent: a user and maybe a password.

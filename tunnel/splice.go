@@ -23,7 +23,9 @@ type SpliceOptions struct {
 	// to conn): builtin live per block; openssh from TCP_INFO about once a
 	// second while the forward runs, and exactly at its end.
 	Counters []*relay.Counters
-	// Trace is called per block written (builtin only; see relay.Options).
+	// Trace is called as bytes move, after Counters: builtin per block
+	// written (see relay.Options); openssh per direction with the bytes
+	// the kernel's counts show moved since the last reading.
 	Trace func(up bool, n int)
 	// Ready is called exactly once, just before the bytes start to flow,
 	// when the caller must send its own reply on conn (the SOCKS success).
@@ -158,6 +160,16 @@ func (s *Spliced) watchForward(ctx context.Context, c *tconn, fwd *openssh.Fwd, 
 		c.bytesUp.Add(up)
 		c.bytesDown.Add(down)
 		last = now
+		if opt.Trace != nil {
+			for _, d := range []struct {
+				up bool
+				n  int64
+			}{{true, up}, {false, down}} {
+				if d.n > 0 {
+					opt.Trace(d.up, int(d.n))
+				}
+			}
+		}
 	}
 	interval := pollInterval
 	if opt.IdleTimeout > 0 && opt.IdleTimeout/4 < interval {

@@ -121,7 +121,8 @@ func parseListeners(lines []string, eph capture.PortRange) (redirect []netip.Add
 		}
 		kind := f[0]
 		switch kind {
-		case console.ListenerSOCKS, console.ListenerRedirect, console.ListenerTProxy, console.ListenerRewrite, console.ListenerForward:
+		case console.ListenerSOCKS, console.ListenerRedirect, console.ListenerTProxy, console.ListenerRewrite,
+			console.ListenerForward, console.ListenerMetrics:
 		default:
 			continue // the message line and the column titles
 		}

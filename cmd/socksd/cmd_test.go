@@ -39,7 +39,8 @@ func (f *cmdTarget) Sessions() []console.SessionInfo {
 	return []console.SessionInfo{{ID: 1, User: "JOB1", Client: "127.0.0.1:4000", Dest: "127.0.0.1:21",
 		Rule: "ftp", Action: "ftp-tunnel", State: "relay", Started: time.Now()}}
 }
-func (f *cmdTarget) Tunnels() []console.TunnelInfo { return nil }
+func (f *cmdTarget) Tunnels() []console.TunnelInfo   { return nil }
+func (f *cmdTarget) Forwards() []console.ForwardInfo { return nil }
 func (f *cmdTarget) Rules() []console.RuleInfo {
 	return []console.RuleInfo{{Index: 1, Name: "ftp", Action: "ftp-tunnel", Summary: "port 21"}}
 }

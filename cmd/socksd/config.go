@@ -78,6 +78,12 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 				sf.Root, sf.LineEnd, sf.Datasets, sf.Streams)
 		}
 	}
+	if len(cfg.Forwards) > 0 {
+		fmt.Fprintf(stdout, "forwards (allow_clients applies, the rules do not):\n")
+		for _, f := range cfg.Forwards {
+			fmt.Fprintf(stdout, "  %s\n", f)
+		}
+	}
 	return exitOK
 }
 

@@ -149,3 +149,37 @@ func TestCheckUsage(t *testing.T) {
 		}
 	}
 }
+
+// socksd check prints the forwards, after the rules.
+func TestCheckPrintsForwards(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "site.toml")
+	os.WriteFile(f, []byte(`[profiles.gw]
+host = "gw"
+user = "batch"
+
+[[rules]]
+name = "none"
+action = "block"
+
+[[forwards]]
+listen = "127.0.0.1:2525"
+to = "mail.internal:25"
+profile = "gw"
+
+[[forwards]]
+name = "db"
+listen = "127.0.0.1:5432"
+to = "db.internal:5432"
+profile = "gw"
+`), 0o600)
+	code, out, errOut := runCheckTest(t, "-c", f)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	want := "forwards (allow_clients applies, the rules do not):\n" +
+		"  127.0.0.1:2525: listen 127.0.0.1:2525 to mail.internal:25 through profile gw\n" +
+		"  db: listen 127.0.0.1:5432 to db.internal:5432 through profile gw\n"
+	if !strings.HasSuffix(out, want) {
+		t.Errorf("check printed:\n%s\nwant it to end with:\n%s", out, want)
+	}
+}

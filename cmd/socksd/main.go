@@ -6,11 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
 	"socksd/internal/scrub"
 	"socksd/tunnel"
-	"socksd/tunnel/openssh"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -58,10 +56,10 @@ const usage = `usage:
 `
 
 func main() {
-	// ssh runs the binary as its SSH_ASKPASS program through a link of
-	// this name, with the prompt as the only argument.
-	if filepath.Base(os.Args[0]) == openssh.AskpassName {
-		os.Exit(openssh.AskpassMain(os.Args[1:], os.Stdout))
+	// ssh runs the binary as its askpass program and as a via's
+	// ProxyCommand (the openssh engine).
+	if code, ok := tunnel.HelperMain(os.Args, os.Stdin, os.Stdout, os.Stderr); ok {
+		os.Exit(code)
 	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
@@ -74,10 +72,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "help", "-h", "--help", "-help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
-	case "__askpass": // hidden: the askpass helper of the openssh engine
-		return openssh.AskpassMain(args[1:], stdout)
-	case tunnel.ProxySubcommand: // hidden: the ProxyCommand for a profile's via (openssh engine)
-		return tunnel.ProxyMain(args[1:], os.Stdin, stdout, stderr)
+	case tunnel.AskpassSubcommand, tunnel.ProxySubcommand: // hidden: ssh's helpers (openssh engine)
+		code, _ := tunnel.HelperMain(append([]string{"socksd"}, args...), os.Stdin, stdout, stderr)
+		return code
 	}
 	cmd, ok := commands()[args[0]]
 	if !ok {

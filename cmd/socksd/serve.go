@@ -12,6 +12,7 @@ import (
 
 	"socksd/config"
 	"socksd/console"
+	"socksd/metrics"
 	"socksd/msg"
 	"socksd/socksd"
 )
@@ -43,13 +44,18 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		return exitFail
 	}
 	defer audit.Close()
+	if err := audit.OpenSyslog(cfg.Log); err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitFail
+	}
 	name := cfg.File
 	if path == "" {
 		name = config.DefaultFile
 	}
 	msg.Log(&log, "SOX0001I", version, name).Str("event", "start").Str("version", version).Str("config", name).Send()
 
-	d, err := socksd.New(cfg, socksd.Options{ConfigPath: path, ConfigEncoding: *enc, Version: version, Logger: log, Level: level, Audit: audit})
+	notify := metrics.NewNotifier(log)
+	d, err := socksd.New(cfg, socksd.Options{ConfigPath: path, ConfigEncoding: *enc, Version: version, Logger: log, Level: level, Audit: audit, LogFile: logFile, Notify: notify})
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitFail
@@ -61,6 +67,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	defer cancel()
 	con := console.New(d, log)
 	con.HandleSignals(ctx)
+	go notify.Watchdog(ctx)
 	go func() {
 		// A STOP from any transport ends the console transports too.
 		<-d.Done()

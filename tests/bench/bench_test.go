@@ -32,6 +32,8 @@ var sections = []section{
 	{"ftp-parallel", true, BenchFTPParallel},
 	{"sftp", true, BenchSFTP},
 	{"idle-ftp", true, BenchIdleFTP},
+	{"metrics-direct", false, BenchMetricsDirect},
+	{"metrics-ftp", true, BenchMetricsFTP},
 }
 
 // TestBenchmarks runs every benchmark section and writes the report named

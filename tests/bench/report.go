@@ -31,7 +31,7 @@ var (
 )
 
 // Sections lists every section the benchmarks fill, in report order.
-var Sections = []Section{SecDirect, SecIdle, SecTunnel, SecFTP, SecSFTP, SecSFTPDelay, SecTunnelDiag, SecSFTPDelayDiag}
+var Sections = []Section{SecDirect, SecIdle, SecTunnel, SecFTP, SecSFTP, SecSFTPDelay, SecMetrics, SecTunnelDiag, SecSFTPDelayDiag}
 
 // Row is one line of the report: a measurement of socksd and of its
 // reference, each repeated, in the same unit.

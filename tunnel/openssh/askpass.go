@@ -15,8 +15,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // The askpass helper. ssh runs SSH_ASKPASS with the prompt as its only
@@ -185,12 +183,12 @@ func (s *askpassServer) handle(c *net.UnixConn) {
 		p.str("")
 		writePacket(c, p) //nolint:errcheck
 	}
-	cred, err := peerCred(c)
-	if err != nil || int(cred.Uid) != os.Getuid() {
+	uid, pid, err := peerCred(c)
+	if err != nil || uid != os.Getuid() {
 		refuse(refusedUID)
 		return
 	}
-	if !s.peerAllowed(int(cred.Pid)) {
+	if !s.peerAllowed(pid) {
 		refuse(refusedPID)
 		return
 	}
@@ -303,23 +301,6 @@ func parentPID(pid int) (int, error) {
 		return 0, errors.New("openssh: bad /proc stat")
 	}
 	return strconv.Atoi(f[1])
-}
-
-func peerCred(c *net.UnixConn) (*unix.Ucred, error) {
-	rc, err := c.SyscallConn()
-	if err != nil {
-		return nil, err
-	}
-	var (
-		cred *unix.Ucred
-		cerr error
-	)
-	if err := rc.Control(func(fd uintptr) {
-		cred, cerr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
-	}); err != nil {
-		return nil, err
-	}
-	return cred, cerr
 }
 
 // writePacket and readPacket frame the helper's exchange like the mux

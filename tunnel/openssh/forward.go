@@ -22,7 +22,7 @@ type Fwd struct {
 	Channel uint32
 
 	m      *Master
-	conn   *net.TCPConn
+	held   *heldSocket
 	meter  *Meter
 	mc     *muxConn
 	closed atomic.Bool
@@ -41,8 +41,9 @@ type Fwd struct {
 // ctx bounds only that.
 //
 // Forward owns conn from then on: the caller must not read or write it.
-// This process keeps its descriptor so that Counts can read the kernel's
-// byte counts, and closes it when the forward ends: with a FIN when the
+// This process keeps a copy of its descriptor, outside Go's poller, so that
+// Counts can read the kernel's byte counts, and closes it when the forward
+// ends: with a FIN when the
 // forward ended normally, with a reset when the master died or the forward
 // was closed, so that the client never takes a cut transfer for a complete
 // one. A refused channel returns a *MuxError wrapping ErrForwardRefused
@@ -72,7 +73,14 @@ func (m *Master) Forward(ctx context.Context, conn *net.TCPConn, host string, po
 		}
 		return nil, ferr
 	}
-	f := &Fwd{Channel: sid, m: m, conn: conn, meter: meter, mc: mc, done: make(chan struct{})}
+	// The master has its own descriptor now; keep one outside the poller.
+	held, err := holdSocket(conn)
+	if err != nil {
+		mc.close() // the master closes the channel; conn is still the caller's
+		return nil, err
+	}
+	meter.c = held
+	f := &Fwd{Channel: sid, m: m, held: held, meter: meter, mc: mc, done: make(chan struct{})}
 	go f.watch()
 	return f, nil
 }
@@ -128,10 +136,8 @@ func (f *Fwd) watch() {
 		err = fmt.Errorf("openssh: forward on channel %d: %w", f.Channel, err)
 	}
 	final, cerr := f.meter.Read()
-	if err != nil {
-		f.conn.SetLinger(0) //nolint:errcheck // reset: the client must see a cut
-	}
-	f.conn.Close()
+	// A reset when cut: the client must see a cut.
+	f.held.close(err != nil)
 	f.mu.Lock()
 	f.err, f.final = err, final
 	if err == nil && cerr != nil {

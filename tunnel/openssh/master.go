@@ -175,7 +175,7 @@ func Start(ctx context.Context, o Options) (*Master, error) {
 	}
 	cmd.Env = append(cmd.Env, env...)
 	cmd.Dir = dir
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGTERM}
+	cmd.SysProcAttr = procAttr()
 	// A pipe of our own, not StderrPipe: Wait must not wait for the
 	// askpass helper, which inherits ssh's stderr and may outlive it.
 	pr, pw, err := os.Pipe()

@@ -6,8 +6,9 @@ func TestWithEngine(t *testing.T) {
 	for _, c := range []struct {
 		name, engine, in, dir, want string
 	}{
-		{"builtin leaves the text", "", "[ssh]\nknown_hosts = []\n", "/r", "[ssh]\nknown_hosts = []\n"},
-		{"builtin by name", "builtin", "[ssh]\n", "/r", "[ssh]\n"},
+		{"unset: the default engine", "", "[ssh]\nknown_hosts = []\n", "/r", "[ssh]\nruntime_dir = \"/r\"\nknown_hosts = []\n"},
+		{"unset, no directory", "", "[ssh]\nknown_hosts = []\n", "", "[ssh]\nknown_hosts = []\n"},
+		{"builtin by name", "builtin", "[ssh]\n", "", "[ssh]\nengine = \"builtin\"\n"},
 		{"into the ssh table", "openssh", "[server]\n[ssh]\nknown_hosts = []\n[profiles.p]\n", "/r",
 			"[server]\n[ssh]\nengine = \"openssh\"\nruntime_dir = \"/r\"\nknown_hosts = []\n[profiles.p]\n"},
 		{"no ssh table", "openssh", "[server]\n[[rules]]\naction = \"direct\"\n", "",

@@ -134,14 +134,14 @@ func launchSocksd(opt launchOptions, bin, dir, configTOML string, env ...string)
 		d.Stdout = NewLogBuffer()
 	}
 	configTOML = strings.ReplaceAll(configTOML, "{{SOCKET}}", d.Socket)
-	if Engine() != "builtin" {
-		// A short directory: a control socket's path is limited to 108 bytes.
-		var err error
-		if d.runDir, err = os.MkdirTemp("", "ss"); err != nil {
-			return nil, fmt.Errorf("testpeer: %w", err)
-		}
-		configTOML = WithEngine(configTOML, d.runDir)
+	// A short directory for the openssh engine's control sockets: a
+	// socket's path is limited to 108 bytes.
+	runDir, err := os.MkdirTemp("", "ss")
+	if err != nil {
+		return nil, fmt.Errorf("testpeer: %w", err)
 	}
+	d.runDir = runDir
+	configTOML = WithEngine(configTOML, d.runDir)
 	started := false
 	defer func() {
 		if !started && d.runDir != "" {
