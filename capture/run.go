@@ -58,7 +58,9 @@ type Options struct {
 // Run runs the command in a new cgroup whose TCP connections an nftables
 // table redirects, and returns the command's exit status (128+N when a
 // signal N ended it). SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to the
-// caller are passed to the command; after SIGINT, SIGTERM or SIGHUP, a
+// caller are passed to the command (SIGINT and SIGQUIT not when the
+// caller runs in its terminal's foreground: the terminal sends those to
+// the command itself); after SIGINT, SIGTERM or SIGHUP, a
 // command still running after Grace is killed. When the command has
 // ended, processes left in the cgroup get SIGTERM, then SIGKILL after
 // Grace, and are reported. The table and the cgroup are then removed.
@@ -151,6 +153,7 @@ func Run(opt Options) (int, error) {
 			}
 		}
 	}()
+	fromTerminal := foreground()
 	var grace <-chan time.Time
 wait:
 	for {
@@ -158,8 +161,12 @@ wait:
 		case <-exited:
 			break wait
 		case s := <-sigs:
-			say("SOX0728I", s, cmd.Process.Pid)
-			cmd.Process.Signal(s)
+			// In the terminal's foreground, ^C and ^\ reach the command
+			// (in the same process group) from the terminal already.
+			if !(fromTerminal && (s == syscall.SIGINT || s == syscall.SIGQUIT)) {
+				say("SOX0728I", s, cmd.Process.Pid)
+				cmd.Process.Signal(s)
+			}
 			if s != syscall.SIGQUIT && grace == nil {
 				t := time.NewTimer(opt.Grace)
 				defer t.Stop()
@@ -232,4 +239,11 @@ func redirectText(rs []netip.AddrPort) string {
 		s[i] = r.String()
 	}
 	return strings.Join(s, " and ")
+}
+
+// foreground reports whether this process runs in the foreground process
+// group of the terminal on its standard input.
+func foreground() bool {
+	pgrp, err := unix.IoctlGetInt(0, unix.TIOCGPGRP)
+	return err == nil && pgrp == unix.Getpgrp()
 }
