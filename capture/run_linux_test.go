@@ -154,11 +154,15 @@ func TestRunEndsWhatTheCommandLeft(t *testing.T) {
 
 	var out, msgs bytes.Buffer
 	// One child ignores SIGTERM and must be killed; one ends on SIGTERM.
+	// The command ends once the first has set SIGTERM aside (bounded).
+	ready := filepath.Join(t.TempDir(), "ready")
+	script := fmt.Sprintf(`(trap '' TERM; : > %[1]s; exec sleep 300) & sleep 300 &
+i=0; while [ ! -e %[1]s ] && [ $i -lt 1000 ]; do i=$((i+1)); sleep 0.01; done; exit 0`, ready)
 	status, err := Run(Options{
-		Command:  []string{"/bin/sh", "-c", `(trap '' TERM; exec sleep 300) & sleep 300 & echo started; exit 0`},
+		Command:  []string{"/bin/sh", "-c", script},
 		Redirect: []netip.AddrPort{redir},
 		Stdout:   &out, Stderr: &out, Messages: &msgs,
-		Prefix: prefix, Grace: 300 * time.Millisecond,
+		Prefix: prefix, Grace: time.Second,
 	})
 	if err != nil {
 		t.Fatalf("Run: %v", err)

@@ -151,7 +151,10 @@ func TestCaptureCommand(t *testing.T) {
 		noCaptureLeft(t, s, pid)
 	})
 	t.Run("SIGTERM of capture, command ignores it", func(t *testing.T) {
-		cmd, stderr, done := startCapture(t, s, d, "sh", "-c", `trap "" TERM; sleep 300; exit 0`)
+		cmd, stderr, done := startCapture(t, s, d, "sh", "-c", `trap "" TERM; echo SIGTERM-ignored >&2; sleep 300; exit 0`)
+		if !wait.For(30*time.Second, func() bool { return strings.Contains(stderr(), "SIGTERM-ignored") }) {
+			t.Fatalf("the command did not set SIGTERM aside:\n%s", stderr())
+		}
 		cmd.Process.Signal(syscall.SIGTERM)
 		err := waitCapture(t, done, stderr)
 		// sh ignores SIGTERM: after the grace time everything is killed.
