@@ -29,10 +29,33 @@ func leftoverPID(name, prefix string) (int, bool) {
 	return pid, true
 }
 
-// running reports whether process pid exists.
+// running reports whether process pid is a running capture: it exists
+// and, when its command line can be read, one of its arguments is
+// "capture" (a process that took the id of a dead capture is not one).
 func running(pid int) bool {
-	err := syscall.Kill(pid, 0)
-	return err == nil || err == syscall.EPERM
+	if err := syscall.Kill(pid, 0); err != nil && err != syscall.EPERM {
+		return false
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil {
+		return true
+	}
+	return isCaptureCmdline(b)
+}
+
+// isCaptureCmdline reports whether a /proc/PID/cmdline (arguments ended
+// by NUL bytes) has an argument "capture". An empty one (a kernel thread,
+// or a process that is ending) counts as a capture, to be safe.
+func isCaptureCmdline(b []byte) bool {
+	if len(b) == 0 {
+		return true
+	}
+	for _, a := range strings.Split(strings.TrimRight(string(b), "\x00"), "\x00") {
+		if a == "capture" {
+			return true
+		}
+	}
+	return false
 }
 
 // leftovers returns, sorted, the names (prefix and pid) among names whose

@@ -118,3 +118,21 @@ func TestPopulated(t *testing.T) {
 		}
 	}
 }
+
+func TestIsCaptureCmdline(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want bool
+	}{
+		{"/usr/bin/socksd\x00capture\x00--\x00curl\x00", true},
+		{"socksd\x00capture\x00", true},
+		{"/usr/sbin/sshd\x00-D\x00", false},
+		{"sleep\x00300\x00", false},
+		{"/usr/bin/capture-tool\x00", false},
+		{"", true},
+	} {
+		if got := isCaptureCmdline([]byte(tt.in)); got != tt.want {
+			t.Errorf("isCaptureCmdline(%q) = %v, want %v", tt.in, got, tt.want)
+		}
+	}
+}

@@ -202,10 +202,29 @@ func TestCleanLeftovers(t *testing.T) {
 	if err := dead.Run(); err != nil {
 		t.Fatal(err)
 	}
+	// A running capture: a process with "capture" among its arguments.
+	live := exec.Command("/bin/sh", "-c", "sleep 300; :", "capture")
+	live.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := live.Start(); err != nil {
+		t.Fatal(err)
+	}
+	liveDone := make(chan struct{})
+	go func() { live.Wait(); close(liveDone) }()
+	t.Cleanup(func() { syscall.Kill(-live.Process.Pid, syscall.SIGKILL); <-liveDone })
+	// A running process that is not a capture, with the id in a name: its
+	// leftovers go (it took the id of a capture that died).
+	other := exec.Command("sleep", "300")
+	if err := other.Start(); err != nil {
+		t.Fatal(err)
+	}
+	otherDone := make(chan struct{})
+	go func() { other.Wait(); close(otherDone) }()
+	t.Cleanup(func() { other.Process.Kill(); <-otherDone })
 	deadName := fmt.Sprintf("%s%d", prefix, dead.Process.Pid)
-	liveName := fmt.Sprintf("%s%d", prefix, os.Getpid())
+	liveName := fmt.Sprintf("%s%d", prefix, live.Process.Pid)
+	reusedName := fmt.Sprintf("%s%d", prefix, other.Process.Pid)
 	t.Cleanup(func() {
-		for _, n := range []string{deadName, liveName} {
+		for _, n := range []string{deadName, liveName, reusedName} {
 			deleteTable(n)
 			if cg, err := openCgroup(root, filepath.Join(root, n)); err == nil {
 				cg.kill()
@@ -215,7 +234,7 @@ func TestCleanLeftovers(t *testing.T) {
 		}
 	})
 	var cgs []*Cgroup
-	for _, n := range []string{deadName, liveName} {
+	for _, n := range []string{deadName, liveName, reusedName} {
 		cg, err := newCgroup(root, n)
 		if err != nil {
 			t.Fatal(err)
@@ -255,6 +274,7 @@ func TestCleanLeftovers(t *testing.T) {
 		t.Errorf("the process in the leftover cgroup was not ended")
 	}
 	assertGone(t, root, deadName)
+	assertGone(t, root, reusedName)
 	for _, want := range []string{"SOX0732W", "SOX0725I capture: removed leftover nftables table inet " + deadName,
 		"SOX0725I capture: removed leftover cgroup " + cgs[0].Path} {
 		if !strings.Contains(msgs.String(), want) {
