@@ -85,6 +85,19 @@ func TestCaptureCommand(t *testing.T) {
 		}
 		noCaptureLeft(t, s, pid)
 	})
+	t.Run("curl IPv6", func(t *testing.T) {
+		target6 := fmt.Sprintf("target %s port %d", redirFTPIPv6, redirWebPort)
+		channels := s.sshd.CountLog(target6)
+		out, errs, code, pid := run(t, "curl", "-sS", "--max-time", "30", fmt.Sprintf("http://[%s]:%d/", redirFTPIPv6, redirWebPort))
+		if code != 0 || out != "hello from the ftp host\n" {
+			t.Fatalf("exit %d, output %q\n%s", code, out, errs)
+		}
+		if n := s.sshd.WaitLog(target6, channels+1, 20*time.Second); n <= channels {
+			t.Errorf("sshd logged no direct-tcpip channel to the web server's IPv6 address")
+		}
+		redirWaitLog(t, d, 1, "event=session_start", "origin=redirect", fmt.Sprintf("dest=[%s]:%d", redirFTPIPv6, redirWebPort))
+		noCaptureLeft(t, s, pid)
+	})
 	t.Run("nc", func(t *testing.T) {
 		channels := s.sshd.CountLog(target)
 		out, errs, code, pid := run(t, "sh", "-c",
