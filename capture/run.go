@@ -137,7 +137,8 @@ func Run(opt Options) (int, error) {
 		cleanup()
 		return 0, fmt.Errorf("capture: start %s: %w", opt.Command[0], err)
 	}
-	say("SOX0721I", strings.Join(opt.Command, " "), cmd.Process.Pid, redirectText(opt.Redirect), cg.Path, name)
+	// Only the program: its arguments may hold a password (curl --user).
+	say("SOX0721I", opt.Command[0], cmd.Process.Pid, redirectText(opt.Redirect), cg.Path, name)
 
 	// The command's end is seen without reaping it (WNOWAIT), so that the
 	// processes it left, which may hold its output pipes open, are ended

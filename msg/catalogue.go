@@ -345,7 +345,7 @@ var catalogue = []Message{
 		"The reply to D LISTENERS: the addresses the daemon listens on, by kind: socks (SOCKS listeners), redirect (connections redirected by the kernel, the target of socksd capture), rewrite (FTP passive data listeners, one ephemeral port per transfer, shown as host:*) and forward (fixed local tunnels).",
 		"None."},
 	{"SOX0721I", "capture: %s (pid %d) runs with its TCP connections redirected to %s; cgroup %s, nftables table inet %s",
-		"socksd capture started the command in a cgroup of its own. An nftables rule redirects the TCP connections of every process in that cgroup to the daemon's redirect listener, where the rules decide each one as for a SOCKS CONNECT. Connections to the daemon's own listeners are left alone.",
+		"socksd capture started the command (its program is named; its arguments are not shown, since they may hold a password) in a cgroup of its own. An nftables rule redirects the TCP connections of every process in that cgroup to the daemon's redirect listener, where the rules decide each one as for a SOCKS CONNECT. Connections to the daemon's own listeners are left alone.",
 		"None."},
 	{"SOX0722W", "capture: %d processes still in cgroup %s after the command ended: %s; sending SIGTERM",
 		"The command ended but processes it started were still running in the capture's cgroup. They would run on uncaptured once the capture ends, so socksd capture ends them: SIGTERM now, SIGKILL if they are still there after a few seconds.",

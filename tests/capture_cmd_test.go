@@ -275,8 +275,11 @@ func TestCaptureCommandFTP(t *testing.T) {
 		t.Helper()
 		cmd := captureCmd(t, s, d, append([]string{"--user", uname, "--", "env", "HOME=" + home}, args...)...)
 		code, out, errs := runFiles(t, cmd, 3*time.Minute)
+		if strings.Contains(errs, s.ftpd.Password) {
+			t.Errorf("the password reached capture's messages")
+		}
 		if code != 0 {
-			t.Fatalf("%s: exit %d\n%s%s", strings.Join(args, " "), code, out, errs)
+			t.Fatalf("%s: exit %d\n%s", args[0], code, strings.ReplaceAll(out+errs, s.ftpd.Password, "********"))
 		}
 		noCaptureLeft(t, s, cmd.Process.Pid)
 		return out
@@ -337,6 +340,9 @@ func TestCaptureCommandFTP(t *testing.T) {
 	}
 	if n := s.ftpd.CountLog(`"PORT `) + s.ftpd.CountLog(`"EPRT `); n != 0 {
 		t.Errorf("vsftpd received %d PORT/EPRT commands; active mode was not converted", n)
+	}
+	if strings.Contains(d.Log.String(), s.ftpd.Password) {
+		t.Errorf("the password reached socksd's log")
 	}
 	if n := redirLogLines(d, "event=session_start", "origin=redirect", fmt.Sprintf("dest=%s:%d", s.ftpIP, s.ftpd.Port)); n < 3*3+2 {
 		t.Errorf("%d redirected FTP control sessions, want at least %d", n, 3*3+2)
