@@ -38,6 +38,7 @@ const (
 	ObjStats     = "STATS"
 	ObjConfig    = "CONFIG"
 	ObjVersion   = "VERSION"
+	ObjListeners = "LISTENERS"
 	ObjOn        = "ON"
 	ObjOff       = "OFF"
 	ObjImmediate = "IMMEDIATE"
@@ -125,6 +126,7 @@ var displayObjects = map[string]string{
 	"STATS": ObjStats, "STAT": ObjStats, "ST": ObjStats,
 	"CONFIG": ObjConfig, "CONF": ObjConfig, "CFG": ObjConfig,
 	"VERSION": ObjVersion, "VER": ObjVersion, "V": ObjVersion,
+	"LISTENERS": ObjListeners, "LIST": ObjListeners, "L": ObjListeners,
 }
 
 // keys maps the spellings of keyword operands (KEY=value).
@@ -145,6 +147,7 @@ var forms = []struct {
 	{VerbDisplay, "DISPLAY|D STATS|ST", "counters"},
 	{VerbDisplay, "DISPLAY|D CONFIG|CFG", "configuration summary"},
 	{VerbDisplay, "DISPLAY|D VERSION|V", "version"},
+	{VerbDisplay, "DISPLAY|D LISTENERS|L", "listening addresses (SOCKS, redirect, rewrite, forward)"},
 	{VerbReload, "RELOAD|REL", "read the configuration again"},
 	{VerbLogLevel, "LOGLEVEL|LL=DEBUG|INFO|WARN|ERROR", "set the log level"},
 	{VerbTrace, "TRACE|TR ON|OFF [SESSION=n]", "trace one session, or all"},

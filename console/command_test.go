@@ -41,6 +41,8 @@ func TestParse(t *testing.T) {
 		{"D CFG", Command{Verb: VerbDisplay, Object: ObjConfig}},
 		{"D VERSION", Command{Verb: VerbDisplay, Object: ObjVersion}},
 		{"D V", Command{Verb: VerbDisplay, Object: ObjVersion}},
+		{"D LISTENERS", Command{Verb: VerbDisplay, Object: ObjListeners}},
+		{"d l", Command{Verb: VerbDisplay, Object: ObjListeners}},
 		{"APPL=D SESSIONS", Command{Verb: VerbDisplay, Object: ObjSessions}},
 		{"appl=d,s", Command{Verb: VerbDisplay, Object: ObjSessions}},
 		{"APPL= D S", Command{Verb: VerbDisplay, Object: ObjSessions}},

@@ -51,7 +51,7 @@ func TestExecuteGolden(t *testing.T) {
 	c := newTestConsole(f, nil)
 	cmds := []string{
 		"D SESSIONS", "D SESSION=12", "D SESSION=3", "D SESSION=77", "D TUNNELS", "D FORWARDS", "D RULES",
-		"D STATS", "D CONFIG", "D VERSION", "HELP", "RELOAD", "LOGLEVEL=DEBUG", "TRACE ON",
+		"D STATS", "D CONFIG", "D VERSION", "D LISTENERS", "HELP", "RELOAD", "LOGLEVEL=DEBUG", "TRACE ON",
 		"TRACE OFF SESSION=12", "TRACE ON SESSION=404", "CANCEL SESSION=12", "C SESSION=5",
 		"DROP TUNNEL=ssh-1", "DROP TUNNEL=nope", "QUIESCE", "D STATS", "QUIESCE", "RESUME",
 		"RESUME", "APPL=D V", "FROB", "D", "TRACE", "STOP IMMEDIATE", "P",
@@ -91,6 +91,7 @@ func TestExecuteResults(t *testing.T) {
 		{"D STATS", true, "SOX0414I"},
 		{"D CONFIG", true, "SOX0415I"},
 		{"D VERSION", true, "SOX0416I socksd version 1.0.0-test"},
+		{"D LISTENERS", true, "SOX0720I DISPLAY LISTENERS: 3 open"},
 		{"HELP", true, "SOX0417I"},
 		{"RELOAD", true, "SOX0404I command accepted: RELOAD"},
 		{"LOGLEVEL=WARN", true, "SOX0011I log level set to WARN"},

@@ -31,6 +31,8 @@ func (c *Console) display(cmd Command) Response {
 		return ok(lines...)
 	case ObjVersion:
 		return ok(msg.Format("SOX0416I", c.t.Version()))
+	case ObjListeners:
+		return ok(c.listeners()...)
 	}
 	return failure("SOX0402E", "unknown DISPLAY object "+cmd.Object)
 }
@@ -180,4 +182,14 @@ func onOff(b bool) string {
 		return "ON"
 	}
 	return "OFF"
+}
+
+func (c *Console) listeners() []string {
+	ls := c.t.Listeners()
+	rows := make([][]string, 0, len(ls))
+	for _, l := range ls {
+		rows = append(rows, []string{l.Kind, l.Addr})
+	}
+	cols := []column{{"KIND", false}, {"ADDRESS", false}}
+	return append([]string{msg.Format("SOX0720I", len(ls))}, table(cols, rows)...)
 }

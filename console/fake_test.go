@@ -150,6 +150,14 @@ func (f *fakeTarget) ConfigSummary() []string {
 
 func (f *fakeTarget) Version() string { return "1.0.0-test" }
 
+func (f *fakeTarget) Listeners() []ListenerInfo {
+	return []ListenerInfo{
+		{Kind: ListenerSOCKS, Addr: "127.0.0.1:1080"},
+		{Kind: ListenerRedirect, Addr: "127.0.0.1:1090"},
+		{Kind: ListenerRewrite, Addr: "127.0.0.1:*"},
+	}
+}
+
 func (f *fakeTarget) Reload() error {
 	f.record("Reload")
 	return f.reloadErr

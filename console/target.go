@@ -21,6 +21,9 @@ type Target interface {
 	ConfigSummary() []string
 	// Version returns the daemon's version.
 	Version() string
+	// Listeners returns the addresses the daemon listens on: SOCKS,
+	// redirect, TPROXY, forward, metrics and FTP rewrite listeners.
+	Listeners() []ListenerInfo
 	// Reload reads the configuration again. When the new configuration is
 	// bad, the error names FILE:LINE and the old rules stay.
 	Reload() error
@@ -108,4 +111,24 @@ type Stats struct {
 	OpenFDs     int
 	Quiesced    bool
 	MaxSessions int
+}
+
+// Kinds of ListenerInfo.
+const (
+	ListenerSOCKS    = "socks"
+	ListenerRedirect = "redirect"
+	ListenerTProxy   = "tproxy"
+	ListenerRewrite  = "rewrite"
+	ListenerForward  = "forward"
+	ListenerMetrics  = "metrics"
+)
+
+// ListenerInfo describes one listening address of the daemon.
+type ListenerInfo struct {
+	// Kind is ListenerSOCKS, ListenerRedirect, ListenerTProxy,
+	// ListenerForward, ListenerMetrics or ListenerRewrite.
+	Kind string
+	// Addr is host:port. A rewrite listener (FTP passive data, one per
+	// transfer) takes an ephemeral port: its Addr is "host:*".
+	Addr string
 }

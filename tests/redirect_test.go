@@ -133,7 +133,7 @@ redirect_listen = ["127.0.0.1:%[1]d", "[::1]:%[1]d"]
 tproxy_listen = ["127.0.0.1:%[2]d"]
 allow_clients = ["127.0.0.0/8", "::1/128", "%[3]s/32", "%[14]s/128"]
 [console]
-socket = ""
+socket = "{{SOCKET}}"
 [ssh]
 known_hosts = [%[4]q]
 [profiles.gw]

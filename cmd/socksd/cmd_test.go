@@ -44,9 +44,12 @@ func (f *cmdTarget) Forwards() []console.ForwardInfo { return nil }
 func (f *cmdTarget) Rules() []console.RuleInfo {
 	return []console.RuleInfo{{Index: 1, Name: "ftp", Action: "ftp-tunnel", Summary: "port 21"}}
 }
-func (f *cmdTarget) Stats() console.Stats       { return console.Stats{Started: time.Now(), Active: 1} }
-func (f *cmdTarget) ConfigSummary() []string    { return []string{"listen 127.0.0.1:1080"} }
-func (f *cmdTarget) Version() string            { return "test" }
+func (f *cmdTarget) Stats() console.Stats    { return console.Stats{Started: time.Now(), Active: 1} }
+func (f *cmdTarget) ConfigSummary() []string { return []string{"listen 127.0.0.1:1080"} }
+func (f *cmdTarget) Version() string         { return "test" }
+func (f *cmdTarget) Listeners() []console.ListenerInfo {
+	return []console.ListenerInfo{{Kind: console.ListenerSOCKS, Addr: "127.0.0.1:1080"}}
+}
 func (f *cmdTarget) Reload() error              { f.record("Reload"); return errors.New("config: x.toml:3: bad") }
 func (f *cmdTarget) SetLogLevel(string) error   { return nil }
 func (f *cmdTarget) Trace(bool, uint64) error   { return nil }

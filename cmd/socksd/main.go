@@ -35,6 +35,7 @@ func commands() map[string]command {
 		"hostkey": runHostkey,
 		"jcl":     runJCL,
 		"demo":    runDemo,
+		"capture": runCapture,
 	}
 }
 
@@ -47,6 +48,8 @@ const usage = `usage:
   socksd hostkey add HOST[:PORT] --known-hosts FILE [--yes]
   socksd jcl render -c FILE --out DIR [--encoding ibm-1047]
   socksd jcl check FILE...          validate JCL members
+  socksd capture [--redirect H:P] [--ports LIST] [--user U] -- CMD [ARGS]
+                                    run CMD with its TCP connections captured (Linux, root)
   socksd demo                       self-contained demonstration on loopback
   socksd msg ID                     explain a message
   socksd version
