@@ -1,7 +1,6 @@
 package socksd
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -51,26 +50,7 @@ func newForwardDaemon(t *testing.T, text string, dial dialer) *forwardDaemon {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sink := &logSink{}
-	d, err := New(cfg, Options{ConfigPath: path, Logger: zerolog.New(sink), Version: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.dial = dial
-	if err := d.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	go d.Serve(ctx)
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-d.Done():
-		case <-time.After(30 * time.Second):
-			t.Error("daemon did not stop")
-		}
-	})
-	return &forwardDaemon{&testDaemon{Daemon: d, addr: d.Addrs()[0].String(), log: sink}, path}
+	return &forwardDaemon{startTestDaemon(t, cfg, path, dial), path}
 }
 
 // reload writes text as the configuration and reloads it.

@@ -110,8 +110,15 @@ func newTestDaemon(t *testing.T, text string, dial dialer) *testDaemon {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return startTestDaemon(t, cfg, "", dial)
+}
+
+// startTestDaemon starts a daemon for cfg, read from path ("" = none). A
+// non-nil dial replaces its dialer.
+func startTestDaemon(t *testing.T, cfg *config.Config, path string, dial dialer) *testDaemon {
+	t.Helper()
 	sink := &logSink{}
-	d, err := New(cfg, Options{Logger: zerolog.New(sink), Version: "test"})
+	d, err := New(cfg, Options{ConfigPath: path, Logger: zerolog.New(sink), Version: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -286,14 +286,7 @@ func TestCaptureCommandFTP(t *testing.T) {
 	}
 	check := func(t *testing.T, name, dst string) {
 		t.Helper()
-		got, err := os.ReadFile(filepath.Join(s.ftpd.Root, name))
-		if err != nil || sha256.Sum256(got) != want {
-			t.Fatalf("STOR: the server's copy differs (%d bytes): %v", len(got), err)
-		}
-		got, err = os.ReadFile(dst)
-		if err != nil || sha256.Sum256(got) != want {
-			t.Fatalf("RETR: the copy differs (%d bytes): %v", len(got), err)
-		}
+		checkCopies(t, s.ftpd.Root, name, dst, want)
 		os.Remove(filepath.Join(s.ftpd.Root, name))
 		os.Remove(dst)
 	}

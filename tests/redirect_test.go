@@ -393,17 +393,7 @@ func TestRedirectFTP(t *testing.T) {
 	}
 	base := fmt.Sprintf("ftp://%s:%d/", s.ftpIP, s.ftpd.Port)
 	login := s.ftpd.User + ":" + s.ftpd.Password
-	check := func(t *testing.T, name, dst string) {
-		t.Helper()
-		got, err := os.ReadFile(filepath.Join(s.ftpd.Root, name))
-		if err != nil || sha256.Sum256(got) != want {
-			t.Fatalf("STOR: the server's copy differs (%d bytes): %v", len(got), err)
-		}
-		got, err = os.ReadFile(dst)
-		if err != nil || sha256.Sum256(got) != want {
-			t.Fatalf("RETR: the copy differs (%d bytes): %v", len(got), err)
-		}
-	}
+	check := func(t *testing.T, name, dst string) { t.Helper(); checkCopies(t, s.ftpd.Root, name, dst, want) }
 	curl := []struct {
 		name string
 		args []string
@@ -608,4 +598,18 @@ action = "block"
 		})
 	}
 	redirWaitLog(t, d, 9, "event=session_start", "origin=redirect", fmt.Sprintf("dest=%s:%d", topo.GatewayIP, partnerPort))
+}
+
+// checkCopies checks that an FTP client's STOR left name under the
+// server's root, and its RETR left dst, both with the SHA-256 want.
+func checkCopies(t *testing.T, root, name, dst string, want [32]byte) {
+	t.Helper()
+	got, err := os.ReadFile(filepath.Join(root, name))
+	if err != nil || sha256.Sum256(got) != want {
+		t.Fatalf("STOR: the server's copy differs (%d bytes): %v", len(got), err)
+	}
+	got, err = os.ReadFile(dst)
+	if err != nil || sha256.Sum256(got) != want {
+		t.Fatalf("RETR: the copy differs (%d bytes): %v", len(got), err)
+	}
 }

@@ -325,9 +325,11 @@ func tcpPair(t *testing.T) (client, server *net.TCPConn) {
 	return client, server
 }
 
-// sinkThenSend is a destination that reads everything until EOF, then
-// sends reply and closes; it reports how much it read.
-func sinkThenSend(t *testing.T, reply []byte) (addr string, got <-chan []byte) {
+// destination is a server for one connection that reports what it read.
+// sinkFirst: it reads everything until EOF, then sends reply and closes;
+// otherwise it sends reply and closes its sending side at once, then reads
+// the client's bytes to the end.
+func destination(t *testing.T, reply []byte, sinkFirst bool) (addr string, got <-chan []byte) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -341,29 +343,12 @@ func sinkThenSend(t *testing.T, reply []byte) (addr string, got <-chan []byte) {
 			return
 		}
 		defer c.Close()
-		b, _ := io.ReadAll(c)
-		ch <- b
-		c.Write(reply)
-	}()
-	return ln.Addr().String(), ch
-}
-
-// sendFirstThenSink is a destination that sends reply and closes its
-// sending side at once, then reads the client's bytes to the end.
-func sendFirstThenSink(t *testing.T, reply []byte) (addr string, got <-chan []byte) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	ch := make(chan []byte, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
+		if sinkFirst {
+			b, _ := io.ReadAll(c)
+			ch <- b
+			c.Write(reply)
 			return
 		}
-		defer c.Close()
 		c.Write(reply)
 		c.(*net.TCPConn).CloseWrite()
 		b, _ := io.ReadAll(c)
@@ -388,7 +373,7 @@ func TestEngineSpliceDestinationClosesFirst(t *testing.T) {
 			}
 			defer l.Close()
 			up, down := testpeer.Data(32<<20, 3), []byte("bye\n")
-			addr, got := sendFirstThenSink(t, down)
+			addr, got := destination(t, down, false)
 			client, server := tcpPair(t)
 			defer client.Close()
 			sp, err := l.Splice(context.Background(), addr, server, SpliceOptions{IdleTimeout: time.Minute})
@@ -437,7 +422,7 @@ func TestEngineSpliceExact(t *testing.T) {
 			}
 			defer l.Close()
 			up, down := testpeer.Data(3<<20+17, 1), testpeer.Data(5<<20+3, 2)
-			addr, got := sinkThenSend(t, down)
+			addr, got := destination(t, down, true)
 			client, server := tcpPair(t)
 			defer client.Close()
 			var ctrs [2]relay.Counters
