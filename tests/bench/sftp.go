@@ -67,6 +67,9 @@ socket = ""
 [ssh]
 known_hosts = [%q, %q]
 keepalive_interval = "0s"
+# The rows without an engine in their name are builtin's: the default,
+# auto, would take openssh where it is installed.
+engine = "builtin"
 [profiles.direct]
 host = "127.0.0.1"
 port = %d
