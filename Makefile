@@ -65,6 +65,9 @@ lint:
 	@files="$$(gofmt -l .)"; if [ -n "$$files" ]; then echo "$$files" >&2; echo "gofmt: files above need formatting" >&2; exit 1; fi
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
+	@# The daemon must build where the Linux-only parts (openssh engine,
+	@# capture) are stubs: the other Unix systems socksd is ported to.
+	GOOS=freebsd $(GO) build -o /dev/null ./cmd/socksd
 
 cross:
 	GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/socksd-linux-amd64 ./cmd/socksd

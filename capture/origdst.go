@@ -8,8 +8,9 @@ import (
 )
 
 // ErrUnsupported is wrapped by the errors of this package on systems other
-// than Linux, which have no REDIRECT or TPROXY to take connections from.
-var ErrUnsupported = errors.New("capture: transparent capture needs Linux (REDIRECT and TPROXY are Linux netfilter features)")
+// than Linux, which have no netfilter REDIRECT or TPROXY, cgroup v2 or
+// nftables.
+var ErrUnsupported = errors.New("capture: transparent capture needs Linux (netfilter REDIRECT and TPROXY, cgroup v2, nftables)")
 
 // ErrNoOriginal says that the kernel knows no original destination for a
 // connection: it was not redirected (or DNATed) by netfilter, and the

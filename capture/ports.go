@@ -3,6 +3,7 @@ package capture
 import (
 	"fmt"
 	"net/netip"
+	"os"
 	"strconv"
 	"strings"
 )
@@ -75,4 +76,21 @@ func (e Endpoint) String() string {
 		a = "[" + a + "]"
 	}
 	return a + ":" + e.Ports.String()
+}
+
+// EphemeralPorts returns the local port range of this network namespace
+// (net.ipv4.ip_local_port_range), where rewrite listeners take their
+// ports; the kernel's default when it cannot be read.
+func EphemeralPorts() PortRange {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			lo, err1 := strconv.ParseUint(f[0], 10, 16)
+			hi, err2 := strconv.ParseUint(f[1], 10, 16)
+			if err1 == nil && err2 == nil && lo > 0 && lo <= hi {
+				return PortRange{uint16(lo), uint16(hi)}
+			}
+		}
+	}
+	return PortRange{32768, 60999}
 }
