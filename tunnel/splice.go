@@ -160,15 +160,11 @@ func (s *Spliced) watchForward(ctx context.Context, c *tconn, fwd *openssh.Fwd, 
 		c.bytesUp.Add(up)
 		c.bytesDown.Add(down)
 		last = now
-		if opt.Trace != nil {
-			for _, d := range []struct {
-				up bool
-				n  int64
-			}{{true, up}, {false, down}} {
-				if d.n > 0 {
-					opt.Trace(d.up, int(d.n))
-				}
-			}
+		if opt.Trace != nil && up > 0 {
+			opt.Trace(true, int(up))
+		}
+		if opt.Trace != nil && down > 0 {
+			opt.Trace(false, int(down))
 		}
 	}
 	interval := pollInterval
