@@ -125,19 +125,24 @@ func peerIsSelf(c *net.TCPConn) (bool, error) {
 	}
 	peer := ra.AddrPort()
 	peer = netip.AddrPortFrom(peer.Addr().Unmap(), peer.Port())
-	var inode string
+	var inode, uid string
 	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
-		ino, err := socketInode(table, peer)
+		ino, u, err := socketInode(table, peer)
 		if err != nil {
 			return false, fmt.Errorf("capture: peer lookup: %w", err)
 		}
 		if ino != "" {
-			inode = ino
+			inode, uid = ino, u
 			break
 		}
 	}
 	if inode == "" {
 		return false, nil // not a socket of this host (in this namespace)
+	}
+	if uid != strconv.Itoa(os.Geteuid()) {
+		// Another user's socket (a captured command's, as a rule): not
+		// one of this process's, and its descriptors need no search.
+		return false, nil
 	}
 	want := "socket:[" + inode + "]"
 	fds, err := os.ReadDir("/proc/self/fd")
@@ -155,15 +160,15 @@ func peerIsSelf(c *net.TCPConn) (bool, error) {
 // maxProcLines bounds the rows read from one /proc/net table.
 const maxProcLines = 1 << 20
 
-// socketInode returns the inode of the connected socket whose local
-// address is local in a /proc/net/tcp or tcp6 table, or "".
-func socketInode(table string, local netip.AddrPort) (string, error) {
+// socketInode returns the inode and owner uid of the connected socket
+// whose local address is local in a /proc/net/tcp or tcp6 table, or "".
+func socketInode(table string, local netip.AddrPort) (inode, uid string, err error) {
 	f, err := os.Open(table)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return "", nil // no IPv6 in this kernel
+			return "", "", nil // no IPv6 in this kernel
 		}
-		return "", err
+		return "", "", err
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
@@ -174,10 +179,10 @@ func socketInode(table string, local netip.AddrPort) (string, error) {
 			continue
 		}
 		if ap, ok := parseProcAddr(fields[1]); ok && ap == local {
-			return fields[9], nil
+			return fields[9], fields[7], nil
 		}
 	}
-	return "", sc.Err()
+	return "", "", sc.Err()
 }
 
 // parseProcAddr decodes an address of /proc/net/tcp ("0100007F:1F90"):
